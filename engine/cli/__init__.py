@@ -1,0 +1,52 @@
+"""The ``hgpt`` command. Each sub-command lives in its own module with ``add_parser``.
+
+Exit codes: 0 success, 1 the run failed, 2 bad input or usage, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import HgptError
+
+SUBCOMMANDS = ["engine.cli.ask", "engine.cli.models", "engine.cli.catalog"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hgpt", description="HuggingGPT on your laptop, offline.")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log what the engine does")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HgptError as exc:
+        print(f"hgpt: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hgpt: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""``hgpt ask``: run a request through the four stages and print them as they happen."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .. import events as ev
+from ..cancel import CancelToken
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ask", help="plan, select, execute and answer a request")
+    p.add_argument("request", help="what you want done, in plain words")
+    p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
+                   help="an image or audio file (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    p.add_argument("--controller", metavar="GGUF", help="a chat GGUF to plan with (default: embedded SmolLM2-135M)")
+    p.add_argument("--chat-format", help="override the chat format read from the GGUF")
+    p.add_argument("--threads", type=int, help="llama.cpp threads")
+    p.set_defaults(func=run)
+
+
+def _settings(args):
+    from ..config import settings
+
+    s = settings()
+    changes = {k: v for k, v in (("controller", args.controller), ("chat_format", args.chat_format),
+                                 ("n_threads", args.threads)) if v}
+    return s.with_(**changes) if changes else s
+
+
+def run(args) -> int:
+    from ..llm import check_gguf
+    from ..pipeline import Engine
+
+    settings = _settings(args)
+    if settings.controller:
+        check_gguf(settings.controller)
+    engine = Engine(settings)
+    cancel = CancelToken()
+    stream = engine.run(args.request, args.attach, cancel=cancel)
+    printer = JsonPrinter() if args.json else TextPrinter()
+    try:
+        for event in stream:
+            printer.show(event)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        stream.close()
+        print("\nhgpt: cancelled", file=sys.stderr)
+        return 130
+    return printer.exit_code
+
+
+class JsonPrinter:
+    exit_code = 1
+
+    def show(self, event: ev.Event) -> None:
+        if isinstance(event, ev.AnswerDone):
+            print(json.dumps(event.record, indent=2, ensure_ascii=False))
+            self.exit_code = 0
+        elif isinstance(event, (ev.RunFailed, ev.RunCancelled)):
+            print(json.dumps(event.to_dict(), indent=2), file=sys.stderr)
+            self.exit_code = 130 if isinstance(event, ev.RunCancelled) else 1
+
+
+class TextPrinter:
+    exit_code = 1
+
+    def __init__(self, out=sys.stdout):
+        self.out = out
+
+    def say(self, text: str = "", end: str = "\n") -> None:
+        print(text, end=end, file=self.out, flush=True)
+
+    def show(self, event: ev.Event) -> None:
+        handler = getattr(self, f"on_{event.kind}", None)
+        if handler:
+            handler(event)
+
+    def on_RunStarted(self, e):
+        self.say(f"run {e.run_id}  ({e.run_dir})")
+
+    def on_StageStarted(self, e):
+        titles = {"plan": "Planning", "select": "Choosing models", "execute": "Running models",
+                  "answer": "Answer"}
+        self.say(f"\n▸ {titles.get(e.stage, e.stage)}")
+
+    def on_PlanReady(self, e):
+        if not e.tasks:
+            self.say(f"  no tasks needed: answering directly ({e.seconds:.1f} s)")
+        for t in e.tasks:
+            args = ", ".join(f"{k}={_clip(v)}" for k, v in t["args"].items())
+            after = "" if t["dep"] == [-1] else f"  (after {', '.join(map(str, t['dep']))})"
+            self.say(f"  [{t['id']}] {t['task']}: {args}{after}")
+        if e.tasks:
+            self.say(f"  planned in {e.seconds:.1f} s" + (f"; repaired: {'; '.join(e.repairs)}" if e.repairs else ""))
+
+    def on_ModelSelected(self, e):
+        self.say(f"  [{e.task_id}] {e.task} → {e.model_id}: {e.reason}")
+
+    def on_TaskStarted(self, e):
+        self.say(f"  [{e.task_id}] {e.task} started with {e.model_id}")
+
+    def on_TaskFinished(self, e):
+        outcome = _clip(e.text, 100) if e.text else ""
+        files = ", ".join(e.files)
+        self.say(f"  [{e.task_id}] done in {e.seconds:.1f} s: {outcome}{' → ' + files if files else ''}")
+
+    def on_TaskFailed(self, e):
+        self.say(f"  [{e.task_id}] {e.task} failed: {e.error}")
+
+    def on_TaskSkipped(self, e):
+        self.say(f"  [{e.task_id}] {e.task} skipped: {e.reason}")
+
+    def on_Token(self, e):
+        self.say(e.text, end="")
+
+    def on_AnswerDone(self, e):
+        self.say("")
+        self.exit_code = 0
+
+    def on_RunFailed(self, e):
+        self.say(f"\nhgpt: the run failed while {e.stage}ning: {e.error}")
+        self.exit_code = 1
+
+    def on_RunCancelled(self, e):
+        self.say("\nhgpt: cancelled")
+        self.exit_code = 130
+
+
+def _clip(value, limit: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,119 @@
+"""Typed events a run yields. The CLI prints them; the window draws them.
+
+Every event is a frozen dataclass with a ``kind`` string, and ``to_dict()`` gives a
+JSON-safe form (paths as strings) for ``--json`` and the history database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+def _jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    run_id: str
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **_jsonable(asdict(self))}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    request: str
+    attachments: list[str]
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class StageStarted(Event):
+    stage: str  # "plan" | "select" | "execute" | "answer"
+
+
+@dataclass(frozen=True)
+class PlanReady(Event):
+    tasks: list[dict]
+    repairs: list[str]
+    raw: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ModelSelected(Event):
+    task_id: int
+    task: str
+    model_id: str
+    reason: str
+    candidates: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class TaskStarted(Event):
+    task_id: int
+    task: str
+    model_id: str
+    args: dict
+
+
+@dataclass(frozen=True)
+class TaskFinished(Event):
+    task_id: int
+    task: str
+    model_id: str
+    text: str
+    files: list[str]
+    data: dict
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TaskFailed(Event):
+    task_id: int
+    task: str
+    model_id: str
+    error: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TaskSkipped(Event):
+    task_id: int
+    task: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Token(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerDone(Event):
+    text: str
+    record: dict  # the whole run record (see engine.runs.RunRecord.to_dict)
+
+
+@dataclass(frozen=True)
+class RunCancelled(Event):
+    stage: str
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    error: str
+    stage: str

@@ -1,0 +1,157 @@
+"""Stage 3: run the experts in dependency order, independent tasks in parallel.
+
+A task is submitted to a thread pool as soon as every task it depends on has
+finished. ``<resource>-N`` arguments are replaced by task N's real output: a file
+path for image/audio/video slots, text for text slots. A failed task does not
+stop the others; its dependents are skipped with the reason. Cancellation is
+checked between steps: running experts finish, nothing new starts.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from . import events as ev
+from .cancel import CancelToken
+from .errors import Cancelled, ExpertError, HgptError
+from .experts.base import ExpertContext, ExpertResult
+from .plan import RESOURCE_RE, Task
+from .tasks import TASK_TYPES, TaskType
+
+FILE_SUFFIXES = {
+    "image": {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"},
+    "audio": {".wav", ".flac", ".mp3", ".ogg", ".m4a"},
+    "video": {".mp4", ".webm", ".avi", ".mov", ".gif"},
+}
+
+
+def _file_of(result: ExpertResult, modality: str) -> Path | None:
+    files = [Path(f) for f in result.files]
+    wanted = FILE_SUFFIXES.get(modality, set())
+    return next((f for f in files if f.suffix.lower() in wanted), files[0] if files else None)
+
+
+def resolve_args(task: Task, ttype: TaskType, results: Mapping[int, ExpertResult],
+                 attachments: Mapping[str, Path]) -> dict:
+    """Arguments with resources and attachment names replaced by real values."""
+    resolved = {}
+    for key, value in task.args.items():
+        modality = ttype.args.get(key, "text")
+        whole = RESOURCE_RE.fullmatch(value.strip())
+        if modality != "text":
+            if whole:
+                path = _file_of(results[int(whole.group(1))], modality)
+                if path is None:
+                    raise ExpertError(f"task {whole.group(1)} produced no {modality} file for {key!r}")
+                resolved[key] = path
+            else:
+                resolved[key] = _attachment(value, modality, attachments)
+        else:
+            resolved[key] = RESOURCE_RE.sub(lambda m: results[int(m.group(1))].text.strip(), value)
+    return resolved
+
+
+def _attachment(value: str, modality: str, attachments: Mapping[str, Path]) -> Path:
+    name = Path(value.strip()).name
+    if value.strip() in attachments:
+        return attachments[value.strip()]
+    if name in attachments:
+        return attachments[name]
+    known = ", ".join(attachments) or "none"
+    raise ExpertError(
+        f"{value!r} is not an attached file (attached: {known}); attach the {modality} and ask again"
+    )
+
+
+class Executor:
+    def __init__(self, selections: Mapping[int, object], *, run_id: str, run_dir: Path,
+                 attachments: Mapping[str, Path], controller=None,
+                 cancel: CancelToken | None = None, max_workers: int = 2,
+                 task_types: Mapping[str, TaskType] = TASK_TYPES,
+                 selection_errors: Mapping[int, str] | None = None):
+        self.selections = selections
+        self.selection_errors = dict(selection_errors or {})
+        self.run_id, self.run_dir = run_id, run_dir
+        self.attachments = dict(attachments)
+        self.controller = controller
+        self.cancel = cancel or CancelToken()
+        self.max_workers = max(1, max_workers)
+        self.task_types = task_types
+        self.results: dict[int, ExpertResult] = {}
+        self.errors: dict[int, str] = {}
+
+    def run(self, tasks: list[Task]) -> Iterator[ev.Event]:
+        pending = {t.id: t for t in tasks}
+        running: dict[Future, tuple[Task, float]] = {}
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="hgpt-expert") as pool:
+            while pending or running:
+                if not self.cancel.cancelled:
+                    yield from self._skip_blocked(pending)
+                    for task in self._ready(pending):
+                        del pending[task.id]
+                        started = yield from self._start(task)
+                        if started is not None:
+                            running[pool.submit(self._call, task, started[1])] = (task, time.perf_counter())
+                elif not running:
+                    raise Cancelled("the run was cancelled")
+                if not running:
+                    if pending and not self.cancel.cancelled:
+                        yield from self._skip_blocked(pending, force=True)
+                    continue
+                done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task, t0 = running.pop(future)
+                    yield self._finish(task, future, time.perf_counter() - t0)
+        if self.cancel.cancelled:
+            raise Cancelled("the run was cancelled")
+
+    def _ready(self, pending: dict[int, Task]) -> list[Task]:
+        return [t for t in list(pending.values())
+                if all(d in self.results for d in t.dep if d >= 0)]
+
+    def _skip_blocked(self, pending: dict[int, Task], force: bool = False) -> Iterator[ev.Event]:
+        for task in list(pending.values()):
+            failed = [d for d in task.dep if d in self.errors]
+            if failed or force:
+                del pending[task.id]
+                reason = (f"task {failed[0]} it depends on failed" if failed
+                          else "its inputs never became ready")
+                self.errors[task.id] = reason
+                yield ev.TaskSkipped(self.run_id, task.id, task.task, reason)
+
+    def _start(self, task: Task):
+        selection = self.selections.get(task.id)
+        if selection is None:
+            reason = self.selection_errors.get(task.id, "no model could be selected for it")
+            self.errors[task.id] = reason
+            yield ev.TaskFailed(self.run_id, task.id, task.task, "", reason, 0.0)
+            return None
+        try:
+            args = resolve_args(task, self.task_types[task.task], self.results, self.attachments)
+        except HgptError as exc:
+            self.errors[task.id] = str(exc)
+            yield ev.TaskFailed(self.run_id, task.id, task.task, selection.model_id, str(exc), 0.0)
+            return None
+        yield ev.TaskStarted(self.run_id, task.id, task.task, selection.model_id,
+                             {k: str(v) for k, v in args.items()})
+        return selection, args
+
+    def _call(self, task: Task, args: dict) -> ExpertResult:
+        expert = self.selections[task.id].expert
+        ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel)
+        return expert(task.task, args, ctx)
+
+    def _finish(self, task: Task, future: Future, seconds: float) -> ev.Event:
+        model_id = self.selections[task.id].model_id
+        try:
+            result = future.result()
+        except Exception as exc:  # an expert's failure is recorded; the run goes on
+            message = str(exc) if isinstance(exc, HgptError) else f"{type(exc).__name__}: {exc}"
+            self.errors[task.id] = message
+            return ev.TaskFailed(self.run_id, task.id, task.task, model_id, message, seconds)
+        self.results[task.id] = result
+        return ev.TaskFinished(self.run_id, task.id, task.task, model_id, result.text,
+                               [str(f) for f in result.files], result.data, seconds)

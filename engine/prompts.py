@@ -1,0 +1,97 @@
+"""The prompts of the four stages, after the HuggingGPT paper's Table 1.
+
+Each builder returns chat messages. Planning: specification, the available task
+list, demonstrations (as user/assistant turns) and chat logs. Selection: the task
+and the candidate models. Response: the request and the execution log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping, Sequence
+
+from .tasks import TaskType
+
+PLAN_SPEC = (
+    "You are a planner. Split the user's request into tasks, as a JSON list: "
+    '[{{"task": task, "id": task_id, "dep": [dependency task ids], "args": {{"text": text, '
+    '"image": file name, "audio": file name}}}}]. "<resource>-N" in args means the output of '
+    'task N, and N must be in "dep". Use as few tasks as possible. Choose tasks only from:\n'
+    "{tasks}\n"
+    "If no task is needed, reply []."
+)
+
+
+def task_list_text(task_types: Sequence[TaskType]) -> str:
+    return "\n".join(
+        f"- {t.name} (args: {', '.join(f'{k}: {m}' for k, m in t.args.items())}; gives {t.output}): {t.description}"
+        for t in task_types
+    )
+
+
+def request_text(request: str, attachments: Mapping[str, str]) -> str:
+    if not attachments:
+        return request
+    files = ", ".join(f"{name} ({modality})" for name, modality in attachments.items())
+    return f"{request}\nAttached files: {files}"
+
+
+def planning_messages(
+    request: str,
+    task_types: Sequence[TaskType],
+    attachments: Mapping[str, str] | None = None,
+    demos: Sequence[dict] = (),
+    history: Sequence[dict] = (),
+) -> list[dict]:
+    """``demos``: [{"request", "attachments", "plan"}]; ``history``: earlier chat turns."""
+    messages = [{"role": "system", "content": PLAN_SPEC.format(tasks=task_list_text(task_types))}]
+    for demo in demos:
+        messages.append({"role": "user", "content": request_text(demo["request"], demo.get("attachments", {}))})
+        messages.append({"role": "assistant", "content": json.dumps(demo["plan"])})
+    for turn in history:
+        messages.append({"role": turn["role"], "content": turn["content"]})
+    messages.append({"role": "user", "content": request_text(request, attachments or {})})
+    return messages
+
+
+SELECT_SPEC = (
+    "Given the user request and the task, select the most suitable model from the list. "
+    'Reply in JSON: {"id": model id, "reason": why this model}.'
+)
+
+
+def selection_messages(request: str, task: dict, candidates: Sequence[dict]) -> list[dict]:
+    listing = "\n".join(
+        f"- {c['id']}: {c.get('description', '')[:160]} (downloads {c.get('downloads', 0)})"
+        for c in candidates
+    )
+    return [
+        {"role": "system", "content": SELECT_SPEC},
+        {"role": "user", "content": f"Request: {request}\nTask: {json.dumps(task)}\nModels:\n{listing}"},
+    ]
+
+
+ANSWER_SPEC = (
+    "You answer the user's request from the results of the AI models that were run for it. "
+    "Answer directly and briefly, in one or two sentences, using only the results. "
+    "If there are no results, say you could not do it."
+)
+
+
+CHAT_SPEC = "You are hgpt, a helpful assistant running offline on the user's computer. Answer briefly."
+
+
+def answer_messages(request: str, results: Sequence[dict], history: Sequence[dict] = ()) -> list[dict]:
+    if not results:  # an empty plan: the controller answers the request itself
+        return ([{"role": "system", "content": CHAT_SPEC}]
+                + [{"role": t["role"], "content": t["content"]} for t in history]
+                + [{"role": "user", "content": request}])
+    lines = []
+    for r in results:
+        outcome = r.get("text") or ", ".join(r.get("files", [])) or r.get("error", "")
+        lines.append(f"- {r['task']} with {r['model_id']}: {outcome}")
+    log = "\n".join(lines) or "(no models were run)"
+    messages = [{"role": "system", "content": ANSWER_SPEC}]
+    messages += [{"role": t["role"], "content": t["content"]} for t in history]
+    messages.append({"role": "user", "content": f"{request}\n\nResults:\n{log}"})
+    return messages

@@ -1,0 +1,70 @@
+"""Stage 2: pick an expert model for each task.
+
+Candidates are the catalog's top-K cards for the task type among models that can
+run on this machine (an installed expert whose ``missing()`` is None), ranked by
+downloads. One candidate needs no LLM call; otherwise the controller picks,
+constrained by a grammar to the candidate ids, and its reason is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from . import grammar, prompts
+from .errors import NoExpertError
+from .experts.base import Expert
+from .plan import Task
+
+
+@dataclass
+class Selection:
+    task_id: int
+    model_id: str
+    reason: str
+    expert: Expert
+    candidates: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _install_hint(task: str, catalog) -> str:
+    known = catalog.top_k(task, 3) if catalog is not None else []
+    names = ", ".join(c["id"] for c in known)
+    hint = f" Known models for it: {names}; get one with: hgpt models pull NAME." if names else ""
+    return f"no installed model can run {task}.{hint}"
+
+
+def candidates_for(task: Task, registry, catalog, k: int) -> list[dict]:
+    runnable = {e.model_id: e for e in registry.for_task(task.task)}
+    cards = catalog.top_k(task.task, k, among=list(runnable)) if catalog is not None else []
+    seen = {c["id"] for c in cards}
+    extra = [e.card() | {"task": task.task} for e in runnable.values() if e.model_id not in seen]
+    cards = (cards + sorted(extra, key=lambda c: -c["downloads"]))[:k]
+    return cards
+
+
+def select(task: Task, request: str, registry, catalog, controller, k: int = 5) -> Selection:
+    started = time.perf_counter()
+    cards = candidates_for(task, registry, catalog, k)
+    if not cards:
+        raise NoExpertError(_install_hint(task.task, catalog))
+    if len(cards) == 1:
+        chosen, reason = cards[0]["id"], f"the only installed model for {task.task}"
+    else:
+        chosen, reason = _ask(controller, request, task, cards)
+    return Selection(task.id, chosen, reason, registry.get(chosen), cards,
+                     time.perf_counter() - started)
+
+
+def _ask(controller, request: str, task: Task, cards: list[dict]) -> tuple[str, str]:
+    ids = [c["id"] for c in cards]
+    messages = prompts.selection_messages(request, task.to_dict(), cards)
+    raw = controller.complete(messages, grammar=grammar.choice_grammar(ids), max_tokens=80)
+    try:
+        reply = json.loads(raw)
+        if reply.get("id") in ids:
+            return reply["id"], str(reply.get("reason", "")).strip() or "chosen by the controller"
+    except (json.JSONDecodeError, AttributeError):
+        pass
+    return ids[0], "the controller's pick was unreadable; took the most downloaded"

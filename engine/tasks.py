@@ -1,0 +1,94 @@
+"""The task types a plan may use: names, argument slots and modalities.
+
+A ``TaskType`` says which argument keys a task takes and the modality of each
+(text, image, audio, video), and what modality it produces. The planner's grammar,
+the dependency type check, argument validation and the TaskBench adapter all read
+from this one table, so a new task type is one entry here plus an expert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MODALITIES = ("text", "image", "audio", "video")
+
+
+@dataclass(frozen=True)
+class TaskType:
+    name: str
+    args: dict[str, str]  # argument key -> modality, in prompt order
+    output: str  # modality of the result ("text", "image", "audio", "video")
+    description: str
+    required: tuple[str, ...] = field(default=())
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.args.values()))
+
+    def required_args(self) -> tuple[str, ...]:
+        return self.required or tuple(self.args)[:1]
+
+
+def _t(name, args, output, description, required=()):
+    return TaskType(name, dict(args), output, description, tuple(required))
+
+
+_TEXT = {"text": "text"}
+_IMAGE = {"image": "image"}
+_AUDIO = {"audio": "audio"}
+
+_BASE = [
+    _t("token-classification", _TEXT, "text", "find named entities (people, places, organisations, dates) or part-of-speech tags in a text"),
+    _t("text-classification", _TEXT, "text", "classify a text, e.g. its sentiment (positive or negative) or topic"),
+    _t("zero-shot-classification", {"text": "text", "labels": "text"}, "text", "classify a text into labels the user names, without training", ("text",)),
+    _t("question-answering", {"text": "text", "context": "text"}, "text", "answer a question from a given passage of text", ("text", "context")),
+    _t("summarization", _TEXT, "text", "summarize a long text into a short one"),
+    _t("translation", _TEXT, "text", "translate text from one language to another"),
+    _t("conversational", _TEXT, "text", "chat: reply to a message in a conversation"),
+    _t("text-generation", _TEXT, "text", "write or continue text: a story, poem, email or paraphrase"),
+    _t("text2text-generation", _TEXT, "text", "rewrite text into other text: paraphrase, correct grammar, answer"),
+    _t("sentence-similarity", {"text": "text", "text2": "text"}, "text", "measure how similar two sentences or texts are", ("text", "text2")),
+    _t("fill-mask", _TEXT, "text", "fill in a masked missing word in a sentence"),
+    _t("tabular-classification", _IMAGE, "text", "classify a table given as an image"),
+    _t("image-classification", _IMAGE, "text", "say what is in an image: which animal, object or scene it shows"),
+    _t("object-detection", _IMAGE, "image", "find and locate objects in an image, drawing labelled boxes around them"),
+    _t("image-segmentation", _IMAGE, "image", "segment an image into regions or masks: people, objects, background"),
+    _t("depth-estimation", _IMAGE, "image", "estimate the depth of each pixel of an image as a depth map"),
+    _t("image-to-text", _IMAGE, "text", "describe an image in words (captioning) or read the text written in it (OCR)"),
+    _t("visual-question-answering", {"image": "image", "text": "text"}, "text", "answer a question about the content of an image", ("image", "text")),
+    _t("document-question-answering", {"image": "image", "text": "text"}, "text", "answer a question about a document, form, receipt or invoice image", ("image", "text")),
+    _t("image-to-image", _IMAGE, "image", "transform an image: enhance, restyle, upscale or edit it"),
+    _t("text-to-image", _TEXT, "image", "generate a picture or drawing from a text description"),
+    _t("text-to-video", _TEXT, "video", "generate a short video from a text description"),
+    _t("automatic-speech-recognition", _AUDIO, "text", "transcribe speech in an audio recording to text"),
+    _t("audio-classification", _AUDIO, "text", "classify an audio clip: the sound, command, emotion or speaker"),
+    _t("text-to-speech", _TEXT, "audio", "read text aloud: turn text into spoken audio"),
+    _t("audio-to-audio", _AUDIO, "audio", "transform audio: enhance speech, remove noise, separate sources"),
+]
+
+CONTROL_KINDS = ("canny", "depth", "hed", "mlsd", "normal", "openpose", "scribble", "seg")
+
+_CONTROL = [
+    _t(f"{k}-control", _IMAGE, "image", f"extract a {k} control map from an image for ControlNet")
+    for k in CONTROL_KINDS
+] + [
+    _t(f"{k}-text-to-image", {"text": "text", "image": "image"}, "image",
+       f"generate an image from text, guided by a {k} control image", ("text", "image"))
+    for k in CONTROL_KINDS
+]
+
+TASK_TYPES: dict[str, TaskType] = {t.name: t for t in _BASE + _CONTROL}
+
+
+def get(name: str) -> TaskType:
+    from .errors import UnknownNameError
+
+    try:
+        return TASK_TYPES[name]
+    except KeyError:
+        raise UnknownNameError("task type", name, list(TASK_TYPES)) from None
+
+
+def can_feed(source: TaskType, target: TaskType) -> bool:
+    """May ``source``'s output be an input of ``target``? (the tool graph by types)"""
+    return source.output in target.args.values()

@@ -1,0 +1,83 @@
+"""Plan parsing, validation and repair (no model needed)."""
+
+import json
+
+import pytest
+
+from engine.errors import PlanError
+from engine.plan import Task, parse, repair, validate
+
+
+def test_valid_plan_is_kept_as_is():
+    raw = json.dumps([
+        {"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "cat.png"}},
+        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<resource>-0"}},
+    ])
+    plan = parse(raw, attachments={"cat.png": "image"})
+    assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
+    assert plan.tasks[1].dep == [0]
+    assert plan.repairs == []
+
+
+def test_deps_are_rebuilt_from_resources():
+    plan = repair([
+        {"task": "automatic-speech-recognition", "id": 0, "dep": [5], "args": {"audio": "a.wav"}},
+        {"task": "summarization", "id": 1, "dep": [-1], "args": {"text": "<resource>-0"}},
+    ])
+    assert plan.tasks[0].dep == [-1]
+    assert plan.tasks[1].dep == [0]
+    assert any("dep rebuilt" in r for r in plan.repairs)
+
+
+def test_generated_tag_and_renumbering():
+    plan = repair([
+        {"task": "nonsense-task", "id": 0, "dep": [-1], "args": {"text": "x"}},
+        {"task": "Image Classification", "id": 1, "dep": [-1], "args": {"image": "p.jpg"}},
+        {"task": "text-to-speech", "id": 2, "dep": [1], "args": {"text": "<GENERATED>-1"}},
+    ])
+    assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
+    assert plan.tasks[1].args == {"text": "<resource>-0"}
+    assert plan.tasks[1].dep == [0]
+
+
+def test_forward_and_dangling_references_are_removed_and_refilled():
+    plan = repair([
+        {"task": "image-classification", "id": 0, "args": {"image": "<resource>-3"}},
+    ], attachments={"dog.jpg": "image"})
+    assert plan.tasks[0].args == {"image": "dog.jpg"}
+    assert any("dangling" in r for r in plan.repairs)
+
+
+def test_missing_input_filled_from_earlier_output_of_that_modality():
+    plan = repair([
+        {"task": "text-to-image", "id": 0, "args": {"text": "a red boat"}},
+        {"task": "object-detection", "id": 1, "args": {}},
+    ])
+    assert plan.tasks[1].args == {"image": "<resource>-0"}
+    assert plan.tasks[1].dep == [0]
+
+
+def test_task_without_required_input_is_dropped():
+    plan = repair([{"task": "image-classification", "id": 0, "args": {}}])
+    assert plan.tasks == []
+
+
+def test_prose_around_json_and_odd_shapes():
+    plan = parse('Sure! Here is the plan: [{"task": "translation", "id": 0, "dep": [-1], '
+                 '"args": {"text": "hola"}}] hope it helps')
+    assert plan.tasks[0].task == "translation"
+    assert len(repair({"task": "translation", "args": "bonjour"})) == 1
+    assert repair([]).tasks == []
+
+
+def test_not_json_is_a_plan_error():
+    with pytest.raises(PlanError):
+        parse("I cannot do that")
+
+
+def test_validate_reports_bad_edges():
+    tasks = [Task(0, "text-to-speech", [-1], {"text": "hi"}),
+             Task(1, "image-classification", [0], {"image": "<resource>-0"})]
+    problems = validate(tasks)
+    assert any("produces audio" in p for p in problems)
+    assert validate([Task(0, "translation", [-1], {"text": "hi"})]) == []
