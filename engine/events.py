@@ -53,6 +53,15 @@ class PlanReady(Event):
 
 
 @dataclass(frozen=True)
+class PlanReviewed(Event):
+    """The user approved the plan in review (``Engine.run(..., review=...)``)."""
+
+    tasks: list[dict]
+    models: dict[str, str]  # task id -> model the user pinned
+    edited: bool
+
+
+@dataclass(frozen=True)
 class ModelSelected(Event):
     task_id: int
     task: str

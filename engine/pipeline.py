@@ -17,7 +17,7 @@ from . import events as ev
 from . import responder
 from .cancel import CancelToken
 from .config import Settings, settings as global_settings
-from .errors import Cancelled, HgptError, UserInputError
+from .errors import Cancelled, HgptError, PlanError, UserInputError
 from .executor import Executor
 from .planner import Planner
 from .runs import RunRecord, new_run_dir, peak_rss_mb
@@ -69,7 +69,10 @@ class Engine:
         return self._planner
 
     def run(self, request: str, attachments: Sequence[str] = (), *,
-            cancel: CancelToken | None = None, history: Sequence[dict] = ()) -> Iterator[ev.Event]:
+            cancel: CancelToken | None = None, history: Sequence[dict] = (),
+            review=None) -> Iterator[ev.Event]:
+        """``review(plan, problems)``, if given, approves or edits the plan before it runs
+        (see ``engine.review``); it is called in the thread that iterates the events."""
         request = (request or "").strip()
         if not request:
             raise UserInputError("the request is empty; say what you want done")
@@ -78,9 +81,10 @@ class Engine:
                 f"the request is {len(request):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
                 "Attach long text as a file or shorten it")
         checked = att.check_all(attachments)
-        return self._run(request, checked, cancel or CancelToken(), list(history))
+        return self._run(request, checked, cancel or CancelToken(), list(history), review)
 
-    def _run(self, request, checked, cancel, history) -> Iterator[ev.Event]:
+    def _run(self, request, checked, cancel, history, review=None) -> Iterator[ev.Event]:
+        self._review_cb, self._pinned = review, {}
         run_id, run_dir = new_run_dir(self.settings.runs_dir)
         files, modalities = att.stage(checked, run_dir)
         record = RunRecord(run_id, str(run_dir), request, list(files))
@@ -90,11 +94,13 @@ class Engine:
         stage = "plan"
         try:
             record.controller = getattr(self.controller, "name", "")
-            for stage, step in (("plan", self._plan), ("select", self._select),
+            for stage, step in (("plan", self._plan), ("review", self._review), ("select", self._select),
                                 ("execute", self._execute), ("answer", self._answer)):
-                cancel.check()
-                if stage in ("select", "execute") and not self._plan_obj.tasks:
+                if stage in ("review", "select", "execute") and not self._plan_obj.tasks:
                     continue
+                if stage == "review" and self._review_cb is None:
+                    continue
+                cancel.check()
                 yield ev.StageStarted(run_id, stage)
                 t0 = time.perf_counter()
                 for event in step(record, request, files, modalities, cancel, history):
@@ -123,10 +129,43 @@ class Engine:
         self._plan_obj = plan
         yield ev.PlanReady(record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
+    def _review(self, record, request, files, modalities, cancel, history):
+        from .plan import Plan
+        from .review import MAX_REVIEW_ROUNDS, as_reviewed, check
+
+        problems: list[str] = []
+        task_types = {t.name: t for t in self.planner.task_types}
+        for _ in range(MAX_REVIEW_ROUNDS):
+            cancel.check()
+            decision = self._review_cb(self._plan_obj, problems)
+            cancel.check()
+            if decision is None:
+                raise Cancelled("the plan was not approved")
+            reviewed = as_reviewed(decision, self._plan_obj)
+            problems = check(reviewed, task_types, self.registry)
+            if not problems:
+                break
+        else:
+            raise PlanError("the reviewed plan still has problems: " + "; ".join(problems))
+        old = self._plan_obj
+        self._plan_obj = Plan(list(reviewed.tasks), list(old.repairs), old.raw)
+        self._pinned = dict(reviewed.models)
+        yield ev.PlanReviewed(record.run_id, self._plan_obj.to_list(),
+                              {str(k): v for k, v in self._pinned.items()}, reviewed.edited)
+
     def _select(self, record, request, files, modalities, cancel, history):
         self._selections, self._selection_errors = {}, {}
         for task in self._plan_obj.tasks:
             cancel.check()
+            if task.id in self._pinned:
+                from .review import pinned_selection
+
+                sel = pinned_selection(task, self._pinned[task.id], self.registry, self.catalog,
+                                       self.settings.top_k)
+                self._selections[task.id] = sel
+                yield ev.ModelSelected(record.run_id, task.id, task.task, sel.model_id, sel.reason,
+                                       sel.candidates, sel.seconds)
+                continue
             try:
                 sel = select(task, request, self.registry, self.catalog, self.controller, self.settings.top_k)
             except HgptError as exc:

@@ -66,6 +66,10 @@ class RunRecord:
         if isinstance(event, ev.PlanReady):
             self.plan, self.repairs, self.plan_raw = event.tasks, event.repairs, event.raw
             self.timings["plan"] = event.seconds
+        elif isinstance(event, ev.PlanReviewed):
+            self.plan = event.tasks
+            if event.edited:
+                self.repairs = self.repairs + ["plan edited by the user in review"]
         elif isinstance(event, ev.ModelSelected):
             self.selections[str(event.task_id)] = {
                 "task": event.task, "model_id": event.model_id, "reason": event.reason,
