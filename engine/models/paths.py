@@ -1,0 +1,85 @@
+"""Where a locked model's files live on this machine, found without importing anything.
+
+PyPI packs: a file path in the lock is relative to site-packages and starts with the
+package's top-level module, so ``importlib.util.find_spec(top)`` (which reads the
+import system's finders but runs no package code) gives the folder. Hugging Face
+models: the standard hub cache layout that ``transformers`` and ``huggingface_hub``
+read offline — ``models--org--name/snapshots/<commit>/<path>``, a branch name
+resolved through ``refs/<branch>``. The cache folder is read from the environment at
+call time (``HF_HUB_CACHE``, then ``HF_HOME``), the same precedence huggingface_hub
+uses, so tests and users can move it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from .lock import COMMIT, ModelEntry, ModelFile
+
+
+def hf_cache_dir() -> Path:
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(var):
+            return Path(os.environ[var]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def repo_folder(cache_dir: Path, repo: str) -> Path:
+    return Path(cache_dir) / ("models--" + repo.replace("/", "--"))
+
+
+def resolve_commit(cache_dir: Path, repo: str, revision: str) -> str | None:
+    """The commit a revision points at in the cache: itself if a commit, else refs/<revision>."""
+    if COMMIT.match(revision):
+        return revision
+    ref = repo_folder(cache_dir, repo) / "refs" / revision
+    try:
+        commit = ref.read_text().strip()
+    except OSError:
+        return None
+    return commit if COMMIT.match(commit) else None
+
+
+def module_dir(module: str) -> Path | None:
+    """The folder of an installed top-level package, or None; the package is not imported."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def pypi_file(file: ModelFile) -> Path | None:
+    top, _, rest = file.path.partition("/")
+    folder = module_dir(top)
+    return folder / rest if folder and rest else None
+
+
+def hf_file(entry: ModelEntry, file: ModelFile, cache_dir: Path | None = None) -> Path | None:
+    cache = Path(cache_dir) if cache_dir else hf_cache_dir()
+    commit = resolve_commit(cache, entry.repo, entry.revision)
+    if commit is None:
+        return None
+    return repo_folder(cache, entry.repo) / "snapshots" / commit / file.path
+
+
+def file_path(entry: ModelEntry, file: ModelFile, cache_dir: Path | None = None) -> Path | None:
+    """Where ``file`` of ``entry`` is (or would be) on disk; None when not even its folder is known."""
+    return pypi_file(file) if entry.kind == "pypi" else hf_file(entry, file, cache_dir)
+
+
+def model_dir(entry: ModelEntry, cache_dir: Path | None = None) -> Path | None:
+    """The folder holding the model's first file: what a loader is usually given."""
+    if not entry.files:
+        return None
+    path = file_path(entry, entry.files[0], cache_dir)
+    return path.parent if path else None
