@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN_MODULES = [
     "engine.experts.controller_text",
+    "engine.experts.efficientnet",
 ]
 
 
