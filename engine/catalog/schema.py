@@ -1,0 +1,130 @@
+"""The catalog's schema, as numbered migrations (see ``migrations.py``).
+
+``models`` holds one row per model card: the Hub fields (id, pipeline_tag as
+``task``, downloads, likes, tags, library, licence, languages, last modified, sha),
+the description cleaned of markup, the size on disk, the runtime that can run it
+here, and local state (installed path and revision, pinned in ``models.lock``,
+when it was last synced). Lists (tags, languages) are JSON text.
+
+``model_tasks`` says which tasks a model serves (a model may serve several). It
+carries a copy of the model's downloads so that "top-K for a task by downloads" is
+one range scan of the ``(task, downloads DESC)`` index with no sort, however many
+cards the catalog holds; triggers keep that copy and the primary task in step with
+``models``. ``models_fts`` is an FTS5 index over id, description and tags, kept in
+sync by the triggers sqlite-utils' ``enable_fts(create_triggers=True)`` writes.
+``sync_state`` remembers where an interrupted Hub sync stopped; ``catalog_meta``
+holds small key/value facts (fingerprints that make re-opening cheap).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .migrations import Migrations
+
+migrations = Migrations()
+
+MODEL_COLUMNS = (
+    "id", "task", "downloads", "likes", "tags", "library", "licence", "languages",
+    "description", "size_mb", "runtime", "installed", "installed_path", "installed_revision",
+    "pinned", "source", "last_modified", "sha", "synced_at",
+)
+
+
+def _run(db, script: str) -> None:
+    """Execute statements one by one (``executescript`` would commit the migration's
+    transaction); a trigger body's inner ``;`` does not end a statement."""
+    statement = ""
+    for part in script.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                db.execute(statement)
+            statement = ""
+    if statement.strip(" \n;"):
+        db.execute(statement)
+
+
+@migrations(1)
+def create_models(db) -> None:
+    # A catalog written before migrations existed holds only expert cards, which
+    # open_catalog rebuilds; its tables are replaced rather than converted.
+    _run(db, """
+DROP TABLE IF EXISTS model_tasks;
+DROP TABLE IF EXISTS models;
+CREATE TABLE models (
+    id TEXT PRIMARY KEY,
+    task TEXT NOT NULL DEFAULT '',
+    downloads INTEGER NOT NULL DEFAULT 0,
+    likes INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]',
+    library TEXT NOT NULL DEFAULT '',
+    licence TEXT NOT NULL DEFAULT '',
+    languages TEXT NOT NULL DEFAULT '[]',
+    description TEXT NOT NULL DEFAULT '',
+    size_mb REAL NOT NULL DEFAULT 0,
+    runtime TEXT NOT NULL DEFAULT '',
+    installed INTEGER NOT NULL DEFAULT 0,
+    installed_path TEXT,
+    installed_revision TEXT,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL DEFAULT '',
+    last_modified TEXT,
+    sha TEXT,
+    synced_at TEXT
+);
+CREATE INDEX models_downloads ON models(downloads DESC);
+CREATE TABLE model_tasks (
+    task TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    downloads INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (task, model_id)
+) WITHOUT ROWID;
+CREATE INDEX model_tasks_rank ON model_tasks(task, downloads DESC, model_id);
+CREATE INDEX model_tasks_model ON model_tasks(model_id);
+CREATE TRIGGER models_task_ai AFTER INSERT ON models WHEN new.task != '' BEGIN
+    INSERT OR IGNORE INTO model_tasks (task, model_id, downloads) VALUES (new.task, new.id, new.downloads);
+END;
+CREATE TRIGGER models_task_au AFTER UPDATE OF task ON models WHEN new.task != '' BEGIN
+    INSERT OR IGNORE INTO model_tasks (task, model_id, downloads) VALUES (new.task, new.id, new.downloads);
+END;
+CREATE TRIGGER models_downloads_au AFTER UPDATE OF downloads ON models
+WHEN new.downloads != old.downloads BEGIN
+    UPDATE model_tasks SET downloads = new.downloads WHERE model_id = new.id;
+END;
+CREATE TRIGGER models_task_ad AFTER DELETE ON models BEGIN
+    DELETE FROM model_tasks WHERE model_id = old.id;
+END
+""")
+
+
+@migrations(2)
+def full_text_search(db) -> None:
+    db["models"].enable_fts(["id", "description", "tags"], fts_version="FTS5",
+                            create_triggers=True, tokenize="porter")
+    # sqlite-utils' update trigger fires on every column; narrowed to the indexed
+    # ones, so a sync that only refreshes downloads does not rewrite the index.
+    _run(db, """
+DROP TRIGGER models_au;
+CREATE TRIGGER models_au AFTER UPDATE OF id, description, tags ON models BEGIN
+    INSERT INTO models_fts (models_fts, rowid, id, description, tags)
+        VALUES ('delete', old.rowid, old.id, old.description, old.tags);
+    INSERT INTO models_fts (rowid, id, description, tags) VALUES (new.rowid, new.id, new.description, new.tags);
+END
+""")
+
+
+@migrations(3)
+def sync_state(db) -> None:
+    _run(db, """
+CREATE TABLE sync_state (
+    endpoint TEXT PRIMARY KEY,
+    next_url TEXT,
+    fetched INTEGER NOT NULL DEFAULT 0,
+    target INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+""")
