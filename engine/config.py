@@ -21,10 +21,37 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off", "")
 
 
+def home_pointer() -> Path:
+    """A file naming the data folder the user chose (it cannot live inside that folder)."""
+    env = os.environ.get("HGPT_CONFIG_DIR")
+    if env:
+        return Path(env).expanduser() / "data-folder"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("hgpt", appauthor=False)) / "data-folder"
+
+
+def save_home(path: str | Path | None) -> None:
+    """Remember ``path`` as the data folder for later starts; None forgets the choice."""
+    pointer = home_pointer()
+    if path is None:
+        pointer.unlink(missing_ok=True)
+        return
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(str(Path(path).expanduser().resolve()))
+
+
 def default_home() -> Path:
+    """``HGPT_HOME``, else the folder chosen in Settings, else the platform's data folder."""
     env = os.environ.get("HGPT_HOME")
     if env:
         return Path(env).expanduser()
+    try:
+        chosen = home_pointer().read_text().strip()
+    except OSError:
+        chosen = ""
+    if chosen:
+        return Path(chosen)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("hgpt", appauthor=False))

