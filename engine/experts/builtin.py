@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 BUILTIN_MODULES = [
     "engine.experts.controller_text",
     "engine.experts.efficientnet",
+    "engine.experts.piper",
+    "engine.experts.whisper",
+    "engine.experts.sphinx",
 ]
 
 
