@@ -1,0 +1,112 @@
+"""``hgpt models list|verify|pull``: what models.lock pins, what is on disk, fetching the rest.
+
+``list`` is instant (it checks presence and sizes, no hashing); ``verify`` recomputes
+every sha256 and exits 1 when a file does not match; ``pull NAME --online`` downloads
+a Hugging Face model with a progress bar on stderr. Ctrl-C during a pull stops it
+cleanly: nothing half-written becomes visible and the next pull resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("models", help="list, verify and download the models hgpt uses")
+    p.set_defaults(func=lambda args: _usage(p))
+    actions = p.add_subparsers(dest="models_command", metavar="ACTION")
+    ls = actions.add_parser("list", help="every model in models.lock, and whether it is installed")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
+    vf = actions.add_parser("verify", help="recompute the sha256 of installed model files")
+    vf.add_argument("names", nargs="*", metavar="NAME", help="only these models")
+    vf.add_argument("--json", action="store_true", help="print JSON")
+    vf.set_defaults(func=run_verify)
+    pl = actions.add_parser("pull", help="download a Hugging Face model into the hub cache")
+    pl.add_argument("name", metavar="NAME", help="a name from 'hgpt models list' or its Hub repo id")
+    pl.add_argument("--online", action="store_true", help="allow the network for this command")
+    pl.set_defaults(func=run_pull)
+
+
+def _usage(parser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _size(entry) -> str:
+    if not entry.files or any(f.size == 0 for f in entry.files):
+        return "?"
+    mb = entry.size_mb
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB" if mb >= 1 else f"{entry.size_bytes / 1024:.0f} KB"
+
+
+def _tasks(entry) -> str:
+    shown = ",".join(entry.tasks[:2])
+    return shown + ("…" if len(entry.tasks) > 2 else "")
+
+
+def run_list(args) -> int:
+    from ..models import load_lock
+    from ..models.verify import check_presence
+
+    lock = load_lock()
+    rows = [{"name": e.name, "tasks": list(e.tasks), "source": e.source, "size_bytes": e.size_bytes,
+             "licence": e.licence, "state": check_presence(e), "pinned": e.verified, "optional": e.optional}
+            for e in lock]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = [("NAME", "TASK", "SOURCE", "SIZE", "LICENCE", "STATE", "SHA256")]
+    table += [(e.name, _tasks(e), e.source, _size(e), e.licence, r["state"], "pinned" if e.verified else "-")
+              for e, r in zip(lock, rows)]
+    _print_table(table)
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [min(max(len(r[i]) for r in rows), 42) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths)]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+
+
+def run_verify(args) -> int:
+    from ..models import MISMATCH, verify
+
+    checks = verify(names=args.names or None)
+    if args.json:
+        print(json.dumps([{"name": c.entry.name, "status": c.status, "message": c.message()} for c in checks],
+                         indent=2))
+    else:
+        for check in checks:
+            print(f"{check.status:<13} {check.entry.name}")
+        counts = {s: sum(c.status == s for c in checks) for s in ("verified", "unverifiable", "missing", MISMATCH)}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+        for check in checks:
+            if check.status == MISMATCH:
+                print(f"hgpt: {check.message()}", file=sys.stderr)
+    return 1 if any(c.status == MISMATCH for c in checks) else 0
+
+
+def run_pull(args) -> int:
+    from tqdm import tqdm
+
+    from ..models.pull import pull
+
+    bar = partial(tqdm, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+    try:
+        pulled = pull(args.name, offline=False if args.online else None, tqdm_class=bar)
+    except KeyboardInterrupt:
+        print(f"\nhgpt: cancelled; nothing half-downloaded was installed. Run the same command to resume.",
+              file=sys.stderr)
+        return 130
+    total = sum(p.path.stat().st_size for p in pulled)
+    fetched = sum(p.downloaded for p in pulled)
+    unpinned = [p.file.path for p in pulled if not p.file.sha256]
+    print(f"{args.name}: {len(pulled)} files ({total / 2**20:.1f} MB), {fetched} downloaded, in "
+          f"{pulled[0].path.parents[len(pulled[0].file.path.split('/'))]}" if pulled else f"{args.name}: no files")
+    if unpinned:
+        print(f"  not verified (models.lock has no sha256 for): {', '.join(unpinned)}")
+    return 0

@@ -1,0 +1,387 @@
+"""``pull`` against a local server that answers like the Hugging Face Hub.
+
+The server (http.server on 127.0.0.1 in a thread) serves ``/{repo}/resolve/{rev}/{file}``
+the way the Hub does: small files directly with ``ETag`` and ``X-Repo-Commit``, large
+("LFS") files as a 302 to a CDN path with ``X-Linked-Etag`` (their sha256) and
+``X-Linked-Size``; the CDN honours ``Range``. huggingface_hub is pointed at it with
+``HF_ENDPOINT``; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from engine.errors import ModelFileError, OfflineError, UserInputError
+from engine.models import load_lock
+from engine.models.pull import STAGING, pull
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+REPO = "hgpt-test/tiny-model"
+CONFIG = b'{"model_type": "tiny", "hidden_size": 8}\n'
+WEIGHTS = random.Random(0).randbytes(3 * 2**20 + 123)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class FakeHub:
+    """Serves files of repos; records every request; can misbehave on purpose."""
+
+    def __init__(self, files: dict[tuple[str, str], bytes]):
+        self.files = files
+        self.requests: list[tuple[str, str, str]] = []
+        self.drop_once: set[str] = set()  # file names whose first full GET is cut halfway
+        self.lie: dict[str, bytes] = {}  # file name -> other bytes served under the true ETag
+        self.delay = 0.0  # seconds between 64 KiB chunks
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def _handler(self):
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                hub.requests.append(("HEAD", self.path, self.headers.get("Range", "")))
+                self._serve(body=False)
+
+            def do_GET(self):
+                hub.requests.append(("GET", self.path, self.headers.get("Range", "")))
+                self._serve(body=True)
+
+            def _serve(self, body: bool):
+                path = unquote(self.path)
+                if path.startswith("/cdn/"):
+                    return self._cdn(path.split("/")[2], body)
+                parts = path.lstrip("/").split("/")
+                if len(parts) < 5 or parts[2] != "resolve":
+                    return self._status(404, "RepoNotFound")
+                repo, name = "/".join(parts[:2]), "/".join(parts[4:])
+                data = hub.files.get((repo, name))
+                if data is None:
+                    return self._status(404, "EntryNotFound")
+                if len(data) > 1024:  # an LFS file: redirect to the CDN like the Hub does
+                    self.send_response(302)
+                    self.send_header("Location", f"{hub.url}/cdn/{sha256(data)}")
+                    self.send_header("X-Linked-Etag", f'"{sha256(data)}"')
+                    self.send_header("X-Linked-Size", str(len(data)))
+                    self.send_header("X-Repo-Commit", COMMIT)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def _cdn(self, digest: str, body: bool):
+                name, data = next(((n, d) for (_, n), d in hub.files.items() if sha256(d) == digest), (None, None))
+                if data is None:
+                    return self._status(404, "NoSuchKey")
+                data = hub.lie.get(name, data)
+                start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.send_header("Accept-Ranges", "bytes")
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("ETag", f'"{digest}"')
+                self.end_headers()
+                if not body:
+                    return
+                cut = len(data) // 2 if (name in hub.drop_once and not start) else None
+                if cut is not None:
+                    hub.drop_once.discard(name)
+                self._write(data[start:cut] if cut is not None else data[start:])
+                if cut is not None:  # drop the connection mid-file
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _write(self, data: bytes):
+                for i in range(0, len(data), 65536):
+                    try:
+                        self.wfile.write(data[i:i + 65536])
+                    except (BrokenPipeError, ConnectionResetError):
+                        return
+                    if hub.delay:
+                        time.sleep(hub.delay)
+
+            def _status(self, code: int, error: str):
+                self.send_response(code)
+                self.send_header("X-Error-Code", error)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return Handler
+
+    def gets(self, name_or_digest: str) -> list[tuple[str, str, str]]:
+        return [r for r in self.requests if r[0] == "GET" and name_or_digest in r[1]]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+LOCK = f"""
+version = 1
+
+[models.tiny-model]
+source = "hf:{REPO}"
+revision = "main"
+tasks = ["image-classification"]
+licence = "MIT"
+verified = true
+files = [{{path = "config.json", sha256 = "{sha256(CONFIG)}", size = {len(CONFIG)}}},
+         {{path = "weights/model.bin", sha256 = "{sha256(WEIGHTS)}", size = {len(WEIGHTS)}}}]
+
+[models.tiny-unpinned]
+source = "hf:{REPO}"
+revision = "main"
+tasks = ["image-classification"]
+licence = "MIT"
+files = [{{path = "config.json", sha256 = "", size = 0}}]
+
+[models.tiny-wrong-pin]
+source = "hf:{REPO}"
+revision = "main"
+tasks = ["image-classification"]
+licence = "MIT"
+files = [{{path = "weights/model.bin", sha256 = "{'ab' * 32}", size = 0}}]
+
+[models.tiny-missing-file]
+source = "hf:{REPO}"
+revision = "main"
+tasks = ["image-classification"]
+licence = "MIT"
+files = [{{path = "not-there.bin", sha256 = "", size = 0}}]
+
+[models.a-pack]
+source = "pypi:some-pack==1.0"
+tasks = ["image-classification"]
+licence = "MIT"
+files = [{{path = "some_pack/w.bin", sha256 = "", size = 0}}]
+"""
+
+
+@pytest.fixture
+def hf_offline(monkeypatch):
+    """Set huggingface_hub's own offline switch (read once at import) for one test."""
+    import huggingface_hub.constants
+    from huggingface_hub.utils import reset_sessions
+
+    def switch(value: bool) -> None:
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", value)
+        reset_sessions()  # sessions are cached, and built for the mode at their creation
+
+    yield switch
+    monkeypatch.undo()
+    reset_sessions()
+
+
+@pytest.fixture
+def hub(monkeypatch, hf_offline):
+    hf_offline(False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr("engine.models.pull.RETRY_PAUSE", 0.05)
+    with FakeHub({(REPO, "config.json"): CONFIG, (REPO, "weights/model.bin"): WEIGHTS}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+@pytest.fixture
+def lock_file(tmp_path, monkeypatch):
+    path = tmp_path / "models.lock"
+    path.write_text(LOCK)
+    monkeypatch.setenv("HGPT_MODELS_LOCK", str(path))
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "hf-cache"
+    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
+    return folder
+
+
+def snapshot(cache: Path) -> Path:
+    return cache / "models--hgpt-test--tiny-model" / "snapshots" / COMMIT
+
+
+class RecordingBar:
+    """A tqdm-like class the caller passes; keeps what it was told."""
+
+    made: list["RecordingBar"] = []
+
+    def __init__(self, total=None, initial=0, desc="", **kwargs):
+        self.total, self.n, self.desc, self.closed = total, initial, desc, False
+        self.updates: list[int] = []
+        RecordingBar.made.append(self)
+
+    def update(self, n):
+        self.updates.append(n)
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+def test_pull_places_verified_files_in_the_hub_cache_layout(hub, lock_file, cache):
+    RecordingBar.made.clear()
+    pulled = pull("tiny-model", offline=False, tqdm_class=RecordingBar)
+    assert [p.downloaded for p in pulled] == [True, True]
+    weights = snapshot(cache) / "weights" / "model.bin"
+    assert weights.read_bytes() == WEIGHTS and weights.is_symlink()
+    assert weights.resolve() == cache / "models--hgpt-test--tiny-model" / "blobs" / sha256(WEIGHTS)
+    assert (cache / "models--hgpt-test--tiny-model" / "refs" / "main").read_text() == COMMIT
+    assert not list((cache / STAGING).rglob("*.incomplete"))
+    bar = next(b for b in RecordingBar.made if b.desc == "weights/model.bin")
+    assert bar.total == len(WEIGHTS) and bar.n == len(WEIGHTS) and bar.closed
+    # huggingface_hub itself finds it offline, where transformers would look
+    from huggingface_hub import try_to_load_from_cache
+
+    assert try_to_load_from_cache(REPO, "weights/model.bin", cache_dir=cache) == str(weights)
+    from engine.models import verify
+
+    assert verify(load_lock(), ["tiny-model"])[0].status == "verified"
+    # a second pull downloads nothing
+    before = len(hub.gets("/cdn/"))
+    assert [p.downloaded for p in pull("tiny-model", offline=False)] == [False, False]
+    assert len(hub.gets("/cdn/")) == before
+
+
+def test_pull_resumes_after_the_connection_drops(hub, lock_file, cache):
+    hub.drop_once.add("weights/model.bin")
+    pull("tiny-model", offline=False)
+    cdn = hub.gets(f"/cdn/{sha256(WEIGHTS)}")
+    assert len(cdn) == 2
+    assert cdn[0][2] == "" and cdn[1][2].startswith("bytes=") and int(cdn[1][2][6:].rstrip("-")) > 0
+    assert (snapshot(cache) / "weights" / "model.bin").read_bytes() == WEIGHTS
+
+
+def test_a_file_that_does_not_match_the_lock_is_refused_and_nothing_is_left(hub, lock_file, cache):
+    hub.lie["weights/model.bin"] = WEIGHTS[:-1] + b"\0"  # same size and ETag, other bytes
+    with pytest.raises(ModelFileError, match="does not match|pins") as err:
+        pull("tiny-model", offline=False)
+    assert "deleted" in str(err.value)
+    assert not (snapshot(cache) / "weights" / "model.bin").exists()
+    assert not list((cache / "models--hgpt-test--tiny-model").rglob(sha256(WEIGHTS)))
+    leftovers = [p for p in (cache / STAGING).rglob("*") if p.suffix != ".lock"]  # locks are empty files
+    assert not [p for p in leftovers if sha256(WEIGHTS) in p.name or p.name == "model.bin"]
+
+
+def test_a_pin_the_server_contradicts_is_refused_before_downloading(hub, lock_file, cache):
+    with pytest.raises(ModelFileError, match="nothing was downloaded"):
+        pull("tiny-wrong-pin", offline=False)
+    assert hub.gets("/cdn/") == []
+
+
+def test_unpinned_files_are_pulled_and_reported_unverifiable(hub, lock_file, cache):
+    pull("tiny-unpinned", offline=False)
+    from engine.models import verify
+
+    assert verify(load_lock(), ["tiny-unpinned"])[0].status == "unverifiable"
+
+
+def test_a_file_missing_upstream_says_the_lock_is_stale(hub, lock_file, cache):
+    with pytest.raises(ModelFileError, match="has no file 'not-there.bin'"):
+        pull("tiny-missing-file", offline=False)
+
+
+def test_pypi_packs_are_not_pulled(lock_file, cache):
+    with pytest.raises(UserInputError, match="pip install --no-deps --force-reinstall some-pack==1.0"):
+        pull("a-pack", offline=False)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_offline_mode_refuses_before_any_socket(lock_file, cache, no_network, monkeypatch):
+    monkeypatch.delenv("HGPT_OFFLINE", raising=False)
+    with pytest.raises(OfflineError, match="--online"):
+        pull("tiny-model")  # settings().offline is on by default
+    with pytest.raises(OfflineError):
+        pull("tiny-model", offline=True)
+    assert not cache.exists()
+
+
+def test_hf_hub_offline_is_reported_as_such(lock_file, cache, no_network, hf_offline):
+    hf_offline(True)
+    with pytest.raises(OfflineError, match="HF_HUB_OFFLINE"):
+        pull("tiny-model", offline=False)
+
+
+# -- through the CLI, in a real process ------------------------------------------------
+def _cli_env(hub, lock_file, cache, home) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HGPT_"))}
+    env.update(HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="0", HF_HUB_CACHE=str(cache), NO_PROXY="127.0.0.1",
+               HGPT_MODELS_LOCK=str(lock_file), HGPT_HOME=str(home), PYTHONUNBUFFERED="1")
+    return env
+
+
+def test_cli_pull_needs_online(lock_file, cache, no_network, capsys):
+    from engine.cli import main
+
+    assert main(["models", "pull", "tiny-model"]) == 2
+    assert "--online" in capsys.readouterr().err
+
+
+def test_cli_ctrl_c_cancels_cleanly_and_the_next_pull_resumes(hub, lock_file, cache, tmp_path):
+    hub.delay = 0.05  # about 2.5 s for the weights
+    env = _cli_env(hub, lock_file, cache, tmp_path / "home")
+    cmd = [sys.executable, "-m", "engine.cli", "models", "pull", "tiny-model", "--online"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    incomplete = cache / STAGING / "models--hgpt-test--tiny-model" / "blobs" / f"{sha256(WEIGHTS)}.incomplete"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not incomplete.exists() or incomplete.stat().st_size < 2**20):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "cancelled" in err and "resume" in err
+    assert not (snapshot(cache) / "weights" / "model.bin").exists()
+    partial = incomplete.stat().st_size
+    assert 0 < partial < len(WEIGHTS)
+
+    hub.delay = 0.0
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (snapshot(cache) / "weights" / "model.bin").read_bytes() == WEIGHTS
+    assert hub.gets(f"/cdn/{sha256(WEIGHTS)}")[-1][2] == f"bytes={partial}-"
+    assert "model.bin" in done.stderr  # the progress bar went to stderr
