@@ -9,7 +9,7 @@
 
 ``require`` is what a loader calls before it reads weights: a mismatch or a missing
 file raises ``ModelFileError`` with the command that fixes it, so a corrupt model is
-refused instead of loaded. Hashes are remembered per (path, size, mtime, inode) for
+refused instead of loaded. Hashes are remembered per (path, size, mtime, ctime, inode) for
 the life of the process, so a second ``require`` costs a ``stat``; ``hgpt models
 verify`` always recomputes.
 """
@@ -34,7 +34,7 @@ _hash_lock = threading.Lock()
 
 def sha256_file(path: Path, *, cached: bool = True) -> str:
     st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     if cached and key in _hash_cache:
         return _hash_cache[key]
     digest = hashlib.sha256()
