@@ -100,11 +100,21 @@ class MainWindow(QMainWindow):
         qs = self.qsettings()
         if not self.restoreGeometry(QByteArray(qs.value("geometry", QByteArray()))):
             self.resize(1280, 800)
+
+    def _restore_splitters(self) -> None:
+        """After the first show, when the splitters have their real widths."""
+        qs = self.qsettings()
         for splitter in (self.split, self.right, self.plan.split, self.models.split):
             state = qs.value(f"splitters/{splitter.objectName()}")
             if state is not None:
                 splitter.restoreState(QByteArray(state))
-        self.tabs.setCurrentIndex(int(qs.value("tab", 0)))
+        self.tabs.setCurrentIndex(int(qs.value("tab", 0)))  # after the chat splitters are laid out
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not getattr(self, "_shown", False):
+            self._shown = True
+            self._restore_splitters()
 
     def save_state(self) -> None:
         qs = self.qsettings()
