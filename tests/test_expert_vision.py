@@ -1,5 +1,6 @@
 """Real image experts on scikit-image's sample photos: EfficientNet-Lite0 names
-what is in them; broken, empty and oversized images are refused with one clear line."""
+what is in them, RapidOCR reads the page; broken, empty and oversized images are
+refused with one clear line."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ def classifier():
     from engine.experts.efficientnet import EfficientNetLite0
 
     return loaded(EfficientNetLite0)
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    from engine.experts.ocr import RapidOcr
+
+    return loaded(RapidOcr)
 
 
 @pytest.fixture
@@ -64,6 +72,31 @@ def test_weights_load_strictly_from_the_pack(classifier):
     assert card["tasks"] == ["image-classification"]
 
 
+def test_ocr_reads_the_page_in_order(ocr, images, ctx):
+    result = ocr("image-to-text", {"image": images["page"]}, ctx)
+    text = result.text.lower()
+    for phrase in ("markers of the coins", "background", "unambiguously", "histogram"):
+        assert phrase in text, result.text
+    assert text.index("markers") < text.index("unambiguously") < text.index("histogram")
+    assert all(line["score"] > 0.5 for line in result.data["lines"])
+
+
+def test_ocr_reading_order_joins_a_line_left_to_right():
+    from engine.experts.ocr import reading_order
+
+    def box(x, y):
+        return [[x, y], [x + 50, y], [x + 50, y + 20], [x, y + 20]]
+
+    items = [(box(200, 52), "world", 0.9), (box(0, 0), "title", 0.9), (box(0, 50), "hello", 0.9)]
+    lines = reading_order(items)
+    assert [[it[1] for it in line] for line in lines] == [["title"], ["hello", "world"]]
+
+
+def test_ocr_on_a_photo_without_text_says_so_or_reads_little(ocr, images, ctx):
+    result = ocr("image-to-text", {"image": images["coffee"]}, ctx)
+    assert len(result.text) < 80
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -82,11 +115,13 @@ def bomb_png(path, width=100_000, height=100_000):
     (lambda p: p.write_text("this is not a picture"), "not a readable image"),
     (bomb_png, "pixel"),
 ])
-def test_bad_images_give_one_clear_line(classifier, tmp_path, ctx, make, message):
+@pytest.mark.parametrize("which", ["classifier", "ocr"])
+def test_bad_images_give_one_clear_line(request, tmp_path, ctx, make, message, which):
+    expert = request.getfixturevalue(which)
     path = tmp_path / "bad.png"
     make(path)
     with pytest.raises(ExpertError) as info:
-        classify(classifier, path, ctx)
+        expert(expert.tasks[0], {"image": path}, ctx)
     text = str(info.value)
     assert message in text and "bad.png" in text and "\n" not in text
 

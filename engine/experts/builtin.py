@@ -17,6 +17,8 @@ BUILTIN_MODULES = [
     "engine.experts.piper",
     "engine.experts.whisper",
     "engine.experts.sphinx",
+    "engine.experts.ocr",
+    "engine.experts.spacy_ner",
 ]
 
 
