@@ -71,8 +71,9 @@ class Executor:
                  attachments: Mapping[str, Path], controller=None,
                  cancel: CancelToken | None = None, max_workers: int = 2,
                  task_types: Mapping[str, TaskType] = TASK_TYPES,
-                 selection_errors: Mapping[int, str] | None = None):
+                 selection_errors: Mapping[int, str] | None = None, memory=None):
         self.selections = selections
+        self.memory = memory  # loads experts within the memory budget (engine.memory)
         self.selection_errors = dict(selection_errors or {})
         self.run_id, self.run_dir = run_id, run_dir
         self.attachments = dict(attachments)
@@ -142,7 +143,10 @@ class Executor:
     def _call(self, task: Task, args: dict) -> ExpertResult:
         expert = self.selections[task.id].expert
         ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel)
-        return expert(task.task, args, ctx)
+        if self.memory is None:
+            return expert(task.task, args, ctx)
+        with self.memory.use(expert):
+            return expert(task.task, args, ctx)
 
     def _finish(self, task: Task, future: Future, seconds: float) -> ev.Event:
         model_id = self.selections[task.id].model_id

@@ -180,7 +180,8 @@ class Engine:
                             attachments=files, controller=self.controller, cancel=cancel,
                             max_workers=self.settings.max_workers,
                             task_types={t.name: t for t in self.planner.task_types},
-                            selection_errors=self._selection_errors)
+                            selection_errors=self._selection_errors,
+                            memory=getattr(self.registry, "memory", None))
         yield from executor.run(self._plan_obj.tasks)
 
     def _answer(self, record, request, files, modalities, cancel, history):

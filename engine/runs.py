@@ -33,12 +33,10 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 def peak_rss_mb() -> float:
-    try:
-        import resource
+    """The process's peak resident memory in MB (engine.memory handles each OS's units)."""
+    from .memory import peak_rss_mb as peak
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    except (ImportError, AttributeError):  # Windows
-        return 0.0
+    return peak()
 
 
 @dataclass

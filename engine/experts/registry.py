@@ -26,6 +26,7 @@ class ExpertRegistry:
     def __init__(self, experts: Iterable[Expert] = ()):
         self._experts: dict[str, Expert] = {}
         self.plugin_errors: dict[str, str] = {}
+        self.memory = None  # an engine.memory.MemoryManager the executor loads experts through
         for expert in experts:
             self.register(expert)
 
@@ -83,5 +84,8 @@ def default_registry() -> ExpertRegistry:
     """The process-wide registry with every installed plugin (built-ins included)."""
     global _default
     if _default is None:
+        from ..memory import MemoryManager
+
         _default = ExpertRegistry().load_plugins()
+        _default.memory = MemoryManager.from_settings()
     return _default
