@@ -34,7 +34,9 @@ command -v dpkg-deb >/dev/null || { say "dpkg-deb is missing: sudo apt-get insta
 
 if ! "$PY" -c "import PyInstaller" 2>/dev/null; then
   say "installing PyInstaller into $VENV"
-  "$PY" -m pip --disable-pip-version-check install -q "pyinstaller==6.22.3" "pyinstaller-hooks-contrib==2026.9"
+  read -r -a pins < <("$PY" -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))
+['project']['optional-dependencies']['bundle']))")
+  "$PY" -m pip --disable-pip-version-check install -q "${pins[@]}"
 fi
 
 say "rendering icons"
