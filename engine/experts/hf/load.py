@@ -1,0 +1,119 @@
+"""Building a transformers pipeline from local files, on torch or on ONNX Runtime.
+
+Every load is local and safe: the pipeline is given a folder, never a Hub id, with
+``local_files_only=True`` and ``trust_remote_code=False`` (a model that needs its own
+Python code is refused, not run). safetensors weights are preferred; a folder with
+only ``pytorch_model.bin`` is loaded by transformers with ``torch.load(weights_only=True)``,
+which unpickles tensors and nothing else.
+
+The backend is "torch", "onnx" or "auto" (``HGPT_EXPERT_BACKEND`` sets the default;
+an expert's own option wins). "auto" takes ONNX Runtime where the runner names an
+optimum class, optimum is installed and the model runs on the CPU, and falls back to
+torch, with a logged reason, when the export fails. ``prepare()`` first works around
+a torchvision wheel that cannot load (see ``engine.devices``) so image models still
+load through Pillow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ...devices import torch_device, torch_dtype, usable_torchvision
+from ...errors import ModelFileError, UserInputError
+from . import onnx
+from .local import content_key, weight_format
+
+log = logging.getLogger(__name__)
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def default_backend() -> str:
+    value = os.environ.get("HGPT_EXPERT_BACKEND", "auto").strip().lower() or "auto"
+    if value not in BACKENDS:
+        raise UserInputError(f"HGPT_EXPERT_BACKEND={value!r} is not one of {', '.join(BACKENDS)}; "
+                             "set it to auto, torch or onnx")
+    return value
+
+
+def prepare() -> None:
+    """Make transformers importable here even when torchvision (and so timm) is broken."""
+    if usable_torchvision():
+        return
+    import transformers.utils.import_utils as iu
+
+    if getattr(iu, "_timm_available", False):  # timm imports torchvision, so it cannot load either
+        iu._timm_available = False
+
+
+def require_weights(folder: Path) -> str:
+    fmt = weight_format(folder)
+    if fmt is None:
+        raise ModelFileError(f"{folder} has no PyTorch weights (model.safetensors or pytorch_model.bin); "
+                             "pull a revision of the model that ships them")
+    return fmt
+
+
+def torch_pipeline(task: str, folder: Path, **extra) -> Any:
+    prepare()
+    from transformers import pipeline
+
+    device = torch_device()
+    kwargs = {"use_safetensors": require_weights(folder) == "safetensors", "local_files_only": True}
+    return pipeline(task, model=str(folder), trust_remote_code=False, device=device,
+                    dtype=torch_dtype(device), model_kwargs=kwargs, **extra)
+
+
+def onnx_pipeline(task: str, folder: Path, ort_class: str, model_id: str, **extra) -> Any:
+    prepare()
+    from transformers import pipeline
+
+    require_weights(folder)
+    model = onnx.load(folder, ort_class, model_id, content_key(folder))
+    return pipeline(task, model=model, trust_remote_code=False, **_processors(folder), **extra)
+
+
+def _processors(folder: Path) -> dict:
+    """Tokenizer/processor arguments for a pipeline built from a model object."""
+    found = {p.name for p in folder.iterdir()}
+    out: dict[str, str] = {}
+    if found & {"tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json"}:
+        out["tokenizer"] = str(folder)
+    if "preprocessor_config.json" in found:
+        out["image_processor"] = str(folder)
+    return out
+
+
+def choose(backend: str, ort_class: str | None) -> str:
+    """"onnx" or "torch" for one load, given the asked backend and the runner's ONNX class."""
+    if backend == "torch" or ort_class is None:
+        if backend == "onnx":
+            log.info("no ONNX export for this task type; using torch")
+        return "torch"
+    if backend == "auto" and (not onnx.available() or torch_device() != "cpu"):
+        return "torch"
+    return "onnx"
+
+
+def build(task: str, folder: Path, ort_class: str | None, model_id: str, backend: str,
+          **extra) -> tuple[Any, str]:
+    """The pipeline and the backend that runs it ("onnxruntime" or "torch")."""
+    if choose(backend, ort_class) == "onnx":
+        try:
+            return onnx_pipeline(task, folder, ort_class, model_id, **extra), "onnxruntime"
+        except onnx.OnnxExportError as exc:
+            if backend == "onnx":
+                raise
+            log.warning("%s; running it on torch", exc)
+    return torch_pipeline(task, folder, **extra), "torch"
+
+
+def share(task: str, loaded: Any, **extra) -> Any:
+    """A pipeline for another task over an already loaded model (no second copy of the weights)."""
+    from transformers import pipeline
+
+    kwargs = {k: getattr(loaded, k) for k in ("tokenizer", "image_processor", "feature_extractor")
+              if getattr(loaded, k, None) is not None}
+    return pipeline(task, model=loaded.model, **kwargs, **extra)
