@@ -201,6 +201,8 @@ class PlanPanel(QWidget):
     def apply(self, event: ev.Event) -> None:
         changed = self.view.apply(event)
         if isinstance(event, (ev.RunStarted, ev.PlanReady, ev.PlanReviewed)):
+            self.graph.placeholder = ("No tasks needed: hgpt answers directly." if isinstance(event, ev.PlanReady)
+                                      else "Planning…")
             self.selected = None
             self.details.show_node(None)
             self.graph.draw(self.view)
@@ -216,8 +218,11 @@ class PlanPanel(QWidget):
     def load(self, run) -> None:
         """A saved run (``engine.history.RunRow``), or None for an empty panel."""
         self.view = RunView()
+        self.graph.placeholder = "No plan yet: send a request."
         if run is not None:
             self.view.load(run.plan, run.selections, run.results, run.status)
+            if not run.plan:
+                self.graph.placeholder = "No tasks were needed: hgpt answered directly."
         self.header.setText(f"<b>Plan</b> — {run.status}" if run is not None else "<b>Plan</b>")
         self.selected = None
         self.details.show_node(None)
