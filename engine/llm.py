@@ -152,7 +152,10 @@ class LlamaController:
 
 
 def load_controller(settings) -> LlamaController:
+    from .devices import llama_gpu_layers, probe_llama_gpu_offload
+
     return LlamaController(
         settings.controller or None, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-        n_gpu_layers=settings.n_gpu_layers, chat_format=settings.chat_format,
+        n_gpu_layers=llama_gpu_layers(settings.n_gpu_layers, probe_llama_gpu_offload()),
+        chat_format=settings.chat_format,
     )
