@@ -12,6 +12,9 @@ the bundle carry?" lives here and nowhere else:
   site-packages-relative both work unchanged inside the bundle.
 * **Hidden imports** are the modules hgpt loads by name (the CLI's sub-commands,
   the built-in expert modules): every submodule of ``engine`` and ``desktop``.
+* **Data-only packages** are libraries hgpt never imports but reads files from (timm's
+  ImageNet class lists): only those files are copied, at their package path, so
+  ``find_spec`` finds the folder as a namespace package.
 * **Excludes** are the big libraries the app never runs (test tools, notebooks,
   TensorBoard, other Qt bindings), which PyInstaller would otherwise follow from
   optional imports inside torch, transformers and friends.
@@ -40,6 +43,10 @@ EXTRA_DATA = [
     ("samples/chelsea.png", "samples"),
     ("installers/icons/build/hgpt-256.png", "icons"),
 ]
+# Packages found with find_spec and read as files, never imported: package → globs.
+DATA_ONLY = {
+    "timm": ["data/_info/imagenet_synsets.txt", "data/_info/imagenet_synset_to_lemma.txt"],
+}
 # Optional imports inside torch, transformers, spacy and others that the app never runs.
 EXCLUDES = [
     "tkinter", "_tkinter", "matplotlib", "IPython", "ipykernel", "ipywidgets", "jupyter",
@@ -116,6 +123,22 @@ def pack_files(pack: Pack) -> list[tuple[Path, str]]:
         source = Path(dist.locate_file(file))
         if source.is_file():
             out.append((source, str(Path(*file.parts[:-1]))))
+    return out
+
+
+def data_only_files() -> list[tuple[str, str]]:
+    """``(absolute file, folder inside the bundle)`` for DATA_ONLY packages that are installed."""
+    import importlib.util
+
+    out = []
+    for package, globs in DATA_ONLY.items():
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        for pattern in globs:
+            for file in sorted(folder.glob(pattern)):
+                out.append((str(file), str(Path(package) / file.parent.relative_to(folder))))
     return out
 
 

