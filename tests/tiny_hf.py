@@ -341,21 +341,28 @@ def build_speecht5_vc(folder: Path, vocoder_folder: Path) -> tuple[Path, Path]:
 # -- a Hugging Face cache laid out as the Hub client writes it ------------------------
 def cache_model(cache: Path, repo: str, source: Path, commit: str = "a" * 40,
                 card: str | None = None) -> Path:
-    """Copy ``source`` into ``cache`` as ``models--org--name/snapshots/<commit>`` with ``refs/main``.
-
-    The real layout keeps files in ``blobs/`` and links them from the snapshot; a plain
-    copy in the snapshot folder is what ``scan_cache_dir`` and ``snapshot_download``
-    also accept (and what Windows without symlinks gets).
-    """
+    """Lay ``source`` out in ``cache`` as the Hub client does: ``models--org--name`` with
+    content-addressed ``blobs/``, ``snapshots/<commit>/`` linking to them, ``refs/main``."""
+    import hashlib
+    import os
     import shutil
 
     repo_dir = cache / ("models--" + repo.replace("/", "--"))
     snap = repo_dir / "snapshots" / commit
-    snap.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, snap, dirs_exist_ok=True)
+    blobs = repo_dir / "blobs"
+    for d in (snap, blobs, repo_dir / "refs"):
+        d.mkdir(parents=True, exist_ok=True)
+    files = {p.relative_to(source): p.read_bytes() for p in source.rglob("*") if p.is_file()}
     if card is not None:
-        (snap / "README.md").write_text(card)
-    (repo_dir / "refs").mkdir(exist_ok=True)
+        files[Path("README.md")] = card.encode()
+    for rel, data in files.items():
+        blob = blobs / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        link = snap / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(os.path.relpath(blob, link.parent), link)
+        except OSError:  # no symlinks (Windows without developer mode): the Hub client copies
+            shutil.copyfile(blob, link)
     (repo_dir / "refs" / "main").write_text(commit)
-    (repo_dir / "blobs").mkdir(exist_ok=True)
     return snap

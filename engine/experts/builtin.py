@@ -19,6 +19,8 @@ BUILTIN_MODULES = [
     "engine.experts.sphinx",
     "engine.experts.ocr",
     "engine.experts.spacy_ner",
+    # Last: models found in the HF cache; ids a pack above already serves are skipped.
+    "engine.experts.hf",
 ]
 
 
@@ -28,6 +30,9 @@ def register(registry) -> None:
             module = importlib.import_module(name)
         except ImportError as exc:
             log.warning("built-in experts in %s unavailable: %s", name, exc)
+            continue
+        if hasattr(module, "register"):  # a module that finds its experts at run time
+            module.register(registry)
             continue
         for cls in module.EXPERTS:
             registry.register(cls())
