@@ -45,29 +45,45 @@ class CardError(UserInputError):
 
 
 # -- description ---------------------------------------------------------------------
+# One pattern per kind of markup, each run only when a cheap substring test says the
+# text holds that kind: a million cards are cleaned at import time.
 _FRONT_MATTER = re.compile(r"\A\s*---\s*\n.*?\n---\s*(\n|\Z)", re.S)
-_REMOVE = re.compile(
-    r"<!--.*?-->"                      # HTML comments
-    r"|```.*?(```|\Z)|~~~.*?(~~~|\Z)"  # fenced code
-    r"|!\[[^\]]*\]\([^)]*\)"           # images and badges
-    r"|^[ \t]*\|?[ \t]*:?-{3,}[^\n]*$",  # table rules and horizontal rules
-    re.S | re.M)
-_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)")  # [text](url), url may hold (…)
-_URL = re.compile(r"<?https?://[^\s>]+>?")
-_TAG = re.compile(r"<[^>]{0,400}>")
-_MARKS = re.compile(r"^\s{0,3}(#{1,6}|>+|[-*+]\s|\d+\.\s)|[*`|]+|(?<!\w)_+|_+(?!\w)", re.M)
+_STEPS = [  # (substring that must be present, pattern, replacement)
+    ("<!--", re.compile(r"<!--.*?(-->|\Z)", re.S), " "),
+    ("```", re.compile(r"```.*?(```|\Z)", re.S), " "),
+    ("~~~", re.compile(r"~~~.*?(~~~|\Z)", re.S), " "),
+    ("![", re.compile(r"!\[[^\]]*\]\([^)]*\)"), " "),                     # images, badges
+    ("](", re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)"), r"\1"),  # [text](url)
+    ("---", re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}[^\n]*$", re.M), " "),       # table and horizontal rules
+    ("http", re.compile(r"https?://[^\s>)\]]+"), " "),                      # bare URLs
+    ("<", re.compile(r"<[^<>]{0,400}>"), " "),                              # HTML tags
+    ("_", re.compile(r"_+"), lambda m: _emphasis(m)),                       # _emphasis_, not snake_case
+]
+_LINE_MARKS = re.compile(r"\n[ \t]{0,3}(?:#{1,6}|>+|[-+](?=\s)|\d+\.(?=\s))")  # headings, quotes, lists
+RAW_CHARS = 4 * DESCRIPTION_CHARS  # longer card text is cut before cleaning
 
 
 def clean_description(text: str, limit: int = 0) -> str:
     """Card text without Markdown/HTML markup, whitespace folded, optionally trimmed."""
-    text = _FRONT_MATTER.sub("", text or "")
-    text = _REMOVE.sub(" ", text)
-    text = _LINK.sub(r"\1", text)
-    text = _URL.sub(" ", text)
-    text = _TAG.sub(" ", text)
-    text = _MARKS.sub(" ", text)
-    text = re.sub(r"\s+", " ", html.unescape(text)).strip()
-    return trim(text, limit)
+    text = text or ""
+    if limit:
+        text = text[: max(RAW_CHARS, 4 * limit)]
+    if text.lstrip().startswith("---"):
+        text = _FRONT_MATTER.sub("", text)
+    for needle, pattern, replacement in _STEPS:
+        if needle in text:
+            text = pattern.sub(replacement, text)
+    text = _LINE_MARKS.sub("\n ", "\n" + text).replace("*", " ").replace("`", " ").replace("|", " ")
+    if "&" in text:
+        text = html.unescape(text)
+    return trim(" ".join(text.split()), limit)
+
+
+def _emphasis(match: re.Match) -> str:
+    """Underscores at a word's edge are markup; inside a word (snake_case) they stay."""
+    text, start, end = match.string, match.start(), match.end()
+    inside = start > 0 and text[start - 1].isalnum() and end < len(text) and text[end].isalnum()
+    return match.group(0) if inside else " "
 
 
 def trim(text: str, limit: int) -> str:

@@ -132,10 +132,11 @@ class Catalog:
         """Turn SQLite's "this file is damaged" errors into CatalogCorruptError."""
         try:
             yield
-        except sqlite3.OperationalError:
-            raise
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, CatalogCorruptError):
+            # Damage surfaces as the base class itself ("file is not a database",
+            # "database disk image is malformed"); its subclasses (locked, constraint,
+            # misuse) are ordinary errors.
+            if type(exc) is not sqlite3.DatabaseError:
                 raise
             raise CatalogCorruptError(self.path, str(exc)) from exc
 
@@ -174,6 +175,31 @@ class Catalog:
                 conn.executemany(EXTRA_TASK_SQL, extra)
         return len(rows)
 
+    @contextlib.contextmanager
+    def bulk(self, cache_mb: int = 256) -> Iterator[sqlite3.Connection]:
+        """One transaction for a large load: the ranking indexes and the full-text
+        triggers are dropped, rows are written, then the indexes are recreated from
+        their saved definitions and the FTS index rebuilt. Building an index once is
+        several times cheaper than updating it row by row; readers see the old
+        catalog until the commit, then the new one. All or nothing."""
+        with self.transaction() as conn:
+            saved = conn.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND ("
+                "(type = 'index' AND name IN ('models_downloads', 'model_tasks_rank')) OR "
+                "(type = 'trigger' AND name IN ('models_ai', 'models_ad', 'models_au'))) "
+                "ORDER BY type").fetchall()
+            for kind, name, _ in saved:
+                conn.execute(f"DROP {kind.upper()} [{name}]")
+            previous = conn.execute("PRAGMA cache_size").fetchone()[0]
+            conn.execute(f"PRAGMA cache_size = {-1024 * cache_mb}")
+            try:
+                yield conn
+                for _, _, sql in saved:
+                    conn.execute(sql)
+                conn.execute("INSERT INTO models_fts (models_fts) VALUES ('rebuild')")
+            finally:
+                conn.execute(f"PRAGMA cache_size = {previous}")
+
     def set_installed(self, ids: Iterable[str]) -> None:
         """Every model not in ``ids`` is marked not installed (its files are gone)."""
         keep = list(ids)
@@ -205,24 +231,13 @@ class Catalog:
               installed: bool | None = None) -> list[dict]:
         """The ``k`` most downloaded cards for ``task`` (optionally among ``among`` ids,
         with a known runtime, or installed/not), with the fields shown to the LLM."""
-        sql = ("SELECT m.id, m.downloads, m.likes, m.licence, m.size_mb, m.installed, m.runtime,"
-               " m.source, m.description FROM model_tasks t JOIN models m ON m.id = t.model_id"
-               " WHERE t.task = ?")
-        params: list[Any] = [task]
         if among is not None:
             among = list(among)
             if not among:
                 return []
-            sql += f" AND t.model_id IN ({','.join('?' * len(among))})"
-            params += among
-        if runnable:
-            sql += " AND m.runtime != ''"
-        if installed is not None:
-            sql += " AND m.installed = ?"
-            params.append(int(installed))
-        sql += " ORDER BY t.downloads DESC, t.model_id LIMIT ?"
+        sql, params = top_k_sql(task, k, among, runnable, installed)
         with self.guard():
-            rows = self.connect().execute(sql, params + [k]).fetchall()
+            rows = self.connect().execute(sql, params).fetchall()
         return [_card(r, task, description_chars) for r in rows]
 
     def search(self, query: str, task: str | None = None, limit: int = 20,
@@ -295,6 +310,24 @@ class Catalog:
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+
+def top_k_sql(task: str, k: int, among: list[str] | None = None, runnable: bool = False,
+              installed: bool | None = None) -> tuple[str, list]:
+    """The selection query: a range scan of ``model_tasks_rank``, no sort."""
+    sql = ("SELECT m.id, m.downloads, m.likes, m.licence, m.size_mb, m.installed, m.runtime,"
+           " m.source, m.description FROM model_tasks t JOIN models m ON m.id = t.model_id"
+           " WHERE t.task = ?")
+    params: list[Any] = [task]
+    if among is not None:
+        sql += f" AND t.model_id IN ({','.join('?' * len(among))})"
+        params += among
+    if runnable:
+        sql += " AND m.runtime != ''"
+    if installed is not None:
+        sql += " AND m.installed = ?"
+        params.append(int(installed))
+    return sql + " ORDER BY t.downloads DESC, t.model_id LIMIT ?", params + [k]
 
 
 def _ensure_log10(conn: sqlite3.Connection) -> None:

@@ -6,13 +6,17 @@ line — the HuggingGPT reference implementation's ``p0_models.jsonl``, or Hub
 Any card shape ``cards.normalize`` knows is accepted in either.
 
 A malformed line (not JSON, not an object, no id, a field of the wrong type) is
-recorded with its line number and skipped; the rest is imported. Cards are
+recorded with its line number and skipped; the rest is imported. A small file is
 written in batches, each one transaction, so readers see the catalog grow and an
-interrupted import keeps what it finished.
+interrupted import keeps what it finished. A large file (over ``BULK_BYTES``) is
+loaded in one transaction through ``Catalog.bulk``, which rebuilds the indexes
+once at the end instead of row by row — several times faster, all or nothing;
+readers keep answering from the previous catalog meanwhile (WAL).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -24,6 +28,7 @@ from ..errors import UserInputError
 from .cards import CardError, normalize
 
 BATCH = 5000
+BULK_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -37,8 +42,7 @@ class ImportReport:
     def summary(self, show: int = 10) -> str:
         lines = [f"imported {self.imported:,} cards from {self.path} in {self.seconds:.1f} s"]
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped):,} malformed "
-                         f"{'line' if self.layout == 'jsonl' else 'item'}(s):")
+            lines.append(f"skipped {len(self.skipped):,} malformed {self._where()}(s):")
             lines += [f"  {self._where()} {n}: {why}" for n, why in self.skipped[:show]]
             if len(self.skipped) > show:
                 lines.append(f"  … and {len(self.skipped) - show:,} more")
@@ -49,11 +53,21 @@ class ImportReport:
 
 
 def import_file(catalog, path: str | Path, *, batch: int = BATCH, source: str | None = None,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import every readable card of ``path``; ``progress(n)`` is told after each batch."""
+                bulk: bool | None = None, progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import every readable card of ``path``; ``progress(n)`` is told after each batch.
+
+    ``bulk`` None chooses by size (see the module docstring)."""
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"{path} does not exist; give the path of a .jsonl or .json file of model cards")
+    if bulk is None:
+        bulk = path.stat().st_size > BULK_BYTES
+    with (catalog.bulk() if bulk else contextlib.nullcontext()):
+        return _import(catalog, path, batch, source, progress)
+
+
+def _import(catalog, path: Path, batch: int, source: str | None,
+            progress: Callable[[int], None] | None) -> ImportReport:
     started = time.perf_counter()
     report = ImportReport(str(path), layout=_layout(path))
     synced = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -10,7 +10,8 @@ when it was last synced). Lists (tags, languages) are JSON text.
 carries a copy of the model's downloads so that "top-K for a task by downloads" is
 one range scan of the ``(task, downloads DESC)`` index with no sort, however many
 cards the catalog holds; triggers keep that copy and the primary task in step with
-``models``. ``models_fts`` is an FTS5 index over id, description and tags, kept in
+``models`` (with ``WHEN NOT EXISTS`` rather than ``OR IGNORE``: the upsert that fires
+them would impose its own conflict policy on the trigger's insert). ``models_fts`` is an FTS5 index over id, description and tags, kept in
 sync by the triggers sqlite-utils' ``enable_fts(create_triggers=True)`` writes.
 ``sync_state`` remembers where an interrupted Hub sync stopped; ``catalog_meta``
 holds small key/value facts (fingerprints that make re-opening cheap).
@@ -83,10 +84,12 @@ CREATE TABLE model_tasks (
 CREATE INDEX model_tasks_rank ON model_tasks(task, downloads DESC, model_id);
 CREATE INDEX model_tasks_model ON model_tasks(model_id);
 CREATE TRIGGER models_task_ai AFTER INSERT ON models WHEN new.task != '' BEGIN
-    INSERT OR IGNORE INTO model_tasks (task, model_id, downloads) VALUES (new.task, new.id, new.downloads);
+    INSERT INTO model_tasks (task, model_id, downloads) VALUES (new.task, new.id, new.downloads);
 END;
-CREATE TRIGGER models_task_au AFTER UPDATE OF task ON models WHEN new.task != '' BEGIN
-    INSERT OR IGNORE INTO model_tasks (task, model_id, downloads) VALUES (new.task, new.id, new.downloads);
+CREATE TRIGGER models_task_au AFTER UPDATE OF task ON models
+WHEN new.task != '' AND NOT EXISTS (SELECT 1 FROM model_tasks WHERE task = new.task AND model_id = new.id)
+BEGIN
+    INSERT INTO model_tasks (task, model_id, downloads) VALUES (new.task, new.id, new.downloads);
 END;
 CREATE TRIGGER models_downloads_au AFTER UPDATE OF downloads ON models
 WHEN new.downloads != old.downloads BEGIN

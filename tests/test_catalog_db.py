@@ -1,0 +1,274 @@
+"""The catalog's storage, for real: SQLite files in tmp dirs, the real p0 sample, FTS5.
+
+Covers numbered transactional migrations, the selection query and its index,
+full-text search, upsert merging, damaged files and rebuild, and readers that
+keep answering while an import writes (WAL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from engine.catalog import Catalog, CatalogCorruptError, open_catalog, rebuild_catalog
+from engine.catalog.db import top_k_sql
+from engine.catalog.importer import import_file
+from engine.catalog.migrations import Migrations
+from engine.catalog.schema import migrations as catalog_migrations
+
+
+@pytest.fixture(scope="module")
+def p0_path(shared_dir):
+    return shared_dir / "catalog" / "p0_models.jsonl"
+
+
+@pytest.fixture(scope="module")
+def p0(p0_path, tmp_path_factory):
+    """The 673 real cards of the HuggingGPT reference implementation, imported once."""
+    catalog = Catalog(tmp_path_factory.mktemp("p0") / "catalog.db")
+    report = import_file(catalog, p0_path)
+    assert report.imported == 673 and not report.skipped
+    yield catalog
+    catalog.close()
+
+
+def _p0_records(p0_path):
+    return [json.loads(line) for line in p0_path.read_text().splitlines()]
+
+
+# -- migrations ----------------------------------------------------------------------
+def test_migrations_are_numbered_from_one_and_all_applied(tmp_path):
+    catalog = Catalog(tmp_path / "c.db")
+    numbers = [m.number for m in catalog_migrations.all]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert catalog_migrations.applied(catalog.db) == numbers
+    names = [r["name"] for r in catalog.connect().execute("SELECT name FROM _migrations ORDER BY number")]
+    assert names == [m.name for m in catalog_migrations.all]
+
+
+def test_migrations_are_idempotent(tmp_path):
+    path = tmp_path / "c.db"
+    Catalog(path).upsert([{"id": "a/b", "pipeline_tag": "fill-mask", "downloads": 3}])
+    again = Catalog(path)
+    assert catalog_migrations.apply(again.db) == []
+    assert again.count() == 1 and again.top_k("fill-mask")[0]["id"] == "a/b"
+    rows = again.connect().execute("SELECT count(*) FROM _migrations").fetchone()[0]
+    assert rows == len(catalog_migrations.all)
+
+
+def test_a_failing_migration_rolls_back_and_stays_pending(tmp_path):
+    import sqlite_utils
+
+    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "m.db", isolation_level=None))
+    steps = Migrations()
+    broken = {"yes": True}
+
+    @steps(1)
+    def first(db):
+        db.execute("CREATE TABLE one (x)")
+
+    @steps(2)
+    def second(db):
+        db.execute("CREATE TABLE two (x)")
+        if broken["yes"]:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        steps.apply(db)
+    assert steps.applied(db) == [1]
+    assert "two" not in db.table_names()  # the DDL was rolled back with the failure
+    broken["yes"] = False
+    assert steps.apply(db) == ["second"]
+    assert steps.applied(db) == [1, 2] and "two" in db.table_names()
+
+
+def test_duplicate_migration_numbers_and_names_are_refused():
+    steps = Migrations()
+    steps(1)(lambda db: None)
+    with pytest.raises(ValueError, match="already registered"):
+        steps(1, name="other")(lambda db: None)
+    with pytest.raises(ValueError, match="already registered"):
+        steps(2, name="<lambda>")(lambda db: None)
+
+
+def test_a_catalog_from_before_migrations_is_upgraded(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE models (id TEXT PRIMARY KEY, task TEXT NOT NULL);"
+                       "CREATE TABLE model_tasks (model_id TEXT, task TEXT);"
+                       "INSERT INTO models VALUES ('x/y', 'fill-mask');")
+    conn.close()
+    catalog = Catalog(path)
+    assert catalog_migrations.applied(catalog.db) == [m.number for m in catalog_migrations.all]
+    assert "downloads" in catalog.db["models"].columns_dict
+
+
+# -- the real p0 sample --------------------------------------------------------------
+def test_top1_image_classification_is_the_most_downloaded_in_the_file(p0, p0_path):
+    records = [r for r in _p0_records(p0_path) if r["task"] == "image-classification"]
+    best = max(records, key=lambda r: r["downloads"])
+    top = p0.top_k("image-classification", 1)
+    assert top[0]["id"] == best["id"] == "timm/vit_large_patch14_clip_224.openai_ft_in12k_in1k"
+    assert top[0]["downloads"] == best["downloads"]
+
+
+def test_top_k_is_sorted_by_downloads_and_carries_the_shown_fields(p0, p0_path):
+    for task in ("text-classification", "automatic-speech-recognition", "text-to-video"):
+        cards = p0.top_k(task, 5, description_chars=80)
+        expected = sorted((r for r in _p0_records(p0_path) if r["task"] == task),
+                          key=lambda r: -r["downloads"])[:5]
+        assert [c["id"] for c in cards] == [r["id"] for r in expected]
+        for card in cards:
+            assert set(card) >= {"id", "downloads", "likes", "licence", "size_mb", "installed", "description"}
+            assert len(card["description"]) <= 80 and card["installed"] is False
+
+
+def test_top_k_among_a_set_of_ids(p0):
+    among = ["microsoft/resnet-50", "google/vit-base-patch16-224", "not/in-catalog"]
+    cards = p0.top_k("image-classification", 5, among=among)
+    assert [c["id"] for c in cards] == ["google/vit-base-patch16-224", "microsoft/resnet-50"]
+    assert p0.top_k("image-classification", 5, among=[]) == []
+
+
+def test_selection_query_is_an_index_range_scan_without_a_sort(p0):
+    sql, params = top_k_sql("image-classification", 5)
+    plan = " | ".join(r[3] for r in p0.connect().execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "model_tasks_rank" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_fts_for_sentiment_finds_finbert(p0):
+    ids = [c["id"] for c in p0.search("sentiment", limit=10)]
+    assert "ProsusAI/finbert" in ids
+    assert all("sentiment" in (p0.get(i)["description"] + i + " ".join(p0.get(i)["tags"])).lower()
+               for i in ids)
+
+
+def test_fts_ranks_id_matches_and_filters_by_task(p0):
+    assert p0.search("finbert", limit=3)[0]["id"] == "ProsusAI/finbert"
+    asr = p0.search("german", task="automatic-speech-recognition", limit=20)
+    assert asr and all("automatic-speech-recognition" in p0.get(c["id"])["tasks"] for c in asr)
+
+
+def test_fts_falls_back_to_any_word_and_survives_syntax(p0):
+    assert p0.search("sentiment zzzunknownword", limit=5)  # no card has both: any word may match
+    assert isinstance(p0.search('"unbalanced AND (OR NEAR(', limit=5), list)  # FTS syntax is quoted away
+    assert p0.search("   ") == []
+
+
+def test_get_decodes_lists_and_cleans_markup(p0):
+    card = p0.get("ProsusAI/finbert")
+    assert card["tags"] == ["financial-sentiment-analysis", "sentiment-analysis"]
+    assert card["languages"] == ["en"] and card["tasks"] == ["text-classification"]
+    assert "](" not in card["description"] and "https://" not in card["description"]
+    assert card["description"].startswith("FinBERT is a pre-trained NLP model")
+    assert p0.get("no/such-model") is None
+
+
+# -- upsert semantics ----------------------------------------------------------------
+def test_upsert_keeps_fields_the_new_source_does_not_know(tmp_path):
+    catalog = Catalog(tmp_path / "c.db")
+    catalog.upsert([{"id": "o/m", "tasks": ["image-classification", "image-to-text"], "downloads": 5,
+                     "installed": True, "installed_path": "/models/o-m", "description": "Local card."}])
+    catalog.upsert([{"id": "o/m", "pipeline_tag": "image-classification", "downloads": 900,
+                     "cardData": {"license": "mit"}}], source="hub")
+    card = catalog.get("o/m")
+    assert card["downloads"] == 900 and card["licence"] == "mit"
+    assert card["installed"] and card["installed_path"] == "/models/o-m"
+    assert card["description"] == "Local card."
+    assert set(card["tasks"]) == {"image-classification", "image-to-text"}
+    # the copy of downloads in model_tasks follows, so both tasks rank it by 900
+    assert catalog.top_k("image-to-text")[0]["downloads"] == 900
+
+
+# -- damaged files -------------------------------------------------------------------
+def test_a_file_that_is_not_a_database_is_reported_with_the_fix(tmp_path):
+    path = tmp_path / "catalog.db"
+    path.write_text("this is not a database, just text " * 20)
+    with pytest.raises(CatalogCorruptError, match="hgpt catalog rebuild") as info:
+        Catalog(path)
+    assert "not a database" in str(info.value)
+    assert isinstance(info.value, sqlite3.DatabaseError)
+
+
+def _damage(path):
+    """Overwrite pages in the middle of a real catalog file with garbage."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for start in range(page * 3, min(len(data), page * 12), page):
+        data[start + 8: start + page - 8] = bytes((i * 37) % 251 for i in range(page - 16))
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_pages_are_found_at_open_and_rebuild_moves_the_file_aside(p0_path, hgpt_home, settings):
+    catalog = Catalog(settings.catalog_path)
+    import_file(catalog, p0_path)
+    catalog.close()  # the last connection checkpoints the WAL into the file
+    _damage(settings.catalog_path)
+    damaged = settings.catalog_path.read_bytes()
+    with pytest.raises(CatalogCorruptError, match="hgpt catalog rebuild"):
+        Catalog(settings.catalog_path)
+
+    history = sqlite3.connect(settings.db_path)  # chat history lives in another file
+    history.executescript("CREATE TABLE chats (text TEXT); INSERT INTO chats VALUES ('hello');")
+    history.close()
+    before = hashlib.sha256(settings.db_path.read_bytes()).hexdigest()
+
+    aside, fresh = rebuild_catalog(settings.catalog_path, cache_dir=hgpt_home / "no-cache", lock_files=[])
+    assert aside is not None and aside.read_bytes() == damaged and ".broken-" in aside.name
+    assert fresh.count() == 0 and fresh.top_k("image-classification") == []
+    fresh.upsert([{"id": "a/b", "pipeline_tag": "fill-mask"}])
+    assert fresh.get("a/b")["task"] == "fill-mask"
+    assert hashlib.sha256(settings.db_path.read_bytes()).hexdigest() == before
+
+
+def test_rebuild_without_a_file_just_builds(tmp_path):
+    aside, catalog = rebuild_catalog(tmp_path / "new.db", cache_dir=tmp_path / "none", lock_files=[])
+    assert aside is None and catalog.count() == 0
+
+
+# -- readers during an import (WAL) --------------------------------------------------
+def _synthetic_jsonl(path, n):
+    tasks = ["image-classification", "text-classification", "summarization"]
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"org{i % 97}/model-{i}", "pipeline_tag": tasks[i % 3],
+                                "downloads": (i * 7919) % 100_000, "likes": i % 50,
+                                "description": f"Model number {i} for {tasks[i % 3]}, trained on data."}) + "\n")
+
+
+def test_readers_keep_answering_while_an_import_writes(p0, tmp_path):
+    source = tmp_path / "big.jsonl"
+    _synthetic_jsonl(source, 30_000)
+    catalog = Catalog(tmp_path / "wal.db")
+    catalog.upsert([{"id": "seed/model", "pipeline_tag": "image-classification", "downloads": 1}])
+    assert catalog.connect().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    done, seen, errors = threading.Event(), [], []
+
+    def reader():
+        while not done.is_set():
+            try:
+                seen.append((time.perf_counter(), catalog.count()))
+                assert catalog.top_k("image-classification", 5)
+                catalog.search("trained", limit=3)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    started = time.perf_counter()
+    report = import_file(catalog, source, batch=1000)
+    finished = time.perf_counter()
+    done.set()
+    thread.join()
+    assert not errors, errors
+    assert report.imported == 30_000
+    during = [n for t, n in seen if started <= t <= finished]
+    assert len(during) >= 5, "the reader was blocked during the import"
+    assert during == sorted(during) and len(set(during)) >= 2  # it saw the catalog grow
+    assert catalog.count() == 30_001
