@@ -30,8 +30,30 @@ FILE_FILTER = "Images and audio (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.t
 WORKFLOW_MARK = "\n\nHow I did it:"
 
 
+class WrapLabel(QLabel):
+    """A word-wrapped label whose height follows its real width (a plain QLabel
+    reserves the height its text needs at a guessed, narrower width)."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        if self.wordWrap() and self.width() > 0:
+            hint.setHeight(self.heightForWidth(self.width()))
+        return hint
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        if self.wordWrap() and self.width() > 0:
+            hint.setHeight(self.heightForWidth(self.width()))
+        return hint
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.wordWrap() and event.oldSize().width() != event.size().width():
+            self.updateGeometry()
+
+
 def _label(text: str = "", *, selectable: bool = True, small: bool = False) -> QLabel:
-    label = QLabel(text)
+    label = WrapLabel(text)
     label.setWordWrap(True)
     label.setTextFormat(Qt.PlainText)
     if selectable:
@@ -41,7 +63,7 @@ def _label(text: str = "", *, selectable: bool = True, small: bool = False) -> Q
         font.setPointSizeF(font.pointSizeF() * 0.9)
         label.setFont(font)
         label.setForegroundRole(QPalette.PlaceholderText)
-    label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+    label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
     return label
 
 
@@ -86,7 +108,11 @@ class Banner(QFrame):
         self.label = _label(f"{icon}  {text}")
         row.addWidget(self.label, 1)
         close = QToolButton(text="✕", toolTip="Dismiss", autoRaise=True)
-        close.clicked.connect(self.deleteLater)
+        close.clicked.connect(self.dismiss)
+
+    def dismiss(self) -> None:
+        self.hide()
+        self.deleteLater()
         row.addWidget(close, 0, Qt.AlignTop)
 
 
@@ -125,8 +151,8 @@ class AnswerMessage(Bubble):
         self.details = _label("", small=True)
         self.details.hide()
         self.box.addWidget(self.status)
-        self.box.addLayout(self.results)
         self.box.addWidget(self.answer)
+        self.box.addLayout(self.results)
         self.box.addWidget(self.details)
         self.text = ""
         self.task_widgets: dict[int, TaskResult] = {}
@@ -209,7 +235,7 @@ class Composer(QWidget):
         super().__init__(parent)
         self.attachments: list[str] = []
         self.input = ChatInput(paste_dir_fn)
-        self.input.setMaximumHeight(110)
+        self.input.setMaximumHeight(84)
         self.input.files_dropped.connect(self.add_attachments)
         self.chips = QHBoxLayout()
         self.chips.setContentsMargins(0, 0, 0, 0)
@@ -256,6 +282,8 @@ class Composer(QWidget):
         for i in reversed(range(self.chips.count())):
             w = self.chips.itemAt(i).widget()
             if isinstance(w, Thumbnail) and str(w.path) == path:
+                self.chips.removeWidget(w)
+                w.hide()
                 w.deleteLater()
 
     def clear(self) -> None:
@@ -319,6 +347,7 @@ class ChatView(QWidget):
         while self.messages.count() > 1:
             w = self.messages.takeAt(0).widget()
             if w is not None:
+                w.hide()
                 w.deleteLater()
         self.current = None
 

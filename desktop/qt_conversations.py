@@ -36,6 +36,9 @@ class ConversationList(QWidget):
         self.store = store
         self.search = QLineEdit(placeholderText="Search chats…", clearButtonEnabled=True)
         self.list = QListWidget()
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.ElideRight)
+        self.list.setUniformItemSizes(True)
         self.list.setEditTriggers(QAbstractItemView.EditKeyPressed | QAbstractItemView.DoubleClicked)
         self.new_button = QPushButton("New chat", toolTip="Start a new conversation (Ctrl+N)")
         self.rename_button = QPushButton("Rename", toolTip="Rename the selected chat (F2)")
