@@ -19,6 +19,7 @@ BUILTIN_MODULES = [
     "engine.experts.sphinx",
     "engine.experts.ocr",
     "engine.experts.spacy_ner",
+    "engine.experts.mediapipe_vision",
     # Last: models found in the HF cache; ids a pack above already serves are skipped.
     "engine.experts.hf",
 ]
