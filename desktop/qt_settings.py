@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox,
     QVBoxLayout, QWidget,
 )
 
@@ -60,6 +60,10 @@ class SettingsView(QWidget):
 
     def _layout(self) -> None:
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
+        for spin in (self.threads, self.n_ctx, self.gpu_layers, self.memory):
+            spin.setMinimumWidth(260)
+            spin.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
         form.addRow("Controller GGUF", _row(self.controller, self.controller_button))
         form.addRow("Threads", self.threads)
         form.addRow("Context size (tokens)", self.n_ctx)
@@ -72,10 +76,21 @@ class SettingsView(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
+        panel = QWidget()
+        panel.setMaximumWidth(780)
+        inner = QVBoxLayout(panel)
+        title = QLabel("<b>Settings</b> — saved in the data folder's settings.json; "
+                       "the next request uses them.")
+        title.setWordWrap(True)
+        inner.addWidget(title)
+        inner.addLayout(form)
+        inner.addWidget(self.status)
+        inner.addLayout(buttons)
+        row = QHBoxLayout()
+        row.addWidget(panel, 1)
+        row.addStretch(0)
         box = QVBoxLayout(self)
-        box.addLayout(form)
-        box.addWidget(self.status)
-        box.addLayout(buttons)
+        box.addLayout(row)
         box.addStretch(1)
 
     def show_settings(self, s: Settings) -> None:
@@ -135,7 +150,8 @@ class SettingsView(QWidget):
         if new.home != self.settings.home:
             save_home(new.home)
         self.settings = new
-        note = " The data folder takes effect at the next start." if "HGPT_HOME" in os.environ else ""
+        note = (" HGPT_HOME is set in the environment, so it overrides the data folder at the next start."
+                if "HGPT_HOME" in os.environ and new.home != Path(os.environ["HGPT_HOME"]) else "")
         self._say("Saved. The next request uses these settings." + note, "done")
         self.saved.emit(new)
 
