@@ -393,7 +393,7 @@ def test_models_view_pages_the_catalog_and_explains_pull(make_window, qtbot):
     installed = {window.models.installed.item(r, 0).text() for r in range(window.models.installed.rowCount())}
     assert {"test/tone", "test/upper"} <= installed
     assert not window.models.pull_button.isEnabled()
-    assert "offline mode is on" in window.models.pull_label.text()
+    assert "Offline mode is on" in window.models.pull_label.text()
 
 
 def test_window_size_and_splitters_are_restored(make_window, qtbot):
