@@ -20,6 +20,7 @@ BUILTIN_MODULES = [
     "engine.experts.ocr",
     "engine.experts.spacy_ner",
     "engine.experts.mediapipe_vision",
+    "engine.experts.minilm",
     # Last: models found in the HF cache; ids a pack above already serves are skipped.
     "engine.experts.hf",
 ]
