@@ -10,7 +10,8 @@ output path from ``ctx.output_path``.
 * ``object-detection``: BlazeFace full range, one box per face;
 * ``image-segmentation``: selfie segmentation, people tinted over the image.
 
-All models ship inside the mediapipe wheel (Apache-2.0); nothing is downloaded.
+All models ship inside the mediapipe wheel (Apache-2.0); nothing is downloaded. They
+are not Hugging Face repositories, so their ids name the bundled model file instead.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class _MediapipeExpert(Expert):
 
 
 class MediapipePose(_MediapipeExpert):
-    model_id = "google/mediapipe-pose-landmarker-full"
+    model_id = "mediapipe:pose_landmark_full"
     tasks = ("openpose-control",)
     description = ("MediaPipe BlazePose (full): finds one person's 33 body landmarks and draws "
                    "the skeleton on black, a pose control image for ControlNet.")
@@ -99,7 +100,7 @@ class MediapipePose(_MediapipeExpert):
 
 
 class MediapipeFaces(_MediapipeExpert):
-    model_id = "google/mediapipe-face-detector-full-range"
+    model_id = "mediapipe:face_detection_full_range"
     tasks = ("object-detection",)
     description = ("MediaPipe BlazeFace (full range): finds faces in a photo, near or far, and "
                    "draws a box around each; detects faces only, no other objects.")
@@ -115,7 +116,7 @@ class MediapipeFaces(_MediapipeExpert):
 
 
 class MediapipePeople(_MediapipeExpert):
-    model_id = "google/mediapipe-selfie-segmentation"
+    model_id = "mediapipe:selfie_segmentation"
     tasks = ("image-segmentation",)
     description = ("MediaPipe selfie segmentation: separates people from the background and "
                    "tints them over the image; people only, no other classes.")
