@@ -82,6 +82,7 @@ def test_builtin_registration_includes_the_cache(cache):
     registry = ExpertRegistry()
     builtin.register(registry)
     assert "org/tiny-ner" in registry
+    assert [e.model_id for e in registry.for_task("canny-control")] == ["hgpt/canny-control"]
     assert "org/tiny-nli" in [e.model_id for e in registry.for_task("zero-shot-classification")]
 
 

@@ -366,3 +366,78 @@ def cache_model(cache: Path, repo: str, source: Path, commit: str = "a" * 40,
             shutil.copyfile(blob, link)
     (repo_dir / "refs" / "main").write_text(commit)
     return snap
+
+
+# -- diffusers ----------------------------------------------------------------------------
+def clip_tokenizer(folder: Path):
+    """A CLIP tokenizer over single characters (no merges): enough to encode any prompt."""
+    from transformers import CLIPTokenizer
+    from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+    chars = list(bytes_to_unicode().values())
+    vocab = {t: i for i, t in enumerate(chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"])}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=16)
+
+
+def _sd_parts(folder: Path):
+    from diffusers import AutoencoderKL, DDIMScheduler
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tok = clip_tokenizer(folder / "_tok")
+    _seed()
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=37,
+                                        num_attention_heads=2, num_hidden_layers=1, max_position_embeddings=16,
+                                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                        pad_token_id=tok.pad_token_id))
+    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        norm_num_groups=4, sample_size=32)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    return {"tokenizer": tok, "text_encoder": text, "vae": vae, "scheduler": scheduler}
+
+
+def build_stable_diffusion(folder: Path) -> Path:
+    """A tiny Stable Diffusion 1.x pipeline (UNet, VAE, CLIP text encoder, DDIM), 16x16 latents."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+    parts = _sd_parts(folder)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                attention_head_dim=4, norm_num_groups=4)
+    StableDiffusionPipeline(unet=unet, safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False, **parts).save_pretrained(folder)
+    return _drop_scratch(folder)
+
+
+def _drop_scratch(folder: Path) -> Path:
+    import shutil
+
+    shutil.rmtree(folder / "_tok", ignore_errors=True)
+    return folder
+
+
+def build_controlnet(folder: Path) -> Path:
+    from diffusers import ControlNetModel
+
+    _seed()
+    ControlNetModel(block_out_channels=(8, 16), layers_per_block=1, in_channels=4, cross_attention_dim=32,
+                    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), attention_head_dim=4,
+                    conditioning_embedding_out_channels=(8, 16), norm_num_groups=4).save_pretrained(folder)
+    return folder
+
+
+def build_text_to_video(folder: Path) -> Path:
+    from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
+
+    parts = _sd_parts(folder)
+    unet = UNet3DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+                                up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"), cross_attention_dim=32,
+                                attention_head_dim=4, norm_num_groups=4)
+    TextToVideoSDPipeline(unet=unet, **parts).save_pretrained(folder)
+    return _drop_scratch(folder)

@@ -23,6 +23,7 @@ BUILTIN_MODULES = [
     "engine.experts.minilm",
     # Last: models found in the HF cache; ids a pack above already serves are skipped.
     "engine.experts.hf",
+    "engine.experts.control",  # ControlNet maps; uses the cached depth/segmentation models above
 ]
 
 

@@ -16,8 +16,11 @@ load through Pillow.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +42,22 @@ def default_backend() -> str:
 
 
 def prepare() -> None:
-    """Make transformers importable here even when torchvision (and so timm) is broken."""
+    """Make transformers and diffusers load here even when torchvision (and so timm) is broken.
+
+    Both libraries note at import time whether torchvision and timm are installed and
+    import them later if so; with a broken torchvision hidden (``engine.devices``) the
+    flags of a library imported earlier are corrected, and transformers is imported
+    now so that its timm flag can be (timm imports torchvision, so it cannot load).
+    """
     if usable_torchvision():
         return
-    import transformers.utils.import_utils as iu
-
-    if getattr(iu, "_timm_available", False):  # timm imports torchvision, so it cannot load either
-        iu._timm_available = False
+    if importlib.util.find_spec("transformers") is not None:
+        importlib.import_module("transformers.utils.import_utils")
+    for name in ("transformers.utils.import_utils", "diffusers.utils.import_utils"):
+        module = sys.modules.get(name)
+        for flag in ("_torchvision_available", "_timm_available"):
+            if module is not None and getattr(module, flag, False):
+                setattr(module, flag, False)
 
 
 def require_weights(folder: Path) -> str:
