@@ -127,7 +127,9 @@ def test_parallel_tasks_through_the_executor_stay_within_the_budget(tmp_path):
     assert max(peak) <= 4 and len(memory.evicted) >= 2
 
 
-def test_footprint_falls_back_to_the_sizes_pinned_in_models_lock():
+def test_footprint_falls_back_to_the_sizes_pinned_in_models_lock(monkeypatch):
+    monkeypatch.setenv("HGPT_MODELS_LOCK", str(ROOT / "models.lock"))
+
     class Whisper(Sized):
         def footprint_mb(self) -> float:
             return 0.0

@@ -28,6 +28,7 @@ def lock():
 def test_every_pack_in_requirements_is_pinned_with_hashes(lock):
     packages = {e.package: e for e in lock if e.kind == "pypi"}
     for name in PACKS:
+        assert name in packages, f"{name} is in requirements-packs.txt but not in models.lock; add it"
         entry = packages[name]
         assert entry.verified and entry.files and entry.licence, entry.name
         assert all(len(f.sha256) == 64 and f.size > 0 for f in entry.files), entry.name
