@@ -262,3 +262,4 @@ def test_cli_ctrl_c_cancels_cleanly_and_the_next_pull_resumes(hub, lock_file, ca
     assert (snapshot(cache) / "weights" / "model.bin").read_bytes() == WEIGHTS
     assert hub.gets(f"/cdn/{sha256(WEIGHTS)}")[-1][2] == f"bytes={partial}-"
     assert "model.bin" in done.stderr  # the progress bar went to stderr
+    assert f"2 files (3.0 MB), 1 downloaded, in {snapshot(cache)}" in done.stdout

@@ -99,14 +99,17 @@ def run_pull(args) -> int:
     try:
         pulled = pull(args.name, offline=False if args.online else None, tqdm_class=bar)
     except KeyboardInterrupt:
-        print(f"\nhgpt: cancelled; nothing half-downloaded was installed. Run the same command to resume.",
+        print("\nhgpt: cancelled; nothing half-downloaded was installed. Run the same command to resume.",
               file=sys.stderr)
         return 130
+    if not pulled:
+        print(f"{args.name}: models.lock lists no files for it")
+        return 0
     total = sum(p.path.stat().st_size for p in pulled)
     fetched = sum(p.downloaded for p in pulled)
     unpinned = [p.file.path for p in pulled if not p.file.sha256]
-    print(f"{args.name}: {len(pulled)} files ({total / 2**20:.1f} MB), {fetched} downloaded, in "
-          f"{pulled[0].path.parents[len(pulled[0].file.path.split('/'))]}" if pulled else f"{args.name}: no files")
+    snapshot = pulled[0].path.parents[pulled[0].file.path.count("/")]
+    print(f"{args.name}: {len(pulled)} files ({total / 2**20:.1f} MB), {fetched} downloaded, in {snapshot}")
     if unpinned:
         print(f"  not verified (models.lock has no sha256 for): {', '.join(unpinned)}")
     return 0
