@@ -79,6 +79,7 @@ CREATE TABLE artifacts (
 """),
 ]
 
+WORKFLOW_MARK = "\n\nHow I did it:"  # where engine.responder's workflow part starts
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 STAGE_WORDS = {"plan": "planning", "review": "reviewing the plan", "select": "choosing models",
                "execute": "running models", "answer": "answering"}
@@ -292,8 +293,10 @@ class HistoryStore:
         return [Message(**{**dict(r), "attachments": json.loads(r["attachments"])}) for r in rows]
 
     def chat_history(self, conversation_id: int, max_turns: int = 3, max_chars: int = 600) -> list[dict]:
-        """The last ``max_turns`` user/assistant exchanges as planner chat logs."""
-        turns = [{"role": m.role, "content": _clip(m.content, max_chars)}
+        """The last ``max_turns`` user/assistant exchanges as planner chat logs. An
+        answer keeps its direct part; the engine's "How I did it" listing is left out
+        (it is long, and the planner cannot refer to earlier runs' files anyway)."""
+        turns = [{"role": m.role, "content": _clip(m.content.split(WORKFLOW_MARK)[0].strip(), max_chars)}
                  for m in self.messages(conversation_id)]
         return turns[-2 * max_turns:] if max_turns else []
 
