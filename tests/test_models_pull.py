@@ -181,8 +181,12 @@ def test_a_pin_the_server_contradicts_is_refused_before_downloading(hub, lock_fi
     assert hub.gets("/cdn/") == []
 
 
-def test_unpinned_files_are_pulled_and_reported_unverifiable(hub, lock_file, cache):
-    pull("tiny-unpinned", offline=False)
+def test_unpinned_files_are_pulled_and_reported_unverifiable(hub, lock_file, cache, monkeypatch):
+    from engine.config import settings
+
+    monkeypatch.setenv("HGPT_OFFLINE", "0")  # offline mode off through the environment
+    settings.cache_clear()
+    pull("tiny-unpinned")
     from engine.models import verify
 
     assert verify(load_lock(), ["tiny-unpinned"])[0].status == "unverifiable"
