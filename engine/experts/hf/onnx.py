@@ -91,7 +91,16 @@ def _publish(tmp: Path, target: Path) -> None:
 
 
 def load(folder: Path, ort_class: str, model_id: str, key: str):
-    """The ORTModel for ``model_id`` (exported on first use), on onnxruntime's CPU provider."""
-    import optimum.onnxruntime as ort
+    """The ORTModel for ``model_id`` (exported on first use), on onnxruntime's CPU provider.
 
-    return getattr(ort, ort_class).from_pretrained(str(exported(folder, ort_class, model_id, key)))
+    The session gets as many threads as torch is allowed (``torch.get_num_threads()``),
+    so both backends share one CPU budget.
+    """
+    import onnxruntime
+    import optimum.onnxruntime as ort
+    import torch
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return getattr(ort, ort_class).from_pretrained(str(exported(folder, ort_class, model_id, key)),
+                                                   session_options=options)
