@@ -5,6 +5,12 @@ once installed) instead of a source checkout, so the few paths hgpt finds relati
 its source tree are pointed at the copies the bundle carries. Environment variables
 the user set always win. Outside a bundle (running the entry scripts from the
 checkout) this does nothing.
+
+The bootloader puts the bundle's library folder on ``LD_LIBRARY_PATH`` (keeping the
+user's value in ``LD_LIBRARY_PATH_ORIG``). The dynamic loader read it when the process
+started, so restoring the original now changes nothing for hgpt itself, but programs
+it starts — espeak-ng for the voice, xdg-open for a result file — then load the
+system's libraries rather than the bundle's copies of Qt or libstdc++.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ def prepare() -> Path | None:
     base = bundle_dir()
     if base is None:
         return None
+    _restore_library_path()
     lock = base / "models.lock"
     if lock.exists():
         os.environ.setdefault("HGPT_MODELS_LOCK", str(lock))
@@ -33,3 +40,12 @@ def prepare() -> Path | None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     return base
+
+
+def _restore_library_path() -> None:
+    for var in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"):
+        original = os.environ.pop(f"{var}_ORIG", None)
+        if original is not None:
+            os.environ[var] = original
+        elif var in os.environ and getattr(sys, "_MEIPASS", None) in os.environ[var].split(os.pathsep):
+            del os.environ[var]

@@ -144,6 +144,22 @@ def test_frozen_env_points_at_the_bundled_lock(tmp_path, monkeypatch):
     assert os.environ["HGPT_MODELS_LOCK"] == str(tmp_path / "models.lock")
 
 
+def test_frozen_env_gives_child_programs_the_users_library_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{tmp_path}:/opt/user/lib")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/opt/user/lib")
+    frozen_env.prepare()
+    out = subprocess.run(["sh", "-c", "echo $LD_LIBRARY_PATH"], capture_output=True, text=True).stdout
+    assert out.strip() == "/opt/user/lib"
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))  # the user had none: drop the bundle's
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)  # prepare() consumed it
+    frozen_env.prepare()
+    import os
+
+    assert "LD_LIBRARY_PATH" not in os.environ
+
+
 @pytest.fixture(scope="module")
 def icons(tmp_path_factory):
     pytest.importorskip("PySide6.QtSvg")
