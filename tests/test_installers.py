@@ -11,6 +11,7 @@ dispatch, and the menu entry with ``desktop-file-validate``.
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -132,19 +133,26 @@ def test_every_module_found_by_name_is_bundled():
     assert not unbundled, f"add these to installers/bundle.py DATA_ONLY (or import them): {unbundled}"
 
 
-def test_frozen_env_points_at_the_bundled_lock(tmp_path, monkeypatch):
-    monkeypatch.delenv("HGPT_MODELS_LOCK", raising=False)
+@pytest.fixture
+def saved_environ():
+    """frozen_env.prepare() writes os.environ; put it back so nothing leaks into other tests."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
+def test_frozen_env_points_at_the_bundled_lock(tmp_path, monkeypatch, saved_environ):
+    os.environ.pop("HGPT_MODELS_LOCK", None)
     assert frozen_env.prepare() is None  # not frozen: nothing changes
     (tmp_path / "models.lock").write_text("version = 1\n")
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     assert frozen_env.prepare() == tmp_path
-    import os
-
     assert os.environ["HGPT_MODELS_LOCK"] == str(tmp_path / "models.lock")
 
 
-def test_frozen_env_gives_child_programs_the_users_library_path(tmp_path, monkeypatch):
+def test_frozen_env_gives_child_programs_the_users_library_path(tmp_path, monkeypatch, saved_environ):
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     monkeypatch.setenv("LD_LIBRARY_PATH", f"{tmp_path}:/opt/user/lib")
@@ -155,8 +163,6 @@ def test_frozen_env_gives_child_programs_the_users_library_path(tmp_path, monkey
     monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))  # the user had none: drop the bundle's
     monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)  # prepare() consumed it
     frozen_env.prepare()
-    import os
-
     assert "LD_LIBRARY_PATH" not in os.environ
 
 
