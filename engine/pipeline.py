@@ -4,7 +4,9 @@
 ``UserInputError`` before anything is written), then returns a generator that
 plans, selects, executes and answers, yielding ``engine.events`` as it goes and
 saving the run record in the run's folder. A ``CancelToken`` stops the run between
-steps; the record then says ``cancelled``.
+steps; the record then says ``cancelled``. With ``review=callback`` the plan waits
+for approval after planning: the callback may edit it (``engine.review``), the
+edit is validated, and a ``PlanReviewed`` event carries what will run.
 """
 
 from __future__ import annotations
