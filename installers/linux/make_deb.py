@@ -71,9 +71,11 @@ def elf_files(folder: Path) -> list[Path]:
 def external_libraries(folder: Path, elves: list[Path]) -> tuple[set[str], set[str]]:
     """(system library paths the bundle links to, sonames that resolve nowhere)."""
     inside = folder.resolve()
+    # The bootloader puts _internal on LD_LIBRARY_PATH: resolve the way the app will.
+    env = {**os.environ, "LD_LIBRARY_PATH": str(inside / "_internal")}
     found, missing = set(), set()
     for elf in elves:
-        result = subprocess.run(["ldd", str(elf)], capture_output=True, text=True)
+        result = subprocess.run(["ldd", str(elf)], capture_output=True, text=True, env=env)
         for line in result.stdout.splitlines():
             match = LDD_LINE.match(line)
             if not match:
