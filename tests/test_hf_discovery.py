@@ -142,3 +142,12 @@ def test_the_registry_entry_point_keeps_working_with_a_broken_cache(tmp_path, mo
     (cache / "models--org--x" / "blobs").mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     assert discover() == []
+
+
+def test_hf_home_is_respected_when_hf_hub_cache_is_not_set(tmp_path, models, monkeypatch):
+    tiny_hf.cache_model(tmp_path / "hf-home" / "hub", "org/tiny-vit", models["vit"],
+                        card="---\npipeline_tag: image-classification\n---\n")
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    assert [(e.model_id, e.tasks) for e in discover()] == [("org/tiny-vit", ("image-classification",))]

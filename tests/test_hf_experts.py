@@ -291,3 +291,36 @@ def test_speecht5_without_its_vocoder_says_how_to_get_it(tiny, monkeypatch, tmp_
     vc = tiny("speecht5-vc", lambda d: tiny_hf.build_speecht5_vc(d, d.parent / "hifigan")[0])
     e = TransformersExpert("tiny/vc", "audio-to-audio", path=vc)
     assert e.missing() == "SpeechT5 needs its vocoder; get it with: hgpt models pull microsoft/speecht5_hifigan"
+
+
+# -- safe loading ----------------------------------------------------------------------------
+def test_pickle_weights_load_only_as_tensors(tmp_path, images):
+    """A folder with only pytorch_model.bin loads (transformers uses torch.load(weights_only=True))."""
+    import transformers
+
+    folder = tiny_hf.build_vit(tmp_path / "vit-bin")
+    model = transformers.ViTForImageClassification.from_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    model.save_pretrained(folder, safe_serialization=False)
+    assert (folder / "pytorch_model.bin").is_file()
+    r = run(expert(folder, "image-classification"), "image-classification", {"image": images["chelsea"]}, tmp_path)
+    assert len(r.data["labels"]) == 3
+
+
+def test_a_model_that_needs_remote_code_is_refused_in_one_line(tmp_path, images):
+    folder = tiny_hf.build_vit(tmp_path / "custom")
+    config = (folder / "config.json").read_text().replace('"model_type": "vit"', '"model_type": "my-custom-vit"')
+    (folder / "config.json").write_text(config.replace('"architectures"', '"auto_map": {"AutoConfig": '
+                                                       '"custom.MyConfig"}, "architectures"'))
+    e = TransformersExpert("someone/custom", "image-classification", path=folder, backend="torch")
+    with pytest.raises(ExpertError) as info:
+        run(e, "image-classification", {"image": images["chelsea"]}, tmp_path)
+    message = str(info.value)
+    assert message.startswith("someone/custom could not be loaded for image-classification: ")
+    assert "\n" not in message and "trust_remote_code" in message
+
+
+def test_a_folder_without_weights_says_so(tmp_path):
+    folder = tiny_hf.build_vit(tmp_path / "no-weights")
+    (folder / "model.safetensors").unlink()
+    assert "has no PyTorch weights" in TransformersExpert("x/y", "image-classification", path=folder).missing()

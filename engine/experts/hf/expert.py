@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
-from ...errors import ExpertError
+from ...errors import ExpertError, HgptError
 from ..base import Expert, ExpertContext, ExpertResult
 from . import load, runners
 from .local import find_snapshot, folder_size_mb, model_folder, read_json, weight_format
@@ -102,7 +102,12 @@ class TransformersExpert(Expert):
         """The loaded pipeline (or custom loaded object) serving ``task``, loading it once."""
         with self._pipes_lock:
             if task not in self._pipes:
-                self._pipes[task] = self._load(task)
+                try:
+                    self._pipes[task] = self._load(task)
+                except HgptError:
+                    raise
+                except Exception as exc:  # transformers' own errors run to many lines
+                    raise ExpertError(f"{self.model_id} could not be loaded for {task}: {load_error(exc)}") from exc
             return self._pipes[task]
 
     def _load(self, task: str) -> Any:
@@ -121,7 +126,13 @@ class TransformersExpert(Expert):
     def run(self, task: str, args: dict[str, Any], ctx: ExpertContext) -> ExpertResult:
         if task not in self.tasks:
             raise ExpertError(f"{self.model_id} does not do {task}; it does {', '.join(self.tasks)}")
-        result = runners.get(task).run(self.pipeline_for(task), args, ctx, self.options)
+        loaded = self.pipeline_for(task)
+        try:
+            result = runners.get(task).run(loaded, args, ctx, self.options)
+        except HgptError:
+            raise
+        except Exception as exc:  # the model failed on this input: recorded, the run goes on
+            raise ExpertError(f"{self.model_id} failed on {task}: {one_line(exc)}") from exc
         result.data.setdefault("backend", self.backends.get(task, "torch"))
         return result
 
@@ -131,3 +142,16 @@ class TransformersExpert(Expert):
         self._pipes.clear()
         self.backends.clear()
         gc.collect()
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, with its type when the message is empty."""
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def load_error(exc: BaseException) -> str:
+    if "trust_remote_code" in str(exc):
+        return ("it needs its own Python code (trust_remote_code), which hgpt never runs; "
+                "choose a model transformers supports natively")
+    return one_line(exc)
