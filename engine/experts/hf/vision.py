@@ -14,6 +14,7 @@ themselves and get no OCR.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from ...errors import ExpertError, MissingDependencyError
@@ -102,7 +103,9 @@ def load_document_qa(folder: Path, opts: dict):
     return torch_pipeline("document-question-answering", folder), needs_ocr
 
 
+@functools.lru_cache(maxsize=1)
 def ocr_engine():
+    """RapidOCR's detector and recogniser, loaded once per process."""
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
