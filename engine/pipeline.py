@@ -12,6 +12,7 @@ edit is validated, and a ``PlanReviewed`` event carries what will run.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from . import attachments as att
@@ -21,6 +22,7 @@ from .cancel import CancelToken
 from .config import Settings, settings as global_settings
 from .errors import Cancelled, HgptError, PlanError, UserInputError
 from .executor import Executor
+from .plan import Plan
 from .planner import Planner
 from .runs import RunRecord, new_run_dir, peak_rss_mb
 from .selector import select
@@ -86,11 +88,11 @@ class Engine:
         return self._run(request, checked, cancel or CancelToken(), list(history), review)
 
     def _run(self, request, checked, cancel, history, review=None) -> Iterator[ev.Event]:
-        self._review_cb, self._pinned = review, {}
         run_id, run_dir = new_run_dir(self.settings.runs_dir)
         files, modalities = att.stage(checked, run_dir)
         record = RunRecord(run_id, str(run_dir), request, list(files))
         record.save()
+        run = _Run(record, request, files, modalities, cancel, history, review)
         started = time.perf_counter()
         yield ev.RunStarted(run_id, request, list(files), str(run_dir))
         stage = "plan"
@@ -98,14 +100,14 @@ class Engine:
             record.controller = getattr(self.controller, "name", "")
             for stage, step in (("plan", self._plan), ("review", self._review), ("select", self._select),
                                 ("execute", self._execute), ("answer", self._answer)):
-                if stage in ("review", "select", "execute") and not self._plan_obj.tasks:
+                if stage in ("review", "select", "execute") and not run.plan.tasks:
                     continue
-                if stage == "review" and self._review_cb is None:
+                if stage == "review" and run.review is None:
                     continue
                 cancel.check()
                 yield ev.StageStarted(run_id, stage)
                 t0 = time.perf_counter()
-                for event in step(record, request, files, modalities, cancel, history):
+                for event in step(run):
                     record.apply(event)
                     yield event
                 record.timings[stage] = time.perf_counter() - t0
@@ -125,71 +127,84 @@ class Engine:
         if record.status == "done":
             yield ev.AnswerDone(run_id, record.answer, record.to_dict())
 
-    # -- stages ---------------------------------------------------------------------
-    def _plan(self, record, request, files, modalities, cancel, history):
-        plan, seconds = self.planner.plan(request, modalities, history)
-        self._plan_obj = plan
-        yield ev.PlanReady(record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
+    # -- stages: each takes the run's own state, so one Engine can serve concurrent runs --
+    def _plan(self, run: "_Run"):
+        plan, seconds = self.planner.plan(run.request, run.modalities, run.history)
+        run.plan = plan
+        yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
-    def _review(self, record, request, files, modalities, cancel, history):
+    def _review(self, run: "_Run"):
         from .plan import Plan
         from .review import MAX_REVIEW_ROUNDS, as_reviewed, check
 
         problems: list[str] = []
         task_types = {t.name: t for t in self.planner.task_types}
         for _ in range(MAX_REVIEW_ROUNDS):
-            cancel.check()
-            decision = self._review_cb(self._plan_obj, problems)
-            cancel.check()
+            run.cancel.check()
+            decision = run.review(run.plan, problems)
+            run.cancel.check()
             if decision is None:
                 raise Cancelled("the plan was not approved")
-            reviewed = as_reviewed(decision, self._plan_obj)
+            reviewed = as_reviewed(decision, run.plan)
             problems = check(reviewed, task_types, self.registry)
             if not problems:
                 break
         else:
             raise PlanError("the reviewed plan still has problems: " + "; ".join(problems))
-        old = self._plan_obj
-        self._plan_obj = Plan(list(reviewed.tasks), list(old.repairs), old.raw)
-        self._pinned = dict(reviewed.models)
-        yield ev.PlanReviewed(record.run_id, self._plan_obj.to_list(),
-                              {str(k): v for k, v in self._pinned.items()}, reviewed.edited)
+        run.plan = Plan(list(reviewed.tasks), list(run.plan.repairs), run.plan.raw)
+        run.pinned = dict(reviewed.models)
+        yield ev.PlanReviewed(run.record.run_id, run.plan.to_list(),
+                              {str(k): v for k, v in run.pinned.items()}, reviewed.edited)
 
-    def _select(self, record, request, files, modalities, cancel, history):
-        self._selections, self._selection_errors = {}, {}
-        for task in self._plan_obj.tasks:
-            cancel.check()
-            if task.id in self._pinned:
-                from .review import pinned_selection
-
-                sel = pinned_selection(task, self._pinned[task.id], self.registry, self.catalog,
-                                       self.settings.top_k)
-                self._selections[task.id] = sel
-                yield ev.ModelSelected(record.run_id, task.id, task.task, sel.model_id, sel.reason,
-                                       sel.candidates, sel.seconds)
-                continue
+    def _select(self, run: "_Run"):
+        for task in run.plan.tasks:
+            run.cancel.check()
             try:
-                sel = select(task, request, self.registry, self.catalog, self.controller, self.settings.top_k)
+                if task.id in run.pinned:
+                    from .review import pinned_selection
+
+                    sel = pinned_selection(task, run.pinned[task.id], self.registry, self.catalog,
+                                           self.settings.top_k)
+                else:
+                    sel = select(task, run.request, self.registry, self.catalog, self.controller,
+                                 self.settings.top_k)
             except HgptError as exc:
-                self._selection_errors[task.id] = str(exc)
+                run.selection_errors[task.id] = str(exc)
                 continue
-            self._selections[task.id] = sel
-            yield ev.ModelSelected(record.run_id, task.id, task.task, sel.model_id, sel.reason,
+            run.selections[task.id] = sel
+            yield ev.ModelSelected(run.record.run_id, task.id, task.task, sel.model_id, sel.reason,
                                    sel.candidates, sel.seconds)
 
-    def _execute(self, record, request, files, modalities, cancel, history):
-        executor = Executor(self._selections, run_id=record.run_id, run_dir=record.run_dir_path,
-                            attachments=files, controller=self.controller, cancel=cancel,
+    def _execute(self, run: "_Run"):
+        executor = Executor(run.selections, run_id=run.record.run_id, run_dir=run.record.run_dir_path,
+                            attachments=run.files, controller=self.controller, cancel=run.cancel,
                             max_workers=self.settings.max_workers,
                             task_types={t.name: t for t in self.planner.task_types},
-                            selection_errors=self._selection_errors,
+                            selection_errors=run.selection_errors,
                             memory=getattr(self.registry, "memory", None))
-        yield from executor.run(self._plan_obj.tasks)
+        yield from executor.run(run.plan.tasks)
 
-    def _answer(self, record, request, files, modalities, cancel, history):
+    def _answer(self, run: "_Run"):
         pieces = []
-        for piece in responder.answer(self.controller, request, record.results(), history):
-            cancel.check()
+        for piece in responder.answer(self.controller, run.request, run.record.results(), run.history):
+            run.cancel.check()
             pieces.append(piece)
-            yield ev.Token(record.run_id, piece)
-        record.answer = "".join(pieces).strip()
+            yield ev.Token(run.record.run_id, piece)
+        run.record.answer = "".join(pieces).strip()
+
+
+@dataclass
+class _Run:
+    """One run's state as it moves through the stages."""
+
+    record: RunRecord
+    request: str
+    files: dict
+    modalities: dict
+    cancel: CancelToken
+    history: list
+    review: object = None
+    plan: Plan = field(default_factory=Plan)
+    selections: dict = field(default_factory=dict)
+    selection_errors: dict = field(default_factory=dict)
+    pinned: dict = field(default_factory=dict)
