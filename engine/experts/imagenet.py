@@ -1,26 +1,18 @@
-"""The 1000 ImageNet-1k class names, read from the data files timm ships.
+"""The 1000 ImageNet-1k class names, in the classifier's output order.
 
-timm (Apache-2.0) carries the ILSVRC-2012 synset list in class-index order and the
-WordNet lemmas of every synset. Importing ``timm`` pulls in torchvision, so the two
-text files are read straight from timm's package folder, found with ``find_spec``
-(nothing is imported). A class's display name is its first lemma, or a later lemma
-that spells the first out ("tabby, tabby cat" reads "tabby cat").
+``data/imagenet_classes.txt`` holds one display name per line: the first WordNet
+lemma of each ILSVRC-2012 synset, or a later lemma that spells the first out
+("tabby, tabby cat" reads "tabby cat"). It was generated once from the synset and
+lemma lists timm ships (Apache-2.0); shipping the list itself spares the app timm,
+whose torchvision dependency cannot load beside the CPU build of torch.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.resources import files
 
-from ..errors import MissingDependencyError
-from .packs import pack_dir
-
-
-def _info_file(name: str) -> str:
-    folder = pack_dir("timm")
-    path = folder / "data" / "_info" / name if folder else None
-    if path is None or not path.exists():
-        raise MissingDependencyError("timm", "experts")
-    return path.read_text(encoding="utf-8")
+from ..errors import ModelFileError
 
 
 def display_name(lemmas: str) -> str:
@@ -33,10 +25,8 @@ def display_name(lemmas: str) -> str:
 @lru_cache(maxsize=1)
 def class_names() -> tuple[str, ...]:
     """ImageNet-1k display names in the classifier's output order (1000 entries)."""
-    synsets = _info_file("imagenet_synsets.txt").split()
-    lemmas = dict(line.split("\t", 1) for line in _info_file("imagenet_synset_to_lemma.txt").splitlines()
-                  if "\t" in line)
-    names = tuple(display_name(lemmas[s]) for s in synsets)
+    text = files("engine.experts").joinpath("data/imagenet_classes.txt").read_text(encoding="utf-8")
+    names = tuple(line for line in text.splitlines() if line)
     if len(names) != 1000:
-        raise MissingDependencyError("timm", "experts")
+        raise ModelFileError("engine/experts/data/imagenet_classes.txt is damaged; reinstall hgpt")
     return names
