@@ -170,7 +170,7 @@ class HistoryStore:
                                    "move it aside and hgpt will start a new one") from None
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=FULL")  # a committed message survives a power cut too
             self._local.db = db
             with self._lock:
                 self._connections.append(db)
@@ -211,6 +211,9 @@ class HistoryStore:
             if name in done:
                 continue
             with self.transaction() as tx:
+                # another process may have applied it since we looked: check under the lock
+                if tx.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 for statement in filter(str.strip, sql.split(";")):
                     tx.execute(statement)
                 tx.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))

@@ -130,3 +130,14 @@ def test_runs_left_running_by_a_dead_process_become_interrupted(store, settings)
     assert "send the request again" in reopened.run("dead-run").error
     assert reopened.run("live-run").status == "running"
     assert [m.content for m in reopened.messages(conv.id)] == ["never finished", "still going"]
+
+
+def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
+    path = tmp_path / "fresh.db"
+    code = ("import sys; from engine.history import HistoryStore\n"
+            "s = HistoryStore(sys.argv[1]); c = s.new_conversation(); s.add_message(c.id, 'user', 'hi')\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)]) for _ in range(3)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0]
+    store = HistoryStore(path)
+    assert len(store.conversations()) == 3
+    assert [r[0] for r in store.connect().execute("SELECT name FROM migrations")] == [n for n, _ in MIGRATIONS]
