@@ -12,8 +12,8 @@ the bundle carry?" lives here and nowhere else:
   site-packages-relative both work unchanged inside the bundle.
 * **Hidden imports** are the modules hgpt loads by name (the CLI's sub-commands,
   the built-in expert modules): every submodule of ``engine`` and ``desktop``.
-* **Data-only packages** are libraries hgpt never imports but reads files from (timm's
-  ImageNet class lists): only those files are copied, at their package path, so
+* **Data-only packages** are libraries hgpt never imports but reads files from (none
+  at the moment): only those files are copied, at their package path, so
   ``find_spec`` finds the folder as a namespace package.
 * **Excludes** are the big libraries the app never runs (test tools, notebooks,
   TensorBoard, other Qt bindings), which PyInstaller would otherwise follow from
@@ -44,9 +44,7 @@ EXTRA_DATA = [
     ("installers/icons/build/hgpt-256.png", "icons"),
 ]
 # Packages found with find_spec and read as files, never imported: package → globs.
-DATA_ONLY = {
-    "timm": ["data/_info/imagenet_synsets.txt", "data/_info/imagenet_synset_to_lemma.txt"],
-}
+DATA_ONLY: dict[str, list[str]] = {}
 # Optional imports inside torch, transformers, spacy and others that the app never runs.
 EXCLUDES = [
     "tkinter", "_tkinter", "matplotlib", "IPython", "ipykernel", "ipywidgets", "jupyter",
