@@ -233,6 +233,12 @@ def test_document_question_answering_reads_the_page_with_rapidocr(tiny, images, 
     assert isinstance(r.text, str)
 
 
+def test_document_question_answering_with_a_donut_model_needs_no_ocr(tiny, images, tmp_path):
+    e = expert(tiny("donut", tiny_hf.build_donut), "document-question-answering", options={"max_new_tokens": 8})
+    r = run(e, "document-question-answering", {"image": images["page"], "text": "what is the title"}, tmp_path)
+    assert "ocr" not in r.data and isinstance(r.data["answered"], bool)
+
+
 def test_ocr_words_are_on_layoutlms_grid(images):
     pytest.importorskip("rapidocr_onnxruntime")
     from engine.experts.hf.vision import ocr_words

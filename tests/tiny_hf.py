@@ -238,6 +238,33 @@ def build_layoutlm(folder: Path) -> Path:
     return folder
 
 
+def build_donut(folder: Path) -> Path:
+    """A Donut-style document reader: Swin image encoder + mBART decoder, with the DocVQA prompt tokens."""
+    from transformers import (DonutImageProcessor, DonutSwinConfig, MBartConfig, VisionEncoderDecoderConfig,
+                              VisionEncoderDecoderModel)
+
+    tok = bpe_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<s_docvqa>", "<s_question>", "</s_question>",
+                                                          "<s_answer>", "</s_answer>"]})
+    encoder = DonutSwinConfig(image_size=[32, 32], patch_size=4, embed_dim=8, depths=[1, 1],
+                              num_heads=[1, 1], window_size=2)
+    decoder = MBartConfig(vocab_size=len(tok), d_model=16, decoder_layers=1, decoder_attention_heads=2,
+                          decoder_ffn_dim=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=16,
+                          max_position_embeddings=128, is_decoder=True, add_cross_attention=True,
+                          pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                          eos_token_id=tok.eos_token_id)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id, config.pad_token_id = tok.bos_token_id, tok.pad_token_id
+    config.eos_token_id = tok.eos_token_id
+    _seed()
+    model = VisionEncoderDecoderModel(config)
+    model.generation_config.decoder_start_token_id = tok.bos_token_id
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    DonutImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
 def build_swin2sr(folder: Path) -> Path:
     from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution, Swin2SRImageProcessor
 

@@ -100,7 +100,10 @@ def load_document_qa(folder: Path, opts: dict):
     needs_ocr = config.get("model_type") != "vision-encoder-decoder"
     if needs_ocr:
         ocr_engine()  # fail now, with the fix, rather than on the first question
-    return torch_pipeline("document-question-answering", folder), needs_ocr
+    pipe = torch_pipeline("document-question-answering", folder)
+    if not needs_ocr:  # Donut generates its answer; the call takes no generation arguments
+        pipe.generation_config.max_new_tokens = int(opts.get("max_new_tokens", 64))
+    return pipe, needs_ocr
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,7 +153,8 @@ def document_question_answering(loaded, args: dict, ctx: ExpertContext, opts: di
     data = {"score": float(best.get("score") or 0.0)}
     if needs_ocr:
         data |= {"words": len(extra["word_boxes"]), "ocr": "rapidocr"}
-    return ExpertResult(text=str(best["answer"]).strip(), data=data)
+    answer = str(best.get("answer") or "").strip()
+    return ExpertResult(text=answer or "no answer found in the document", data=data | {"answered": bool(answer)})
 
 
 @runner("image-to-image", pipeline="image-to-image")
