@@ -330,3 +330,17 @@ def test_a_folder_without_weights_says_so(tmp_path):
     folder = tiny_hf.build_vit(tmp_path / "no-weights")
     (folder / "model.safetensors").unlink()
     assert "has no PyTorch weights" in TransformersExpert("x/y", "image-classification", path=folder).missing()
+
+
+def test_speecht5_text_to_speech_without_sentencepiece_says_what_to_install(tiny, tmp_path):
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("sentencepiece") is not None:
+        pytest.skip("sentencepiece is installed here")
+    vc = tiny("speecht5-vc", lambda d: tiny_hf.build_speecht5_vc(d, d.parent / "hifigan")[0])
+    tts = shutil.copytree(vc, tmp_path / "speecht5-tts")
+    config = (tts / "config.json").read_text().replace("SpeechT5ForSpeechToSpeech", "SpeechT5ForTextToSpeech")
+    (tts / "config.json").write_text(config)
+    e = TransformersExpert("tiny/tts", "text-to-speech", path=tts)
+    assert e.missing() == "SpeechT5's tokenizer needs sentencepiece. Install it with: pip install sentencepiece"

@@ -78,6 +78,9 @@ class TransformersExpert(Expert):
             from .audio import AUDIO_TO_AUDIO_HELP
 
             return AUDIO_TO_AUDIO_HELP
+        if "SpeechT5ForTextToSpeech" in (config.get("architectures") or []) and \
+                importlib.util.find_spec("sentencepiece") is None:
+            return "SpeechT5's tokenizer needs sentencepiece. Install it with: pip install sentencepiece"
         if config.get("model_type") == "speecht5":
             vocoder = self.options.get("vocoder") or "microsoft/speecht5_hifigan"
             if not Path(str(vocoder)).is_dir() and find_snapshot(str(vocoder)) is None:
