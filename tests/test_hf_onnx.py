@@ -115,3 +115,12 @@ def test_real_minilm_from_its_pack_ranks_meaning_the_same_on_both_backends(tmp_p
         scores[backend] = {k: _run(e, "sentence-similarity", a, tmp_path).data["similarity"] for k, a in pairs.items()}
     assert scores["torch"]["close"] > 0.5 > 0.2 > scores["torch"]["far"]
     assert scores["onnx"] == pytest.approx(scores["torch"], abs=1e-4)
+
+
+def test_a_wrong_backend_name_says_the_valid_ones(folders, tmp_path, monkeypatch):
+    from engine.errors import UserInputError
+
+    monkeypatch.setenv("HGPT_EXPERT_BACKEND", "tensorrt")
+    expert = TransformersExpert("tiny/sentiment", "text-classification", path=folders["sentiment"])
+    with pytest.raises(UserInputError, match="HGPT_EXPERT_BACKEND='tensorrt' is not one of auto, torch, onnx"):
+        _run(expert, "text-classification", {"text": "a"}, tmp_path)

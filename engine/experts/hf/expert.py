@@ -40,7 +40,7 @@ class TransformersExpert(Expert):
         self.model_id = model_id
         self.tasks = (task,) if isinstance(task, str) else tuple(task)
         self.revision, self.path = revision, (Path(path) if path else None)
-        self.backend = backend or load.default_backend()
+        self.backend = backend  # None: HGPT_EXPERT_BACKEND (default "auto"), read when loading
         self.options = dict(options or {})
         self.description = description or f"{model_id} ({', '.join(self.tasks)}) through transformers"
         self.licence, self.downloads, self.likes = licence, downloads, likes
@@ -122,7 +122,8 @@ class TransformersExpert(Expert):
         if shared is not None:
             self.backends[task] = self.backends[shared]
             return load.share(runner.pipeline, self._pipes[shared])
-        pipe, used = load.build(runner.pipeline, self._folder, runner.onnx, self.model_id, self.backend)
+        backend = self.backend or load.default_backend()
+        pipe, used = load.build(runner.pipeline, self._folder, runner.onnx, self.model_id, backend)
         self.backends[task] = used
         return pipe
 

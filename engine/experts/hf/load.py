@@ -112,6 +112,8 @@ def choose(backend: str, ort_class: str | None) -> str:
 def build(task: str, folder: Path, ort_class: str | None, model_id: str, backend: str,
           **extra) -> tuple[Any, str]:
     """The pipeline and the backend that runs it ("onnxruntime" or "torch")."""
+    if backend not in BACKENDS:
+        raise UserInputError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     if choose(backend, ort_class) == "onnx":
         try:
             return onnx_pipeline(task, folder, ort_class, model_id, **extra), "onnxruntime"
