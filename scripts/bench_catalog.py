@@ -121,13 +121,14 @@ def main() -> None:
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="hgpt-bench-catalog-"))
     folder.mkdir(parents=True, exist_ok=True)
-    source, db_path = folder / "cards.jsonl", folder / "catalog.db"
+    source, db_path = folder / f"cards-{args.cards}.jsonl", folder / "catalog.db"
     for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         p.unlink(missing_ok=True)
-    started = time.perf_counter()
-    write_jsonl(source, args.cards)
-    print(f"generated {args.cards:,} cards ({source.stat().st_size / 1e6:.0f} MB JSONL) "
-          f"in {time.perf_counter() - started:.1f} s")
+    if not source.exists():  # with --keep, a second run reuses the generated file
+        started = time.perf_counter()
+        write_jsonl(source, args.cards)
+        print(f"generated {args.cards:,} cards ({source.stat().st_size / 1e6:.0f} MB JSONL) "
+              f"in {time.perf_counter() - started:.1f} s")
 
     catalog = Catalog(db_path)
     report = import_file(catalog, source)

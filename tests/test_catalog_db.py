@@ -169,6 +169,42 @@ def test_get_decodes_lists_and_cleans_markup(p0):
     assert p0.get("no/such-model") is None
 
 
+def test_search_index_follows_updates_deletes_and_popularity_changes(tmp_path):
+    catalog = Catalog(tmp_path / "c.db")
+    catalog.upsert([{"id": f"o/m{i}", "pipeline_tag": "fill-mask", "downloads": i,
+                     "description": f"walrus model {i}"} for i in range(50)])
+    fts_rows = lambda: catalog.connect().execute("SELECT count(*) FROM models_fts").fetchone()[0]  # noqa: E731
+    assert fts_rows() == 50
+    catalog.upsert([{"id": "o/m3", "downloads": 5_000_000}])  # crosses many popularity buckets
+    catalog.upsert([{"id": "o/m4", "description": "narwhal model"}])
+    catalog.upsert([{"id": "o/m5", "downloads": 6}])  # same bucket: no re-keying needed
+    assert catalog.search("walrus", limit=1)[0]["id"] == "o/m3"  # most popular first
+    assert [c["id"] for c in catalog.search("narwhal")] == ["o/m4"]
+    assert "o/m4" not in [c["id"] for c in catalog.search("walrus", limit=100)]
+    ids = [c["id"] for c in catalog.search("walrus", limit=100)]
+    assert len(ids) == len(set(ids)) == 49
+    with catalog.transaction() as conn:
+        conn.execute("DELETE FROM models WHERE id = 'o/m3'")
+    assert "o/m3" not in [c["id"] for c in catalog.search("walrus", limit=100)] and fts_rows() == 49
+    catalog.connect().execute("INSERT INTO models_fts (models_fts) VALUES ('integrity-check')")
+
+
+def test_migration_4_indexes_cards_written_before_it(tmp_path):
+    """A catalog at migration 3 (sqlite-utils' external-content FTS) moves to the
+    popularity-keyed index with every existing card searchable."""
+    import sqlite_utils
+
+    path = tmp_path / "c.db"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    catalog_migrations.apply(db, until=3)
+    db.execute("INSERT INTO models (id, task, downloads, description) VALUES "
+               "('a/old', 'fill-mask', 10, 'an okapi model')")
+    db.conn.close()
+    catalog = Catalog(path)
+    assert catalog_migrations.applied(catalog.db)[-1] == 4
+    assert [c["id"] for c in catalog.search("okapi")] == ["a/old"]
+
+
 # -- upsert semantics ----------------------------------------------------------------
 def test_upsert_keeps_fields_the_new_source_does_not_know(tmp_path):
     catalog = Catalog(tmp_path / "c.db")

@@ -130,15 +130,32 @@ def test_a_model_deleted_from_the_cache_is_no_longer_installed(cache, tmp_path):
     assert catalog.get("acme/tiny-cats")["installed"]
 
 
-@pytest.mark.parametrize("text", [
-    '[[model]]\nid = "acme/tiny-cats"\nsha256 = "ab"\n[[model]]\nid = "x/y"\n',
-    '{"models": {"acme/tiny-cats": {"revision": "c"}, "x/y": {}}}',
-    "# pinned models\nacme/tiny-cats==cccc\nx/y  # comment\n",
-])
-def test_models_lock_pins(text, cache, tmp_path):
+LOCK = """version = 1
+[models.tiny-cats]
+source = "hf:acme/tiny-cats"
+revision = "cccccccccccccccccccccccccccccccccccccccc"
+aliases = ["acme/old-cats-name"]
+[models.x]
+source = "pypi:x-pack==1.0"
+repo = "x/y"
+"""
+
+
+def test_models_lock_pins_repos_and_aliases(cache, tmp_path):
     lock = tmp_path / "models.lock"
-    lock.write_text(text)
-    assert pinned_ids([lock]) == ["acme/tiny-cats", "x/y"]
+    lock.write_text(LOCK)
+    assert pinned_ids([lock]) == ["acme/tiny-cats", "acme/old-cats-name", "x/y"]
     catalog = open_catalog(tmp_path / "c.db", cache_dir=cache, lock_files=[lock])
     assert catalog.get("acme/tiny-cats")["pinned"] and not catalog.get("acme/no-card")["pinned"]
     assert catalog.stats()["pinned"] == 1
+    lock.write_text("not [valid toml")
+    assert pinned_ids([lock]) == []  # an unreadable lock pins nothing; opening still works
+    assert refresh_local(catalog, None, cache_dir=cache, lock_files=[lock]) is True
+    assert catalog.stats()["pinned"] == 0
+
+
+def test_the_projects_models_lock_pins_the_default_experts():
+    from engine.catalog.scan import default_lock_files
+
+    ids = pinned_ids(default_lock_files(None))
+    assert "timm/tf_efficientnet_lite0.in1k" in ids and "openai/whisper-tiny.en" in ids

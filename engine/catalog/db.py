@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -31,16 +32,18 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import HgptError
 from .cards import CardError, clean_description, normalize, trim
-from .schema import MODEL_COLUMNS, migrations
+from .schema import FILL_SEARCH, MODEL_COLUMNS, migrations
 
 __all__ = ["Catalog", "CatalogCorruptError", "open_catalog", "rebuild_catalog", "clean_description"]
 
+log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024  # above this, open checks header and schema only
 _DEFAULTS = {"task": "''", "downloads": "0", "likes": "0", "tags": "'[]'", "library": "''",
              "licence": "''", "languages": "'[]'", "description": "''", "size_mb": "0",
              "runtime": "''", "installed": "0", "pinned": "0", "source": "''"}
 POPULARITY = 0.25  # search rank: BM25 minus this much per tenfold downloads
+SEARCH_POOL = 300  # search ranks this many of the most popular text matches (x10 with a task)
 CARD_FIELDS = ("id", "downloads", "likes", "licence", "size_mb", "installed", "runtime", "source",
                "description")
 
@@ -194,9 +197,10 @@ class Catalog:
             conn.execute(f"PRAGMA cache_size = {-1024 * cache_mb}")
             try:
                 yield conn
+                conn.execute("INSERT INTO models_fts (models_fts) VALUES ('delete-all')")
+                conn.execute(FILL_SEARCH)
                 for _, _, sql in saved:
                     conn.execute(sql)
-                conn.execute("INSERT INTO models_fts (models_fts) VALUES ('rebuild')")
             finally:
                 conn.execute(f"PRAGMA cache_size = {previous}")
 
@@ -245,8 +249,9 @@ class Catalog:
         """Full-text search over id, description and tags, best first.
 
         The rank is BM25 (a word in the id counts 8x, in the tags 3x) nudged by
-        popularity, as the Hub's own search favours much-used models. Every word
-        must match; when nothing does, any word may."""
+        popularity, as the Hub's own search favours much-used models, over the
+        most popular ``SEARCH_POOL`` matches. Every word must match; when nothing
+        does, any word may."""
         words = _fts_words(query)
         if not words:
             return []
@@ -258,13 +263,18 @@ class Catalog:
                 for r in rows]
 
     def _search(self, match: str, task: str | None, limit: int) -> list[sqlite3.Row]:
-        sql = ("SELECT m.id, m.task, m.downloads, m.likes, m.licence, m.size_mb, m.installed,"
+        # Stage 1 walks the index in search-key order (most popular first) and stops
+        # after ``pool`` matches; stage 2 ranks that pool. See schema.py.
+        pool = max(SEARCH_POOL * (10 if task else 1), limit * 10)
+        sql = ("WITH hits AS (SELECT rowid AS key, bm25(models_fts, 8.0, 1.0, 3.0) AS relevance"
+               " FROM models_fts WHERE models_fts MATCH ? ORDER BY rowid LIMIT ?)"
+               " SELECT m.id, m.task, m.downloads, m.likes, m.licence, m.size_mb, m.installed,"
                " m.runtime, m.source, m.description,"
-               f" bm25(models_fts, 8.0, 1.0, 3.0) - {POPULARITY} * log10(m.downloads + 1) AS score"
-               " FROM models_fts JOIN models m ON m.rowid = models_fts.rowid WHERE models_fts MATCH ?")
-        params: list[Any] = [match]
+               f" relevance - {POPULARITY} * log10(m.downloads + 1) AS score"
+               " FROM hits JOIN models m ON m.rowid = (hits.key & 4294967295)")
+        params: list[Any] = [match, pool]
         if task:
-            sql += " AND m.id IN (SELECT model_id FROM model_tasks WHERE task = ?)"
+            sql += " WHERE EXISTS (SELECT 1 FROM model_tasks t WHERE t.task = ? AND t.model_id = m.id)"
             params.append(task)
         sql += " ORDER BY score LIMIT ?"
         with self.guard():
@@ -314,20 +324,25 @@ class Catalog:
 
 def top_k_sql(task: str, k: int, among: list[str] | None = None, runnable: bool = False,
               installed: bool | None = None) -> tuple[str, list]:
-    """The selection query: a range scan of ``model_tasks_rank``, no sort."""
+    """The selection query: a range scan of ``model_tasks_rank`` with no sort, or,
+    among given ids, primary-key lookups of just those."""
     sql = ("SELECT m.id, m.downloads, m.likes, m.licence, m.size_mb, m.installed, m.runtime,"
            " m.source, m.description FROM model_tasks t JOIN models m ON m.id = t.model_id"
            " WHERE t.task = ?")
     params: list[Any] = [task]
+    order = " ORDER BY t.downloads DESC, t.model_id LIMIT ?"
     if among is not None:
         sql += f" AND t.model_id IN ({','.join('?' * len(among))})"
         params += among
+        # A few ids: look each up by primary key and sort them; the unary + stops
+        # the planner from walking every row of the task in index order instead.
+        order = " ORDER BY +t.downloads DESC, +t.model_id LIMIT ?"
     if runnable:
         sql += " AND m.runtime != ''"
     if installed is not None:
         sql += " AND m.installed = ?"
         params.append(int(installed))
-    return sql + " ORDER BY t.downloads DESC, t.model_id LIMIT ?", params + [k]
+    return sql + order, params + [k]
 
 
 def _ensure_log10(conn: sqlite3.Connection) -> None:
@@ -363,7 +378,10 @@ def open_catalog(path: str | Path, registry=None, **local) -> Catalog:
     from .scan import refresh_local
 
     catalog = Catalog(path)
-    refresh_local(catalog, registry, **local)
+    try:
+        refresh_local(catalog, registry, **local)
+    except sqlite3.OperationalError as exc:  # e.g. locked by a long import in another process
+        log.warning("catalog: local models not refreshed this time (%s); selection uses what is stored", exc)
     return catalog
 
 

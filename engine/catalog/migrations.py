@@ -6,7 +6,8 @@ ones not yet recorded in the ``_migrations`` table, in number order, each inside
 its own transaction together with the row that records it — so a migration that
 raises leaves no trace and stays pending, and applying twice is a no-op. Numbers
 must be unique and names too; a duplicate is refused when it is registered, not
-discovered later in a user's database.
+discovered later in a user's database. ``apply(db, until=N)`` stops after number N
+(tests use it to build a catalog as an older release left it).
 
 The connection must be in autocommit mode (``isolation_level=None``): this module
 issues ``BEGIN IMMEDIATE``/``COMMIT`` itself, which makes DDL transactional too.
@@ -55,17 +56,18 @@ class Migrations:
             return []
         return [r[0] for r in db.execute(f"SELECT number FROM [{self.table}] ORDER BY number")]
 
-    def pending(self, db) -> list[Migration]:
+    def pending(self, db, until: int | None = None) -> list[Migration]:
         done = set(self.applied(db))
-        return [m for m in self.all if m.number not in done]
+        return [m for m in self.all if m.number not in done and (until is None or m.number <= until)]
 
-    def apply(self, db) -> list[str]:
-        """Apply every pending migration; returns the names applied (empty when none)."""
-        if not self.pending(db):  # the common case: one cheap read, no write lock
+    def apply(self, db, until: int | None = None) -> list[str]:
+        """Apply pending migrations (up to number ``until``); returns the names applied."""
+        pending = self.pending(db, until)
+        if not pending:  # the common case: one cheap read, no write lock
             return []
         self._ensure_table(db)
         names = []
-        for migration in self.all:
+        for migration in pending:
             conn = db.conn
             conn.execute("BEGIN IMMEDIATE")
             try:

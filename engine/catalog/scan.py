@@ -11,7 +11,8 @@ start costs a directory listing and one small read:
   overwrites synced downloads with its own numbers;
 * the Hugging Face cache (``huggingface_hub.scan_cache_dir``): every cached model
   with its snapshot path and revision, and the README's front matter and text;
-* ``models.lock``: the ids it pins get ``pinned = 1``.
+* ``models.lock`` (read by ``engine.models.lock``): the repos and aliases it pins
+  get ``pinned = 1``.
 
 Models no longer found by either scan are marked not installed.
 """
@@ -29,7 +30,6 @@ from typing import Iterable
 from .cards import CardError, normalize, read_card_text
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
 LOCAL_FIELDS = ("installed", "installed_path", "installed_revision", "runtime", "size_mb", "source")
 
 
@@ -153,43 +153,29 @@ def _cached_card(repo) -> dict:
 
 # -- models.lock ---------------------------------------------------------------------
 def default_lock_files(catalog_path: Path) -> list[Path]:
-    return [ROOT / "models.lock", Path(catalog_path).parent / "models.lock"]
+    from ..models.lock import default_lock_path
+
+    return [default_lock_path()]
 
 
 def pinned_ids(paths: Iterable[Path]) -> list[str]:
-    """Model ids named in lock files: TOML or JSON (``id``/``model_id``/``repo_id``
-    values, or the keys of a ``models`` table), or plain lines ``ORG/NAME[==REV]``."""
+    """The model ids ``models.lock`` pins: each entry's repo and its aliases (the
+    names experts and the Hub know it by). A lock that cannot be read pins nothing
+    and is reported in the log; ``hgpt models verify`` says what is wrong with it."""
+    from ..errors import HgptError
+    from ..models.lock import parse_lock
+
     ids: list[str] = []
-    for path in paths:
-        if Path(path).is_file():
-            ids += _lock_ids(Path(path).read_text(encoding="utf-8", errors="replace"))
-    return list(dict.fromkeys(ids))
-
-
-def _lock_ids(text: str) -> list[str]:
-    import tomllib
-
-    for parse in (tomllib.loads, json.loads):
-        try:
-            return list(_walk_ids(parse(text)))
-        except ValueError:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+    for path in map(Path, paths):
+        if not path.is_file():
             continue
-    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
-    return [re.split(r"[=@\s]", line, maxsplit=1)[0] for line in lines if line]
-
-
-def _walk_ids(node, key: str = ""):
-    if isinstance(node, dict):
-        if key == "models":
-            yield from (k for k, v in node.items() if isinstance(v, (dict, str)) and "/" in k)
-        for k, v in node.items():
-            if k in ("id", "model_id", "repo_id", "repo") and isinstance(v, str):
-                yield v
-            else:
-                yield from _walk_ids(v, k)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk_ids(item, key)
+        try:
+            lock = parse_lock(path.read_text(encoding="utf-8"), path)
+        except (HgptError, OSError, ValueError) as exc:
+            log.warning("catalog: %s not read: %s", path, exc)
+            continue
+        ids += [i for entry in lock for i in (entry.repo, *entry.aliases) if i]
+    return list(dict.fromkeys(ids))
 
 
 def _fingerprint(cards: list[dict], cache: Path, locks: list[Path]) -> str:

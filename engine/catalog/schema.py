@@ -11,8 +11,16 @@ carries a copy of the model's downloads so that "top-K for a task by downloads" 
 one range scan of the ``(task, downloads DESC)`` index with no sort, however many
 cards the catalog holds; triggers keep that copy and the primary task in step with
 ``models`` (with ``WHEN NOT EXISTS`` rather than ``OR IGNORE``: the upsert that fires
-them would impose its own conflict policy on the trigger's insert). ``models_fts`` is an FTS5 index over id, description and tags, kept in
-sync by the triggers sqlite-utils' ``enable_fts(create_triggers=True)`` writes.
+them would impose its own conflict policy on the trigger's insert).
+
+``models_fts`` is an FTS5 index over id, description and tags. Migration 2 made it
+the sqlite-utils way (``enable_fts(create_triggers=True)``); migration 4 replaced it
+with a contentless index whose rowid is a *search key*: the model's popularity
+bucket (half-decades of downloads, most popular first) in the high bits and the
+``models`` rowid in the low 32. FTS5 walks matches in rowid order, so "the most
+popular few hundred matches" is an early-stopping scan instead of ranking every
+match — a common word matches tens of thousands of cards in a million. Triggers
+keep it in step, re-keying a model when its downloads cross a bucket boundary.
 ``sync_state`` remembers where an interrupted Hub sync stopped; ``catalog_meta``
 holds small key/value facts (fingerprints that make re-opening cheap).
 """
@@ -117,6 +125,37 @@ END
 """)
 
 
+# Popularity bucket: two per decade of downloads (1-2.99…, 3-9.99…), in plain SQL so
+# the triggers run on any SQLite build. Lower key = more popular.
+def search_key(row: str) -> str:
+    digits = f"CAST({row}.downloads AS TEXT)"
+    bucket = f"(length({digits}) * 2 + (substr({digits}, 1, 1) >= '3'))"
+    return f"(((40 - {bucket}) << 32) | {row}.rowid)"
+
+
+SEARCH_TRIGGERS = f"""
+CREATE TRIGGER models_ai AFTER INSERT ON models BEGIN
+    INSERT INTO models_fts (rowid, id, description, tags)
+        VALUES ({search_key('new')}, new.id, new.description, new.tags);
+END;
+CREATE TRIGGER models_ad AFTER DELETE ON models BEGIN
+    INSERT INTO models_fts (models_fts, rowid, id, description, tags)
+        VALUES ('delete', {search_key('old')}, old.id, old.description, old.tags);
+END;
+CREATE TRIGGER models_au AFTER UPDATE OF id, description, tags, downloads ON models
+WHEN old.id IS NOT new.id OR old.description IS NOT new.description OR old.tags IS NOT new.tags
+    OR {search_key('old')} != {search_key('new')}
+BEGIN
+    INSERT INTO models_fts (models_fts, rowid, id, description, tags)
+        VALUES ('delete', {search_key('old')}, old.id, old.description, old.tags);
+    INSERT INTO models_fts (rowid, id, description, tags)
+        VALUES ({search_key('new')}, new.id, new.description, new.tags);
+END
+"""
+FILL_SEARCH = ("INSERT INTO models_fts (rowid, id, description, tags) "
+               f"SELECT {search_key('models')}, id, description, tags FROM models")
+
+
 @migrations(3)
 def sync_state(db) -> None:
     _run(db, """
@@ -131,3 +170,16 @@ CREATE TABLE sync_state (
 );
 CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """)
+
+
+@migrations(4)
+def search_by_popularity(db) -> None:
+    _run(db, """
+DROP TRIGGER IF EXISTS models_ai;
+DROP TRIGGER IF EXISTS models_ad;
+DROP TRIGGER IF EXISTS models_au;
+DROP TABLE IF EXISTS models_fts;
+CREATE VIRTUAL TABLE models_fts USING fts5 (id, description, tags, content='', tokenize='porter')
+""")
+    _run(db, SEARCH_TRIGGERS)
+    db.execute(FILL_SEARCH)

@@ -100,9 +100,12 @@ def show(args) -> int:
 
 
 def import_(args) -> int:
+    from tqdm import tqdm
+
     from ..catalog.importer import import_file
 
-    report = import_file(_open(), args.file)
+    with tqdm(unit="card", file=sys.stderr, desc="import", disable=None) as bar:
+        report = import_file(_open(), args.file, progress=lambda n: bar.update(n - bar.n))
     if args.json:
         _dump({"imported": report.imported, "skipped": report.skipped, "seconds": round(report.seconds, 3)})
     else:
