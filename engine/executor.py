@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from . import events as ev
+from . import faults
 from .cancel import CancelToken
 from .errors import Cancelled, ExpertError, HgptError
 from .experts.base import ExpertContext, ExpertResult
 from .plan import RESOURCE_RE, Task
+from .references import FILE_SUFFIXES, check_output, resolve_attachment
 from .tasks import TASK_TYPES, TaskType
-
-FILE_SUFFIXES = {
-    "image": {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"},
-    "audio": {".wav", ".flac", ".mp3", ".ogg", ".m4a"},
-    "video": {".mp4", ".webm", ".avi", ".mov", ".gif"},
-}
 
 
 def _file_of(result: ExpertResult, modality: str) -> Path | None:
@@ -35,35 +31,38 @@ def _file_of(result: ExpertResult, modality: str) -> Path | None:
 
 
 def resolve_args(task: Task, ttype: TaskType, results: Mapping[int, ExpertResult],
-                 attachments: Mapping[str, Path]) -> dict:
-    """Arguments with resources and attachment names replaced by real values."""
+                 attachments: Mapping[str, Path], *, run_dir: Path | None = None,
+                 offline: bool = True) -> dict:
+    """Arguments with resources and attachment names replaced by real values.
+
+    File slots may only name attachments or earlier outputs (``engine.references``);
+    anything else, or a reference to a task without a result, is an ``ExpertError``."""
     resolved = {}
     for key, value in task.args.items():
         modality = ttype.args.get(key, "text")
+        value = "" if value is None else str(value)
         whole = RESOURCE_RE.fullmatch(value.strip())
         if modality != "text":
             if whole:
-                path = _file_of(results[int(whole.group(1))], modality)
+                source = int(whole.group(1))
+                path = _file_of(_result(results, source, task), modality)
                 if path is None:
-                    raise ExpertError(f"task {whole.group(1)} produced no {modality} file for {key!r}")
-                resolved[key] = path
+                    raise ExpertError(f"task {source} produced no {modality} file for {key!r}")
+                resolved[key] = check_output(path, modality, run_dir, source)
             else:
-                resolved[key] = _attachment(value, modality, attachments)
+                resolved[key] = resolve_attachment(value, modality, attachments, key=key,
+                                                   task=task.task, offline=offline)
         else:
-            resolved[key] = RESOURCE_RE.sub(lambda m: results[int(m.group(1))].text.strip(), value)
+            resolved[key] = RESOURCE_RE.sub(lambda m: _result(results, int(m.group(1)), task).text.strip(),
+                                            value)
     return resolved
 
 
-def _attachment(value: str, modality: str, attachments: Mapping[str, Path]) -> Path:
-    name = Path(value.strip()).name
-    if value.strip() in attachments:
-        return attachments[value.strip()]
-    if name in attachments:
-        return attachments[name]
-    known = ", ".join(attachments) or "none"
-    raise ExpertError(
-        f"{value!r} is not an attached file (attached: {known}); attach the {modality} and ask again"
-    )
+def _result(results: Mapping[int, ExpertResult], source: int, task: Task) -> ExpertResult:
+    if source not in results:
+        raise ExpertError(f"task {task.id} needs the output of task {source}, which has none; "
+                          "the plan refers to a task that did not run before it")
+    return results[source]
 
 
 class Executor:
@@ -71,8 +70,10 @@ class Executor:
                  attachments: Mapping[str, Path], controller=None,
                  cancel: CancelToken | None = None, max_workers: int = 2,
                  task_types: Mapping[str, TaskType] = TASK_TYPES,
-                 selection_errors: Mapping[int, str] | None = None, memory=None):
+                 selection_errors: Mapping[int, str] | None = None, memory=None,
+                 offline: bool = True):
         self.selections = selections
+        self.offline = offline  # a URL in a plan is refused with the offline reason
         self.memory = memory  # loads experts within the memory budget (engine.memory)
         self.selection_errors = dict(selection_errors or {})
         self.run_id, self.run_dir = run_id, run_dir
@@ -131,7 +132,8 @@ class Executor:
             yield ev.TaskFailed(self.run_id, task.id, task.task, "", reason, 0.0)
             return None
         try:
-            args = resolve_args(task, self.task_types[task.task], self.results, self.attachments)
+            args = resolve_args(task, self.task_types[task.task], self.results, self.attachments,
+                                run_dir=self.run_dir, offline=self.offline)
         except HgptError as exc:
             self.errors[task.id] = str(exc)
             yield ev.TaskFailed(self.run_id, task.id, task.task, selection.model_id, str(exc), 0.0)
@@ -143,10 +145,18 @@ class Executor:
     def _call(self, task: Task, args: dict) -> ExpertResult:
         expert = self.selections[task.id].expert
         ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel)
-        if self.memory is None:
-            return expert(task.task, args, ctx)
-        with self.memory.use(expert):
-            return expert(task.task, args, ctx)
+        try:
+            if self.memory is None:
+                return expert(task.task, args, ctx)
+            with self.memory.use(expert):
+                return expert(task.task, args, ctx)
+        except Exception as exc:  # no half file is left; the message says what to do
+            faults.remove_partial(ctx.written)
+            if isinstance(exc, MemoryError):
+                expert.unload()
+            if isinstance(exc, HgptError) and not faults.is_disk_full(exc):
+                raise
+            raise ExpertError(faults.describe(exc, task.task, self.selections[task.id].model_id)) from exc
 
     def _finish(self, task: Task, future: Future, seconds: float) -> ev.Event:
         model_id = self.selections[task.id].model_id

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 from . import attachments as att
 from . import events as ev
-from . import responder
+from . import offline, responder
 from .cancel import CancelToken
 from .config import Settings, settings as global_settings
 from .errors import Cancelled, HgptError, PlanError, UserInputError
@@ -34,6 +34,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, *, controller=None, registry=None,
                  catalog=None, planner: Planner | None = None):
         self.settings = settings or global_settings()
+        offline.enforce(self.settings.offline)  # before any loader imports huggingface_hub
         self._controller = controller
         self._registry = registry
         self._catalog = catalog
@@ -181,7 +182,8 @@ class Engine:
                             max_workers=self.settings.max_workers,
                             task_types={t.name: t for t in self.planner.task_types},
                             selection_errors=run.selection_errors,
-                            memory=getattr(self.registry, "memory", None))
+                            memory=getattr(self.registry, "memory", None),
+                            offline=self.settings.offline)
         yield from executor.run(run.plan.tasks)
 
     def _answer(self, run: "_Run"):

@@ -10,6 +10,7 @@ user can act on, why it cannot run on this machine (a package or file absent).
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,16 +32,22 @@ class ExpertContext:
     task_id: int = 0
     controller: Any = None  # the controller LLM, for text tasks it answers itself
     cancel: CancelToken = field(default_factory=CancelToken)
+    written: list[Path] = field(default_factory=list)  # paths handed out (removed if the task fails)
 
     def output_path(self, stem: str, suffix: str) -> Path:
-        """A fresh file path inside the run folder, e.g. ``3-speech.wav``."""
+        """A fresh file path inside the run folder, e.g. ``3-speech.wav``. The stem keeps
+        only ASCII letters, digits, ``-`` and ``_``, and the suffix must be ``.`` plus
+        letters or digits, so no argument can name a path outside the folder."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:40]
-        path = self.run_dir / f"{self.task_id}-{safe}{suffix}"
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in str(stem))[:40]
+        if not re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix or ""):
+            raise ValueError(f"output suffix {suffix!r} is not a file extension like '.wav'")
+        path = self.run_dir / f"{int(self.task_id)}-{safe}{suffix}"
         n = 1
         while path.exists():
             n += 1
-            path = self.run_dir / f"{self.task_id}-{safe}-{n}{suffix}"
+            path = self.run_dir / f"{int(self.task_id)}-{safe}-{n}{suffix}"
+        self.written.append(path)
         return path
 
 
