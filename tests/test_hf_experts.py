@@ -344,3 +344,16 @@ def test_speecht5_text_to_speech_without_sentencepiece_says_what_to_install(tiny
     (tts / "config.json").write_text(config)
     e = TransformersExpert("tiny/tts", "text-to-speech", path=tts)
     assert e.missing() == "SpeechT5's tokenizer needs sentencepiece. Install it with: pip install sentencepiece"
+
+
+def test_a_timm_backbone_without_timm_says_what_to_install(tiny, tmp_path):
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("timm") is not None:
+        pytest.skip("timm is installed here")
+    detr = shutil.copytree(tiny("detr", tiny_hf.build_detr), tmp_path / "detr-timm")
+    config = (detr / "config.json").read_text().replace('"use_timm_backbone": false', '"use_timm_backbone": true')
+    (detr / "config.json").write_text(config)
+    e = TransformersExpert("facebook/detr-resnet-50", "object-detection", path=detr)
+    assert e.missing() == "facebook/detr-resnet-50 uses a timm backbone. Install it with: pip install timm"

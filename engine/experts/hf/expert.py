@@ -72,12 +72,15 @@ class TransformersExpert(Expert):
         return self._missing_parts(folder)
 
     def _missing_parts(self, folder: Path) -> str | None:
-        """Models that need a second model: SpeechT5's vocoder; audio-to-audio's one family."""
+        """What else a model needs: SpeechT5's vocoder and tokenizer library, DETR's timm
+        backbone; and for audio-to-audio, the one family transformers runs."""
         config = read_json(folder / "config.json")
         if "audio-to-audio" in self.tasks and "SpeechT5ForSpeechToSpeech" not in (config.get("architectures") or []):
             from .audio import AUDIO_TO_AUDIO_HELP
 
             return AUDIO_TO_AUDIO_HELP
+        if config.get("use_timm_backbone") and importlib.util.find_spec("timm") is None:
+            return f"{self.model_id} uses a timm backbone. Install it with: pip install timm"
         if "SpeechT5ForTextToSpeech" in (config.get("architectures") or []) and \
                 importlib.util.find_spec("sentencepiece") is None:
             return "SpeechT5's tokenizer needs sentencepiece. Install it with: pip install sentencepiece"
