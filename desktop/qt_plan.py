@@ -142,7 +142,10 @@ class NodeDetails(QWidget):
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for c in range(len(self.COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.Stretch if c == 0 else QHeaderView.ResizeToContents)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         for w in (self.title, self.reason, self.table):
