@@ -98,6 +98,20 @@ def _process_started(pid: int) -> str:
         return ""
 
 
+def _wal(db: sqlite3.Connection, seconds: float = 30.0) -> None:
+    """Switch to WAL. On a new file another connection may be mid-write; SQLite then says
+    'locked' at once (its busy timeout does not cover a journal-mode change), so retry."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _alive(pid: int, started: str) -> bool:
     if pid <= 0:
         return False
@@ -164,7 +178,7 @@ class HistoryStore:
         if db is None:
             try:
                 db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
+                _wal(db)
             except sqlite3.DatabaseError as exc:
                 raise HistoryError(f"{self.path} is not a usable history database ({exc}); "
                                    "move it aside and hgpt will start a new one") from None

@@ -39,7 +39,8 @@ def run(args) -> int:
         check_gguf(settings.controller)
     engine = Engine(settings)
     cancel = CancelToken()
-    stream = engine.run(args.request, args.attach, cancel=cancel)
+    inner = engine.run(args.request, args.attach, cancel=cancel)
+    stream = _recorded(inner, settings)
     printer = JsonPrinter() if args.json else TextPrinter()
     try:
         for event in stream:
@@ -47,9 +48,27 @@ def run(args) -> int:
     except KeyboardInterrupt:
         cancel.cancel()
         stream.close()
+        inner.close()
         print("\nhgpt: cancelled", file=sys.stderr)
         return 130
     return printer.exit_code
+
+
+def _recorded(stream, settings):
+    """Each ``hgpt ask`` is a conversation in the history store, like a chat in the window,
+    so its run is kept (and a killed one shows as interrupted). An unusable store is
+    reported and the run goes on unrecorded."""
+    import sqlite3
+
+    from ..history import HistoryError, HistoryRecorder, open_history
+
+    try:
+        store = open_history(settings)
+        conversation = store.new_conversation()
+    except (HistoryError, sqlite3.Error, OSError) as exc:
+        print(f"hgpt: this run is not kept in the history ({exc})", file=sys.stderr)
+        return stream
+    return HistoryRecorder(store, conversation.id).wrap(stream)
 
 
 class JsonPrinter:
@@ -67,8 +86,8 @@ class JsonPrinter:
 class TextPrinter:
     exit_code = 1
 
-    def __init__(self, out=sys.stdout):
-        self.out = out
+    def __init__(self, out=None):
+        self.out = out or sys.stdout  # looked up now: sys.stdout may have been replaced since import
 
     def say(self, text: str = "", end: str = "\n") -> None:
         print(text, end=end, file=self.out, flush=True)
