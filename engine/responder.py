@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 from . import prompts
+from .plan import RESOURCE_RE
 
 MAX_ANSWER_TOKENS = 120
 
@@ -20,11 +21,16 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _describe_value(key: str, value: str) -> str:
+    whole = RESOURCE_RE.fullmatch(str(value).strip())
+    if whole:
+        return f"the output of step {int(whole.group(1)) + 1}"
+    value = RESOURCE_RE.sub(lambda m: f"[output of step {int(m.group(1)) + 1}]", str(value))
+    return f'"{_short(value, 60)}"' if key != "image" and key != "audio" else _short(value, 60)
+
+
 def _describe_input(args: dict) -> str:
-    parts = []
-    for key, value in args.items():
-        parts.append(_short(value, 60) if key != "text" else f'"{_short(value, 60)}"')
-    return " and ".join(parts)
+    return " and ".join(_describe_value(k, v) for k, v in args.items())
 
 
 def workflow_text(results: Sequence[dict]) -> str:
