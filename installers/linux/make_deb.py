@@ -37,9 +37,16 @@ ROOT = HERE.parents[1]
 ICONS = ROOT / "installers" / "icons"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 RUNTIME_PROGRAMS = ["espeak-ng"]  # run as subprocesses, so ldd cannot see them
+# Libraries of Qt's optional plugins (GTK theme, Wayland) that a build machine without a
+# desktop lacks: Qt skips a plugin it cannot load, so these are recommended, not required.
+OPTIONAL_LIBRARIES = {
+    "libgtk-3.so.0": "libgtk-3-0", "libgdk-3.so.0": "libgtk-3-0",
+    "libwayland-cursor.so.0": "libwayland-cursor0", "libwayland-egl.so.1": "libwayland-egl1",
+    "libxdamage.so.1": "libxdamage1",
+}
 ELF_MAGIC = b"\x7fELF"
 GLIBC_VERSION = re.compile(rb"GLIBC_2\.(\d+)(?:\.\d+)?\x00")
-LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(\S+|not found)")
+LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(not found|/\S+)")
 DESCRIPTION = """\
 HuggingGPT on your laptop, offline
  A small local LLM (llama.cpp) plans your request into a task graph, picks an
@@ -116,8 +123,8 @@ def glibc_floor(elves: list[Path]) -> str:
     return f"2.{newest}"
 
 
-def depends(folder: Path) -> tuple[str, set[str]]:
-    """The control file's Depends line and the sonames that resolve nowhere."""
+def depends(folder: Path) -> tuple[str, str, set[str]]:
+    """The control file's Depends and Recommends lines, and the sonames that resolve nowhere."""
     elves = elf_files(folder)
     libs, missing = external_libraries(folder, elves)
     packages, orphans = owning_packages(libs)
@@ -125,14 +132,15 @@ def depends(folder: Path) -> tuple[str, set[str]]:
     for orphan in sorted(orphans):
         print(f"make_deb: {orphan} belongs to no Debian package; left out of Depends", file=sys.stderr)
     entries = [f"libc6 (>= {glibc_floor(elves)})", *sorted(packages), *RUNTIME_PROGRAMS]
-    return ", ".join(entries), missing
+    recommends = sorted({OPTIONAL_LIBRARIES[m] for m in missing if m in OPTIONAL_LIBRARIES} | {"xdg-utils"})
+    return ", ".join(entries), ", ".join(recommends), missing - set(OPTIONAL_LIBRARIES)
 
 
-def control(version: str, arch: str, installed_kib: int, depends_line: str) -> str:
+def control(version: str, arch: str, installed_kib: int, depends_line: str, recommends: str) -> str:
     return (f"Package: hgpt\nVersion: {version}\nArchitecture: {arch}\n"
             "Maintainer: hgpt maintainers <maintainers@hgpt.invalid>\n"
             f"Installed-Size: {installed_kib}\nDepends: {depends_line}\n"
-            "Recommends: xdg-utils\nSection: science\nPriority: optional\n"
+            f"Recommends: {recommends}\nSection: science\nPriority: optional\n"
             f"Description: {DESCRIPTION}\n")
 
 
@@ -173,9 +181,9 @@ def stage(dist: Path, root: Path, version: str, arch: str) -> set[str]:
     write(root / "usr/share/doc/hgpt/copyright",
           "hgpt is licensed under Apache-2.0. The bundled models and libraries keep their own\n"
           "licences; see /opt/hgpt/_internal/models.lock for each model's licence.\n")
-    depends_line, missing = depends(dist)
+    depends_line, recommends, missing = depends(dist)
     installed_kib = (sum(p.lstat().st_size for p in root.rglob("*") if not p.is_dir()) + 1023) // 1024
-    write(root / "DEBIAN/control", control(version, arch, installed_kib, depends_line))
+    write(root / "DEBIAN/control", control(version, arch, installed_kib, depends_line, recommends))
     return missing
 
 
