@@ -50,10 +50,13 @@ EXCLUDES = [
     "tkinter", "_tkinter", "matplotlib", "IPython", "ipykernel", "ipywidgets", "jupyter",
     "jupyter_client", "notebook", "nbformat", "pytest", "_pytest", "pytestqt", "pytest_qt",
     "hypothesis", "skimage", "tensorboard", "torch.utils.tensorboard", "tensorflow", "keras",
-    "jax", "flax", "torch.testing._internal", "torchvision", "torchaudio", "triton",
+    "jax", "flax", "torchvision", "torchaudio", "triton", "spacy.tests", "thinc.tests",
     "PyQt5", "PyQt6", "PySide2", "gradio", "pandas.tests", "numpy.tests", "scipy.tests",
-    "setuptools", "pip", "pyinstaller", "PyInstaller", "sphinx", "docutils",
+    "pip", "pyinstaller", "PyInstaller", "sphinx", "docutils",
 ]
+# Not excluded although they look like test/build tools: torch imports
+# torch.testing._internal (torch.utils.checkpoint) and setuptools (torch.utils.cpp_extension)
+# at module level.
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
