@@ -72,6 +72,21 @@ say "hgpt --help"
 "${clean_env[@]}" hgpt --help >"$WORK/help.txt" 2>&1 || fail "hgpt --help failed: $(tail -n1 "$WORK/help.txt")"
 grep -q "ask" "$WORK/help.txt" || fail "hgpt --help does not list the ask command"
 
+say "hgpt models verify (the bundled packs against models.lock's sha256)"
+"${clean_env[@]}" hgpt models verify >"$OUT/verify.txt" 2>&1 || fail "hgpt models verify failed: $(tail -n1 "$OUT/verify.txt")"
+packs=$(grep -cE '^[A-Za-z0-9].*==' "$ROOT/requirements-packs.txt")
+verified=$(grep -c '^verified' "$OUT/verify.txt" || true)
+grep -q ' 0 mismatch' "$OUT/verify.txt" && (( verified >= packs )) \
+  || fail "only $verified of $packs packs verified: $(tail -n1 "$OUT/verify.txt")"
+say "$(tail -n1 "$OUT/verify.txt")"
+# Bigger models are downloads: offline (the default) the app must say how to allow it.
+set +e
+"${clean_env[@]}" hgpt models pull whisper-base >"$WORK/pull.txt" 2>&1
+code=$?
+set -e
+[[ $code == 2 ]] && grep -q -- "--online" "$WORK/pull.txt" \
+  || fail "offline 'hgpt models pull' should exit 2 naming --online, got $code: $(tail -n1 "$WORK/pull.txt")"
+
 say "hgpt ask \"$REQUEST\" --attach chelsea.png"
 trace=()
 command -v strace >/dev/null && trace=(strace -f -qq -e trace=openat,execve -o "$WORK/trace.txt")
