@@ -225,7 +225,11 @@ class MainWindow(QMainWindow):
 
         engine = self.host.get()
         task_types = {t.name: t for t in engine.planner.task_types}
+        was_hidden = not self.review.isVisible()
         self.review.start(PlanDraft(plan, task_types, engine.registry), problems)
+        if was_hidden:  # give the review room; the graph above still shows the plan
+            height = self.right.height()
+            self.right.setSizes([height // 3, height - height // 3])
         self.tabs.setCurrentIndex(0)
 
     def _review_answer(self, decision) -> None:

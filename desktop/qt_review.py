@@ -71,6 +71,7 @@ class ReviewPanel(QFrame):
         self.title = QLabel("<b>Review the plan</b> — change tasks, arguments or models, then Run.")
         self.title.setWordWrap(True)
         self.editors_box = QVBoxLayout()
+        self.editors_box.addStretch(1)  # task boxes keep their height; the rest stays empty
         inner = QWidget()
         inner.setLayout(self.editors_box)
         scroll = QScrollArea(widgetResizable=True)
@@ -101,10 +102,12 @@ class ReviewPanel(QFrame):
 
     def rebuild(self) -> None:
         for editor in self.editors:
+            self.editors_box.removeWidget(editor)
+            editor.hide()
             editor.deleteLater()
         self.editors = [TaskEditor(self, t.id) for t in self.draft.tasks]
-        for editor in self.editors:
-            self.editors_box.addWidget(editor)
+        for i, editor in enumerate(self.editors):
+            self.editors_box.insertWidget(i, editor)
         self.update_problems()
 
     def update_problems(self) -> None:
