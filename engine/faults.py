@@ -55,6 +55,15 @@ def _one_line(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
+PLAN_FAILURE_WORDS = ("dropped", "cut to", "removed", "unknown")
+
+
+def plan_failures(repairs: Iterable[str]) -> list[str]:
+    """The plan repairs that mean part of the request will not be done (a dropped task,
+    a cut plan, a dangling reference), worded for the answer."""
+    return [f"planning: {r}" for r in repairs if any(w in r for w in PLAN_FAILURE_WORDS)]
+
+
 def remove_partial(paths: Iterable[Path]) -> list[Path]:
     """Delete the files a failed task was writing, and their temp siblings."""
     removed = []

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 from . import attachments as att
 from . import events as ev
-from . import offline, responder
+from . import faults, offline, responder
 from .cancel import CancelToken
 from .config import Settings, settings as global_settings
 from .errors import Cancelled, HgptError, PlanError, UserInputError
@@ -158,16 +158,17 @@ class Engine:
                               {str(k): v for k, v in run.pinned.items()}, reviewed.edited)
 
     def _select(self, run: "_Run"):
+        catalog = self._catalog_or_none(run)
         for task in run.plan.tasks:
             run.cancel.check()
             try:
                 if task.id in run.pinned:
                     from .review import pinned_selection
 
-                    sel = pinned_selection(task, run.pinned[task.id], self.registry, self.catalog,
+                    sel = pinned_selection(task, run.pinned[task.id], self.registry, catalog,
                                            self.settings.top_k)
                 else:
-                    sel = select(task, run.request, self.registry, self.catalog, self.controller,
+                    sel = select(task, run.request, self.registry, catalog, self.controller,
                                  self.settings.top_k)
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
@@ -175,6 +176,15 @@ class Engine:
             run.selections[task.id] = sel
             yield ev.ModelSelected(run.record.run_id, task.id, task.task, sel.model_id, sel.reason,
                                    sel.candidates, sel.seconds)
+
+    def _catalog_or_none(self, run: "_Run"):
+        """The catalog; if it cannot be opened (damaged), None: selection then ranks the
+        installed experts alone, and the answer carries the catalog's message."""
+        try:
+            return self.catalog
+        except HgptError as exc:
+            run.notes.append(str(exc))
+            return None
 
     def _execute(self, run: "_Run"):
         executor = Executor(run.selections, run_id=run.record.run_id, run_dir=run.record.run_dir_path,
@@ -188,7 +198,9 @@ class Engine:
 
     def _answer(self, run: "_Run"):
         pieces = []
-        for piece in responder.answer(self.controller, run.request, run.record.results(), run.history):
+        notes = faults.plan_failures(run.plan.repairs) + run.notes
+        for piece in responder.answer(self.controller, run.request, run.record.results(), run.history,
+                                      notes=notes):
             run.cancel.check()
             pieces.append(piece)
             yield ev.Token(run.record.run_id, piece)
@@ -210,3 +222,4 @@ class _Run:
     selections: dict = field(default_factory=dict)
     selection_errors: dict = field(default_factory=dict)
     pinned: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # what went wrong outside a task, for the answer

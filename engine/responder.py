@@ -33,6 +33,13 @@ def _describe_input(args: dict) -> str:
     return " and ".join(_describe_value(k, v) for k, v in args.items())
 
 
+def notes_text(notes: Sequence[str]) -> str:
+    """What went wrong outside any task (a dropped step, a damaged catalog)."""
+    if not notes:
+        return ""
+    return "\n".join(["", "", "What went wrong:"] + [f"- {_short(n, 300)}" for n in notes])
+
+
 def workflow_text(results: Sequence[dict]) -> str:
     if not results:
         return ""
@@ -72,8 +79,9 @@ def direct_answer_fallback(results: Sequence[dict]) -> str:
 
 
 def answer(controller, request: str, results: Sequence[dict],
-           history: Sequence[dict] = ()) -> Iterator[str]:
-    """Yield the answer in pieces: the controller's direct answer, then the workflow."""
+           history: Sequence[dict] = (), *, notes: Sequence[str] = ()) -> Iterator[str]:
+    """Yield the answer in pieces: the controller's direct answer, then the workflow, then
+    ``notes`` (what failed outside any task)."""
     produced = False
     if controller is not None:
         messages = prompts.answer_messages(request, results, history)
@@ -83,3 +91,5 @@ def answer(controller, request: str, results: Sequence[dict],
     if not produced and results:
         yield direct_answer_fallback(results)
     yield workflow_text(results)
+    if notes:
+        yield notes_text(notes)
