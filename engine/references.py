@@ -29,8 +29,8 @@ FILE_SUFFIXES = {
     "audio": {".wav", ".flac", ".mp3", ".ogg", ".m4a"},
     "video": {".mp4", ".webm", ".avi", ".mov", ".gif"},
 }
-URL_RE = re.compile(r"^[a-z][a-z0-9+.\-]*:(//|/)", re.IGNORECASE)
-SCHEMES = ("file:", "data:", "http:", "https:", "ftp:", "s3:", "gs:", "hf:")
+URL_RE = re.compile(r"^[a-z][a-z0-9+.\-]+:(//|/)", re.IGNORECASE)  # two letters at least: not C:/
+SCHEMES = ("data:", "http:", "https:", "ftp:", "s3:", "gs:", "hf:")
 
 
 def modalities_of(path: str | Path) -> set[str]:
@@ -40,13 +40,18 @@ def modalities_of(path: str | Path) -> set[str]:
 
 
 def is_url(value: str) -> bool:
+    """A network address (``file:`` URIs are paths, and are refused as such)."""
     text = value.strip()
+    if text.lower().startswith("file:"):
+        return False
     return bool(URL_RE.match(text)) or text.lower().startswith(SCHEMES)
 
 
 def _outside(value: str) -> bool:
-    """An absolute path, a home-relative one, a drive, or one that climbs with ``..``."""
+    """An absolute path, a ``file:`` URI, a home-relative path, a drive, or ``..``."""
     text = value.strip()
+    if text.lower().startswith("file:"):
+        return True
     if text.startswith(("~", "/", "\\")) or PureWindowsPath(text).drive:
         return True
     parts = set(PurePosixPath(text.replace("\\", "/")).parts)
