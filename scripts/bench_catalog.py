@@ -109,32 +109,42 @@ def timed(fn, args_list) -> list[float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", type=int, default=1_000_000)
-    parser.add_argument("--keep", type=Path, help="build in this folder and keep the files")
-    parser.add_argument("--queries", type=int, default=1000)
-    args = parser.parse_args()
-
+def build(source: Path, db_path: Path, n: int) -> None:
     from engine.catalog import Catalog
     from engine.catalog.importer import import_file
 
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="hgpt-bench-catalog-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    source, db_path = folder / f"cards-{args.cards}.jsonl", folder / "catalog.db"
     for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         p.unlink(missing_ok=True)
     if not source.exists():  # with --keep, a second run reuses the generated file
         started = time.perf_counter()
-        write_jsonl(source, args.cards)
-        print(f"generated {args.cards:,} cards ({source.stat().st_size / 1e6:.0f} MB JSONL) "
+        write_jsonl(source, n)
+        print(f"generated {n:,} cards ({source.stat().st_size / 1e6:.0f} MB JSONL) "
               f"in {time.perf_counter() - started:.1f} s")
-
     catalog = Catalog(db_path)
     report = import_file(catalog, source)
     print(f"import: {report.imported:,} cards in {report.seconds:.1f} s "
           f"({report.imported / report.seconds:,.0f} cards/s), {len(report.skipped)} skipped")
     catalog.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep the files")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: query the catalog built by an earlier run instead of importing")
+    args = parser.parse_args()
+
+    from engine.catalog import Catalog
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="hgpt-bench-catalog-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    source, db_path = folder / f"cards-{args.cards}.jsonl", folder / "catalog.db"
+    if args.reuse and db_path.exists():
+        print(f"reusing {db_path} (no import)")
+    else:
+        build(source, db_path, args.cards)
 
     started = time.perf_counter()
     catalog = Catalog(db_path)
@@ -165,8 +175,15 @@ def main() -> None:
     for q in ("sentiment", "bert", "bird sounds"):
         t = timed(lambda q: catalog.search(q, limit=10), [(q,)] * 5)
         print(f"  {q!r}: {statistics.median(t) * 1000:.1f} ms")
+    fts_task = timed(lambda q, t: catalog.search(q, task=t, limit=10),
+                     [(rng.choice(queries), rng.choice(tasks)) for _ in range(max(50, args.queries // 10))])
+    p50, p95 = percentiles(fts_task)
+    print(f"full-text search within one task: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    started = time.perf_counter()
+    stats = catalog.stats()
+    print(f"stats (counts by task): {(time.perf_counter() - started) * 1000:.0f} ms")
     size = catalog.size_bytes()
-    print(f"database: {size / 1e6:.0f} MB ({size / max(1, report.imported):.0f} bytes per card)")
+    print(f"database: {size / 1e6:.0f} MB ({size / max(1, stats['models']):.0f} bytes per card)")
     if not args.keep:
         catalog.close()
         for p in folder.iterdir():

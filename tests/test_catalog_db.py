@@ -189,9 +189,9 @@ def test_search_index_follows_updates_deletes_and_popularity_changes(tmp_path):
     catalog.connect().execute("INSERT INTO models_fts (models_fts) VALUES ('integrity-check')")
 
 
-def test_migration_4_indexes_cards_written_before_it(tmp_path):
+def test_later_migrations_index_cards_written_before_them(tmp_path):
     """A catalog at migration 3 (sqlite-utils' external-content FTS) moves to the
-    popularity-keyed index with every existing card searchable."""
+    popularity-keyed index with the task token, every existing card searchable."""
     import sqlite_utils
 
     path = tmp_path / "c.db"
@@ -201,8 +201,27 @@ def test_migration_4_indexes_cards_written_before_it(tmp_path):
                "('a/old', 'fill-mask', 10, 'an okapi model')")
     db.conn.close()
     catalog = Catalog(path)
-    assert catalog_migrations.applied(catalog.db)[-1] == 4
+    assert catalog_migrations.applied(catalog.db)[-2:] == [4, 5]
     assert [c["id"] for c in catalog.search("okapi")] == ["a/old"]
+    assert [c["id"] for c in catalog.search("okapi", task="fill-mask")] == ["a/old"]
+    assert catalog.search("okapi", task="translation") == []
+
+
+def test_search_within_a_task_finds_primary_and_second_tasks(tmp_path):
+    catalog = Catalog(tmp_path / "c.db")
+    catalog.upsert([{"id": f"o/cap{i}", "pipeline_tag": "image-to-text", "downloads": 100 + i,
+                     "description": "a heron captioner"} for i in range(30)])
+    catalog.upsert([{"id": "o/cls", "pipeline_tag": "image-classification", "downloads": 1,
+                     "description": "a heron classifier"},
+                    {"id": "o/both", "tasks": ["image-to-text", "image-classification"], "downloads": 5,
+                     "description": "a heron model for both"}])
+    found = {c["id"] for c in catalog.search("heron", task="image-classification")}
+    assert found == {"o/cls", "o/both"}
+    assert len(catalog.search("heron", task="image-to-text", limit=50)) == 31
+    catalog.upsert([{"id": "o/cap0", "pipeline_tag": "image-classification"}])  # its primary task changes
+    assert "o/cap0" in {c["id"] for c in catalog.search("heron", task="image-classification")}
+    assert "o/cap0" in {c["id"] for c in catalog.search("heron", task="image-to-text", limit=50)}
+    assert set(catalog.get("o/cap0")["tasks"]) == {"image-classification", "image-to-text"}
 
 
 # -- upsert semantics ----------------------------------------------------------------

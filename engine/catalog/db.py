@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import HgptError
 from .cards import CardError, clean_description, normalize, trim
-from .schema import FILL_SEARCH, MODEL_COLUMNS, migrations
+from .schema import FILL_SEARCH, MODEL_COLUMNS, migrations, search_key, task_token
 
 __all__ = ["Catalog", "CatalogCorruptError", "open_catalog", "rebuild_catalog", "clean_description"]
 
@@ -43,7 +43,8 @@ _DEFAULTS = {"task": "''", "downloads": "0", "likes": "0", "tags": "'[]'", "libr
              "licence": "''", "languages": "'[]'", "description": "''", "size_mb": "0",
              "runtime": "''", "installed": "0", "pinned": "0", "source": "''"}
 POPULARITY = 0.25  # search rank: BM25 minus this much per tenfold downloads
-SEARCH_POOL = 300  # search ranks this many of the most popular text matches (x10 with a task)
+SEARCH_POOL = 300  # search ranks this many of the most popular text matches
+SEARCH_EXTRA = 100  # with a task: at most this many models serving it as a second task
 CARD_FIELDS = ("id", "downloads", "likes", "licence", "size_mb", "installed", "runtime", "source",
                "description")
 
@@ -67,8 +68,8 @@ def _upsert_sql() -> str:
 
 
 UPSERT_SQL = _upsert_sql()
-EXTRA_TASK_SQL = ("INSERT OR IGNORE INTO model_tasks (task, model_id, downloads) "
-                  "SELECT ?, id, downloads FROM models WHERE id = ?")
+EXTRA_TASK_SQL = ("INSERT OR IGNORE INTO model_tasks (task, model_id, downloads, extra) "
+                  "SELECT :task, id, downloads, task != :task FROM models WHERE id = :id")
 
 
 class Catalog:
@@ -171,7 +172,7 @@ class Catalog:
 
     def upsert_rows(self, rows: list[dict]) -> int:
         """Upsert rows already made by ``cards.normalize``, in one transaction."""
-        extra = [(t, r["id"]) for r in rows for t in r["tasks"][1:]]
+        extra = [{"task": t, "id": r["id"]} for r in rows for t in r["tasks"][1:]]
         with self.transaction() as conn:
             conn.executemany(UPSERT_SQL, rows)
             if extra:
@@ -250,8 +251,8 @@ class Catalog:
 
         The rank is BM25 (a word in the id counts 8x, in the tags 3x) nudged by
         popularity, as the Hub's own search favours much-used models, over the
-        most popular ``SEARCH_POOL`` matches. Every word must match; when nothing
-        does, any word may."""
+        most popular ``SEARCH_POOL`` matches (of the task, when one is given).
+        Every word must match; when nothing does, any word may."""
         words = _fts_words(query)
         if not words:
             return []
@@ -259,26 +260,31 @@ class Catalog:
             rows = self._search(joiner.join(words), task, limit)
             if rows or len(words) == 1:
                 break
-        return [_card(r, r["task"], description_chars) | {"score": round(-r["score"], 3)}
-                for r in rows]
+        return self._cards(rows, description_chars)
+
+    def _cards(self, rows: list[sqlite3.Row], description_chars: int) -> list[dict]:
+        return [_card(r, r["task"], description_chars) | {"score": round(-r["score"], 3)} for r in rows]
 
     def _search(self, match: str, task: str | None, limit: int) -> list[sqlite3.Row]:
-        # Stage 1 walks the index in search-key order (most popular first) and stops
-        # after ``pool`` matches; stage 2 ranks that pool. See schema.py.
-        pool = max(SEARCH_POOL * (10 if task else 1), limit * 10)
-        sql = ("WITH hits AS (SELECT rowid AS key, bm25(models_fts, 8.0, 1.0, 3.0) AS relevance"
-               " FROM models_fts WHERE models_fts MATCH ? ORDER BY rowid LIMIT ?)"
-               " SELECT m.id, m.task, m.downloads, m.likes, m.licence, m.size_mb, m.installed,"
-               " m.runtime, m.source, m.description,"
+        pool = max(SEARCH_POOL, limit * 10)
+        if not task:
+            return self._ranked(_POOL_HITS, [match, pool], limit)
+        # The primary task is a token in the index; the few models that serve the task
+        # as a second one (multi-task expert cards) are looked up one by one by key.
+        rows = self._ranked(_POOL_HITS, [f'({match}) AND task : "{task_token(task)}"', pool], limit)
+        keys = [r[0] for r in self.connect().execute(_EXTRA_KEYS, (task, SEARCH_EXTRA))]
+        if keys:
+            rows += self._ranked(_KEY_HITS, [json.dumps(keys), match], limit)
+        return sorted(rows, key=lambda r: r["score"])[:limit]
+
+    def _ranked(self, hits: str, params: list, limit: int) -> list[sqlite3.Row]:
+        """Rank the ``hits`` (key, relevance) by relevance and popularity."""
+        sql = (f"WITH hits AS ({hits}) SELECT m.id, m.task, m.downloads, m.likes, m.licence, m.size_mb,"
+               " m.installed, m.runtime, m.source, m.description,"
                f" relevance - {POPULARITY} * log10(m.downloads + 1) AS score"
-               " FROM hits JOIN models m ON m.rowid = (hits.key & 4294967295)")
-        params: list[Any] = [match, pool]
-        if task:
-            sql += " WHERE EXISTS (SELECT 1 FROM model_tasks t WHERE t.task = ? AND t.model_id = m.id)"
-            params.append(task)
-        sql += " ORDER BY score LIMIT ?"
+               " FROM hits JOIN models m ON m.rowid = (hits.key & 4294967295) ORDER BY score LIMIT ?")
         with self.guard():
-            return self.connect().execute(sql, params + [limit]).fetchall()
+            return self.connect().execute(sql, [*params, limit]).fetchall()
 
     def get(self, model_id: str) -> dict | None:
         """Every field of one card, lists decoded, with all the tasks it serves."""
@@ -320,6 +326,17 @@ class Catalog:
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+
+# Search stage 1. The index is walked in search-key order (most popular first) and
+# stops after a pool of matches; BM25 weighs a word in the id 8x, in the tags 3x.
+_BM25 = "bm25(models_fts, 8.0, 1.0, 3.0, 0.0)"
+_POOL_HITS = (f"SELECT f.rowid AS key, {_BM25} AS relevance FROM models_fts f"
+              " WHERE models_fts MATCH ? ORDER BY f.rowid LIMIT ?")
+_KEY_HITS = (f"SELECT f.rowid AS key, {_BM25} AS relevance FROM json_each(?) k"
+             " CROSS JOIN models_fts f ON f.rowid = k.value WHERE models_fts MATCH ?")
+_EXTRA_KEYS = (f"SELECT {search_key('m')} FROM model_tasks t INDEXED BY model_tasks_extra"
+               " JOIN models m ON m.id = t.model_id WHERE t.task = ? AND t.extra = 1 LIMIT ?")
 
 
 def top_k_sql(task: str, k: int, among: list[str] | None = None, runnable: bool = False,

@@ -21,12 +21,16 @@ bucket (half-decades of downloads, most popular first) in the high bits and the
 popular few hundred matches" is an early-stopping scan instead of ranking every
 match — a common word matches tens of thousands of cards in a million. Triggers
 keep it in step, re-keying a model when its downloads cross a bucket boundary.
+Migration 5 added the primary task as a fourth column holding one token, so a
+search within a task is an FTS5 AND that skips through doclists, however rare
+the task.
 ``sync_state`` remembers where an interrupted Hub sync stopped; ``catalog_meta``
 holds small key/value facts (fingerprints that make re-opening cheap).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from .migrations import Migrations
@@ -133,27 +137,35 @@ def search_key(row: str) -> str:
     return f"(((40 - {bucket}) << 32) | {row}.rowid)"
 
 
-SEARCH_TRIGGERS = f"""
-CREATE TRIGGER models_ai AFTER INSERT ON models BEGIN
-    INSERT INTO models_fts (rowid, id, description, tags)
-        VALUES ({search_key('new')}, new.id, new.description, new.tags);
-END;
-CREATE TRIGGER models_ad AFTER DELETE ON models BEGIN
-    INSERT INTO models_fts (models_fts, rowid, id, description, tags)
-        VALUES ('delete', {search_key('old')}, old.id, old.description, old.tags);
-END;
-CREATE TRIGGER models_au AFTER UPDATE OF id, description, tags, downloads ON models
-WHEN old.id IS NOT new.id OR old.description IS NOT new.description OR old.tags IS NOT new.tags
-    OR {search_key('old')} != {search_key('new')}
-BEGIN
-    INSERT INTO models_fts (models_fts, rowid, id, description, tags)
-        VALUES ('delete', {search_key('old')}, old.id, old.description, old.tags);
-    INSERT INTO models_fts (rowid, id, description, tags)
-        VALUES ({search_key('new')}, new.id, new.description, new.tags);
-END
+def task_token(task: str) -> str:
+    """The primary task as one FTS token ("text-classification" -> "tasktextclassification"),
+    so "these words, and this task" is an FTS5 AND that skips through doclists."""
+    return "task" + task.lower().replace("-", "").replace("_", "")  # as _TASK does in SQL
+
+
+def search_sql(values: dict[str, str]) -> tuple[str, str]:
+    """(triggers, fill statement) keeping a contentless ``models_fts`` in step with
+    ``models``; ``values`` maps each FTS column to an SQL expression over row ``{r}``."""
+    cols = ", ".join(values)
+    row = lambda r: ", ".join(v.format(r=r) for v in values.values())  # noqa: E731
+    changed = " OR ".join(f"{v.format(r='old')} IS NOT {v.format(r='new')}" for v in values.values())
+    watched = ", ".join(dict.fromkeys(re.findall(r"\{r\}\.(\w+)", " ".join(values.values())) + ["downloads"]))
+    delete = f"INSERT INTO models_fts (models_fts, rowid, {cols}) VALUES ('delete', {search_key('old')}, {row('old')})"
+    insert = f"INSERT INTO models_fts (rowid, {cols}) VALUES ({search_key('new')}, {row('new')})"
+    triggers = f"""
+CREATE TRIGGER models_ai AFTER INSERT ON models BEGIN {insert}; END;
+CREATE TRIGGER models_ad AFTER DELETE ON models BEGIN {delete}; END;
+CREATE TRIGGER models_au AFTER UPDATE OF {watched} ON models
+WHEN {changed} OR {search_key('old')} != {search_key('new')}
+BEGIN {delete}; {insert}; END
 """
-FILL_SEARCH = ("INSERT INTO models_fts (rowid, id, description, tags) "
-               f"SELECT {search_key('models')}, id, description, tags FROM models")
+    fill = f"INSERT INTO models_fts (rowid, {cols}) SELECT {search_key('models')}, {row('models')} FROM models"
+    return triggers, fill
+
+
+_TEXT = {"id": "{r}.id", "description": "{r}.description", "tags": "{r}.tags"}
+_TASK = "'task' || replace(replace(lower({r}.task), '-', ''), '_', '')"
+SEARCH_TRIGGERS, FILL_SEARCH = search_sql(_TEXT | {"task": _TASK})  # the current layout (5)
 
 
 @migrations(3)
@@ -172,14 +184,40 @@ CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """)
 
 
-@migrations(4)
-def search_by_popularity(db) -> None:
-    _run(db, """
+def _replace_search_index(db, values: dict[str, str]) -> None:
+    triggers, fill = search_sql(values)
+    _run(db, f"""
 DROP TRIGGER IF EXISTS models_ai;
 DROP TRIGGER IF EXISTS models_ad;
 DROP TRIGGER IF EXISTS models_au;
 DROP TABLE IF EXISTS models_fts;
-CREATE VIRTUAL TABLE models_fts USING fts5 (id, description, tags, content='', tokenize='porter')
+CREATE VIRTUAL TABLE models_fts USING fts5 ({', '.join(values)}, content='', tokenize='porter')
 """)
-    _run(db, SEARCH_TRIGGERS)
-    db.execute(FILL_SEARCH)
+    _run(db, triggers)
+    db.execute(fill)
+
+
+@migrations(4)
+def search_by_popularity(db) -> None:
+    _replace_search_index(db, _TEXT)
+
+
+@migrations(5)
+def search_by_task(db) -> None:
+    """The primary task joins the index as one token per model (see ``task_token``);
+    ``model_tasks.extra`` marks the other tasks a model serves, with a small partial
+    index, so a search within a task finds those few models without a scan."""
+    _replace_search_index(db, _TEXT | {"task": _TASK})
+    _run(db, """
+ALTER TABLE model_tasks ADD COLUMN extra INTEGER NOT NULL DEFAULT 0;
+UPDATE model_tasks SET extra = 1 WHERE task != (SELECT m.task FROM models m WHERE m.id = model_id);
+CREATE INDEX model_tasks_extra ON model_tasks(task) WHERE extra = 1;
+DROP TRIGGER models_task_au;
+CREATE TRIGGER models_task_au AFTER UPDATE OF task ON models WHEN new.task != old.task BEGIN
+    UPDATE model_tasks SET extra = 1 WHERE model_id = new.id AND task = old.task;
+    UPDATE model_tasks SET extra = 0 WHERE model_id = new.id AND task = new.task;
+    INSERT INTO model_tasks (task, model_id, downloads)
+        SELECT new.task, new.id, new.downloads WHERE new.task != ''
+        AND NOT EXISTS (SELECT 1 FROM model_tasks WHERE task = new.task AND model_id = new.id);
+END
+""")
