@@ -156,7 +156,7 @@ def _repair_item(item, position, plan, old_to_new, task_types, attachments) -> T
     old_id = item.get("id", position)
     try:
         old_to_new[int(old_id)] = new_id
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # None, "a", NaN, 1e400
         pass
     args = _coerce_args(item.get("args", item.get("arguments", {})), ttype, notes)
     args = {k: _remap_refs(v, old_to_new, new_id, notes) for k, v in args.items()}
@@ -177,7 +177,7 @@ def _as_deps(dep) -> list[int]:
         return [dep]
     try:
         return sorted({int(d) for d in dep}) if dep else [-1]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return []
 
 
@@ -214,7 +214,11 @@ def _fill_missing(args, ttype, earlier, task_types, attachments, notes) -> None:
 
 def parse(raw: str, task_types=TASK_TYPES, attachments=None) -> Plan:
     """Parse the controller's text into a repaired ``Plan``."""
-    plan = repair(extract_json(raw), task_types, attachments)
+    try:
+        data = extract_json(raw)
+    except RecursionError:  # json gives up on very deep nesting
+        raise PlanError("the controller's plan is nested too deeply to read; ask again") from None
+    plan = repair(data, task_types, attachments)
     plan.raw = raw
     return plan
 
