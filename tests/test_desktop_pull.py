@@ -13,7 +13,8 @@ from engine.pipeline import Engine  # noqa: E402
 from engine.testing import ScriptedController  # noqa: E402
 
 
-def test_pull_from_the_models_view(qtbot, settings, hub, lock_file, cache):  # noqa: F811
+def test_pull_from_the_models_view(qtbot, settings, hub, lock_file, cache, hf_offline,  # noqa: F811
+                                   monkeypatch):
     from desktop.qt_main import MainWindow
 
     s = settings.with_(offline=False)
@@ -22,6 +23,11 @@ def test_pull_from_the_models_view(qtbot, settings, hub, lock_file, cache):  # n
     qtbot.addWidget(window)
     window.show()
     window.host.get().catalog.upsert([{"id": REPO, "task": "image-classification", "downloads": 3}])
+    # Building an engine with offline mode off puts back the environment as it was before
+    # offline mode was first enforced (engine.offline): HF_HUB_OFFLINE=1, which this test
+    # session sets. Say 0 afterwards, as a user going online would.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    hf_offline(False)
     view = window.models
     window.tabs.setCurrentWidget(view)
     qtbot.waitUntil(lambda: view.model is not None, timeout=10_000)
