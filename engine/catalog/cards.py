@@ -192,9 +192,9 @@ def _runtime(library: str | None, tags: Iterable[str]) -> str | None:
 
 def _size_mb(raw: dict) -> float | None:
     """Megabytes of weights: stated, summed from file sizes, or from tensor counts by dtype."""
-    for key in ("size_mb",):
-        if isinstance(raw.get(key), (int, float)) and raw[key] > 0:
-            return round(float(raw[key]), 1)
+    stated = raw.get("size_mb")
+    if isinstance(stated, (int, float)) and not isinstance(stated, bool) and stated > 0:
+        return round(float(stated), 1)
     siblings = raw.get("siblings")
     if isinstance(siblings, list):
         sizes = [s.get("size") for s in siblings if isinstance(s, dict)]

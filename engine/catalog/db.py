@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import sqlite3
 import threading
 import time
@@ -38,7 +39,7 @@ __all__ = ["Catalog", "CatalogCorruptError", "open_catalog", "rebuild_catalog", 
 
 log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
-QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024  # above this, open checks header and schema only
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024  # above this, open checks header and schema only
 _DEFAULTS = {"task": "''", "downloads": "0", "likes": "0", "tags": "'[]'", "library": "''",
              "licence": "''", "languages": "'[]'", "description": "''", "size_mb": "0",
              "runtime": "''", "installed": "0", "pinned": "0", "source": "''"}
@@ -381,8 +382,6 @@ def _card(row: sqlite3.Row, task: str, description_chars: int) -> dict:
 
 def _fts_words(query: str) -> list[str]:
     """The query's words as quoted FTS5 strings (a trailing ``*`` keeps prefix search)."""
-    import re
-
     words = re.findall(r"[\w.]+\*?", query or "")
     return [f'"{w.rstrip("*")}"' + ("*" if w.endswith("*") else "") for w in words if w.strip("*.")]
 
