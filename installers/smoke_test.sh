@@ -130,11 +130,13 @@ print(f"models: {', '.join(t['model_id'] for t in tasks.values())}; wav {wavs[0]
 EOF
 
 if [[ -f "$WORK/trace.txt" ]]; then
+  opened=$(grep -c 'openat(' "$WORK/trace.txt" || true)
+  (( opened > 1000 )) || fail "strace recorded only $opened file opens; the trace did not work"
   if grep -E "\"$ROOT/" "$WORK/trace.txt" | grep -v ENOENT >"$WORK/leaks.txt"; then
     head -n 5 "$WORK/leaks.txt" >&2
     fail "the packaged app opened files from the source tree $ROOT (above)"
   fi
-  say "strace: no file of $ROOT was opened"
+  say "strace: $opened file opens, none in $ROOT"
 fi
 
 say "hgpt-desktop on a virtual X screen"
