@@ -32,7 +32,22 @@ def _install_hint(task: str, catalog) -> str:
     known = catalog.top_k(task, 3) if catalog is not None else []
     names = ", ".join(c["id"] for c in known)
     hint = f" Known models for it: {names}; get one with: hgpt models pull NAME." if names else ""
+    pinned = _pinned_for(task) if not names else []
+    if pinned:
+        hint = f" models.lock pins {', '.join(pinned)} for it; get it with: hgpt models pull {pinned[0]} --online."
+    elif not names:
+        hint = " No model for it is known here; 'hgpt catalog sync' fetches model cards when online."
     return f"no installed model can run {task}.{hint}"
+
+
+def _pinned_for(task: str) -> list[str]:
+    """Names in models.lock whose model does ``task`` (what ``hgpt models pull`` accepts)."""
+    try:
+        from .models.lock import load_lock
+
+        return [e.name for e in load_lock() if task in e.tasks][:3]
+    except Exception:  # a broken lock must not hide the real problem
+        return []
 
 
 def candidates_for(task: Task, registry, catalog, k: int) -> list[dict]:
