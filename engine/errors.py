@@ -63,5 +63,9 @@ class Cancelled(HgptError):
     """The run was cancelled by the user."""
 
 
+class StorageError(HgptError, OSError):
+    """hgpt cannot write its data folder (disk full, no permission); the message says which."""
+
+
 class OfflineError(HgptError, ConnectionError):
     """A network operation was asked for while offline mode is on."""

@@ -50,6 +50,19 @@ def describe(exc: BaseException, task: str, model_id: str) -> str:
     return _one_line(f"{type(exc).__name__}: {exc}")
 
 
+def storage_message(exc: BaseException, what: str) -> str:
+    """One line for a failed write of ``what`` (a run folder, the history database)."""
+    where = getattr(exc, "filename", None)
+    where = f" ({where})" if where else ""
+    if is_disk_full(exc) or "disk is full" in str(exc):
+        return f"disk full: cannot write {what}{where}; free some disk space and try again"
+    if isinstance(exc, PermissionError):
+        return (f"permission denied writing {what}{where}; check the folder's permissions or choose "
+                "another data folder (Settings, or HGPT_HOME)")
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return _one_line(f"cannot write {what}{where}: {reason}; check the data folder and try again")
+
+
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

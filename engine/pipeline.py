@@ -11,6 +11,8 @@ edit is validated, and a ``PlanReviewed`` event carries what will run.
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -20,7 +22,7 @@ from . import events as ev
 from . import faults, offline, responder
 from .cancel import CancelToken
 from .config import Settings, settings as global_settings
-from .errors import Cancelled, HgptError, PlanError, UserInputError
+from .errors import Cancelled, HgptError, PlanError, StorageError, UserInputError
 from .executor import Executor
 from .plan import Plan
 from .planner import Planner
@@ -28,6 +30,7 @@ from .runs import RunRecord, new_run_dir, peak_rss_mb
 from .selector import select
 
 MAX_REQUEST_CHARS = 20_000
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -89,10 +92,8 @@ class Engine:
         return self._run(request, checked, cancel or CancelToken(), list(history), review)
 
     def _run(self, request, checked, cancel, history, review=None) -> Iterator[ev.Event]:
-        run_id, run_dir = new_run_dir(self.settings.runs_dir)
-        files, modalities = att.stage(checked, run_dir)
-        record = RunRecord(run_id, str(run_dir), request, list(files))
-        record.save()
+        record, files, modalities = self._start_record(request, checked)
+        run_id, run_dir = record.run_id, record.run_dir
         run = _Run(record, request, files, modalities, cancel, history, review)
         started = time.perf_counter()
         yield ev.RunStarted(run_id, request, list(files), str(run_dir))
@@ -124,9 +125,26 @@ class Engine:
             record.peak_rss_mb = peak_rss_mb()
             if record.status == "running":  # the consumer stopped iterating, or a bug
                 record.status = "interrupted"
-            record.save()
+            try:
+                record.save()
+            except OSError as exc:  # the answer still reaches the user and the history store
+                log.warning("run %s: %s", run_id, faults.storage_message(exc, "run.json"))
         if record.status == "done":
             yield ev.AnswerDone(run_id, record.answer, record.to_dict())
+
+    def _start_record(self, request, checked):
+        """The run folder with its inputs and first run.json; a failed write is one line."""
+        run_dir = None
+        try:
+            run_id, run_dir = new_run_dir(self.settings.runs_dir)
+            files, modalities = att.stage(checked, run_dir)
+            record = RunRecord(run_id, str(run_dir), request, list(files))
+            record.save()
+        except OSError as exc:
+            if run_dir is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise StorageError(faults.storage_message(exc, "the run folder")) from exc
+        return record, files, modalities
 
     # -- stages: each takes the run's own state, so one Engine can serve concurrent runs --
     def _plan(self, run: "_Run"):

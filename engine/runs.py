@@ -28,8 +28,12 @@ def new_run_dir(runs_dir: Path) -> tuple[str, Path]:
 
 def write_json_atomic(path: Path, data) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+        os.replace(tmp, path)
+    except BaseException:  # no half-written temp file is left behind (e.g. disk full)
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def peak_rss_mb() -> float:

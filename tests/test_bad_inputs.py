@@ -277,3 +277,56 @@ def test_an_expert_that_raises_is_reported_in_one_line(settings):
     failed = outcome(events, 0)
     assert isinstance(failed, ev.TaskFailed) and failed.error == "KeyError: 'decoder.layers.3'"
     assert isinstance(outcome(events, 1), ev.TaskFinished) and "decoder.layers.3" in done.text
+
+
+# -- the data folder itself cannot be written ------------------------------------------------------------
+def test_a_full_disk_at_run_start_is_one_line_and_leaves_no_run_folder(settings, monkeypatch):
+    from engine.errors import StorageError
+    from engine.runs import RunRecord
+
+    def no_space(self):
+        raise OSError(errno.ENOSPC, "No space left on device", "run.json")
+
+    monkeypatch.setattr(RunRecord, "save", no_space)
+    engine = Engine(settings, controller=ScriptedController(), registry=ExpertRegistry([Upper()]))
+    with pytest.raises(StorageError, match=r"^disk full: cannot write the run folder \(run.json\); free some"):
+        next(engine.run("write hi"))
+    assert list(settings.runs_dir.iterdir()) == []
+
+
+def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatch, capsys):
+    import sqlite3
+
+    import engine.experts.registry as registry_module
+    import engine.llm as llm_module
+    import engine.planning as planning_module
+    from engine.cli import main
+    from engine.history import HistoryStore
+
+    def full(self, record):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    plan = [task("text-generation", {"text": "hi"})]
+    controller = ScriptedController([json.dumps(plan), "It says HI."])
+    monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
+    monkeypatch.setattr(registry_module, "default_registry", lambda: ExpertRegistry([Upper()]))
+    monkeypatch.setattr(planning_module, "default_planner", lambda c, r=None, **k: Planner(c, stepwise=False))
+    monkeypatch.setattr(HistoryStore, "update_run", full)
+    assert main(["ask", "write hi"]) == 0
+    captured = capsys.readouterr()
+    assert "It says HI." in captured.out
+    assert captured.err.strip() == ("hgpt: the history stops recording this run: disk full: cannot write the "
+                                    "history database; free some disk space and try again")
+
+
+def test_run_json_leaves_no_temp_file_when_the_write_fails(tmp_path, monkeypatch):
+    from engine.runs import write_json_atomic
+
+    def fail(self, *a, **k):
+        Path.write_bytes(self, b"{half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", fail)
+    with pytest.raises(OSError):
+        write_json_atomic(tmp_path / "run.json", {"a": 1})
+    assert list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 
 from ..errors import HgptError
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hgpt: cancelled", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error) as exc:  # the data folder could not be written
+        from ..faults import storage_message
+
+        print(f"hgpt: {storage_message(exc, 'its data')}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

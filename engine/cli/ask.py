@@ -68,7 +68,31 @@ def _recorded(stream, settings):
     except (HistoryError, sqlite3.Error, OSError) as exc:
         print(f"hgpt: this run is not kept in the history ({exc})", file=sys.stderr)
         return stream
-    return HistoryRecorder(store, conversation.id).wrap(stream)
+    return _tolerant(HistoryRecorder(store, conversation.id), stream)
+
+
+def _tolerant(recorder, stream):
+    """``recorder.wrap(stream)``, except that a history write that fails (disk full) stops
+    the recording, says so once, and lets the run go on."""
+    import sqlite3
+
+    from ..faults import storage_message
+
+    recording = True
+    try:
+        for event in stream:
+            if recording:
+                try:
+                    recorder.apply(event)
+                except (sqlite3.Error, OSError) as exc:
+                    recording = False
+                    print(f"hgpt: the history stops recording this run: "
+                          f"{storage_message(exc, 'the history database')}", file=sys.stderr)
+            yield event
+    finally:
+        if recording and recorder.record is not None and not recorder.status:
+            recorder.status = "interrupted"
+            recorder.store.finish_run(recorder.record, "interrupted", "the run stopped before it finished")
 
 
 class JsonPrinter:
