@@ -81,6 +81,7 @@ def test_enforce_sets_the_libraries_switches_and_the_audit_hook_refuses(restore_
 
 
 def test_enforce_false_puts_back_what_was_there(restore_offline, monkeypatch):
+    offline.enforce(False)  # from a clean state: nothing of an earlier engine's remembered
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.setenv("DO_NOT_TRACK", "0")
     offline.enforce(True)
