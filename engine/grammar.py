@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from .tasks import TaskType
@@ -71,6 +72,112 @@ def plan_grammar(
     body = f'"[" t0 {tail} "]"'
     root = f'root ::= "[]" | {body}' if allow_empty else f"root ::= {body}"
     return "\n".join([root] + lines) + "\n"
+
+
+def _json_lit(text: str) -> str:
+    """GBNF literal matching ``text`` written as a JSON string (non-ASCII kept as is)."""
+    return _lit(json.dumps(text, ensure_ascii=False))
+
+
+FREE_TEXT = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,160} "\""'
+FREE = None  # a value choice that admits any short string
+
+
+@dataclass
+class StepChoices:
+    """What the next piece of a plan written one task at a time may be.
+
+    Each alternative is a list of pieces: a literal string, or a list of JSON values
+    to choose from (``FREE`` meaning any short string). ``gbnf()`` renders it as a
+    grammar; ``forced()`` gives the one possible text when there is no choice at all,
+    so the controller need not be asked.
+    """
+
+    alternatives: list[list] = field(default_factory=list)
+
+    def forced(self) -> str | None:
+        if len(self.alternatives) != 1:
+            return None
+        pieces = []
+        for piece in self.alternatives[0]:
+            if isinstance(piece, str):
+                pieces.append(piece)
+            elif len(piece) == 1 and piece[0] is not FREE:
+                pieces.append(json.dumps(piece[0], ensure_ascii=False))
+            else:
+                return None
+        return "".join(pieces)
+
+    def gbnf(self) -> str | None:
+        if not self.alternatives:
+            return None
+        rendered = [" ".join(self._piece(p) for p in alt) for alt in self.alternatives]
+        rules = ["root ::= " + " | ".join(rendered)]
+        if any(FREE in p for alt in self.alternatives for p in alt if isinstance(p, list)):
+            rules.append(f"free ::= {FREE_TEXT}")
+        return "\n".join(rules) + "\n"
+
+    @staticmethod
+    def _piece(piece) -> str:
+        if isinstance(piece, str):
+            return _lit(piece)
+        return "(" + " | ".join("free" if v is FREE else _json_lit(v) for v in piece) + ")"
+
+
+def step_choices(
+    position: int,
+    candidates: Sequence[TaskType],
+    earlier: Sequence[TaskType],
+    files: Mapping[str, str] | None = None,
+    texts: Sequence[str] = (),
+    allow_end: bool = True,
+    free_text: bool = False,
+    edge_ok=None,
+    local: Sequence[str] | None = None,
+) -> StepChoices:
+    """The choices for one more task of a plan written one task at a time.
+
+    The reply so far ends with ``[`` (position 0) or with task ``position - 1``'s
+    ``}``; what may follow is ``]`` (when ``allow_end``) or the separator and one
+    task among ``candidates``. Typed edges: a slot of modality *m* may name
+    ``<resource>-j`` only when task *j* (``earlier[j]``) produces *m* and
+    ``edge_ok(earlier[j], candidate)`` holds. Where such an output exists the slot
+    takes it, or a file or text named in ``local`` (the words of the clause this
+    step is for); elsewhere the slot takes one of ``files`` of its modality, or for
+    text one of ``texts`` (spans of the request) or, with ``free_text``, any short
+    string. A candidate with a slot nothing can fill is left out.
+    """
+    files = dict(files or {})
+    edge_ok = edge_ok or (lambda source, target: True)
+    choices = StepChoices()
+    for ttype in candidates:
+        pieces: list = [('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
+                        + f', "id": {position}, "args": {{']
+        for n, (key, modality) in enumerate(ttype.args.items()):
+            values = _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local)
+            if not values:
+                break
+            pieces += [(", " if n else "") + json.dumps(key) + ": ", values]
+        else:
+            choices.alternatives.append(pieces + ["}}"])
+    if allow_end:
+        choices.alternatives.append(["]"])
+    return choices
+
+
+def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local) -> list:
+    refs = [f"<resource>-{j}" for j, src in enumerate(earlier) if src.output == modality and edge_ok(src, ttype)]
+    own = [f for f, m in files.items() if m == modality] if modality != "text" else list(texts)
+    if refs and local is not None:
+        return refs + [v for v in own if v in local]
+    return refs + own + ([FREE] if modality == "text" and free_text and not refs else [])
+
+
+def step_grammar(position, candidates, earlier, files=None, quotes=(), allow_end=True,
+                 free_text=False, edge_ok=None, local=None) -> str | None:
+    """GBNF for ``step_choices`` (None when nothing is allowed)."""
+    return step_choices(position, candidates, earlier, files, quotes, allow_end, free_text,
+                        edge_ok, local).gbnf()
 
 
 def choice_grammar(ids: Sequence[str], with_reason: bool = True) -> str:

@@ -86,7 +86,7 @@ class LlamaController:
 
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 4096,
                  n_threads: int = 0, n_gpu_layers: int = -1, chat_format: str = "",
-                 seed: int = 0):
+                 seed: int = 0, prefix_cache_mb: int = 256):
         self.path = check_gguf(model_path) if model_path else embedded_gguf()
         self.name = self.path.stem
         self.options = dict(n_ctx=n_ctx, n_threads=n_threads or None,
@@ -94,6 +94,7 @@ class LlamaController:
         if chat_format:
             self.options["chat_format"] = chat_format
         self.chat_format = chat_format
+        self.prefix_cache_mb = prefix_cache_mb
         self.stats = GenerationStats()
         self._llama = None
         self._grammars: dict[str, object] = {}
@@ -133,6 +134,61 @@ class LlamaController:
             self.stats.seconds += time.perf_counter() - started
             self.stats.calls += 1
             return out["choices"][0]["message"]["content"] or ""
+
+    # -- continuing a reply the caller has begun (step-by-step planning) ---------------
+    supports_prefix = True
+
+    def _formatter(self):
+        """The chat formatter: an explicit ``chat_format`` by name, else the GGUF's template."""
+        from llama_cpp import llama_chat_format as fmt
+
+        llama = self.llama
+        explicit = self.options.get("chat_format")
+        template = llama.metadata.get("tokenizer.chat_template")
+        if template and not explicit:
+            eos, bos = llama.token_eos(), llama.token_bos()
+            text = lambda t: llama._model.token_get_text(t) if t != -1 else ""  # noqa: E731
+            return fmt.Jinja2ChatFormatter(template=template, eos_token=text(eos), bos_token=text(bos))
+        name = explicit or llama.chat_format or ""
+        functions = {k[len("format_"):].replace("_", ""): getattr(fmt, k) for k in dir(fmt) if k.startswith("format_")}
+        found = functions.get(name.replace("-", "").replace("_", ""))
+        if found is None:
+            from .errors import UnknownNameError
+
+            raise UnknownNameError("chat format", name or "(none)", sorted(functions))
+        return found
+
+    def render(self, messages: list[dict]) -> tuple[list[int], list[str]]:
+        """Prompt tokens for ``messages`` up to where the assistant's reply begins, and stop strings."""
+        result = self._formatter()(messages=self._messages(messages))
+        tokens = self.llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        return tokens, stop
+
+    def complete_after(self, messages, prefix: str, *, grammar=None, max_tokens=256) -> str:
+        """Continue an assistant reply that starts with ``prefix``; returns only the new text.
+
+        States of earlier prompts are kept in a small RAM cache, so a prompt that starts
+        like an earlier one (the planner's fixed instructions) is not evaluated again.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            llama = self.llama
+            self._ensure_cache()
+            tokens, stop = self.render(messages)
+            tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False) if prefix else []
+            out = llama.create_completion(
+                prompt=tokens, temperature=0.0, top_k=1, max_tokens=max_tokens, stop=stop,
+                grammar=self._grammar(grammar) if grammar else None)
+            self.stats.seconds += time.perf_counter() - started
+            self.stats.calls += 1
+            return out["choices"][0]["text"] or ""
+
+    def _ensure_cache(self) -> None:
+        if self.prefix_cache_mb and self.llama.cache is None:
+            from llama_cpp import LlamaRAMCache
+
+            self.llama.set_cache(LlamaRAMCache(capacity_bytes=self.prefix_cache_mb << 20))
 
     def stream(self, messages, *, max_tokens=512) -> Iterator[str]:
         with self._lock:

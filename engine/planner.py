@@ -1,23 +1,82 @@
 """Stage 1: the controller turns a request into a task graph.
 
-The reply is constrained by a grammar built from the allowed task types and the
-attachments (``engine.grammar``), then parsed and repaired (``engine.plan``). The
-planner is one object with two inputs a caller may narrow: the task types on offer
-and the demonstrations shown.
+A small controller plans well only inside firm rails, so planning is engineered
+around it rather than left to hope:
+
+* **narrowing** — a ``TaskRanker`` (``engine.retrieval``) ranks the task types for
+  the request, clause by clause, and only the plausible few are offered, in the
+  prompt's task list and in the grammar;
+* **retrieved demonstrations** — a ``DemoBank`` (``engine.demos``) supplies the
+  worked plans most like the request, shown as earlier chat turns;
+* **one task at a time** — when the controller can continue a reply it has begun
+  (``supports_prefix``), the plan is written one task per call, each under a grammar
+  built for that position (``grammar.step_grammar``) that knows the tasks already
+  chosen: ``<resource>-j`` is offered only where task *j*'s output fits the slot,
+  a task whose file input nothing can supply is not offered, a type already used
+  is not offered again, and the plan may not end empty when the request plainly
+  asks for work (a file, a task keyword, a strong match). The
+  next call reuses the evaluated prompt, so the steps cost little more than one
+  call. Other controllers get one call under the whole-plan grammar;
+* **repair** — whatever the controller wrote is parsed and repaired
+  (``engine.plan``).
+
+``Planner.plan`` keeps its signature; each rail can be switched off for ablation.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from . import grammar, prompts
 from .plan import Plan, parse
-from .tasks import TASK_TYPES, TaskType
+from .tasks import TASK_TYPES, TaskType, can_feed
 
 DemoPicker = Callable[[str, Mapping[str, str]], Sequence[dict]]
 TaskNarrower = Callable[[str, Mapping[str, str], Sequence[TaskType]], Sequence[TaskType]]
+EdgeCheck = Callable[[TaskType, TaskType], bool]
+
+QUOTE_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
+FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
+COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
+NEEDS_TASK_SCORE = 0.5
+MAX_REQUEST_TEXT = 300
+MAX_ANSWER_QUOTE = 300
+
+
+def quoted_spans(request: str) -> list[str]:
+    """Texts the user put in quotes (not file names): likely task inputs."""
+    spans = [next(g for g in m.groups() if g) for m in QUOTE_RE.finditer(request)]
+    return list(dict.fromkeys(s.strip() for s in spans if s.strip() and not FILE_LIKE.match(s.strip())))
+
+
+def request_texts(request: str) -> list[str]:
+    """Spans of the request a text argument may be: quoted words, the text after a
+    colon, and the whole request when it is short."""
+    spans = quoted_spans(request)
+    spans += [m.group(1).strip() for m in COLON_RE.finditer(request) if len(m.group(1).split()) >= 3]
+    if len(request) <= MAX_REQUEST_TEXT:
+        spans.append(request.strip())
+    return list(dict.fromkeys(s for s in spans if s))
+
+
+def history_files(history: Sequence[dict]) -> dict[str, str]:
+    """Files named in earlier turns ({"files": {name: modality}}), newest last."""
+    files: dict[str, str] = {}
+    for turn in history:
+        named = turn.get("files") or {}
+        if isinstance(named, Mapping):
+            files.update({str(k): str(v) for k, v in named.items() if v})
+    return files
+
+
+def _last_answer(history: Sequence[dict]) -> str:
+    answers = [str(t.get("content", "")).strip() for t in history if t.get("role") == "assistant"]
+    last = answers[-1] if answers else ""
+    return last if 0 < len(last) <= MAX_ANSWER_QUOTE and '"' not in last else ""
 
 
 @dataclass
@@ -29,15 +88,115 @@ class Planner:
     max_tasks: int = 6
     max_tokens: int = 400
     constrained: bool = True
+    ranker: object | None = None  # engine.retrieval.TaskRanker: narrowing and step guidance
+    bank: object | None = None  # engine.demos.DemoBank: retrieved demonstrations
+    n_demos: int = 4
+    top_k: int = 5
+    stepwise: bool = True
+    edge_ok: EdgeCheck | None = None
+    free_text: bool = False
+    step_tokens: int = 120
+    guided: bool = True  # step k offers the task types of the k-th clause that asks for one
+    per_clause: int = 1
+    last: dict = field(default_factory=dict, repr=False)  # what the last call offered and saw
+
+    @property
+    def types_by_name(self) -> dict[str, TaskType]:
+        return {t.name: t for t in self.task_types}
 
     def plan(self, request: str, attachments: Mapping[str, str] | None = None,
              history: Sequence[dict] = ()) -> tuple[Plan, float]:
-        attachments = dict(attachments or {})
         started = time.perf_counter()
-        offered = list(self.narrow(request, attachments, self.task_types)) if self.narrow else list(self.task_types)
-        demos = list(self.demos(request, attachments)) if self.demos else []
-        messages = prompts.planning_messages(request, offered, attachments, demos, history)
-        gbnf = grammar.plan_grammar(offered, attachments, self.max_tasks) if self.constrained else None
-        raw = self.controller.complete(messages, grammar=gbnf, max_tokens=self.max_tokens)
-        plan = parse(raw, {t.name: t for t in self.task_types}, attachments)
+        files = self._files(request, attachments, history)
+        ranking = self.ranker.rank(request, files) if self.ranker is not None else None
+        offered = self._offered(request, files, ranking)
+        demos = self._demos(request, files, offered)
+        messages = prompts.planning_messages(request, offered, files, demos, history)
+        self.last = {"offered": [t.name for t in offered], "demos": [d["request"] for d in demos],
+                     "files": files, "calls": 0}
+        if self.constrained and self.stepwise and getattr(self.controller, "supports_prefix", False):
+            raw = self._write_stepwise(messages, offered, files, ranking, request, history)
+        else:
+            gbnf = grammar.plan_grammar(offered, files, self.max_tasks) if self.constrained else None
+            raw = self.controller.complete(messages, grammar=gbnf, max_tokens=self.max_tokens)
+            self.last["calls"] = 1
+        plan = parse(raw, self.types_by_name, files)
         return plan, time.perf_counter() - started
+
+    # -- inputs ---------------------------------------------------------------------
+    def _files(self, request, attachments, history) -> dict[str, str]:
+        from .retrieval import mentioned_files
+
+        return {**history_files(history), **mentioned_files(request), **dict(attachments or {})}
+
+    def _offered(self, request, files, ranking) -> list[TaskType]:
+        if ranking is not None:
+            return ranking.offered(self.top_k)
+        if self.narrow is not None:
+            return list(self.narrow(request, files, self.task_types))
+        return list(self.task_types)
+
+    def _demos(self, request, files, offered) -> list[dict]:
+        if self.bank is not None:
+            picked = self.bank.retrieve(request, self.types_by_name, self.n_demos, [t.name for t in offered])
+            return [d.as_prompt() for d in picked]
+        return list(self.demos(request, files)) if self.demos else []
+
+    # -- one task per call ----------------------------------------------------------
+    def _write_stepwise(self, messages, offered, files, ranking, request, history) -> str:
+        texts = request_texts(request) + ([_last_answer(history)] if _last_answer(history) else [])
+        must_plan = bool(files) or (ranking is not None and _asks_for_work(ranking))
+        steps = self._steps(ranking, must_plan)
+        edge_ok = self.edge_ok or can_feed
+        reply, earlier = "[", []
+        pools = steps if steps is not None else [None] * self.max_tasks
+        for step in pools[: self.max_tasks]:
+            pool = step.candidates if step is not None else offered
+            candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
+            local = step.clause if step is not None else None
+            step_texts = texts + ([step.clause] if step is not None and step.clause not in texts else [])
+            choices = grammar.step_choices(
+                len(earlier), candidates, earlier, files, step_texts,
+                allow_end=steps is None and (bool(earlier) or not must_plan),
+                free_text=self.free_text, edge_ok=edge_ok, local=local)
+            if not choices.alternatives:
+                if steps is None:
+                    break
+                continue  # this clause's tasks cannot take any input at hand
+            piece = choices.forced()
+            if piece is None:
+                piece = self.controller.complete_after(messages, reply, grammar=choices.gbnf(),
+                                                       max_tokens=self.step_tokens)
+                self.last["calls"] += 1
+            task = _read_step(piece, self.types_by_name)
+            if task is None:
+                break
+            reply += piece
+            earlier.append(task)
+        return reply + "]"
+
+    def _steps(self, ranking, must_plan):
+        """Guided steps from the ranking; None lets the controller choose freely."""
+        if ranking is None or not self.guided:
+            return None
+        from .retrieval import PlanStep
+
+        steps = ranking.plan_steps(self.per_clause)
+        if not steps and must_plan:
+            steps = [PlanStep(ranking.clauses[0], ranking.order()[: self.per_clause])]
+        return steps or None
+
+
+def _asks_for_work(ranking) -> bool:
+    return bool(ranking.keyword_hits.any()) or float(ranking.scores.max()) >= NEEDS_TASK_SCORE
+
+
+def _read_step(piece: str, types: Mapping[str, TaskType]) -> TaskType | None:
+    text = piece.strip().lstrip(",").strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return types.get(item.get("task"))

@@ -1,0 +1,206 @@
+"""Which task types a request plausibly needs: per-clause ranking of task types.
+
+A small controller picks far better from four plausible tasks than from forty, so
+the planner first ranks the task types for the request and offers only the top
+ones (in the prompt and in the grammar). The request is split into clauses (on
+sentence ends, ";", ",", "then", "and" …); each clause is compared with each task
+type by three signals:
+
+* meaning — the cosine similarity (MiniLM, ``engine.embeddings``) between the
+  clause and the task's name and description and its cue phrases
+  (``engine/demos/cues.json``, the project's own short example requests);
+* keywords — a cue regular expression that fires in the clause ("transcri",
+  "out loud") adds a fixed bonus;
+* modality — a task that takes a file of a modality the user attached (or named in
+  the text, like ``photo.jpg``) gains a little; one whose every input is a file
+  modality nobody supplied loses a little.
+
+``Ranking`` keeps the clause-by-task score matrix, so the planner can both narrow
+the whole list (``offered``) and steer step *k* toward the tasks of the clauses
+not yet covered (``step_candidates``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from .tasks import TaskType
+
+CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
+EXTENSIONS = {
+    "image": ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"),
+    "audio": ("wav", "mp3", "flac", "ogg", "m4a", "aac"),
+    "video": ("mp4", "avi", "mov", "webm", "mkv"),
+}
+_EXT_MODALITY = {ext: m for m, exts in EXTENSIONS.items() for ext in exts}
+FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(_EXT_MODALITY) + r"))\b", re.IGNORECASE)
+SENTENCE_RE = re.compile(r"(?<=[.?!;])\s+|\n+")
+CLAUSE_RE = re.compile(
+    r"\s*(?:,\s*|\b)(?:and\s+)?(?:then|after that|afterwards|finally|lastly|additionally|moreover|"
+    r"furthermore|secondly|thirdly|besides|as well as)\b"
+    r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
+    r"|,\s+", re.IGNORECASE)
+QUOTED_RE = re.compile(r"""(?<![\w])'(?:[^'\n]|'(?=\w)){2,300}?'(?![\w])|"[^"\n]{2,300}?"|“[^”\n]{2,300}?”""")
+# A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
+SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
+                      r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)
+KEYWORD_BONUS = 0.25
+MODALITY_BONUS = 0.05
+MISSING_INPUT_PENALTY = 0.12
+SCENE_PENALTY = 0.15
+FIRST_STEP, LATER_STEP = 0.7, 0.5  # clause scores that make a plan step (tuned on even dev records)
+SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
+
+Embedder = Callable[..., np.ndarray]  # (texts, persist=False) -> unit rows
+
+
+def norm_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+
+
+def mentioned_files(text: str) -> dict[str, str]:
+    """File names written in the request ("photo.jpg" -> image), in order of mention."""
+    return {m.group(1): _EXT_MODALITY[m.group(2).lower()] for m in FILE_RE.finditer(text)}
+
+
+def split_clauses(text: str) -> list[str]:
+    """Clauses of a request, in order; each keeps at least two words. Quoted text
+    is never split."""
+    quoted: list[str] = []
+
+    def hide(match: re.Match) -> str:
+        quoted.append(match.group(0))
+        return f"\x00{len(quoted) - 1}\x00"
+
+    masked = QUOTED_RE.sub(hide, text.strip())
+    clauses: list[str] = []
+    for sentence in SENTENCE_RE.split(masked):
+        for part in CLAUSE_RE.split(sentence):
+            part = (part or "").strip(" ,;:.!?-")
+            if len(part.split()) >= 2:
+                clauses.append(part)
+            elif part and clauses:
+                clauses[-1] += " " + part
+    clauses = [re.sub(r"\x00(\d+)\x00", lambda m: quoted[int(m.group(1))], c) for c in clauses]
+    return clauses or [text.strip()]
+
+
+@lru_cache(maxsize=4)
+def load_cues(path: str = str(CUES_PATH)) -> dict[str, dict]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@dataclass
+class PlanStep:
+    """One step of a guided plan: the clause that asks for it and the task types on offer."""
+
+    clause: str
+    candidates: list[TaskType]
+
+
+@dataclass
+class Ranking:
+    """Scores of every task type for every clause of one request."""
+
+    clauses: list[str]
+    task_types: list[TaskType]
+    scores: np.ndarray  # (clauses, tasks)
+    keyword_hits: np.ndarray  # (clauses, tasks) bool
+    files: dict[str, str] = field(default_factory=dict)
+
+    def task_scores(self) -> np.ndarray:
+        return self.scores.max(axis=0)
+
+    def order(self) -> list[TaskType]:
+        return [self.task_types[i] for i in np.argsort(-self.task_scores(), kind="stable")]
+
+    def offered(self, k: int) -> list[TaskType]:
+        """The top ``k`` task types overall, plus every clause's best and keyword hits."""
+        chosen = {int(i) for i in np.argsort(-self.task_scores(), kind="stable")[:k]}
+        chosen |= {int(i) for i in self.scores.argmax(axis=1)}
+        chosen |= {int(i) for i in np.nonzero(self.keyword_hits.any(axis=0))[0]}
+        return [t for i, t in enumerate(self.task_types) if i in chosen]
+
+    def clause_top(self, clause: int, k: int) -> list[TaskType]:
+        return [self.task_types[i] for i in np.argsort(-self.scores[clause], kind="stable")[:k]]
+
+    def plan_steps(self, per_clause: int = 2, first: float = FIRST_STEP, later: float = LATER_STEP,
+                   second: float = SECOND_CHOICE, margin: float = SECOND_MARGIN) -> list[PlanStep]:
+        """Candidates for each step of the plan, one step per clause that asks for a task.
+
+        A clause asks for a task when its best score reaches ``first`` (for the first
+        step) or ``later`` (once a task is planned: a request that asked for one thing
+        often asks for more). A clause whose best task an earlier clause already took
+        asks for its best remaining task instead, if that one scores at least
+        ``second`` and within ``margin`` of the best. Each step offers the clause's top
+        ``per_clause`` remaining task types, the chosen one first.
+        """
+        steps: list[PlanStep] = []
+        used: set[int] = set()
+        for c in range(len(self.clauses)):
+            scores = self.scores[c]
+            order = [int(i) for i in np.argsort(-scores, kind="stable")]
+            if scores[order[0]] < (later if steps else first):
+                continue
+            fresh = [i for i in order if i not in used]
+            if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
+                continue
+            used.add(fresh[0])
+            steps.append(PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]]))
+        return steps
+
+    def best_clause(self, task: str) -> int:
+        index = next(i for i, t in enumerate(self.task_types) if t.name == task)
+        return int(self.scores[:, index].argmax())
+
+
+class TaskRanker:
+    """Ranks task types for requests; task texts are embedded once per ranker."""
+
+    def __init__(self, task_types: Sequence[TaskType], cues: Mapping[str, dict] | None = None,
+                 embed: Embedder | None = None):
+        if embed is None:
+            from .embeddings import embed
+        self.task_types = list(task_types)
+        self.embed = embed
+        cues = load_cues() if cues is None else cues
+        self.keywords = [[re.compile(p, re.IGNORECASE) for p in cues.get(norm_name(t.name), {}).get("keywords", [])]
+                         for t in self.task_types]
+        texts, owner = [], []
+        for index, t in enumerate(self.task_types):
+            phrases = cues.get(norm_name(t.name), {}).get("phrases", [])
+            for text in [f"{t.name.replace('-', ' ')}: {t.description}", *phrases]:
+                texts.append(text)
+                owner.append(index)
+        self._owner = np.array(owner)
+        self._vectors = self.embed(texts, persist=True)
+
+    def rank(self, request: str, files: Mapping[str, str] | None = None) -> Ranking:
+        files = {**mentioned_files(request), **dict(files or {})}
+        clauses = split_clauses(request)
+        sims = self.embed(clauses) @ self._vectors.T  # (clauses, texts)
+        scores = np.full((len(clauses), len(self.task_types)), -1.0, dtype=np.float32)
+        for index in range(len(self.task_types)):
+            scores[:, index] = sims[:, self._owner == index].max(axis=1)
+        hits = np.array([[any(p.search(c) for p in pats) for pats in self.keywords] for c in clauses], dtype=bool)
+        scores += KEYWORD_BONUS * hits + self._modality_adjustment(set(files.values()))
+        scene = np.array([bool(SCENE_RE.match(c)) and not hits[i].any() for i, c in enumerate(clauses)])
+        scores -= SCENE_PENALTY * scene[:, None]
+        return Ranking(clauses, self.task_types, scores, hits, files)
+
+    def _modality_adjustment(self, supplied: set[str]) -> np.ndarray:
+        adjust = np.zeros(len(self.task_types), dtype=np.float32)
+        for index, t in enumerate(self.task_types):
+            file_inputs = {m for m in t.args.values() if m != "text"}
+            if file_inputs & supplied:
+                adjust[index] += MODALITY_BONUS
+            elif file_inputs:
+                adjust[index] -= MISSING_INPUT_PENALTY
+        return adjust

@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Score hgpt's planner on TaskBench's HuggingFace-tools records.
+
+The planner is given TaskBench's 23 tools as its task types (``engine.taskbench``),
+plans each record's instruction exactly as it would plan a user's request (file
+names in the text count as attached files), and its plan is written in
+TaskBench's form and scored with TaskBench's metrics: node micro-F1, edge (link)
+F1, task-argument-name F1 (t-F1), name-value F1 (v-F1) and the normalised edit
+distance of the tool sequence, overall and by record type, plus the share of
+plans that failed to parse or validate (scored as empty predictions) and of empty
+plans. Ablation flags switch off one rail of the planner at a time.
+
+    .venv/bin/python scripts/eval_taskbench.py --threads 2 --out predictions.jsonl
+    .venv/bin/python scripts/eval_taskbench.py --limit 40 --no-narrow
+    .venv/bin/python scripts/eval_taskbench.py --half odd      # records 1, 3, 5 … only
+
+Tuning was done on the even-numbered records (``--half even``); ``--half odd`` is
+the held-out half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "taskbench"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(SHARED / "hf_dev.jsonl"))
+    p.add_argument("--tools", default=str(SHARED / "tool_desc.json"))
+    p.add_argument("--graph", default=str(SHARED / "graph_desc.json"))
+    p.add_argument("--limit", type=int, default=0, help="only the first N records (after --half)")
+    p.add_argument("--half", choices=("all", "even", "odd"), default="all",
+                   help="even-numbered records (tuning half), odd ones (held out), or all")
+    p.add_argument("--model", default="", help="controller GGUF (default: the embedded SmolLM2-135M)")
+    p.add_argument("--chat-format", default="", help="override the GGUF's chat template, e.g. chatml, gemma")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="", help="write one JSON line per record (plan, nodes, timing)")
+    p.add_argument("--metrics-out", default="", help="write the metrics as JSON")
+    p.add_argument("--no-grammar", action="store_true", help="unconstrained replies (parsed and repaired)")
+    p.add_argument("--no-stepwise", action="store_true", help="one call under the whole-plan grammar")
+    p.add_argument("--no-narrow", action="store_true", help="offer every task type (no ranking, no guidance)")
+    p.add_argument("--no-guide", action="store_true", help="rank and narrow, but let the controller pick steps")
+    p.add_argument("--no-retrieval", action="store_true", help="no demonstrations")
+    p.add_argument("--free-text", action="store_true", help="allow free text in every text slot")
+    p.add_argument("--per-clause", type=int, default=None, help="task types offered per step")
+    p.add_argument("--top-k", type=int, default=None, help="task types offered overall")
+    p.add_argument("--demos", type=int, default=None, help="demonstrations shown")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def build_planner(args, task_types, graph):
+    from engine.llm import LlamaController
+    from engine.planning import PlanningOptions, default_planner
+
+    defaults = PlanningOptions()
+    options = PlanningOptions(
+        grammar=not args.no_grammar, stepwise=not args.no_stepwise, narrow=not args.no_narrow,
+        retrieval=not args.no_retrieval, guided=not args.no_guide,
+        free_text=args.free_text or defaults.free_text,
+        per_clause=args.per_clause or defaults.per_clause, top_k=args.top_k or defaults.top_k,
+        n_demos=defaults.n_demos if args.demos is None else args.demos)
+    controller = LlamaController(args.model or None, n_threads=args.threads, chat_format=args.chat_format)
+    edge_ok = (lambda source, target: (source.name, target.name) in graph) if graph else None
+    return default_planner(controller, task_types=task_types, options=options, edge_ok=edge_ok), controller
+
+
+def select(records, half: str, limit: int):
+    chosen = [r for i, r in enumerate(records) if half == "all" or i % 2 == (0 if half == "even" else 1)]
+    return chosen[:limit] if limit else chosen
+
+
+def plan_record(planner, record, task_types):
+    from engine.errors import HgptError
+    from engine.plan import validate
+    from engine.taskbench import plan_to_nodes
+
+    started = time.perf_counter()
+    try:
+        plan, _ = planner.plan(record["instruction"])
+        problems = validate(plan.tasks, {t.name: t for t in task_types})
+    except HgptError as exc:
+        return None, {"error": str(exc)}, time.perf_counter() - started
+    info = {"plan": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs, "problems": problems}
+    nodes = None if problems else plan_to_nodes(plan)
+    return nodes, info, time.perf_counter() - started
+
+
+def main(argv=None) -> int:
+    from engine.taskbench import Scoreboard, load_graph, load_records, load_tools, task_types_from_tools
+
+    args = parse_args(argv)
+    tools = load_tools(args.tools)
+    task_types = task_types_from_tools(tools)
+    graph = load_graph(args.graph) if args.graph and Path(args.graph).exists() else set()
+    records = select(load_records(args.data), args.half, args.limit)
+    planner, controller = build_planner(args, task_types, graph)
+    board = Scoreboard(tools)
+    out = open(args.out, "w", encoding="utf-8") if args.out else None
+    seconds = []
+    for number, record in enumerate(records, 1):
+        nodes, info, took = plan_record(planner, record, task_types)
+        seconds.append(took)
+        board.add(record, nodes)
+        if out:
+            out.write(json.dumps({"id": record.get("id"), "type": record.get("type"), "seconds": round(took, 3),
+                                  "result": {"task_nodes": nodes or []}, "failed": nodes is None,
+                                  **info, "offered": planner.last.get("offered")}, ensure_ascii=False) + "\n")
+            out.flush()
+        if not args.quiet:
+            got = [n["task"] for n in nodes or []]
+            gold = [n["task"] for n in (record.get("task_nodes") or []) if isinstance(n, dict)]
+            print(f"[{number}/{len(records)}] {took:5.1f}s gold={gold} got={got}", file=sys.stderr)
+    if out:
+        out.close()
+    print(board.table())
+    print(f"records {len(records)}  mean planning time {sum(seconds) / max(len(seconds), 1):.2f}s  "
+          f"controller calls {controller.stats.calls}  controller seconds {controller.stats.seconds:.1f}")
+    if args.metrics_out:
+        Path(args.metrics_out).write_text(json.dumps(board.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
