@@ -43,6 +43,8 @@ say "rendering icons"
 QT_QPA_PLATFORM=offscreen "$PY" installers/render_icons.py >/dev/null
 
 if [[ $SKIP_FREEZE == 0 ]]; then
+  dirty=$(git status --porcelain -- engine desktop installers models.lock requirements-packs.txt 2>/dev/null | wc -l)
+  [[ $dirty == 0 ]] || say "note: freezing the working tree, which has $dirty uncommitted change(s) in the app's files"
   say "freezing with PyInstaller (15-30 min on 2 cores; log: build/pyinstaller.log)"
   mkdir -p build
   t0=$(now)
