@@ -7,6 +7,8 @@
 #
 #   installers/build_linux.sh                 everything
 #   installers/build_linux.sh --skip-freeze   reuse dist/hgpt, repackage only
+#   installers/build_linux.sh --from-head     freeze the last commit (git archive HEAD into
+#                                             build/src), not the working tree
 #
 # Uses the venv that ./scripts/setup made (HGPT_VENV moves it): the bundle carries
 # exactly what the app runs with there, model packs included. PyInstaller itself is
@@ -17,10 +19,12 @@ cd "$ROOT"
 VENV=${HGPT_VENV:-$ROOT/.venv}
 PY="$VENV/bin/python"
 SKIP_FREEZE=0
+FROM_HEAD=0
 for arg in "$@"; do
   case "$arg" in
     --skip-freeze) SKIP_FREEZE=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --from-head) FROM_HEAD=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "build_linux.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,13 +47,23 @@ say "rendering icons"
 QT_QPA_PLATFORM=offscreen "$PY" installers/render_icons.py >/dev/null
 
 if [[ $SKIP_FREEZE == 0 ]]; then
-  dirty=$(git status --porcelain -- engine desktop installers models.lock requirements-packs.txt 2>/dev/null | wc -l)
-  [[ $dirty == 0 ]] || say "note: freezing the working tree, which has $dirty uncommitted change(s) in the app's files"
-  say "freezing with PyInstaller (15-30 min on 2 cores; log: build/pyinstaller.log)"
   mkdir -p build
+  SRC=$ROOT
+  if [[ $FROM_HEAD == 1 ]]; then
+    SRC=$ROOT/build/src
+    rm -rf "$SRC" && mkdir -p "$SRC"
+    git archive HEAD | tar -x -C "$SRC"
+    cp -r installers/icons/build "$SRC/installers/icons/"
+    say "freezing commit $(git rev-parse --short HEAD) from $SRC"
+  else
+    dirty=$(git status --porcelain -- engine desktop installers models.lock requirements-packs.txt 2>/dev/null | wc -l)
+    [[ $dirty == 0 ]] || say "note: freezing the working tree, which has $dirty uncommitted change(s) in the app's files (--from-head freezes the last commit)"
+  fi
+  say "freezing with PyInstaller (8-15 min on 2 cores; log: build/pyinstaller.log)"
   t0=$(now)
-  "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
-    installers/hgpt.spec >build/pyinstaller.log 2>&1 || {
+  # Run from the source folder so its engine/ and desktop/ shadow the venv's editable install.
+  (cd "$SRC" && "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath "$ROOT/dist" \
+    --workpath "$ROOT/build/pyinstaller" installers/hgpt.spec) >build/pyinstaller.log 2>&1 || {
       tail -n 40 build/pyinstaller.log >&2
       say "PyInstaller failed; the full log is build/pyinstaller.log"
       exit 1
