@@ -1,12 +1,15 @@
 """GBNF grammars that constrain the controller's output to valid plans and picks.
 
-The plan grammar is unrolled by position: the task at position ``i`` must have
-``"id": i``, may depend only on ``-1`` or ids below ``i``, and may refer only to
-``<resource>-j`` for ``j < i``. Task names come only from the allowed list, and
-each task's argument keys are exactly that task's slots. A file slot (image,
-audio, video) accepts the names of the user's attachments of that modality, or an
-earlier task's resource — the controller cannot invent a file name when files
-are attached. The empty plan ``[]`` means "answer directly".
+Two plan grammars. The whole-plan grammar (``plan_grammar``, for controllers that
+write a plan in one call) is unrolled by position: the task at position ``i`` must
+have ``"id": i`` and may refer only to ``<resource>-j`` for ``j < i``; task names
+come only from the allowed list and each task's argument keys are exactly its
+slots; a file slot accepts the names of the user's files of that modality, so the
+controller cannot invent a file name; ``[]`` means "answer directly". The
+per-step choices (``step_choices``, for a plan written one task per call) know the
+tasks already written, so they also type the edges: ``<resource>-j`` only where
+task *j*'s output fits the slot. They are kept as data before they become GBNF,
+so the planner can tell when only one continuation is possible and skip the call.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
-from .tasks import TaskType
+from .tasks import MODALITIES, TaskType
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 
@@ -35,7 +38,9 @@ def plan_grammar(
     max_tasks: int = 6,
     allow_empty: bool = True,
 ) -> str:
-    """GBNF for a plan of at most ``max_tasks`` tasks over ``task_types``."""
+    """GBNF for a whole plan of at most ``max_tasks`` tasks over ``task_types``, in the
+    form the planner's demonstrations use: ``{"task", "id", "args"}`` (dependencies
+    are rebuilt from the resources)."""
     attachments = dict(attachments or {})
     names = [t.name for t in task_types]
     if not names:
@@ -44,15 +49,13 @@ def plan_grammar(
     for modality in ("image", "audio", "video"):
         files = [n for n, m in attachments.items() if m == modality]
         if files:
-            alts = " | ".join(_lit(_lit(f)) for f in files)
+            alts = " | ".join(_json_lit(f) for f in files)
             lines.append(f"file-{modality} ::= {alts}")
         else:
             lines.append(f"file-{modality} ::= str")
     lines.append("file-text ::= str")
     for i in range(max_tasks):
         refs = " | ".join(_lit(f'"<resource>-{j}"') for j in range(i))
-        deps = " | ".join(_lit(str(j)) for j in range(-1, i))
-        lines.append(f"dep{i} ::= \"[\" ({deps}) (\", \" ({deps}))* \"]\"" if i else 'dep0 ::= "[-1]"')
         for modality in ("text", "image", "audio", "video"):
             value = f"file-{modality}" + (f" | {refs}" if refs else "")
             lines.append(f"v{i}-{modality} ::= {value}")
@@ -60,11 +63,10 @@ def plan_grammar(
         for t in task_types:
             rule = _rule_name("t", i, t.name)
             alts.append(rule)
-            slots = [_lit((", " if n else "") + _lit(k) + ": ") + f" v{i}-{m}"
+            slots = [_lit((", " if n else "") + _lit(k) + ": ") + f" v{i}-{m if m in MODALITIES else 'text'}"
                      for n, (k, m) in enumerate(t.args.items())]
-            head = _lit('{"task": ' + _lit(t.name) + f', "id": {i}, "dep": ')
-            middle = _lit(', "args": {')
-            lines.append(f"{rule} ::= {head} dep{i} {middle} {' '.join(slots)} {_lit('}}')}")
+            head = _lit('{"task": ' + _lit(t.name) + f', "id": {i}, "args": {{')
+            lines.append(f"{rule} ::= {head} {' '.join(slots)} {_lit('}}')}")
         lines.append(f"t{i} ::= " + " | ".join(alts))
     tail = ""
     for i in reversed(range(1, max_tasks)):
@@ -72,6 +74,17 @@ def plan_grammar(
     body = f'"[" t0 {tail} "]"'
     root = f'root ::= "[]" | {body}' if allow_empty else f"root ::= {body}"
     return "\n".join([root] + lines) + "\n"
+
+
+def plan_schema(task_types: Sequence[TaskType], max_tasks: int = 6) -> dict:
+    """A JSON schema of the same plan shape, for servers that take ``response_format``."""
+    return {
+        "type": "array", "maxItems": max_tasks,
+        "items": {"type": "object", "additionalProperties": False, "required": ["task", "id", "args"],
+                  "properties": {"task": {"enum": [t.name for t in task_types]},
+                                 "id": {"type": "integer", "minimum": 0},
+                                 "args": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    }
 
 
 def _json_lit(text: str) -> str:
@@ -133,7 +146,7 @@ def step_choices(
     allow_end: bool = True,
     free_text: bool = False,
     edge_ok=None,
-    local: Sequence[str] | None = None,
+    local: Collection[str] | None = None,
 ) -> StepChoices:
     """The choices for one more task of a plan written one task at a time.
 
@@ -142,8 +155,8 @@ def step_choices(
     task among ``candidates``. Typed edges: a slot of modality *m* may name
     ``<resource>-j`` only when task *j* (``earlier[j]``) produces *m* and
     ``edge_ok(earlier[j], candidate)`` holds. Where such an output exists the slot
-    takes it, or a file or text named in ``local`` (the words of the clause this
-    step is for); elsewhere the slot takes one of ``files`` of its modality, or for
+    takes it, or a file or text in ``local`` (those the clause this step is for
+    spells out); elsewhere the slot takes one of ``files`` of its modality, or for
     text one of ``texts`` (spans of the request) or, with ``free_text``, any short
     string. A candidate with a slot nothing can fill is left out.
     """

@@ -167,7 +167,7 @@ def _repair_item(item, position, plan, old_to_new, task_types, attachments) -> T
         return None
     task = Task(id=new_id, task=name, dep=[], args=args)
     task.dep = task.references() or [-1]
-    if task.dep != _as_deps(item.get("dep")):
+    if "dep" in item and task.dep != _as_deps(item.get("dep")):
         notes.append(f"task {new_id}: dep rebuilt from resources as {task.dep}")
     return task
 

@@ -4,8 +4,9 @@ A small controller plans well only inside firm rails, so planning is engineered
 around it rather than left to hope:
 
 * **narrowing** — a ``TaskRanker`` (``engine.retrieval``) ranks the task types for
-  the request, clause by clause, and only the plausible few are offered, in the
-  prompt's task list and in the grammar;
+  the request, clause by clause, and only the plausible few are offered by the
+  grammar (the prompt lists every task type, so that its start is the same for
+  every request and the controller's cache of it is reused);
 * **retrieved demonstrations** — a ``DemoBank`` (``engine.demos``) supplies the
   worked plans most like the request, shown as earlier chat turns;
 * **one task at a time** — when the controller can continue a reply it has begun
@@ -63,14 +64,8 @@ def request_texts(request: str) -> list[str]:
     return list(dict.fromkeys(s for s in spans if s))
 
 
-def history_files(history: Sequence[dict]) -> dict[str, str]:
-    """Files named in earlier turns ({"files": {name: modality}}), newest last."""
-    files: dict[str, str] = {}
-    for turn in history:
-        named = turn.get("files") or {}
-        if isinstance(named, Mapping):
-            files.update({str(k): str(v) for k, v in named.items() if v})
-    return files
+REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
+                         r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
 
 
 def _last_answer(history: Sequence[dict]) -> str:
@@ -97,6 +92,7 @@ class Planner:
     free_text: bool = False
     step_tokens: int = 120
     guided: bool = True  # step k offers the task types of the k-th clause that asks for one
+    list_all: bool = True  # the prompt lists every task type: a fixed prefix, evaluated once and reused
     per_clause: int = 1
     last: dict = field(default_factory=dict, repr=False)  # what the last call offered and saw
 
@@ -111,23 +107,32 @@ class Planner:
         ranking = self.ranker.rank(request, files) if self.ranker is not None else None
         offered = self._offered(request, files, ranking)
         demos = self._demos(request, files, offered)
-        messages = prompts.planning_messages(request, offered, files, demos, history)
+        listed = list(self.task_types) if self.list_all else offered
+        messages = prompts.planning_messages(request, listed, files, demos, history)
         self.last = {"offered": [t.name for t in offered], "demos": [d["request"] for d in demos],
-                     "files": files, "calls": 0}
+                     "files": files, "attachments": dict(attachments or {}), "calls": 0}
         if self.constrained and self.stepwise and getattr(self.controller, "supports_prefix", False):
             raw = self._write_stepwise(messages, offered, files, ranking, request, history)
         else:
             gbnf = grammar.plan_grammar(offered, files, self.max_tasks) if self.constrained else None
-            raw = self.controller.complete(messages, grammar=gbnf, max_tokens=self.max_tokens)
+            extra = ({"schema": grammar.plan_schema(offered, self.max_tasks)}
+                     if self.constrained and getattr(self.controller, "accepts_schema", False) else {})
+            raw = self.controller.complete(messages, grammar=gbnf, max_tokens=self.max_tokens, **extra)
             self.last["calls"] = 1
         plan = parse(raw, self.types_by_name, files)
         return plan, time.perf_counter() - started
 
     # -- inputs ---------------------------------------------------------------------
     def _files(self, request, attachments, history) -> dict[str, str]:
+        from .chatlog import history_files
+
+        return {**history_files(history), **self._current_files(request, attachments)}
+
+    @staticmethod
+    def _current_files(request, attachments) -> dict[str, str]:
         from .retrieval import mentioned_files
 
-        return {**history_files(history), **mentioned_files(request), **dict(attachments or {})}
+        return {**mentioned_files(request), **dict(attachments or {})}
 
     def _offered(self, request, files, ranking) -> list[TaskType]:
         if ranking is not None:
@@ -144,8 +149,9 @@ class Planner:
 
     # -- one task per call ----------------------------------------------------------
     def _write_stepwise(self, messages, offered, files, ranking, request, history) -> str:
-        texts = request_texts(request) + ([_last_answer(history)] if _last_answer(history) else [])
-        must_plan = bool(files) or (ranking is not None and _asks_for_work(ranking))
+        texts = self._texts(request, history)
+        current = self._current_files(request, self.last.get("attachments"))
+        must_plan = bool(current) or (ranking is not None and _asks_for_work(ranking))
         steps = self._steps(ranking, must_plan)
         edge_ok = self.edge_ok or can_feed
         reply, earlier = "[", []
@@ -153,7 +159,7 @@ class Planner:
         for step in pools[: self.max_tasks]:
             pool = step.candidates if step is not None else offered
             candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
-            local = step.clause if step is not None else None
+            local = _named_in(step.clause, texts, files) if step is not None else None
             step_texts = texts + ([step.clause] if step is not None and step.clause not in texts else [])
             choices = grammar.step_choices(
                 len(earlier), candidates, earlier, files, step_texts,
@@ -175,6 +181,15 @@ class Planner:
             earlier.append(task)
         return reply + "]"
 
+    @staticmethod
+    def _texts(request: str, history: Sequence[dict]) -> list[str]:
+        """Texts a text slot may take: spans of the request, or — when the request
+        points back ("read that aloud") and quotes nothing — the previous answer."""
+        last = _last_answer(history)
+        if last and REFERS_BACK.search(request) and not quoted_spans(request):
+            return [last]
+        return request_texts(request) + ([last] if last else [])
+
     def _steps(self, ranking, must_plan):
         """Guided steps from the ranking; None lets the controller choose freely."""
         if ranking is None or not self.guided:
@@ -185,6 +200,12 @@ class Planner:
         if not steps and must_plan:
             steps = [PlanStep(ranking.clauses[0], ranking.order()[: self.per_clause])]
         return steps or None
+
+
+def _named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:
+    """The texts and files a clause spells out (a later task may use them, not only
+    earlier outputs)."""
+    return {t for t in list(texts) + list(files) if t in clause and t != clause}
 
 
 def _asks_for_work(ranking) -> bool:

@@ -24,7 +24,8 @@ class PlanningOptions:
     narrow: bool = True  # offer only the top-ranked task types
     retrieval: bool = True  # retrieved demonstrations (else none)
     top_k: int = 5
-    n_demos: int = 4
+    n_demos: int = 3
+    list_all: bool = True  # list every task type in the prompt (a cacheable prefix), else the offered
     free_text: bool = False  # text slots may take any short string (else spans of the request)
     guided: bool = True  # step k is steered to the k-th clause's task types
     per_clause: int = 1  # how many of a clause's task types the controller chooses from
@@ -56,5 +57,5 @@ def default_planner(controller, registry=None, *, task_types: Sequence[TaskType]
         bank=default_bank() if options.retrieval else None,
         n_demos=options.n_demos, top_k=options.top_k, free_text=options.free_text,
         max_tasks=options.max_tasks, edge_ok=edge_ok, guided=options.guided,
-        per_clause=options.per_clause,
+        per_clause=options.per_clause, list_all=options.list_all,
     )

@@ -1,0 +1,88 @@
+"""Chat logs: the earlier turns a request continues, and the files they carry.
+
+A turn is ``{"role": "user" | "assistant", "content": str}`` with an optional
+``"files"``: the paths of files the turn attached or produced (or, once staged, a
+``{name: modality}`` map). ``Engine.run(request, history=turns)`` passes them to the
+planner, so "now read that aloud" can take the previous answer's text and "now
+describe that picture" the previous turn's image: ``stage_history`` copies each
+earlier file that still exists into the new run's ``inputs`` folder (under a
+name unique in the run), adds it to the files the executor may read, and rewrites
+the turn's ``files`` to the staged names. A file that is gone or of an unknown
+kind is left out; the request still runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Mapping, MutableMapping, Sequence
+
+from .errors import AttachmentError
+
+ROLES = ("user", "assistant")
+
+
+def turn_files(turn: Mapping) -> dict[str, str]:
+    """The ``{name: modality}`` files of one turn, whichever form it gives them in."""
+    from .attachments import modality_of
+
+    named = turn.get("files") or {}
+    if isinstance(named, Mapping):
+        return {str(k): str(v) for k, v in named.items() if v}
+    files = {}
+    for item in named:
+        try:
+            files[Path(item).name] = modality_of(Path(item))
+        except AttachmentError:
+            continue
+    return files
+
+
+def history_files(history: Sequence[Mapping]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for turn in history:
+        files.update(turn_files(turn))
+    return files
+
+
+def clean(history: Sequence[Mapping]) -> list[dict]:
+    """Only well-formed turns, with their content as text."""
+    return [dict(t, content=str(t.get("content", ""))) for t in history
+            if isinstance(t, Mapping) and t.get("role") in ROLES]
+
+
+def stage_history(history: Sequence[Mapping], run_dir: Path, files: MutableMapping[str, Path]) -> list[dict]:
+    """Copy earlier turns' files into ``run_dir/inputs``; return the turns with staged names."""
+    from .attachments import modality_of
+
+    staged_turns = []
+    for turn in clean(history):
+        paths = turn.get("files") or []
+        if isinstance(paths, Mapping):
+            staged_turns.append(turn)
+            continue
+        staged: dict[str, str] = {}
+        for item in paths:
+            path = Path(item)
+            try:
+                modality = modality_of(path)
+            except AttachmentError:
+                continue
+            name = _unique(path, files)
+            target = run_dir / "inputs" / name
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+            except OSError:  # gone, unreadable, or the disk is full: the turn loses this file
+                continue
+            files[name], staged[name] = target, modality
+        staged_turns.append(dict(turn, files=staged))
+    return staged_turns
+
+
+def _unique(path: Path, taken: Mapping[str, Path]) -> str:
+    name, n = path.name, 1
+    while name in taken:
+        n += 1
+        name = f"{path.stem}-{n}{path.suffix}"
+    return name

@@ -1,0 +1,190 @@
+"""The planner's rails without the controller: clause splitting, ranking with the
+real MiniLM, the demonstration bank, per-step choices (typed edges) and the
+step-by-step loop (with a scripted controller that continues replies)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.grammar import step_choices
+from engine.planner import Planner, quoted_spans, request_texts
+from engine.retrieval import mentioned_files, split_clauses
+from engine.tasks import TASK_TYPES as T
+
+SHOWCASE = "What animal is in chelsea.png? Then say the answer out loud."
+
+
+# -- text handling -------------------------------------------------------------------
+def test_split_clauses_keeps_quotes_whole():
+    assert split_clauses(SHOWCASE) == ["What animal is in chelsea.png", "say the answer out loud"]
+    assert split_clauses("Enhance the audio, transcribe it, and then summarize the transcript.") == [
+        "Enhance the audio", "transcribe it", "summarize the transcript"]
+    clauses = split_clauses("Translate 'Hi, then bye, friend' into German and read it aloud.")
+    assert clauses[0] == "Translate 'Hi, then bye, friend' into German"
+
+
+def test_files_and_spans_named_in_the_request():
+    assert mentioned_files("Use 'example.jpg' and voice.WAV, not notes.txt") == {
+        "example.jpg": "image", "voice.WAV": "audio"}
+    assert quoted_spans("I've got 'example.wav' and the line 'What's up, doc?' here") == ["What's up, doc?"]
+    texts = request_texts("Summarize this: The council met on Monday and voted for the park.")
+    assert "The council met on Monday and voted for the park." in texts
+
+
+# -- per-step choices ------------------------------------------------------------------
+def test_typed_edges_offer_only_fitting_outputs():
+    choices = step_choices(1, [T["text-to-speech"]], [T["image-classification"]],
+                           {"chelsea.png": "image"}, ["some text"], allow_end=False, local=set())
+    assert choices.forced() == ', {"task": "text-to-speech", "id": 1, "args": {"text": "<resource>-0"}}'
+    detect = step_choices(1, [T["object-detection"]], [T["image-classification"]], {"chelsea.png": "image"},
+                          allow_end=False)
+    assert '"image": ' in detect.forced() and "chelsea.png" in detect.forced()  # text cannot feed it
+    after_speech = step_choices(1, [T["image-classification"], T["audio-classification"]],
+                                [T["text-to-speech"]], {}, [], allow_end=True)
+    gbnf = after_speech.gbnf()
+    assert "audio-classification" in gbnf and "image-classification" not in gbnf  # no image anywhere
+    assert '"\\"<resource>-0\\""' in gbnf and gbnf.count("|") == 1  # the task, or the end
+
+
+def test_a_clause_may_name_its_own_file_or_text():
+    choices = step_choices(1, [T["visual-question-answering"]], [T["automatic-speech-recognition"]],
+                           {"map.png": "image"}, ["Where is the lake?"], allow_end=False,
+                           local={"Where is the lake?"})
+    assert choices.forced() is None
+    gbnf = choices.gbnf()
+    assert '"\\"<resource>-0\\""' in gbnf and "Where is the lake?" in gbnf and "map.png" in gbnf
+
+
+def test_free_text_only_when_asked_and_nothing_earlier_fits():
+    assert "free ::=" not in step_choices(0, [T["translation"]], [], {}, ["hola"]).gbnf()
+    assert "free ::=" in step_choices(0, [T["translation"]], [], {}, [], free_text=True).gbnf()
+    assert "free ::=" not in step_choices(1, [T["summarization"]], [T["translation"]], {}, [],
+                                          free_text=True).gbnf()
+
+
+# -- ranking and demonstrations (real MiniLM) -----------------------------------------------
+@pytest.fixture(scope="module")
+def ranker():
+    pytest.importorskip("torch")
+    from engine.retrieval import TaskRanker
+
+    return TaskRanker(list(T.values()))
+
+
+@pytest.fixture(scope="module")
+def bank():
+    pytest.importorskip("torch")
+    from engine.demos import DemoBank
+
+    return DemoBank()
+
+
+def names(steps):
+    return [[t.name for t in s.candidates] for s in steps]
+
+
+def test_ranking_steps_for_real_requests(ranker):
+    assert names(ranker.rank(SHOWCASE, {"chelsea.png": "image"}).plan_steps(1)) == [
+        ["image-classification"], ["text-to-speech"]]
+    assert names(ranker.rank("Transcribe meeting.wav and summarize it").plan_steps(1)) == [
+        ["automatic-speech-recognition"], ["summarization"]]
+    assert ranker.rank("hello there!").plan_steps(1) == []
+    offered = [t.name for t in ranker.rank(SHOWCASE).offered(4)]
+    assert {"image-classification", "text-to-speech"} <= set(offered) and len(offered) < 10
+
+
+def test_demo_bank_is_varied_and_valid():
+    from engine.demos import adapt, load_demos
+
+    demos = load_demos()
+    assert len(demos) >= 60
+    kinds = {d.kind for d in demos}
+    assert kinds == {"chat", "single", "chain", "dag"}
+    known = {**T, "image-editing": T["image-to-image"]}
+    for demo in demos:
+        assert adapt(demo, known) is not None, demo.request
+        for i, task in enumerate(demo.plan):
+            assert task["id"] == i
+            for value in task["args"].values():
+                assert value.startswith("<resource>-") or value not in demo.files or demo.files[value]
+
+
+def test_demos_adapt_to_taskbench_tools():
+    from engine.demos import Demo, adapt
+    from engine.taskbench import task_types_from_tools
+
+    tools = [{"id": "Question Answering", "input-type": ["text", "text"], "output-type": ["text"]},
+             {"id": "Image-to-Text", "input-type": ["image"], "output-type": ["text"]}]
+    types = {t.name: t for t in task_types_from_tools(tools)}
+    demo = Demo("x", {"p.jpg": "image"}, (
+        {"task": "image-to-text", "id": 0, "args": {"image": "p.jpg"}},
+        {"task": "question-answering", "id": 1, "args": {"text": "Is it sunny?", "context": "<resource>-0"}}))
+    plan = adapt(demo, types).plan
+    assert plan[0] == {"task": "Image-to-Text", "id": 0, "args": {"image": "p.jpg"}}
+    assert plan[1]["args"] == {"text": "Is it sunny?", "text2": "<resource>-0"}
+    assert adapt(Demo("y", {}, ({"task": "text-to-video", "id": 0, "args": {"text": "a"}},)), types) is None
+
+
+def test_retrieval_picks_relevant_and_varied_demos(bank):
+    picked = bank.retrieve("Please transcribe the recording in standup.wav", T, k=4)
+    assert len(picked) == 4
+    assert "automatic-speech-recognition" in [t["task"] for t in picked[-1].plan]  # the best is last
+    assert all("automatic-speech-recognition" in json.dumps(d.plan) for d in picked)
+    assert len({d.request for d in picked}) == 4
+
+
+# -- the step-by-step loop ---------------------------------------------------------------
+class PrefixScript:
+    """Continues replies from a queue and records each call (a fake for the loop's tests)."""
+
+    name = "prefix-script"
+    supports_prefix = True
+
+    def __init__(self, *pieces):
+        self.pieces, self.calls = list(pieces), []
+
+    def complete_after(self, messages, prefix, *, grammar=None, max_tokens=256):
+        self.calls.append({"prefix": prefix, "grammar": grammar, "messages": messages})
+        return self.pieces.pop(0)
+
+
+def test_forced_steps_do_not_call_the_controller(ranker, bank):
+    script = PrefixScript()
+    planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
+    plan, _ = planner.plan(SHOWCASE, {"chelsea.png": "image"})
+    assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
+    assert plan.tasks[1].args == {"text": "<resource>-0"} and plan.tasks[1].dep == [0]
+    assert script.calls == [] and json.loads(plan.raw) == [
+        {k: v for k, v in t.to_dict().items() if k != "dep"} for t in plan.tasks]
+
+
+def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
+    script = PrefixScript('{"task": "translation", "id": 0, "args": {"text": "Good night"}}')
+    planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
+    plan, _ = planner.plan("Translate 'Good night' into French, please.")
+    assert len(script.calls) == 1 and script.calls[0]["prefix"] == "["
+    assert '"\\"Good night\\""' in script.calls[0]["grammar"]
+    assert plan.tasks[0].task == "translation"
+    system = script.calls[0]["messages"][0]["content"]
+    assert "translation" in system and "canny-control" in system  # every type: a fixed, cached prefix
+    assert "canny-control" not in script.calls[0]["grammar"]  # but only the clause's type is allowed
+    assert script.calls[0]["messages"][-1]["content"].startswith("Translate 'Good night'")
+
+
+def test_unguided_loop_stops_at_the_end_token(ranker):
+    script = PrefixScript('{"task": "summarization", "id": 0, "args": {"text": "x y z"}}', "]")
+    planner = Planner(script, list(T.values()), ranker=ranker, guided=False, free_text=True)
+    plan, _ = planner.plan("Summarize: x y z and more words here")
+    assert [t.task for t in plan.tasks] == ["summarization"] and len(script.calls) == 2
+    assert script.calls[1]["prefix"].startswith('[{"task": "summarization"')
+
+
+def test_controller_without_prefix_support_gets_one_whole_plan_call(ranker):
+    from engine.testing import ScriptedController
+
+    scripted = ScriptedController(['[{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hola"}}]'])
+    plan, _ = Planner(scripted, list(T.values()), ranker=ranker).plan("translate hola to English")
+    assert plan.tasks[0].task == "translation" and len(scripted.calls) == 1
+    assert scripted.calls[0]["grammar"].startswith("root ::=")
