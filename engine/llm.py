@@ -208,7 +208,14 @@ class LlamaController:
 
 
 def load_controller(settings) -> LlamaController:
+    """The controller the settings name: a GGUF path (default: the embedded model), or
+    the ``http(s)://`` address of an OpenAI-compatible server (``engine.llm_remote``)."""
     from .devices import llama_gpu_layers, probe_llama_gpu_offload
+
+    if str(settings.controller).startswith(("http://", "https://")):
+        from .llm_remote import RemoteController
+
+        return RemoteController(settings.controller, offline=settings.offline)
 
     return LlamaController(
         settings.controller or None, n_ctx=settings.n_ctx, n_threads=settings.n_threads,

@@ -15,12 +15,14 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import attachments as att
 from . import events as ev
 from . import faults, offline, responder
 from .cancel import CancelToken
+from .chatlog import stage_history
 from .config import Settings, settings as global_settings
 from .errors import Cancelled, HgptError, PlanError, StorageError, UserInputError
 from .executor import Executor
@@ -94,6 +96,7 @@ class Engine:
     def _run(self, request, checked, cancel, history, review=None) -> Iterator[ev.Event]:
         record, files, modalities = self._start_record(request, checked)
         run_id, run_dir = record.run_id, record.run_dir
+        history = stage_history(history, Path(run_dir), files)  # earlier turns' files, for "that picture"
         run = _Run(record, request, files, modalities, cancel, history, review)
         started = time.perf_counter()
         yield ev.RunStarted(run_id, request, list(files), str(run_dir))

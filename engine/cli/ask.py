@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
     p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
                    help="an image or audio file (repeatable)")
     p.add_argument("--json", action="store_true", help="print the whole run record as JSON")
-    p.add_argument("--controller", metavar="GGUF", help="a chat GGUF to plan with (default: embedded SmolLM2-135M)")
+    p.add_argument("--controller", metavar="GGUF|URL", help="a chat GGUF to plan with (default: embedded "
+                   "SmolLM2-135M), or the http:// address of an OpenAI-compatible server")
     p.add_argument("--chat-format", help="override the chat format read from the GGUF")
     p.add_argument("--threads", type=int, help="llama.cpp threads")
     p.set_defaults(func=run)
@@ -35,7 +36,7 @@ def run(args) -> int:
     from ..pipeline import Engine
 
     settings = _settings(args)
-    if settings.controller:
+    if settings.controller and not settings.controller.startswith(("http://", "https://")):
         check_gguf(settings.controller)
     engine = Engine(settings)
     cancel = CancelToken()
