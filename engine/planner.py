@@ -160,7 +160,8 @@ class Planner:
             pool = step.candidates if step is not None else offered
             candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
             local = _named_in(step.clause, texts, files) if step is not None else None
-            step_texts = texts + ([step.clause] if step is not None and step.clause not in texts else [])
+            clause_ok = step is not None and step.clause not in texts and not self._points_back(request, history)
+            step_texts = texts + ([step.clause] if clause_ok else [])
             choices = grammar.step_choices(
                 len(earlier), candidates, earlier, files, step_texts,
                 allow_end=steps is None and (bool(earlier) or not must_plan),
@@ -186,9 +187,13 @@ class Planner:
         """Texts a text slot may take: spans of the request, or — when the request
         points back ("read that aloud") and quotes nothing — the previous answer."""
         last = _last_answer(history)
-        if last and REFERS_BACK.search(request) and not quoted_spans(request):
+        if Planner._points_back(request, history):
             return [last]
         return request_texts(request) + ([last] if last else [])
+
+    @staticmethod
+    def _points_back(request: str, history: Sequence[dict]) -> bool:
+        return bool(_last_answer(history)) and bool(REFERS_BACK.search(request)) and not quoted_spans(request)
 
     def _steps(self, ranking, must_plan):
         """Guided steps from the ranking; None lets the controller choose freely."""
