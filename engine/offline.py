@@ -68,11 +68,15 @@ def is_loopback(host) -> bool:
     return ip.is_loopback or bool(mapped and mapped.is_loopback)
 
 
-def _host_of(address):
-    """The host part of a socket address: (host, port[, flow, scope]) or a Unix path."""
-    if isinstance(address, tuple) and address:
+INTERNET = (socket.AF_INET, socket.AF_INET6)
+
+
+def _host_of(address, family=socket.AF_INET):
+    """The host of an internet socket address ((host, port[, flow, scope])), else None:
+    Unix paths, netlink and other local families are not the network."""
+    if family in INTERNET and isinstance(address, tuple) and address:
         return address[0]
-    return None  # AF_UNIX path or something that is not an internet address
+    return None
 
 
 def refusal(host, port=None) -> OfflineError:
@@ -140,7 +144,7 @@ def _audit(event: str, args) -> None:
     if not _state["offline"]:
         return
     if event == "socket.connect":
-        host = _host_of(args[1])
+        host = _host_of(args[1], getattr(args[0], "family", socket.AF_INET))
         if host is not None and not is_loopback(host):
             raise refusal(host, args[1][1] if len(args[1]) > 1 else None)
     elif event == "socket.getaddrinfo":
@@ -174,13 +178,13 @@ def block_network() -> Iterator[NetworkLog]:
             "create_connection": socket.create_connection, "getaddrinfo": socket.getaddrinfo}
 
     def connect(self, address):
-        host = _host_of(address)
+        host = _host_of(address, self.family)
         if host is not None and not log._note("connect", host, address[1] if len(address) > 1 else ""):
             raise refusal(host, address[1])
         return real["connect"](self, address)
 
     def connect_ex(self, address):
-        host = _host_of(address)
+        host = _host_of(address, self.family)
         if host is not None and not log._note("connect_ex", host, address[1] if len(address) > 1 else ""):
             raise refusal(host, address[1])
         return real["connect_ex"](self, address)

@@ -119,3 +119,14 @@ def test_the_showcase_end_to_end_opens_no_socket_beyond_loopback(settings, llm):
         assert "cat" in record["tasks"]["0"]["text"].lower()
         with wave.open(record["tasks"]["1"]["files"][0]) as w:
             assert w.getnframes() > 0
+
+
+def test_local_socket_families_are_not_the_network(restore_offline, tmp_path):
+    offline.enforce(True)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "s"))
+    server.listen(1)
+    with offline.block_network() as log, socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(tmp_path / "s"))
+    server.close()
+    assert not log.refused
