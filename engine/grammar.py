@@ -155,8 +155,9 @@ def step_choices(
     task among ``candidates``. Typed edges: a slot of modality *m* may name
     ``<resource>-j`` only when task *j* (``earlier[j]``) produces *m* and
     ``edge_ok(earlier[j], candidate)`` holds. Where such an output exists the slot
-    takes it, or a file or text in ``local`` (those the clause this step is for
-    spells out); elsewhere the slot takes one of ``files`` of its modality, or for
+    takes it — for a guided step (``local`` given) only the latest one, as a request
+    read clause by clause is a chain — or a file or text in ``local`` (those the
+    clause this step is for spells out); elsewhere the slot takes one of ``files`` of its modality, or for
     text one of ``texts`` (spans of the request) or, with ``free_text``, any short
     string. A candidate with a slot nothing can fill is left out.
     """
@@ -180,6 +181,8 @@ def step_choices(
 
 def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local) -> list:
     refs = [f"<resource>-{j}" for j, src in enumerate(earlier) if src.output == modality and edge_ok(src, ttype)]
+    if local is not None:
+        refs = refs[-1:]  # a guided step continues the chain from the latest output that fits
     own = [f for f, m in files.items() if m == modality] if modality != "text" else list(texts)
     if refs and local is not None:
         return refs + [v for v in own if v in local]

@@ -4,12 +4,17 @@ A plan is a list of ``Task`` with ids 0..n-1 in order, each depending only on
 earlier tasks. Arguments refer to an earlier task's output as ``<resource>-N``
 (HuggingGPT also wrote ``<GENERATED>-N``; both are read). Dependencies are not
 trusted as written: they are rebuilt from the resource references, which is what
-the executor actually needs. Each repair is recorded as a short note so a run
-record shows what the controller got wrong.
+the executor actually needs. A reference to a task whose output does not fit the
+slot (audio where text is wanted) is removed, a missing input is filled from the
+newest earlier output or attachment of the right modality, and a task that
+repeats an earlier one exactly is dropped (references to it go to the first).
+Each repair is recorded as a short note so a run record shows what the
+controller got wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -160,10 +165,17 @@ def _repair_item(item, position, plan, old_to_new, task_types, attachments) -> T
         pass
     args = _coerce_args(item.get("args", item.get("arguments", {})), ttype, notes)
     args = {k: _remap_refs(v, old_to_new, new_id, notes) for k, v in args.items()}
+    args = {k: _drop_misfits(k, v, ttype, plan.tasks, task_types, notes) for k, v in args.items()}
     args = {k: v for k, v in args.items() if v.strip()}
     _fill_missing(args, ttype, plan.tasks, task_types, attachments, notes)
     if any(k not in args for k in ttype.required_args()):
         notes.append(f"task {new_id} ({name}) lacks {', '.join(ttype.required_args())}; dropped")
+        return None
+    twin = next((t for t in plan.tasks if t.task == name and t.args == args), None)
+    if twin is not None:  # the same task twice: later references go to the first
+        with contextlib.suppress(TypeError, ValueError):
+            old_to_new[int(old_id)] = twin.id
+        notes.append(f"task {new_id} ({name}) repeats task {twin.id}; dropped")
         return None
     task = Task(id=new_id, task=name, dep=[], args=args)
     task.dep = task.references() or [-1]
@@ -188,6 +200,21 @@ def _remap_refs(value: str, old_to_new: dict[int, int], new_id: int, notes: list
             notes.append(f"task {new_id}: dangling reference {m.group(0)} removed")
             return ""
         return f"<resource>-{target}"
+
+    return RESOURCE_RE.sub(sub, value)
+
+
+def _drop_misfits(key, value, ttype, earlier, task_types, notes) -> str:
+    """Remove references to earlier tasks whose output is not what the slot takes."""
+    modality = ttype.args.get(key, "text")
+
+    def sub(m: re.Match) -> str:
+        source = earlier[int(m.group(1))]
+        produced = task_types[source.task].output
+        if produced == modality:
+            return m.group(0)
+        notes.append(f"task {ttype.name}: {key!r} cannot take {m.group(0)} ({source.task} gives {produced})")
+        return ""
 
     return RESOURCE_RE.sub(sub, value)
 

@@ -153,23 +153,20 @@ class Planner:
         current = self._current_files(request, self.last.get("attachments"))
         must_plan = bool(current) or (ranking is not None and _asks_for_work(ranking))
         steps = self._steps(ranking, must_plan)
-        edge_ok = self.edge_ok or can_feed
-        reply, earlier = "[", []
-        pools = steps if steps is not None else [None] * self.max_tasks
-        for step in pools[: self.max_tasks]:
-            pool = step.candidates if step is not None else offered
-            candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
-            local = _named_in(step.clause, texts, files) if step is not None else None
-            clause_ok = step is not None and step.clause not in texts and not self._points_back(request, history)
-            step_texts = texts + ([step.clause] if clause_ok else [])
-            choices = grammar.step_choices(
-                len(earlier), candidates, earlier, files, step_texts,
-                allow_end=steps is None and (bool(earlier) or not must_plan),
-                free_text=self.free_text, edge_ok=edge_ok, local=local)
+        queue = list(steps) if steps is not None else None
+        reply, earlier, helped = "[", [], set()
+        while len(earlier) < self.max_tasks and (queue is None or queue):
+            step = queue.pop(0) if queue is not None else None
+            choices = self._choices(step, earlier, offered, files, texts, request, history,
+                                    allow_end=step is None and (bool(earlier) or not must_plan))
             if not choices.alternatives:
-                if steps is None:
+                if step is None:
                     break
-                continue  # this clause's tasks cannot take any input at hand
+                producer = None if id(step) in helped else self._producer(step, earlier, files, ranking)
+                if producer is not None:  # e.g. "segment a castle" with no image: draw one first
+                    helped.add(id(step))
+                    queue[:0] = [producer, step]
+                continue
             piece = choices.forced()
             if piece is None:
                 piece = self.controller.complete_after(messages, reply, grammar=choices.gbnf(),
@@ -181,6 +178,30 @@ class Planner:
             reply += piece
             earlier.append(task)
         return reply + "]"
+
+    def _choices(self, step, earlier, offered, files, texts, request, history, allow_end):
+        pool = step.candidates if step is not None else offered
+        candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
+        local = _named_in(step.clause, texts, files) if step is not None else None
+        if step is not None and step.clause not in texts and not self._points_back(request, history):
+            texts = texts + [step.clause]
+        return grammar.step_choices(len(earlier), candidates, earlier, files, texts, allow_end=allow_end,
+                                    free_text=self.free_text, edge_ok=self.edge_ok or can_feed, local=local)
+
+    def _producer(self, step, earlier, files, ranking):
+        """A step making the file a stuck step needs, from inputs at hand (best ranked)."""
+        from .retrieval import PlanStep
+
+        have = {"text"} | set(files.values()) | {t.output for t in earlier}
+        need = [m for m in step.candidates[0].args.values() if m not in have]
+        if not need or ranking is None:
+            return None
+        scores = dict(zip((t.name for t in ranking.task_types), ranking.task_scores()))
+        makers = [t for t in self.task_types if t.output == need[0] and set(t.args.values()) <= have
+                  and t.name not in {e.name for e in earlier}]
+        if not makers:
+            return None
+        return PlanStep(step.clause, [max(makers, key=lambda t: scores.get(t.name, -1.0))])
 
     @staticmethod
     def _texts(request: str, history: Sequence[dict]) -> list[str]:

@@ -81,3 +81,25 @@ def test_validate_reports_bad_edges():
     problems = validate(tasks)
     assert any("produces audio" in p for p in problems)
     assert validate([Task(0, "translation", [-1], {"text": "hi"})]) == []
+
+
+def test_repeated_task_is_dropped_and_references_follow_the_first():
+    plan = repair([
+        {"task": "automatic-speech-recognition", "id": 0, "args": {"audio": "a.wav"}},
+        {"task": "automatic-speech-recognition", "id": 1, "args": {"audio": "a.wav"}},
+        {"task": "summarization", "id": 2, "args": {"text": "<resource>-1"}},
+    ])
+    assert [t.task for t in plan.tasks] == ["automatic-speech-recognition", "summarization"]
+    assert plan.tasks[1].args == {"text": "<resource>-0"} and plan.tasks[1].dep == [0]
+    assert any("repeats task 0" in r for r in plan.repairs)
+
+
+def test_reference_of_the_wrong_type_is_replaced_by_one_that_fits():
+    plan = repair([
+        {"task": "image-classification", "id": 0, "args": {"image": "cat.png"}},
+        {"task": "text-to-speech", "id": 1, "args": {"text": "<resource>-0"}},
+        {"task": "summarization", "id": 2, "args": {"text": "<resource>-1"}},  # speech is audio, not text
+    ], attachments={"cat.png": "image"})
+    assert plan.tasks[2].args == {"text": "<resource>-0"}
+    assert any("cannot take <resource>-1" in r for r in plan.repairs)
+    assert validate(plan.tasks) == []

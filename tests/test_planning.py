@@ -188,3 +188,12 @@ def test_controller_without_prefix_support_gets_one_whole_plan_call(ranker):
     plan, _ = Planner(scripted, list(T.values()), ranker=ranker).plan("translate hola to English")
     assert plan.tasks[0].task == "translation" and len(scripted.calls) == 1
     assert scripted.calls[0]["grammar"].startswith("root ::=")
+
+
+def test_a_step_without_its_input_gets_a_producer_first(ranker, bank):
+    script = PrefixScript('{"task": "text-to-image", "id": 0, "args": {"text": "a castle on a hill"}}')
+    planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
+    plan, _ = planner.plan("Segment a picture of 'a castle on a hill' into its regions.")
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("text-to-image", {"text": "a castle on a hill"}), ("image-segmentation", {"image": "<resource>-0"})]
+    assert "text-to-image" in script.calls[0]["grammar"]
