@@ -1,27 +1,33 @@
 """Stage 1: the controller turns a request into a task graph.
 
-A small controller plans well only inside firm rails, so planning is engineered
-around it rather than left to hope:
+A 135M-parameter controller plans well only inside firm rails, so planning is
+engineered around it rather than left to hope:
 
-* **narrowing** — a ``TaskRanker`` (``engine.retrieval``) ranks the task types for
-  the request, clause by clause, and only the plausible few are offered by the
-  grammar (the prompt lists every task type, so that its start is the same for
-  every request and the controller's cache of it is reused);
-* **retrieved demonstrations** — a ``DemoBank`` (``engine.demos``) supplies the
-  worked plans most like the request, shown as earlier chat turns;
-* **one task at a time** — when the controller can continue a reply it has begun
-  (``supports_prefix``), the plan is written one task per call, each under a grammar
-  built for that position (``grammar.step_grammar``) that knows the tasks already
-  chosen: ``<resource>-j`` is offered only where task *j*'s output fits the slot,
-  a task whose file input nothing can supply is not offered, a type already used
-  is not offered again, and the plan may not end empty when the request plainly
-  asks for work (a file, a task keyword, a strong match). The
-  next call reuses the evaluated prompt, so the steps cost little more than one
-  call. Other controllers get one call under the whole-plan grammar;
-* **repair** — whatever the controller wrote is parsed and repaired
-  (``engine.plan``).
+* **ranking** — a ``TaskRanker`` (``engine.retrieval``) scores every task type
+  against every clause of the request (MiniLM similarity to the type's
+  description and cue phrases, cue keywords, the modality of the files);
+* **guided steps** — the plan gets one step per clause that asks for a task, in
+  the clause order, each offering that clause's best task type (``per_clause``
+  of them when a stronger controller should choose); unguided, every step
+  offers the top-ranked types and the controller may end the plan;
+* **one task per call, typed** — when the controller can continue a reply it has
+  begun (``supports_prefix``), the plan is written one task at a time under
+  choices built for that position (``grammar.step_choices``) that know the tasks
+  already written: ``<resource>-j`` only where task *j*'s output fits the slot (a
+  guided step continues from the latest such output), files only of the slot's
+  modality, texts only from the request (quoted words, the text after a colon, the
+  clause, the whole request) or the previous answer when the request points back
+  to it. A step with a single possible continuation is written without asking
+  the controller; a step whose file input nothing supplies gets a producer first
+  (no image: draw one). The controller is asked where a real choice remains —
+  which text, whether to plan at all — with retrieved demonstrations
+  (``engine.demos``) as earlier chat turns, after a fixed start (instructions and
+  every task type) that its prefix cache keeps evaluated. Controllers that cannot
+  continue a reply get one call under the whole-plan grammar;
+* **repair** — whatever was written is parsed and repaired (``engine.plan``).
 
-``Planner.plan`` keeps its signature; each rail can be switched off for ablation.
+``Planner.plan`` keeps its signature; each rail can be switched off for ablation
+(``engine.planning.PlanningOptions``).
 """
 
 from __future__ import annotations
@@ -85,7 +91,7 @@ class Planner:
     constrained: bool = True
     ranker: object | None = None  # engine.retrieval.TaskRanker: narrowing and step guidance
     bank: object | None = None  # engine.demos.DemoBank: retrieved demonstrations
-    n_demos: int = 4
+    n_demos: int = 3
     top_k: int = 5
     stepwise: bool = True
     edge_ok: EdgeCheck | None = None

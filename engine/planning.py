@@ -10,9 +10,11 @@ they are built once per task list and kept.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
+from .errors import MissingDependencyError, ModelFileError
 from .planner import EdgeCheck, Planner
 from .tasks import TASK_TYPES, TaskType
 
@@ -32,6 +34,7 @@ class PlanningOptions:
     max_tasks: int = 6
 
 
+log = logging.getLogger(__name__)
 _RANKERS: dict[tuple, object] = {}
 
 
@@ -44,6 +47,16 @@ def _ranker(task_types: tuple[TaskType, ...]):
     return _RANKERS[key]
 
 
+def _optional(build, what: str):
+    """A rail that cannot be built (its model missing) is left out with a warning:
+    the controller still plans, only less well."""
+    try:
+        return build()
+    except (ModelFileError, MissingDependencyError) as exc:
+        log.warning("planning without %s: %s", what, exc)
+        return None
+
+
 def default_planner(controller, registry=None, *, task_types: Sequence[TaskType] | None = None,
                     options: PlanningOptions | None = None, edge_ok: EdgeCheck | None = None) -> Planner:
     from .demos import default_bank
@@ -53,8 +66,8 @@ def default_planner(controller, registry=None, *, task_types: Sequence[TaskType]
     return Planner(
         controller, list(types),
         constrained=options.grammar, stepwise=options.stepwise,
-        ranker=_ranker(types) if options.narrow else None,
-        bank=default_bank() if options.retrieval else None,
+        ranker=_optional(lambda: _ranker(types), "task ranking") if options.narrow else None,
+        bank=_optional(default_bank, "retrieved demonstrations") if options.retrieval else None,
         n_demos=options.n_demos, top_k=options.top_k, free_text=options.free_text,
         max_tasks=options.max_tasks, edge_ok=edge_ok, guided=options.guided,
         per_clause=options.per_clause, list_all=options.list_all,

@@ -105,15 +105,17 @@ def main(argv=None) -> int:
     planner, controller = build_planner(args, task_types, graph)
     board = Scoreboard(tools)
     out = open(args.out, "w", encoding="utf-8") if args.out else None
-    seconds = []
+    seconds, asked = [], 0
     for number, record in enumerate(records, 1):
         nodes, info, took = plan_record(planner, record, task_types)
         seconds.append(took)
+        asked += bool(planner.last.get("calls"))
         board.add(record, nodes)
         if out:
             out.write(json.dumps({"id": record.get("id"), "type": record.get("type"), "seconds": round(took, 3),
                                   "result": {"task_nodes": nodes or []}, "failed": nodes is None,
-                                  **info, "offered": planner.last.get("offered")}, ensure_ascii=False) + "\n")
+                                  **info, "offered": planner.last.get("offered"),
+                                  "calls": planner.last.get("calls", 0)}, ensure_ascii=False) + "\n")
             out.flush()
         if not args.quiet:
             got = [n["task"] for n in nodes or []]
@@ -123,7 +125,8 @@ def main(argv=None) -> int:
         out.close()
     print(board.table())
     print(f"records {len(records)}  mean planning time {sum(seconds) / max(len(seconds), 1):.2f}s  "
-          f"controller calls {controller.stats.calls}  controller seconds {controller.stats.seconds:.1f}")
+          f"controller asked in {100 * asked / max(len(records), 1):.0f}% of plans  "
+          f"calls {controller.stats.calls}  controller seconds {controller.stats.seconds:.1f}")
     if args.metrics_out:
         Path(args.metrics_out).write_text(json.dumps(board.to_dict(), indent=2))
     return 0

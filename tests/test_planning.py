@@ -197,3 +197,20 @@ def test_a_step_without_its_input_gets_a_producer_first(ranker, bank):
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("text-to-image", {"text": "a castle on a hill"}), ("image-segmentation", {"image": "<resource>-0"})]
     assert "text-to-image" in script.calls[0]["grammar"]
+
+
+def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
+    from engine import demos, planning
+    from engine.errors import ModelFileError
+    from engine.testing import ScriptedController
+
+    def missing(*args):
+        raise ModelFileError("the sentence-embedding model is not installed; run: pip install …")
+
+    monkeypatch.setattr(planning, "_ranker", missing)
+    monkeypatch.setattr(demos, "default_bank", missing)
+    scripted = ScriptedController(['[{"task": "translation", "id": 0, "args": {"text": "hola"}}]'])
+    planner = planning.default_planner(scripted)
+    assert planner.ranker is None and planner.bank is None
+    assert "planning without task ranking" in caplog.text
+    assert planner.plan("translate hola")[0].tasks[0].task == "translation"
