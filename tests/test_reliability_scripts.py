@@ -40,10 +40,14 @@ def test_the_report_refuses_an_unknown_case_name():
     assert proc.returncode == 2 and "unknown case(s) ['no such case']; see --list" in proc.stderr
 
 
-def test_the_load_test_calls_a_flat_curve_bounded_and_a_rising_one_not():
+def test_the_load_test_calls_a_plateau_bounded_and_a_leak_not():
     bounded = _script("load_test").bounded
-    flat = [(0, 70.0), (5, 2000.0), (10, 2100.0), (15, 2110.0), (50, 2150.0)]
-    assert bounded(flat, 10, 150)[0]
-    rising = [(0, 70.0), (10, 2100.0), (30, 2400.0), (50, 2700.0)]
-    ok, detail = bounded(rising, 10, 150)
-    assert not ok and "+600 MB" in detail and "+15.00 MB/request" in detail
+    plateau = [(10, 1290.0), (15, 1330.0), (20, 1305.0), (25, 1350.0), (30, 1320.0), (35, 1340.0),
+               (40, 1310.0), (45, 1360.0), (50, 1330.0)]
+    ok, detail = bounded(plateau, 10, 100)
+    assert ok and "+10 MB" in detail
+    # measured before the prompt-cache fix (scripts/load_test, 50 requests): ~20 MB a request
+    leak = [(10, 2330.0), (15, 2446.0), (20, 2551.0), (25, 2628.0), (30, 2733.0), (35, 2857.0),
+            (40, 2951.0), (45, 3027.0), (50, 3108.0)]
+    ok, detail = bounded(leak, 10, 100)
+    assert not ok and "+480 MB" in detail and "trend +19.6" in detail
