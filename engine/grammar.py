@@ -189,13 +189,6 @@ def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, loc
     return refs + own + ([FREE] if modality == "text" and free_text and not refs else [])
 
 
-def step_grammar(position, candidates, earlier, files=None, quotes=(), allow_end=True,
-                 free_text=False, edge_ok=None, local=None) -> str | None:
-    """GBNF for ``step_choices`` (None when nothing is allowed)."""
-    return step_choices(position, candidates, earlier, files, quotes, allow_end, free_text,
-                        edge_ok, local).gbnf()
-
-
 def choice_grammar(ids: Sequence[str], with_reason: bool = True) -> str:
     """GBNF for ``{"id": "<one of ids>", "reason": "…"}``."""
     alts = " | ".join(_lit(_lit(i)) for i in ids)
