@@ -3,9 +3,11 @@
 
 Cold: a fresh controller and planner plan one request (model load, the MiniLM
 ranker and demo bank, the whole prompt evaluated). Warm: further requests in the
-same process; their prompts start with the same instructions and task list, which
-the controller's prefix cache has already evaluated. The same warm requests are
-then planned by a second controller with the cache off. Requests are chosen so
+same process, each after an unrelated call (as a run's answer stage would make);
+their prompts start with the same instructions and task list, which the
+controller's prefix cache has kept evaluated. The same warm requests are then
+planned by a second controller with the cache off (llama.cpp then reuses only
+what matches the last prompt it evaluated). Requests are chosen so
 the controller is really asked (a quoted text to pick), not planned by forced
 steps alone. Prints seconds and the ratios measured in this run.
 
@@ -30,8 +32,11 @@ SHOWCASE = ("What animal is in chelsea.png? Then say the answer out loud.", {"ch
 
 
 def plan_times(planner, requests) -> list[float]:
+    """Each plan follows an answer-like call, as in a real run, so the context the
+    controller evaluated last is not the planning prompt."""
     times = []
     for request in requests:
+        planner.controller.complete([{"role": "user", "content": f"Say hello about: {request}"}], max_tokens=8)
         started = time.perf_counter()
         planner.plan(request)
         times.append(time.perf_counter() - started)
