@@ -95,6 +95,16 @@ def test_ranking_steps_for_real_requests(ranker):
     assert {"image-classification", "text-to-speech"} <= set(offered) and len(offered) < 10
 
 
+
+def test_question_cues_tell_text_questions_from_picture_questions(ranker):
+    first = lambda request: ranker.rank(request).order()[0].name  # noqa: E731
+    assert first("Read notes.txt and answer the question: 'Who signed the treaty?'") == "question-answering"
+    assert first("Look at photo.jpg and answer the question: 'What colour is the car?'") \
+        == "visual-question-answering"
+    # "draw out" is not drawing a picture
+    assert "text-to-image" not in [n[0] for n in names(ranker.rank(
+        "Please draw out the main argument of this essay and summarize it").plan_steps(1))]
+
 def test_demo_bank_is_varied_and_valid():
     from engine.demos import adapt, load_demos
 
