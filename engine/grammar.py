@@ -108,6 +108,14 @@ class StepChoices:
 
     alternatives: list[list] = field(default_factory=list)
 
+    def first(self) -> str | None:
+        """The first alternative with the first value of every slot (``FREE`` as "…"):
+        what the rails alone would write, for measuring them without a controller."""
+        if not self.alternatives:
+            return None
+        return "".join(p if isinstance(p, str) else json.dumps("…" if p[0] is FREE else p[0], ensure_ascii=False)
+                       for p in self.alternatives[0])
+
     def forced(self) -> str | None:
         if len(self.alternatives) != 1:
             return None

@@ -174,7 +174,9 @@ class Planner:
                     queue[:0] = [producer, step]
                 continue
             piece = choices.forced()
-            if piece is None:
+            if piece is None and hasattr(self.controller, "pick"):  # a rule instead of a model
+                piece = self.controller.pick(choices)
+            elif piece is None:
                 piece = self.controller.complete_after(messages, reply, grammar=choices.gbnf(),
                                                        max_tokens=self.step_tokens)
                 self.last["calls"] += 1

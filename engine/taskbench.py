@@ -259,3 +259,26 @@ class Scoreboard:
 
     def to_dict(self) -> dict:
         return {split: scores.summary() for split, scores in self.splits.items()}
+
+
+class FirstChoice:
+    """A stand-in controller that takes the first choice at every step.
+
+    The planner's rails (ranking, guided steps, typed edges) decide the tasks and
+    links of a guided plan; the controller only picks among texts or references.
+    Planning with this rule instead of a model measures the rails alone in seconds,
+    so thresholds and cues can be tuned quickly (``eval_taskbench.py --no-controller``).
+    """
+
+    supports_prefix = True
+
+    def __init__(self):
+        from .llm import GenerationStats
+
+        self.stats = GenerationStats()
+
+    def pick(self, choices) -> str | None:
+        return choices.first()
+
+    def complete(self, messages, **_) -> str:
+        raise NotImplementedError("FirstChoice plans one task at a time only")

@@ -13,6 +13,7 @@ plans. Ablation flags switch off one rail of the planner at a time.
     .venv/bin/python scripts/eval_taskbench.py --threads 2 --out predictions.jsonl
     .venv/bin/python scripts/eval_taskbench.py --limit 40 --no-narrow
     .venv/bin/python scripts/eval_taskbench.py --half odd      # records 1, 3, 5 … only
+    .venv/bin/python scripts/eval_taskbench.py --no-controller # the rails alone, in seconds
 
 Tuning was done on the even-numbered records (``--half even``); ``--half odd`` is
 the held-out half.
@@ -53,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--per-clause", type=int, default=None, help="task types offered per step")
     p.add_argument("--top-k", type=int, default=None, help="task types offered overall")
     p.add_argument("--demos", type=int, default=None, help="demonstrations shown")
+    p.add_argument("--no-controller", action="store_true",
+                   help="take the first choice wherever the controller would be asked (the rails alone)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -68,7 +71,12 @@ def build_planner(args, task_types, graph):
         free_text=args.free_text or defaults.free_text,
         per_clause=args.per_clause or defaults.per_clause, top_k=args.top_k or defaults.top_k,
         n_demos=defaults.n_demos if args.demos is None else args.demos)
-    controller = LlamaController(args.model or None, n_threads=args.threads, chat_format=args.chat_format)
+    if args.no_controller:
+        from engine.taskbench import FirstChoice
+
+        controller = FirstChoice()
+    else:
+        controller = LlamaController(args.model or None, n_threads=args.threads, chat_format=args.chat_format)
     edge_ok = (lambda source, target: (source.name, target.name) in graph) if graph else None
     return default_planner(controller, task_types=task_types, options=options, edge_ok=edge_ok), controller
 

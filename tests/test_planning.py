@@ -183,6 +183,16 @@ def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
     assert script.calls[0]["messages"][-1]["content"].startswith("Translate 'Good night'")
 
 
+def test_first_choice_rule_plans_where_a_controller_would_choose(ranker, bank):
+    from engine.taskbench import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), ranker=ranker, bank=bank)
+    plan, _ = planner.plan("Translate 'Good night' into French, please.")
+    # the first text on offer is the quoted one; no model was asked
+    assert [(t.task, t.args) for t in plan.tasks] == [("translation", {"text": "Good night"})]
+    assert planner.last["calls"] == 0
+
+
 def test_unguided_loop_stops_at_the_end_token(ranker):
     script = PrefixScript('{"task": "summarization", "id": 0, "args": {"text": "x y z"}}', "]")
     planner = Planner(script, list(T.values()), ranker=ranker, guided=False, free_text=True)
