@@ -282,3 +282,20 @@ class FirstChoice:
 
     def complete(self, messages, **_) -> str:
         raise NotImplementedError("FirstChoice plans one task at a time only")
+
+
+def link_latest(names: Sequence[str], types: Mapping[str, TaskType], edge_ok=None) -> list[dict]:
+    """Nodes for a task sequence, each slot linked to the latest earlier task whose
+    output fits it (and ``edge_ok`` allows) — the planner's rule for a guided step.
+    Scoring it on the gold task sequences (``eval_taskbench.py --gold-tasks``) bounds
+    what better task choice alone would give; other argument values are left empty."""
+    nodes = []
+    for j, name in enumerate(names):
+        ttype, args = types.get(name), []
+        for modality in (ttype.args.values() if ttype else ()):
+            source = next((i for i in range(j - 1, -1, -1) if names[i] in types
+                           and types[names[i]].output == modality
+                           and (edge_ok is None or edge_ok(types[names[i]], ttype))), None)
+            args.append(f"<node-{source}>" if source is not None else "")
+        nodes.append({"task": name, "arguments": args})
+    return nodes

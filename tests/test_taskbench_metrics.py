@@ -120,3 +120,16 @@ def test_plan_to_nodes_and_links():
     assert nodes == [{"task": "Image Classification", "arguments": ["example.jpg"]},
                      {"task": "Translation", "arguments": ["<node-0>"]}]
     assert nodes_to_links(nodes) == [{"source": "Image Classification", "target": "Translation"}]
+
+
+def test_link_latest_links_each_slot_to_the_latest_fitting_output():
+    from engine.taskbench import link_latest
+
+    types = {t.name: t for t in task_types_from_tools(TOOLS)}
+    nodes = link_latest(["Automatic Speech Recognition", "Summarization", "Image Classification",
+                         "Question Answering", "Unknown Tool"], types)
+    assert [n["arguments"] for n in nodes] == [[""], ["<node-0>"], [""], ["<node-2>", "<node-2>"], []]
+    # an edge check can refuse a link: then the slot stays unlinked
+    no_qa = link_latest(["Summarization", "Question Answering"], types,
+                        edge_ok=lambda source, target: target.name != "Question Answering")
+    assert no_qa[1]["arguments"] == ["", ""]
