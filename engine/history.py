@@ -81,6 +81,28 @@ CREATE TABLE artifacts (
 
 WORKFLOW_MARK = "\n\nHow I did it:"  # where engine.responder's workflow part starts
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+INTERRUPTED_ERROR = "hgpt stopped while this run was going; send the request again"
+
+
+def _mark_run_json_interrupted(run_dir: str) -> None:
+    """The run folder's ``run.json`` of a run whose process died says so too (it was
+    last saved while the run was going). A missing or unreadable file is left as it is:
+    the history row already tells the story."""
+    from .runs import write_json_atomic
+
+    path = Path(run_dir) / "run.json" if run_dir else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else None
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or data.get("status") != "running":
+        return
+    data.update(status="interrupted", error=INTERRUPTED_ERROR)
+    try:
+        write_json_atomic(path, data)
+    except OSError:
+        pass
+
 STAGE_WORDS = {"plan": "planning", "review": "reviewing the plan", "select": "choosing models",
                "execute": "running models", "answer": "answering"}
 
@@ -236,15 +258,17 @@ class HistoryStore:
 
     def mark_dead_runs_interrupted(self) -> list[str]:
         rows = self.connect().execute(
-            "SELECT id, owner_pid, owner_started FROM runs WHERE status = 'running'").fetchall()
-        dead = [r["id"] for r in rows if not _alive(r["owner_pid"], r["owner_started"])]
+            "SELECT id, owner_pid, owner_started, run_dir FROM runs WHERE status = 'running'").fetchall()
+        dead = [r for r in rows if not _alive(r["owner_pid"], r["owner_started"])]
         if dead:
+            now = time.time()
             with self.transaction() as tx:
                 tx.executemany(
-                    "UPDATE runs SET status = 'interrupted', finished_at = ?, error = "
-                    "'hgpt stopped while this run was going; send the request again' "
-                    "WHERE id = ? AND status = 'running'", [(time.time(), d) for d in dead])
-        return dead
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? "
+                    "WHERE id = ? AND status = 'running'", [(now, INTERRUPTED_ERROR, r["id"]) for r in dead])
+            for r in dead:
+                _mark_run_json_interrupted(r["run_dir"])
+        return [r["id"] for r in dead]
 
     # -- conversations --------------------------------------------------------------
     def new_conversation(self, title: str = "New chat") -> Conversation:

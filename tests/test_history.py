@@ -115,12 +115,15 @@ def test_cancel_and_early_stop_are_recorded(store, settings):
     assert [m.role for m in store.messages(conv.id)] == ["user", "user"]  # requests kept, no answer
 
 
-def test_runs_left_running_by_a_dead_process_become_interrupted(store, settings):
+def test_runs_left_running_by_a_dead_process_become_interrupted(store, settings, tmp_path):
     conv = store.new_conversation()
+    run_dir = tmp_path / "dead-run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"run_id": "dead-run", "status": "running", "error": ""}))
     # A real other process starts a run and dies without finishing it.
     code = ("import sys; from engine.history import HistoryStore\n"
             f"s = HistoryStore({str(settings.db_path)!r})\n"
-            f"s.start_run('dead-run', {conv.id}, 'never finished')\n")
+            f"s.start_run('dead-run', {conv.id}, 'never finished', run_dir={str(run_dir)!r})\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     store.start_run("live-run", conv.id, "still going")  # ours, alive
     assert store.run("dead-run").status == "running"
@@ -128,6 +131,8 @@ def test_runs_left_running_by_a_dead_process_become_interrupted(store, settings)
     assert reopened.interrupted_at_open == ["dead-run"]
     assert reopened.run("dead-run").status == "interrupted"
     assert "send the request again" in reopened.run("dead-run").error
+    on_disk = json.loads((run_dir / "run.json").read_text())  # the run folder says so too
+    assert on_disk["status"] == "interrupted" and "send the request again" in on_disk["error"]
     assert reopened.run("live-run").status == "running"
     assert [m.content for m in reopened.messages(conv.id)] == ["never finished", "still going"]
 

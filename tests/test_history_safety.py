@@ -161,6 +161,7 @@ def test_sigkill_mid_run_loses_nothing_and_the_run_shows_interrupted(tmp_path):
     assert integrity(db) == "ok"
     run_json = json.loads((Path(killed.run_dir) / "run.json").read_text())
     assert run_json["request"] == SHOWCASE  # the run folder's record survived the kill too
+    assert run_json["status"] == "interrupted"  # and says the run was cut short
     store.close()
 
 
