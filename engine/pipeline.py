@@ -35,6 +35,17 @@ MAX_REQUEST_CHARS = 20_000
 log = logging.getLogger(__name__)
 
 
+def _checked_request(request: str) -> str:
+    request = (request or "").strip()
+    if not request:
+        raise UserInputError("the request is empty; say what you want done")
+    if len(request) > MAX_REQUEST_CHARS:
+        raise UserInputError(
+            f"the request is {len(request):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
+            "Attach long text as a file or shorten it")
+    return request
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, *, controller=None, registry=None,
                  catalog=None, planner: Planner | None = None):
@@ -83,15 +94,18 @@ class Engine:
             review=None) -> Iterator[ev.Event]:
         """``review(plan, problems)``, if given, approves or edits the plan before it runs
         (see ``engine.review``); it is called in the thread that iterates the events."""
-        request = (request or "").strip()
-        if not request:
-            raise UserInputError("the request is empty; say what you want done")
-        if len(request) > MAX_REQUEST_CHARS:
-            raise UserInputError(
-                f"the request is {len(request):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
-                "Attach long text as a file or shorten it")
+        request = _checked_request(request)
         checked = att.check_all(attachments)
         return self._run(request, checked, cancel or CancelToken(), list(history), review)
+
+    def plan_only(self, request: str, attachments: Sequence[str] = (), history: Sequence[dict] = ()):
+        """Stage 1 alone, for ``hgpt plan``: the plan, its seconds, and what the planner
+        saw (``Planner.last``: clauses and the task each asked for, the task types on
+        offer, demonstrations, controller calls). Nothing is run or written."""
+        request = _checked_request(request)
+        modalities = {path.name: modality for path, modality in att.check_all(attachments)}
+        plan, seconds = self.planner.plan(request, modalities, list(history))
+        return plan, seconds, dict(self.planner.last)
 
     def _run(self, request, checked, cancel, history, review=None) -> Iterator[ev.Event]:
         record, files, modalities = self._start_record(request, checked)

@@ -159,6 +159,7 @@ class Planner:
         current = self._current_files(request, self.last.get("attachments"))
         must_plan = bool(current) or (ranking is not None and _asks_for_work(ranking))
         steps = self._steps(ranking, must_plan)
+        self.last["steps"] = [{"clause": s.clause, "tasks": [t.name for t in s.candidates]} for s in steps or []]
         queue = list(steps) if steps is not None else None
         reply, earlier, helped = "[", [], set()
         while len(earlier) < self.max_tasks and (queue is None or queue):

@@ -85,3 +85,22 @@ def test_bad_inputs_exit_nonzero_with_one_line(tmp_path):
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "home" / "runs").exists()
+
+
+def test_plan_command_shows_the_graph_and_why_without_running(tmp_path):
+    pytest.importorskip("llama_cpp")
+    home = tmp_path / "home"
+    proc = hgpt("plan", SHOWCASE, "--attach", str(ROOT / "samples" / "chelsea.png"), home=home)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert "  [0] image-classification: image=chelsea.png" in lines
+    assert "  [1] text-to-speech: text=<resource>-0  (after 0)" in lines
+    assert "  'What animal is in chelsea.png' → image-classification" in lines
+    assert any(line.startswith("task types on offer: ") for line in lines)
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())  # nothing was run
+    as_json = json.loads(hgpt("plan", SHOWCASE, "--attach", str(ROOT / "samples" / "chelsea.png"), "--json",
+                              home=home).stdout)
+    assert [t["task"] for t in as_json["tasks"]] == ["image-classification", "text-to-speech"]
+    assert as_json["trace"]["steps"][1] == {"clause": "say the answer out loud", "tasks": ["text-to-speech"]}
+    bad = hgpt("plan", "", home=home, timeout=120)
+    assert bad.returncode == 2 and "empty" in bad.stderr

@@ -13,7 +13,7 @@ import sys
 
 from ..errors import HgptError
 
-SUBCOMMANDS = ["engine.cli.ask", "engine.cli.models", "engine.cli.catalog"]
+SUBCOMMANDS = ["engine.cli.ask", "engine.cli.plan", "engine.cli.models", "engine.cli.catalog"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,66 @@
+"""``hgpt plan``: show the task graph a request would get, and how the planner got there.
+
+Only stage 1 runs: no expert is loaded, no run folder is written. Useful to see
+why a request is planned as it is (which clause asked for which task, what was on
+offer, whether the controller was asked) before running it with ``hgpt ask``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .ask import _clip, _settings
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("plan", help="show the task graph for a request, without running it")
+    p.add_argument("request", help="what you want done, in plain words")
+    p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
+                   help="an image or audio file (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the plan and the planner's trace as JSON")
+    p.add_argument("--controller", metavar="GGUF|URL", help="a chat GGUF or an OpenAI-compatible URL")
+    p.add_argument("--chat-format", help="override the chat format read from the GGUF")
+    p.add_argument("--threads", type=int, help="llama.cpp threads")
+    p.set_defaults(func=run)
+
+
+def run(args, out=None) -> int:
+    import sys
+
+    from ..llm import check_gguf
+    from ..pipeline import Engine
+
+    out = out or sys.stdout
+    settings = _settings(args)
+    if settings.controller and not settings.controller.startswith(("http://", "https://")):
+        check_gguf(settings.controller)
+    plan, seconds, seen = Engine(settings).plan_only(args.request, args.attach)
+    if args.json:
+        print(json.dumps({"tasks": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs,
+                          "seconds": round(seconds, 3), "trace": seen}, indent=2, ensure_ascii=False), file=out)
+        return 0
+    for line in describe(plan, seconds, seen):
+        print(line, file=out)
+    return 0
+
+
+def describe(plan, seconds: float, seen: dict) -> list[str]:
+    """The plan, then the trace: clause → task, what was offered, demonstrations, calls."""
+    lines = [f"plan ({seconds:.1f} s)" if plan.tasks else f"no tasks: answered directly ({seconds:.1f} s)"]
+    for t in plan.tasks:
+        args = ", ".join(f"{k}={_clip(v)}" for k, v in t.args.items())
+        after = "" if t.dep == [-1] else f"  (after {', '.join(map(str, t.dep))})"
+        lines.append(f"  [{t.id}] {t.task}: {args}{after}")
+    if plan.repairs:
+        lines.append("repaired: " + "; ".join(plan.repairs))
+    steps = seen.get("steps") or []
+    if steps:
+        lines.append("clauses that asked for a task:")
+        lines += [f"  {_clip(s['clause'], 70)!r} → {' or '.join(s['tasks'])}" for s in steps]
+    if seen.get("offered"):
+        lines.append("task types on offer: " + ", ".join(seen["offered"]))
+    if seen.get("demos"):
+        lines.append("demonstrations: " + " | ".join(_clip(d, 50) for d in seen["demos"]))
+    calls = seen.get("calls", 0)
+    lines.append(f"controller asked {calls}×" if calls else "written by the rails alone (no controller call)")
+    return lines
