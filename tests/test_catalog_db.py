@@ -160,6 +160,29 @@ def test_fts_falls_back_to_any_word_and_survives_syntax(p0):
     assert p0.search("   ") == []
 
 
+NASTY_QUERIES = ['"', "*", "a AND", "(", "-x", "task:", "AND", "NOT x", "NEAR(a b)", "x OR", '"a" "b', "**",
+                 "a*b", "...", "_", "col:word", "^x", "{a b}", "+", "'", "\\", "\x00", "日本語", "a" * 2000]
+
+
+@pytest.mark.parametrize("task", [None, "text-classification", "no-such-task"])
+def test_fts_never_raises_on_query_text(p0, task):
+    for query in NASTY_QUERIES:
+        found = p0.search(query, task=task, limit=5)
+        assert isinstance(found, list), query
+        assert not task or all(task in p0.get(c["id"])["tasks"] for c in found), query
+
+
+def test_fts_within_a_task_whose_name_is_fts_syntax(tmp_path):
+    """Task names come from cards (a synced Hub or an imported file): a quote or an
+    operator in one must not break the search within it."""
+    catalog = Catalog(tmp_path / "c.db")
+    odd = 'we"ird (task) -x'
+    catalog.upsert([{"id": "o/odd", "pipeline_tag": odd, "description": "an okapi model"},
+                    {"id": "o/plain", "pipeline_tag": "fill-mask", "description": "an okapi model"}])
+    assert [c["id"] for c in catalog.search("okapi", task=odd)] == ["o/odd"]
+    assert [c["id"] for c in catalog.search('okapi "', task=odd)] == ["o/odd"]
+
+
 def test_get_decodes_lists_and_cleans_markup(p0):
     card = p0.get("ProsusAI/finbert")
     assert card["tags"] == ["financial-sentiment-analysis", "sentiment-analysis"]

@@ -272,7 +272,7 @@ class Catalog:
             return self._ranked(_POOL_HITS, [match, pool], limit)
         # The primary task is a token in the index; the few models that serve the task
         # as a second one (multi-task expert cards) are looked up one by one by key.
-        rows = self._ranked(_POOL_HITS, [f'({match}) AND task : "{task_token(task)}"', pool], limit)
+        rows = self._ranked(_POOL_HITS, [f"({match}) AND task : {_fts_string(task_token(task))}", pool], limit)
         keys = [r[0] for r in self.connect().execute(_EXTRA_KEYS, (task, SEARCH_EXTRA))]
         if keys:
             rows += self._ranked(_KEY_HITS, [json.dumps(keys), match], limit)
@@ -381,9 +381,18 @@ def _card(row: sqlite3.Row, task: str, description_chars: int) -> dict:
 
 
 def _fts_words(query: str) -> list[str]:
-    """The query's words as quoted FTS5 strings (a trailing ``*`` keeps prefix search)."""
+    """The query's words as quoted FTS5 strings (a trailing ``*`` keeps prefix search).
+
+    Only runs of letters, digits, ``_`` and ``.`` are kept, each quoted, so no text a
+    user types is read as FTS5 syntax (quotes, ``-``, ``:``, parentheses, ``AND``/``OR``/
+    ``NOT``/``NEAR`` become plain words or are dropped)."""
     words = re.findall(r"[\w.]+\*?", query or "")
-    return [f'"{w.rstrip("*")}"' + ("*" if w.endswith("*") else "") for w in words if w.strip("*.")]
+    return [_fts_string(w.rstrip("*")) + ("*" if w.endswith("*") else "") for w in words if w.strip("*.")]
+
+
+def _fts_string(text: str) -> str:
+    """``text`` as one FTS5 string literal: a phrase, never syntax (``"`` is doubled)."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 def open_catalog(path: str | Path, registry=None, **local) -> Catalog:
