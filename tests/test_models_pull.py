@@ -12,13 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from fakehub import COMMIT, FakeHub, sha256
 
-from engine.errors import ModelFileError, OfflineError, UserInputError
+from engine.cancel import CancelToken
+from engine.errors import Cancelled, ModelFileError, OfflineError, UserInputError
 from engine.models import load_lock
 from engine.models.pull import STAGING, pull
 
@@ -162,6 +164,79 @@ def test_pull_resumes_after_the_connection_drops(hub, lock_file, cache):
     assert len(cdn) == 2
     assert cdn[0][2] == "" and cdn[1][2].startswith("bytes=") and int(cdn[1][2][6:].rstrip("-")) > 0
     assert (snapshot(cache) / "weights" / "model.bin").read_bytes() == WEIGHTS
+
+
+def incomplete_weights(cache: Path) -> Path:
+    """Where a pull stages the weights while they download (kept on cancel, for resume)."""
+    return cache / STAGING / "models--hgpt-test--tiny-model" / "blobs" / f"{sha256(WEIGHTS)}.incomplete"
+
+
+def wait_for_bytes(path: Path, size: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.stat().st_size >= size):
+        assert time.monotonic() < deadline, f"{path} did not reach {size} bytes"
+        time.sleep(0.02)
+
+
+def test_a_cancel_stops_the_download_mid_file_and_the_next_pull_resumes(hub, lock_file, cache):
+    hub.delay = 0.05  # 64 KiB every 50 ms: about 2.5 s for the weights
+    cancel, outcome = CancelToken(), {}
+
+    def run():
+        try:
+            outcome["pulled"] = pull("tiny-model", offline=False, cancel=cancel)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    incomplete = incomplete_weights(cache)
+    wait_for_bytes(incomplete, 2**20)
+    cancel.cancel()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the pull went on after cancel"
+    assert isinstance(outcome.get("error"), Cancelled), outcome
+    assert "tiny-model was cancelled" in str(outcome["error"]) and "resume" in str(outcome["error"])
+    partial = incomplete.stat().st_size
+    assert 0 < partial < len(WEIGHTS)
+    time.sleep(0.3)
+    assert incomplete.stat().st_size == partial  # nothing writes on in the background
+    assert not (snapshot(cache) / "weights" / "model.bin").exists()
+    assert not list((cache / "models--hgpt-test--tiny-model").rglob(sha256(WEIGHTS)))
+
+    hub.delay = 0.0
+    assert [p.downloaded for p in pull("tiny-model", offline=False)] == [False, True]
+    assert hub.gets(f"/cdn/{sha256(WEIGHTS)}")[-1][2] == f"bytes={partial}-"
+    assert (snapshot(cache) / "weights" / "model.bin").read_bytes() == WEIGHTS
+    assert not incomplete.exists()
+
+
+def test_only_the_thread_running_a_pull_is_made_cancellable():
+    """The hook in huggingface_hub's progress bars checks the token of the pull running
+    in *this* thread; other threads' downloads, and later ones, are left alone."""
+    from huggingface_hub import file_download
+
+    from engine.models.interrupt import cancellable
+
+    def count_one_chunk() -> list:
+        seen = []
+        with file_download._get_progress_bar_context(desc="f", log_level=30, _tqdm_bar=RecordingBar()) as bar:
+            bar.update(1)
+            seen.append(bar.n)
+        return seen
+
+    token = CancelToken()
+    token.cancel()
+    with cancellable(token) as available:
+        assert available
+        with pytest.raises(Cancelled):
+            count_one_chunk()
+        elsewhere = []
+        other = threading.Thread(target=lambda: elsewhere.extend(count_one_chunk()))
+        other.start()
+        other.join()
+        assert elsewhere == [1]
+    assert count_one_chunk() == [1]
 
 
 def test_a_file_that_does_not_match_the_lock_is_refused_and_nothing_is_left(hub, lock_file, cache):

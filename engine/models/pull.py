@@ -18,6 +18,12 @@ nothing a loader reads is touched until the bytes are checked:
    the ``snapshots/<commit>/<file>`` pointer is created as a temporary symlink
    renamed into place, so a reader sees the whole file or none.
 
+Cancel: the caller's ``CancelToken`` is checked before each file and, through
+``interrupt.cancellable``, before each chunk of a file being downloaded; a cancelled
+pull raises ``Cancelled`` and leaves what it had, like Ctrl-C: files already placed
+stay (they are verified), the partial ``.incomplete`` stays in the staging cache
+(invisible to loaders), and the next pull resumes it.
+
 Progress: the caller passes a tqdm-like class (``tqdm_class(total=, initial=,
 desc=, unit=, ...)`` with ``update`` and ``close``); a watcher thread feeds it from
 the size of the staging file, which works with any huggingface_hub version, while
@@ -38,8 +44,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..cancel import CancelToken
-from ..errors import HgptError, ModelFileError, OfflineError, UserInputError
+from ..errors import Cancelled, HgptError, ModelFileError, OfflineError, UserInputError
 from . import paths
+from .interrupt import cancellable
 from .lock import Lock, ModelEntry, ModelFile, load_lock
 from .verify import sha256_file
 
@@ -86,10 +93,14 @@ def pull(name: str, *, offline: bool | None = None, lock: Lock | None = None,
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     cancel = cancel or CancelToken()
     pulled = []
-    with _quiet_hf_bars(), _small_chunks():
-        for file in entry.files:
-            cancel.check()
-            pulled.append(_pull_file(entry, file, cache, endpoint, tqdm_class))
+    try:
+        with _quiet_hf_bars(), _small_chunks(), cancellable(cancel):
+            for file in entry.files:
+                cancel.check()
+                pulled.append(_pull_file(entry, file, cache, endpoint, tqdm_class))
+    except Cancelled:
+        raise Cancelled(f"the pull of {entry.name} was cancelled; pull it again to resume "
+                        "where it stopped") from None
     _clean_staging(cache, entry.repo)
     return pulled
 
@@ -220,6 +231,8 @@ def _attempt(entry: ModelEntry, file: ModelFile, call: Callable):
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return call()
+        except Cancelled:
+            raise
         except Exception as exc:
             if _caused_by(exc, OfflineModeIsEnabled):
                 raise OfflineError(f"HF_HUB_OFFLINE=1 is set in the environment, so {entry.name} cannot be "
