@@ -3,14 +3,19 @@
 The catalog table is a ``QAbstractTableModel`` that pages: it asks
 ``engine.browse.ModelBrowser`` for 200 rows at a time as the view scrolls
 (``canFetchMore``/``fetchMore``), so a catalog of thousands of cards opens at once.
-Search and the task filter re-query. Installed experts are listed with their
-disk use and, when one cannot run, why and how to fix it. models.lock status and
-pulling go through the engine; offline, or where the engine part is not there
-yet, a label says what is missing and how to get it.
+Typing in the search box (debounced) runs the catalog's full-text search once and
+the table pages through its ranked matches; an empty box lists by downloads. The
+task filter applies to both. Installed experts are listed with their disk use
+and, when one cannot run, why and how to fix it. models.lock status and pulling
+go through the engine; a pull runs in a thread and Cancel stops it at its next
+chunk (the engine keeps the partial download for the next pull to resume).
+Offline, or where the engine part is not there yet, a label says what is missing
+and how to get it.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
@@ -20,7 +25,8 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.browse import COLUMNS
+from engine.browse import COLUMNS, SEARCH_LIMIT
+from engine.errors import Cancelled
 
 from .qt_chat import STATUS_COLOURS
 
@@ -30,21 +36,41 @@ HEADERS = {"id": "model", "task": "task", "downloads": "downloads", "likes": "li
 
 
 class CatalogTableModel(QAbstractTableModel):
+    """Catalog rows, handed to the view a page at a time as it scrolls.
+
+    Without a query the rows come from the catalog by downloads, a page per query.
+    With one, ``matches`` holds the full-text search's ranked results (one query,
+    ``SEARCH_LIMIT`` rows at most) and pages are slices of it, so the order is the
+    engine's ranking however far one scrolls."""
+
     def __init__(self, browser, parent=None):
         super().__init__(parent)
         self.browser = browser
         self.query, self.task = "", ""
         self.rows: list[dict] = []
+        self.matches: list[dict] | None = None  # None: listing by downloads, not searching
         self.total = 0
         self.refresh()
 
     def refresh(self, query: str | None = None, task: str | None = None) -> None:
+        """Re-query; the model is only reset once the new rows are in hand, so a
+        query that fails leaves the table as it was."""
+        query = self.query if query is None else query
+        task = self.task if task is None else task
+        if query.strip():
+            matches = self.browser.search(query, task)
+            total, rows = len(matches), matches[:PAGE]
+        else:
+            matches, total, rows = None, self.browser.count(task), self.browser.page(0, PAGE, task)
         self.beginResetModel()
-        self.query = self.query if query is None else query
-        self.task = self.task if task is None else task
-        self.total = self.browser.count(self.query, self.task)
-        self.rows = self.browser.page(0, PAGE, self.query, self.task)
+        self.query, self.task, self.matches, self.total, self.rows = query, task, matches, total, rows
         self.endResetModel()
+
+    def _next_page(self) -> list[dict]:
+        start = len(self.rows)
+        if self.matches is not None:
+            return self.matches[start:start + PAGE]
+        return self.browser.page(start, PAGE, self.task)
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -56,7 +82,7 @@ class CatalogTableModel(QAbstractTableModel):
         return not parent.isValid() and len(self.rows) < self.total
 
     def fetchMore(self, parent=QModelIndex()) -> None:
-        more = self.browser.page(len(self.rows), PAGE, self.query, self.task)
+        more = self._next_page()
         if not more:
             self.total = len(self.rows)
             return
@@ -102,7 +128,8 @@ class ModelsView(QWidget):
         self.browser = None
         self.model: CatalogTableModel | None = None
         self._cancel = None
-        self.search = QLineEdit(placeholderText="Search models: id, description, licence…", clearButtonEnabled=True)
+        self.search = QLineEdit(placeholderText="Search models: words of the id, description or tags "
+                                "(bert* for a prefix)", clearButtonEnabled=True)
         self.task_filter = QComboBox()
         self.task_filter.addItem("all tasks", "")
         self.count_label = QLabel("")
@@ -234,12 +261,25 @@ class ModelsView(QWidget):
             self.load()
 
     def apply_filter(self) -> None:
-        if self.model is not None:
+        if self.model is None:
+            return
+        try:
             self.model.refresh(self.search.text(), self.task_filter.currentData() or "")
-            self._update_count()
+        except sqlite3.Error as exc:  # e.g. the catalog is locked by an import: say so, in place
+            self.count_label.setText("search failed")
+            self.count_label.setToolTip(str(exc))
+            return
+        self._update_count()
 
     def _update_count(self) -> None:
-        self.count_label.setText(f"{self.model.total:,} models")
+        total = self.model.total
+        if self.model.matches is None:
+            text, tip = f"{total:,} models", "all models, most downloaded first"
+        else:
+            text = f"best {total:,} matches" if total >= SEARCH_LIMIT else f"{total:,} match{'es' * (total != 1)}"
+            tip = f"best matches first (at most {SEARCH_LIMIT:,}); add words to narrow the search"
+        self.count_label.setText(text)
+        self.count_label.setToolTip(tip)
 
     def _fill_installed(self, rows: list[dict]) -> None:
         self.installed.setRowCount(len(rows))
@@ -312,12 +352,18 @@ class ModelsView(QWidget):
             self.browser.pull(model_id, progress=lambda done, total=0, *_: self.pull_progress.emit(
                 int(done), int(total or 0)), cancel=cancel)
             self.pull_done.emit(f"{model_id} is installed.")
+        except Cancelled:
+            self.pull_done.emit(f"Pull of {model_id} cancelled. Pulling it again resumes where it stopped.")
         except Exception as exc:  # shown in place, never a dialog
             self.pull_done.emit(f"Could not pull {model_id}: {exc}")
 
     def cancel_pull(self) -> None:
-        if self._cancel is not None:
+        """Ask the pull to stop; the engine checks between chunks, so it ends within
+        about a second and ``pull_done`` puts the view back to idle."""
+        if self._cancel is not None and not self._cancel.cancelled:
             self._cancel.cancel()
+            self.pull_cancel.setEnabled(False)
+            self.pull_label.setText("Cancelling…")
 
     def _on_progress(self, done: int, total: int) -> None:
         if total > 0:
@@ -325,6 +371,7 @@ class ModelsView(QWidget):
             self.pull_bar.setValue(int(1000 * done / total))
 
     def _on_pull_done(self, message: str) -> None:
+        self._cancel = None
         self.pull_bar.hide()
         self.pull_cancel.setEnabled(False)
         self.pull_button.setEnabled(True)

@@ -385,8 +385,9 @@ def test_models_view_pages_the_catalog_and_explains_pull(make_window, qtbot):
     model.fetchMore()
     assert model.rowCount() == 400
     assert model.data(model.index(0, 0)) == "org/model-000"
-    window.models.search.setText("model-01")
-    qtbot.waitUntil(lambda: window.models.model.total == 10, timeout=2_000)
+    window.models.search.setText("number 17")  # full-text: the words of the description
+    qtbot.waitUntil(lambda: window.models.model.total == 1, timeout=2_000)
+    assert model.data(model.index(0, 0)) == "org/model-017" and window.models.count_label.text() == "1 match"
     window.models.search.clear()
     window.models.task_filter.setCurrentIndex(window.models.task_filter.findData("translation"))
     qtbot.waitUntil(lambda: window.models.model.total == 226, timeout=2_000)  # 225 + test/upper
