@@ -43,10 +43,19 @@ EXTENSIONS = {
 _EXT_MODALITY = {ext: m for m, exts in EXTENSIONS.items() for ext in exts}
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(_EXT_MODALITY) + r"))\b", re.IGNORECASE)
 SENTENCE_RE = re.compile(r"(?<=[.?!;])\s+|\n+")
+# "… and <verb> …" starts a new request ("read the text and summarize it")
+ACTION_VERBS = (
+    "generate", "create", "make", "convert", "translate", "summari[sz]e", "identify", "detect", "classify",
+    "transcribe", "describe", "answer", "tell", "read", "say", "turn", "produce", "draw", "extract",
+    "estimate", "segment", "edit", "change", "compare", "check", "find", "give", "provide", "write",
+    "analy[sz]e", "determine", "recogni[sz]e", "enhance", "improve", "transform", "apply", "use", "chat",
+    "discuss", "evaluate", "measure", "calculate", "assess", "compose", "craft", "draft", "design", "paint",
+    "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let")
 CLAUSE_RE = re.compile(
     r"\s*(?:,\s*|\b)(?:and\s+)?(?:then|after that|afterwards|finally|lastly|additionally|moreover|"
     r"furthermore|secondly|thirdly|besides|as well as)\b"
     r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
+    r"|\s+and\s+(?=(?:then\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
     r"|,\s+", re.IGNORECASE)
 QUOTED_RE = re.compile(r"""(?<![\w])'(?:[^'\n]|'(?=\w)){2,300}?'(?![\w])|"[^"\n]{2,300}?"|“[^”\n]{2,300}?”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
@@ -56,7 +65,7 @@ KEYWORD_BONUS = 0.25
 MODALITY_BONUS = 0.05
 MISSING_INPUT_PENALTY = 0.12
 SCENE_PENALTY = 0.15
-FIRST_STEP, LATER_STEP = 0.7, 0.5  # clause scores that make a plan step (tuned on even dev records)
+FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on even dev records)
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 
 Embedder = Callable[..., np.ndarray]  # (texts, persist=False) -> unit rows
@@ -91,6 +100,13 @@ def split_clauses(text: str) -> list[str]:
                 clauses[-1] += " " + part
     clauses = [re.sub(r"\x00(\d+)\x00", lambda m: quoted[int(m.group(1))], c) for c in clauses]
     return clauses or [text.strip()]
+
+
+def masked_quotes(clause: str) -> str:
+    """The clause with quoted text (not a quoted file name) replaced by "it": what is
+    quoted is the task's input, not what is asked, and a long quote would drown the
+    request in the clause's embedding."""
+    return QUOTED_RE.sub(lambda m: m.group(0) if FILE_RE.search(m.group(0)) else "it", clause)
 
 
 @lru_cache(maxsize=4)
@@ -179,7 +195,7 @@ class TaskRanker:
     def rank(self, request: str, files: Mapping[str, str] | None = None) -> Ranking:
         files = {**mentioned_files(request), **dict(files or {})}
         clauses = split_clauses(request)
-        sims = self.embed(clauses) @ self._vectors.T  # (clauses, texts)
+        sims = self.embed([masked_quotes(c) for c in clauses]) @ self._vectors.T  # (clauses, texts)
         scores = np.full((len(clauses), len(self.task_types)), -1.0, dtype=np.float32)
         for index in range(len(self.task_types)):
             scores[:, index] = sims[:, self._owner == index].max(axis=1)

@@ -278,6 +278,10 @@ class FirstChoice:
         self.stats = GenerationStats()
 
     def pick(self, choices) -> str | None:
+        """End the plan where that is allowed (an unguided step: the rails asked for no
+        more), else the first alternative."""
+        if ["]"] in choices.alternatives:
+            return "]"
         return choices.first()
 
     def complete(self, messages, **_) -> str:

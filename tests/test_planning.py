@@ -23,6 +23,18 @@ def test_split_clauses_keeps_quotes_whole():
         "Enhance the audio", "transcribe it", "summarize the transcript"]
     clauses = split_clauses("Translate 'Hi, then bye, friend' into German and read it aloud.")
     assert clauses[0] == "Translate 'Hi, then bye, friend' into German"
+    # "and" before an action verb starts a new request; "and" between nouns does not
+    assert split_clauses("Detect the objects in coffee.png and estimate their depth") == [
+        "Detect the objects in coffee.png", "estimate their depth"]
+    assert split_clauses("Find the cats and dogs in pets.png") == ["Find the cats and dogs in pets.png"]
+    assert split_clauses("Read 'salt and pepper' aloud") == ["Read 'salt and pepper' aloud"]
+
+
+def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
+    from engine.retrieval import masked_quotes
+
+    assert masked_quotes("Find the people in 'Ada Lovelace met Babbage in London'") == "Find the people in it"
+    assert masked_quotes("Describe 'example.jpg' for me") == "Describe 'example.jpg' for me"
 
 
 def test_files_and_spans_named_in_the_request():
