@@ -173,18 +173,47 @@ def step_choices(
     edge_ok = edge_ok or (lambda source, target: True)
     choices = StepChoices()
     for ttype in candidates:
-        pieces: list = [('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
-                        + f', "id": {position}, "args": {{']
-        for n, (key, modality) in enumerate(ttype.args.items()):
-            values = _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local)
-            if not values:
-                break
-            pieces += [(", " if n else "") + json.dumps(key) + ": ", values]
-        else:
+        head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
+                + f', "id": {position}, "args": {{')
+        slots = {key: _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local)
+                 for key, modality in ttype.args.items()}
+        if not all(slots.values()):
+            continue
+        for assignment in (_shared_ref_assignments(slots) if local is not None else [slots]):
+            pieces: list = [head]
+            for n, (key, values) in enumerate(assignment.items()):
+                pieces += [(", " if n else "") + json.dumps(key) + ": ", values]
             choices.alternatives.append(pieces + ["}}"])
     if allow_end:
         choices.alternatives.append(["]"])
     return choices
+
+
+REF_SLOTS_FIRST = ("context", "text")  # where an earlier output goes first (a passage, the text)
+
+
+def _shared_ref_assignments(slots: dict[str, list]) -> list[dict[str, list]]:
+    """A guided step whose earlier output could fill several slots (question answering:
+    the question and the passage) puts it in one of them and the texts the clause
+    names in the others — one alternative per slot the output may take, so the chain
+    continues and each input is used once. Slots without a shared output are kept."""
+    refs = {v for values in slots.values() for v in values if isinstance(v, str) and v.startswith("<resource>-")}
+    shared = [ref for ref in refs if sum(ref in values for values in slots.values()) > 1]
+    if len(shared) != 1:
+        return [slots]
+    ref = shared[0]
+    holders = [k for k, values in slots.items() if ref in values]
+    others = {k: [v for v in slots[k] if v != ref] for k in holders}
+    if not any(others.values()):
+        return [slots]  # nothing else to put beside it
+    order = sorted(holders, key=lambda k: (REF_SLOTS_FIRST.index(k) if k in REF_SLOTS_FIRST else len(REF_SLOTS_FIRST),
+                                           holders.index(k)))
+    assignments = []
+    for taker in order:
+        assignment = {k: ([ref] if k == taker else (others[k] or [ref])) if k in holders else values
+                      for k, values in slots.items()}
+        assignments.append(assignment)
+    return assignments
 
 
 def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local) -> list:

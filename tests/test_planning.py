@@ -60,6 +60,20 @@ def test_typed_edges_offer_only_fitting_outputs():
     assert '"\\"<resource>-0\\""' in gbnf and gbnf.count("|") == 1  # the task, or the end
 
 
+def test_an_earlier_output_fills_one_slot_and_the_clause_s_text_the_other():
+    # "… then answer 'Who won?' from the transcript": the transcript is the passage
+    question = "Who won?"
+    choices = step_choices(1, [T["question-answering"]], [T["automatic-speech-recognition"]], {},
+                           [question], allow_end=False, local={question})
+    values = [[p for p in alt if isinstance(p, list)] for alt in choices.alternatives]
+    assert values == [[[question], ["<resource>-0"]], [["<resource>-0"], [question]]]  # context first
+    assert choices.first().endswith('"args": {"text": "Who won?", "context": "<resource>-0"}}')
+    # nothing else named: both slots may only continue the chain
+    alone = step_choices(1, [T["question-answering"]], [T["automatic-speech-recognition"]], {},
+                         [question], allow_end=False, local=set())
+    assert alone.forced().endswith('{"text": "<resource>-0", "context": "<resource>-0"}}')
+
+
 def test_a_clause_may_name_its_own_file_or_text():
     choices = step_choices(1, [T["visual-question-answering"]], [T["automatic-speech-recognition"]],
                            {"map.png": "image"}, ["Where is the lake?"], allow_end=False,
