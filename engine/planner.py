@@ -165,7 +165,8 @@ class Planner:
         while len(earlier) < self.max_tasks and (queue is None or queue):
             step = queue.pop(0) if queue is not None else None
             choices = self._choices(step, earlier, offered, files, texts, request, history,
-                                    allow_end=step is None and (bool(earlier) or not must_plan))
+                                    allow_end=step is None and (bool(earlier) or not must_plan),
+                                    used=_texts_used(reply))
             if not choices.alternatives:
                 if step is None:
                     break
@@ -188,10 +189,12 @@ class Planner:
             earlier.append(task)
         return reply + "]"
 
-    def _choices(self, step, earlier, offered, files, texts, request, history, allow_end):
+    def _choices(self, step, earlier, offered, files, texts, request, history, allow_end, used=frozenset()):
         pool = step.candidates if step is not None else offered
         candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
-        local = _named_in(step.clause, texts, files) if step is not None else None
+        # a text the clause names that an earlier task already took is that task's input:
+        # this step continues from an output instead
+        local = _named_in(step.clause, texts, files) - set(used) if step is not None else None
         if step is not None and step.clause not in texts and not self._points_back(request, history):
             texts = texts + [step.clause]
         return grammar.step_choices(len(earlier), candidates, earlier, files, texts, allow_end=allow_end,
@@ -241,6 +244,16 @@ def _named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> se
     """The texts and files a clause spells out (a later task may use them, not only
     earlier outputs)."""
     return {t for t in list(texts) + list(files) if t in clause and t != clause}
+
+
+def _texts_used(reply: str) -> set[str]:
+    """Text values the tasks written so far take (not references, not files)."""
+    try:
+        tasks = json.loads(reply + "]")
+    except json.JSONDecodeError:
+        return set()
+    values = {v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values() if isinstance(v, str)}
+    return {v for v in values if not v.startswith("<resource>-") and not FILE_LIKE.match(v)}
 
 
 def _asks_for_work(ranking) -> bool:

@@ -260,3 +260,13 @@ def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
     assert planner.ranker is None and planner.bank is None
     assert "planning without task ranking" in caplog.text
     assert planner.plan("translate hola")[0].tasks[0].task == "translation"
+
+
+def test_texts_taken_by_earlier_tasks_are_known():
+    from engine.planner import _texts_used
+
+    reply = ('[{"task": "translation", "id": 0, "args": {"text": "Good night"}}, '
+             '{"task": "text-to-speech", "id": 1, "args": {"text": "<resource>-0"}}, '
+             '{"task": "image-classification", "id": 2, "args": {"image": "cat.png"}}')
+    assert _texts_used(reply) == {"Good night"}
+    assert _texts_used("[") == set() and _texts_used('[{"task": ') == set()
