@@ -46,7 +46,6 @@ DemoPicker = Callable[[str, Mapping[str, str]], Sequence[dict]]
 TaskNarrower = Callable[[str, Mapping[str, str], Sequence[TaskType]], Sequence[TaskType]]
 EdgeCheck = Callable[[TaskType, TaskType], bool]
 
-QUOTE_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
 NEEDS_TASK_SCORE = 0.5
@@ -56,7 +55,9 @@ MAX_ANSWER_QUOTE = 300
 
 def quoted_spans(request: str) -> list[str]:
     """Texts the user put in quotes (not file names): likely task inputs."""
-    spans = [next(g for g in m.groups() if g) for m in QUOTE_RE.finditer(request)]
+    from .retrieval import QUOTED_RE
+
+    spans = [next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(request)]
     return list(dict.fromkeys(s.strip() for s in spans if s.strip() and not FILE_LIKE.match(s.strip())))
 
 

@@ -58,7 +58,8 @@ CLAUSE_RE = re.compile(
     r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
     r"|\s+and\s+(?=(?:then\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
     r"|,\s+", re.IGNORECASE)
-QUOTED_RE = re.compile(r"""(?<![\w])'(?:[^'\n]|'(?=\w)){2,300}?'(?![\w])|"[^"\n]{2,300}?"|“[^”\n]{2,300}?”""")
+# quoted text; the one group that matched holds the words inside the quotes
+QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)

@@ -11,33 +11,41 @@ from ..cancel import CancelToken
 
 def add_parser(sub) -> None:
     p = sub.add_parser("ask", help="plan, select, execute and answer a request")
+    add_request_arguments(p, json_help="print the whole run record as JSON")
+    p.set_defaults(func=run)
+
+
+def add_request_arguments(p, json_help: str) -> None:
+    """The request, its attachments and the controller options (``ask`` and ``plan``)."""
     p.add_argument("request", help="what you want done, in plain words")
     p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
                    help="an image or audio file (repeatable)")
-    p.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--controller", metavar="GGUF|URL", help="a chat GGUF to plan with (default: embedded "
                    "SmolLM2-135M), or the http:// address of an OpenAI-compatible server")
     p.add_argument("--chat-format", help="override the chat format read from the GGUF")
     p.add_argument("--threads", type=int, help="llama.cpp threads")
-    p.set_defaults(func=run)
 
 
-def _settings(args):
+def checked_settings(args):
+    """Settings with the controller options applied; a local controller file is checked
+    before anything starts."""
     from ..config import settings
+    from ..llm import check_gguf
 
     s = settings()
     changes = {k: v for k, v in (("controller", args.controller), ("chat_format", args.chat_format),
                                  ("n_threads", args.threads)) if v}
-    return s.with_(**changes) if changes else s
+    s = s.with_(**changes) if changes else s
+    if s.controller and not s.controller.startswith(("http://", "https://")):
+        check_gguf(s.controller)
+    return s
 
 
 def run(args) -> int:
-    from ..llm import check_gguf
     from ..pipeline import Engine
 
-    settings = _settings(args)
-    if settings.controller and not settings.controller.startswith(("http://", "https://")):
-        check_gguf(settings.controller)
+    settings = checked_settings(args)
     engine = Engine(settings)
     cancel = CancelToken()
     inner = engine.run(args.request, args.attach, cancel=cancel)

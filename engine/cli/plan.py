@@ -9,31 +9,22 @@ from __future__ import annotations
 
 import json
 
-from .ask import _clip, _settings
+from .ask import _clip, add_request_arguments, checked_settings
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="show the task graph for a request, without running it")
-    p.add_argument("request", help="what you want done, in plain words")
-    p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
-                   help="an image or audio file (repeatable)")
-    p.add_argument("--json", action="store_true", help="print the plan and the planner's trace as JSON")
-    p.add_argument("--controller", metavar="GGUF|URL", help="a chat GGUF or an OpenAI-compatible URL")
-    p.add_argument("--chat-format", help="override the chat format read from the GGUF")
-    p.add_argument("--threads", type=int, help="llama.cpp threads")
+    add_request_arguments(p, json_help="print the plan and the planner's trace as JSON")
     p.set_defaults(func=run)
 
 
 def run(args, out=None) -> int:
     import sys
 
-    from ..llm import check_gguf
     from ..pipeline import Engine
 
     out = out or sys.stdout
-    settings = _settings(args)
-    if settings.controller and not settings.controller.startswith(("http://", "https://")):
-        check_gguf(settings.controller)
+    settings = checked_settings(args)
     plan, seconds, seen = Engine(settings).plan_only(args.request, args.attach)
     if args.json:
         print(json.dumps({"tasks": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs,
