@@ -65,6 +65,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def graph_edges(graph):
+    """An edge check allowing exactly TaskBench's tool-graph links (None: any typed link)."""
+    return (lambda source, target: (source.name, target.name) in graph) if graph else None
+
+
 def build_planner(args, task_types, graph):
     from engine.llm import LlamaController
     from engine.planning import PlanningOptions, default_planner
@@ -82,8 +87,7 @@ def build_planner(args, task_types, graph):
         controller = FirstChoice()
     else:
         controller = LlamaController(args.model or None, n_threads=args.threads, chat_format=args.chat_format)
-    edge_ok = (lambda source, target: (source.name, target.name) in graph) if graph else None
-    return default_planner(controller, task_types=task_types, options=options, edge_ok=edge_ok), controller
+    return default_planner(controller, task_types=task_types, options=options, edge_ok=graph_edges(graph)), controller
 
 
 def select(records, half: str, limit: int):
@@ -111,10 +115,9 @@ def score_gold_tasks(records, tools, task_types, graph) -> int:
     from engine.taskbench import Scoreboard, link_latest, record_nodes
 
     types = {t.name: t for t in task_types}
-    edge_ok = (lambda source, target: (source.name, target.name) in graph) if graph else None
     board = Scoreboard(tools)
     for record in records:
-        board.add(record, link_latest([n["task"] for n in record_nodes(record)], types, edge_ok))
+        board.add(record, link_latest([n["task"] for n in record_nodes(record)], types, graph_edges(graph)))
     print(board.table())
     print("gold task sequences linked by the planner's rule: only node-F1 (100 by construction) "
           "and edge-F1 mean anything here")
