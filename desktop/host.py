@@ -33,7 +33,7 @@ class EngineHost:
                 if self._factory is not None:
                     self._engine = self._factory()
                 else:
-                    from engine.pipeline import Engine
+                    from engine.session import Engine
 
                     self._engine = Engine(self.settings)
             return self._engine

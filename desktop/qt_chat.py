@@ -262,7 +262,7 @@ class Composer(QWidget):
         self.add_attachments(files)
 
     def add_attachments(self, files) -> None:
-        from engine.attachments import modality_of
+        from engine.files import modality_of
         from engine.errors import AttachmentError
 
         for f in map(str, files):

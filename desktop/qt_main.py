@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QWidget
 
 from engine import events as ev
 from engine.cancel import CancelToken
-from engine.config import Settings, load_settings
+from engine.settings import Settings, load_settings
 from engine.history import HistoryRecorder, HistoryStore
 
 from .host import EngineHost
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
 
     # -- plan review ----------------------------------------------------------------------------
     def on_review_requested(self, plan, problems: list) -> None:
-        from engine.review import PlanDraft
+        from engine.plan.review import PlanDraft
 
         engine = self.host.get()
         task_types = {t.name: t for t in engine.planner.task_types}
@@ -238,7 +238,7 @@ class MainWindow(QMainWindow):
 
     # -- models and settings ----------------------------------------------------------------------
     def _browser(self):
-        from engine.browse import ModelBrowser
+        from engine.views.browse import ModelBrowser
 
         engine = self.host.ready()  # called from the Models view's loading thread
         return ModelBrowser(engine.catalog, engine.registry, self.settings)

@@ -1,7 +1,7 @@
 """The Models view: browse the catalog, see what is installed, check models.lock, pull.
 
 The catalog table is a ``QAbstractTableModel`` that pages: it asks
-``engine.browse.ModelBrowser`` for 200 rows at a time as the view scrolls
+``engine.views.browse.ModelBrowser`` for 200 rows at a time as the view scrolls
 (``canFetchMore``/``fetchMore``), so a catalog of thousands of cards opens at once.
 Typing in the search box (debounced) runs the catalog's full-text search once and
 the table pages through its ranked matches; an empty box lists by downloads. The
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.browse import COLUMNS, SEARCH_LIMIT
+from engine.views.browse import COLUMNS, SEARCH_LIMIT
 from engine.errors import Cancelled
 
 from .qt_chat import STATUS_COLOURS
@@ -118,7 +118,7 @@ class CatalogTableModel(QAbstractTableModel):
 class ModelsView(QWidget):
     pull_progress = Signal(int, int)
     pull_done = Signal(str)
-    lock_checked = Signal(object)  # engine.browse.LockStatus
+    lock_checked = Signal(object)  # engine.views.browse.LockStatus
     opened = Signal(dict)
 
     def __init__(self, browser_fn, parent=None):

@@ -1,6 +1,6 @@
 """The plan panel: the current run's task graph, drawn live, with node details.
 
-A ``QGraphicsView`` draws ``engine.runview.RunView``'s nodes in layers (left to
+A ``QGraphicsView`` draws ``engine.views.runview.RunView``'s nodes in layers (left to
 right, in dependency order) with an arrow per dependency. Each node shows the task,
 the chosen model, and its status as a coloured bar and the time it took. Clicking
 a node shows what selection considered: the candidates (downloads, licence, size,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import events as ev
-from engine.runview import Node, RunView
+from engine.views.runview import Node, RunView
 
 from .qt_chat import STATUS_COLOURS
 

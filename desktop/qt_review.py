@@ -1,9 +1,9 @@
 """Plan review: edit the plan before it runs (when Settings → "Review plans" is on).
 
-A view over ``engine.review.PlanDraft``: one row per task with its type, its
+A view over ``engine.plan.review.PlanDraft``: one row per task with its type, its
 arguments (one field per slot of that type) and the model to use ("let hgpt
 choose" or an installed model that can do the task), and a delete button. The
-problems ``PlanDraft.problems()`` finds (``engine.plan.validate`` plus model
+problems ``PlanDraft.problems()`` finds (``engine.plan.graph.validate`` plus model
 checks) are listed under the tasks, and Run stays disabled until there are none.
 """
 
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QScrollArea, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.review import PlanDraft, ReviewedPlan
+from engine.plan.review import PlanDraft, ReviewedPlan
 
 from .qt_chat import STATUS_COLOURS
 

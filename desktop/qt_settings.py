@@ -1,6 +1,6 @@
 """The Settings view: the controller model and its resources, offline mode, review, data folder.
 
-A form over ``engine.config.Settings``. Save checks what can be checked at once
+A form over ``engine.settings.Settings``. Save checks what can be checked at once
 (the GGUF file's magic, a writable data folder), writes ``settings.json`` with
 ``Settings.save()`` (and the data folder's location with ``save_home``), and
 emits ``saved`` with the new settings; the window then rebuilds the engine on the
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from engine.config import Settings, save_home
+from engine.settings import Settings, save_home
 
 from .qt_chat import STATUS_COLOURS
 
@@ -123,7 +123,7 @@ class SettingsView(QWidget):
 
     def problems(self, s: Settings) -> list[str]:
         from engine.errors import ModelFileError
-        from engine.llm import check_gguf
+        from engine.controller.llama import check_gguf
 
         out = []
         if s.controller:

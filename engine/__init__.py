@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute or None for the module itself)
 _EXPORTS = {
-    "Engine": ("engine.pipeline", "Engine"),
-    "Settings": ("engine.config", "Settings"),
-    "load_settings": ("engine.config", "load_settings"),
+    "Engine": ("engine.session", "Engine"),
+    "Settings": ("engine.settings", "Settings"),
+    "load_settings": ("engine.settings", "load_settings"),
     "CancelToken": ("engine.cancel", "CancelToken"),
     "events": ("engine.events", None),
     "errors": ("engine.errors", None),

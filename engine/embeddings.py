@@ -119,7 +119,7 @@ def encoder() -> MiniLM:
 
 
 def _disk_path() -> Path:
-    from .config import settings
+    from .settings import settings
 
     return settings().home / "cache" / "minilm-l6-v2.npz"
 

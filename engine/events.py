@@ -114,7 +114,7 @@ class Token(Event):
 @dataclass(frozen=True)
 class AnswerDone(Event):
     text: str
-    record: dict  # the whole run record (see engine.runs.RunRecord.to_dict)
+    record: dict  # the whole run record (see engine.record.RunRecord.to_dict)
 
 
 @dataclass(frozen=True)

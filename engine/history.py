@@ -30,7 +30,7 @@ from typing import Iterable, Iterator
 
 from . import events as ev
 from .errors import HgptError, UserInputError
-from .runs import RunRecord
+from .record import RunRecord
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """
@@ -79,7 +79,7 @@ CREATE TABLE artifacts (
 """),
 ]
 
-WORKFLOW_MARK = "\n\nHow I did it:"  # where engine.responder's workflow part starts
+WORKFLOW_MARK = "\n\nHow I did it:"  # where engine.answer's workflow part starts
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 INTERRUPTED_ERROR = "hgpt stopped while this run was going; send the request again"
 
@@ -88,7 +88,7 @@ def _mark_run_json_interrupted(run_dir: str) -> None:
     """The run folder's ``run.json`` of a run whose process died says so too (it was
     last saved while the run was going). A missing or unreadable file is left as it is:
     the history row already tells the story."""
-    from .runs import write_json_atomic
+    from .record import write_json_atomic
 
     path = Path(run_dir) / "run.json" if run_dir else None
     try:
@@ -479,6 +479,6 @@ class HistoryRecorder:
 
 
 def open_history(settings=None) -> HistoryStore:
-    from .config import settings as global_settings
+    from .settings import settings as global_settings
 
     return HistoryStore((settings or global_settings()).db_path)

@@ -194,7 +194,7 @@ class MemoryManager:
     @classmethod
     def from_settings(cls, settings=None) -> "MemoryManager":
         if settings is None:
-            from .config import settings as current
+            from .settings import settings as current
 
             settings = current()
         return cls(budget_mb(settings.memory_budget_mb))

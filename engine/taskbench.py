@@ -273,7 +273,7 @@ class FirstChoice:
     supports_prefix = True
 
     def __init__(self):
-        from .llm import GenerationStats
+        from .controller.llama import GenerationStats
 
         self.stats = GenerationStats()
 

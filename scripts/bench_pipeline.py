@@ -42,9 +42,9 @@ def run_once(engine, attachments):
 
 def two_branches(engine, files, workers):
     """Image classification and speech recognition, independent, through the executor."""
-    from engine.executor import Executor
-    from engine.plan import Task
-    from engine.selector import select
+    from engine.execute import Executor
+    from engine.plan.graph import Task
+    from engine.select import select
 
     tasks = [Task(0, "image-classification", [-1], {"image": "chelsea.png"}),
              Task(1, "automatic-speech-recognition", [-1], {"audio": "speech.wav"})]
@@ -79,8 +79,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("HGPT_HOME", tempfile.mkdtemp(prefix="hgpt-bench-"))
-    from engine.config import load_settings
-    from engine.pipeline import Engine
+    from engine.settings import load_settings
+    from engine.session import Engine
 
     settings = load_settings().with_(n_threads=args.threads)
     engine = Engine(settings)

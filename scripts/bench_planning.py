@@ -48,8 +48,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--model", default="")
     args = p.parse_args(argv)
-    from engine.llm import LlamaController
-    from engine.planning import default_planner
+    from engine.controller.llama import LlamaController
+    from engine.plan.options import default_planner
 
     t0 = time.perf_counter()
     llm = LlamaController(args.model or None, n_threads=args.threads)

@@ -71,8 +71,8 @@ def graph_edges(graph):
 
 
 def build_planner(args, task_types, graph):
-    from engine.llm import LlamaController
-    from engine.planning import PlanningOptions, default_planner
+    from engine.controller.llama import LlamaController
+    from engine.plan.options import PlanningOptions, default_planner
 
     defaults = PlanningOptions()
     options = PlanningOptions(
@@ -97,7 +97,7 @@ def select(records, half: str, limit: int):
 
 def plan_record(planner, record, task_types):
     from engine.errors import HgptError
-    from engine.plan import validate
+    from engine.plan.graph import validate
     from engine.taskbench import plan_to_nodes
 
     started = time.perf_counter()

@@ -27,7 +27,7 @@ def hgpt_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def settings(hgpt_home):
-    from engine.config import load_settings
+    from engine.settings import load_settings
 
     return load_settings(hgpt_home)
 
@@ -58,6 +58,6 @@ def images(tmp_path_factory) -> dict[str, Path]:
 def llm():
     """The real embedded controller (SmolLM2-135M through llama.cpp), loaded once."""
     pytest.importorskip("llama_cpp")
-    from engine.llm import LlamaController
+    from engine.controller.llama import LlamaController
 
     return LlamaController(n_ctx=4096, n_threads=2)

@@ -20,8 +20,8 @@ from engine import events as ev
 from engine.errors import AttachmentError, UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.experts.media import write_wav
-from engine.pipeline import Engine
-from engine.planner import Planner
+from engine.session import Engine
+from engine.plan.planner import Planner
 from engine.testing import ScriptedController
 
 
@@ -282,7 +282,7 @@ def test_an_expert_that_raises_is_reported_in_one_line(settings):
 # -- the data folder itself cannot be written ------------------------------------------------------------
 def test_a_full_disk_at_run_start_is_one_line_and_leaves_no_run_folder(settings, monkeypatch):
     from engine.errors import StorageError
-    from engine.runs import RunRecord
+    from engine.record import RunRecord
 
     def no_space(self):
         raise OSError(errno.ENOSPC, "No space left on device", "run.json")
@@ -298,8 +298,8 @@ def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatc
     import sqlite3
 
     import engine.experts.registry as registry_module
-    import engine.llm as llm_module
-    import engine.planning as planning_module
+    import engine.controller.llama as llm_module
+    import engine.plan.options as planning_module
     from engine.cli import main
     from engine.history import HistoryStore
 
@@ -320,7 +320,7 @@ def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatc
 
 
 def test_run_json_leaves_no_temp_file_when_the_write_fails(tmp_path, monkeypatch):
-    from engine.runs import write_json_atomic
+    from engine.record import write_json_atomic
 
     def fail(self, *a, **k):
         Path.write_bytes(self, b"{half")

@@ -25,7 +25,7 @@ def test_engine_imports_no_qt():
 def test_engine_import_is_light():
     """Importing the pipeline must not pull torch, transformers or llama_cpp."""
     code = (
-        "import sys, engine.pipeline, engine.cli, engine.experts.registry\n"
+        "import sys, engine.session, engine.cli, engine.experts.registry\n"
         "heavy = [m for m in ('torch', 'transformers', 'llama_cpp', 'onnxruntime') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

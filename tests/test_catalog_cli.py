@@ -91,9 +91,9 @@ def test_a_damaged_catalog_says_rebuild_and_rebuild_fixes_it(imported, settings,
 
 def test_the_engine_selects_from_a_fresh_catalog_offline(settings):
     """First start: the catalog is built from the registered experts, so selection works."""
-    from engine.pipeline import Engine
-    from engine.plan import Task
-    from engine.selector import candidates_for
+    from engine.session import Engine
+    from engine.plan.graph import Task
+    from engine.select import candidates_for
 
     engine = Engine(settings)
     registry, catalog = engine.registry, engine.catalog

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.chatlog import history_files, stage_history, turn_files
-from engine.planner import Planner
-from engine.prompts import history_messages
+from engine.plan.chatlog import history_files, stage_history, turn_files
+from engine.plan.planner import Planner
+from engine.plan.prompts import history_messages
 
 
 def test_turn_files_from_paths_or_names(tmp_path):

@@ -21,7 +21,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from engine import events as ev  # noqa: E402
 from engine.experts import Expert, ExpertRegistry, ExpertResult  # noqa: E402
 from engine.history import HistoryStore  # noqa: E402
-from engine.pipeline import Engine  # noqa: E402
+from engine.session import Engine  # noqa: E402
 from engine.testing import ScriptedController  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,7 +350,7 @@ def test_audio_plays_and_stops(qtbot, tmp_path):
 
 
 def test_settings_are_saved_and_bad_values_explained(make_window, qtbot, settings, tmp_path):
-    from engine.config import load_settings
+    from engine.settings import load_settings
 
     window = make_window()
     view = window.settings_view

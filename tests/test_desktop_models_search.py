@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("pytestqt")
-from engine.browse import SEARCH_LIMIT, ModelBrowser  # noqa: E402
+from engine.views.browse import SEARCH_LIMIT, ModelBrowser  # noqa: E402
 from engine.catalog import Catalog  # noqa: E402
 from engine.catalog.importer import import_file  # noqa: E402
 from engine.experts import ExpertRegistry  # noqa: E402

@@ -15,7 +15,7 @@ from test_models_pull import (REPO, WEIGHTS, cache, hf_offline, hub, incomplete_
                               lock_file, snapshot)
 
 from engine.experts import ExpertRegistry  # noqa: E402
-from engine.pipeline import Engine  # noqa: E402
+from engine.session import Engine  # noqa: E402
 from engine.testing import ScriptedController  # noqa: E402
 
 

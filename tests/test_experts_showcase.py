@@ -14,7 +14,7 @@ import pytest
 from _experts import loaded
 from engine import events as ev
 from engine.experts import ExpertRegistry
-from engine.pipeline import Engine
+from engine.session import Engine
 from engine.testing import ScriptedController
 
 pytestmark = pytest.mark.slow

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from engine.errors import HgptError, PlanError
-from engine.executor import resolve_args
+from engine.execute import resolve_args
 from engine.experts.base import ExpertResult
-from engine.plan import MAX_TASKS, RESOURCE_RE, Task, parse, repair, validate
+from engine.plan.graph import MAX_TASKS, RESOURCE_RE, Task, parse, repair, validate
 from engine.tasks import TASK_TYPES
 
 NAMES = list(TASK_TYPES)

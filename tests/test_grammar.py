@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.grammar import choice_grammar, plan_grammar
+from engine.plan.grammar import choice_grammar, plan_grammar
 from engine.tasks import TASK_TYPES
 
 

@@ -15,7 +15,7 @@ import tiny_hf
 from engine import events as ev
 from engine.experts import ExpertRegistry
 from engine.experts import hf
-from engine.pipeline import Engine
+from engine.session import Engine
 from engine.testing import ScriptedController
 
 pytest.importorskip("transformers")

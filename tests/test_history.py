@@ -13,7 +13,7 @@ import pytest
 from engine.errors import UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.history import MIGRATIONS, HistoryError, HistoryRecorder, HistoryStore
-from engine.pipeline import Engine
+from engine.session import Engine
 from engine.cancel import CancelToken
 from engine import events as ev
 from engine.testing import ScriptedController

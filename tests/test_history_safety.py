@@ -22,9 +22,9 @@ import pytest
 from engine import events as ev
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.history import HistoryRecorder, HistoryStore
-from engine.pipeline import Engine
-from engine.planner import Planner
-from engine.runs import RunRecord
+from engine.session import Engine
+from engine.plan.planner import Planner
+from engine.record import RunRecord
 from engine.testing import ScriptedController
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,8 +70,8 @@ def integrity(db: Path) -> str:
 # -- the CLI records its runs ------------------------------------------------------------------
 def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, capsys):
     import engine.experts.registry as registry_module
-    import engine.llm as llm_module
-    import engine.planning as planning_module
+    import engine.controller.llama as llm_module
+    import engine.plan.options as planning_module
     from engine.cli import main
 
     controller = ScriptedController([plan_json("hello"), "It says HELLO."])
@@ -91,8 +91,8 @@ def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, c
 
 def test_cli_goes_on_unrecorded_when_the_history_file_is_damaged(settings, monkeypatch, capsys):
     import engine.experts.registry as registry_module
-    import engine.llm as llm_module
-    import engine.planning as planning_module
+    import engine.controller.llama as llm_module
+    import engine.plan.options as planning_module
     from engine.cli import main
 
     settings.home.mkdir(parents=True, exist_ok=True)

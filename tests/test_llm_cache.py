@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def fresh_cache(llm):
-    from engine.llm_cache import BoundedRAMCache
+    from engine.controller.cache import BoundedRAMCache
 
     llama = llm.llama
     before = llama.cache
@@ -26,7 +26,7 @@ def ask(llm, n: int) -> str:
 
 
 def test_entries_keep_one_logits_row_and_the_size_counts_every_array(llm, fresh_cache):
-    from engine.llm_cache import state_bytes
+    from engine.controller.cache import state_bytes
 
     ask(llm, 2)
     [state] = fresh_cache.cache_state.values()

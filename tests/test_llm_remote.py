@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from engine.errors import OfflineError
-from engine.llm_remote import RemoteController, RemoteControllerError
+from engine.controller.remote import RemoteController, RemoteControllerError
 from engine.tasks import TASK_TYPES as T
 
 
@@ -103,7 +103,7 @@ def test_errors_are_one_line_with_the_fix(server):
 
 
 def test_planner_plans_through_the_server_in_one_call(server):
-    from engine.planner import Planner
+    from engine.plan.planner import Planner
 
     server.replies.append(json.dumps([
         {"task": "image-classification", "id": 0, "args": {"image": "cat.png"}},
@@ -118,7 +118,7 @@ def test_planner_plans_through_the_server_in_one_call(server):
 
 
 def test_settings_with_a_url_load_the_remote_controller(settings, server):
-    from engine.llm import load_controller
+    from engine.controller.llama import load_controller
 
     llm = load_controller(settings.with_(controller=server.url))
     assert isinstance(llm, RemoteController) and llm.offline is settings.offline

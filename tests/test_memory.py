@@ -102,9 +102,9 @@ def test_experts_unloaded_elsewhere_are_forgotten():
 
 
 def test_parallel_tasks_through_the_executor_stay_within_the_budget(tmp_path):
-    from engine.executor import Executor
-    from engine.plan import Task
-    from engine.selector import Selection
+    from engine.execute import Executor
+    from engine.plan.graph import Task
+    from engine.select import Selection
 
     experts = [Sized(f"m{i}", 2) for i in range(4)]
     tasks = [Task(i, "text-generation", [-1], {"text": "hi"}) for i in range(4)]
@@ -169,6 +169,6 @@ def test_peak_rss_counts_what_the_process_really_touched():
 
 
 def test_run_records_carry_the_peak(tmp_path):
-    from engine.runs import peak_rss_mb as recorded
+    from engine.record import peak_rss_mb as recorded
 
     assert recorded() == pytest.approx(peak_rss_mb(), rel=0.05)

@@ -26,7 +26,7 @@ from engine.errors import ExpertError, ModelFileError
 ROOT = Path(__file__).resolve().parents[1]
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "joblib", "dill", "cloudpickle", "shelve"}
 NOT_IN_LOCK = {  # built-ins with no lock entry, and why that is safe
-    "controller": "the controller GGUF, checked by engine.llm.embedded_gguf",
+    "controller": "the controller GGUF, checked by engine.controller.llama.embedded_gguf",
     "hgpt/canny-control": "numpy code, no weights",
     "mediapipe:pose_landmark_full": "runs in the isolated .venv-mediapipe, outside this interpreter",
     "mediapipe:face_detection_full_range": "runs in the isolated .venv-mediapipe",
@@ -166,8 +166,8 @@ def test_a_real_expert_with_a_tampered_pin_fails_its_task_and_the_run_goes_on(se
     from engine.experts.efficientnet import EfficientNetLite0
     from engine.experts.registry import ExpertRegistry
     from engine.models.lock import dump_lock, load_lock
-    from engine.pipeline import Engine
-    from engine.planner import Planner
+    from engine.session import Engine
+    from engine.plan.planner import Planner
     from engine.testing import ScriptedController
 
     monkeypatch.delenv("HGPT_MODELS_LOCK", raising=False)
@@ -191,7 +191,7 @@ def test_a_real_expert_with_a_tampered_pin_fails_its_task_and_the_run_goes_on(se
 
 
 def test_a_file_that_is_not_gguf_is_refused_before_llama_cpp_sees_it(tmp_path):
-    from engine.llm import LlamaController, check_gguf
+    from engine.controller.llama import LlamaController, check_gguf
 
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"PK\x03\x04 a zip, not a GGUF")

@@ -93,7 +93,7 @@ def test_enforce_false_puts_back_what_was_there(restore_offline, monkeypatch):
 
 
 def test_an_engine_applies_its_offline_setting(settings, restore_offline):
-    from engine.pipeline import Engine
+    from engine.session import Engine
 
     Engine(settings.with_(offline=False))
     assert not offline.is_enforced()
@@ -103,7 +103,7 @@ def test_an_engine_applies_its_offline_setting(settings, restore_offline):
 
 @pytest.mark.slow
 def test_the_showcase_end_to_end_opens_no_socket_beyond_loopback(settings, llm):
-    from engine.pipeline import Engine
+    from engine.session import Engine
 
     engine = Engine(settings, controller=llm)
     with offline.block_network() as log:

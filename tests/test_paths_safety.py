@@ -10,12 +10,12 @@ import pytest
 
 from engine import events as ev
 from engine.errors import ExpertError
-from engine.executor import resolve_args
+from engine.execute import resolve_args
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.experts.base import ExpertContext
-from engine.pipeline import Engine
-from engine.plan import Task
-from engine.planner import Planner
+from engine.session import Engine
+from engine.plan.graph import Task
+from engine.plan.planner import Planner
 from engine.references import resolve_attachment
 from engine.tasks import TASK_TYPES
 from engine.testing import ScriptedController

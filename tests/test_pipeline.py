@@ -14,7 +14,7 @@ from engine import events as ev
 from engine.cancel import CancelToken
 from engine.errors import AttachmentError, UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.pipeline import Engine
+from engine.session import Engine
 from engine.testing import ScriptedController
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from engine.errors import PlanError
-from engine.plan import Task, parse, repair, validate
+from engine.plan.graph import Task, parse, repair, validate
 
 
 def test_valid_plan_is_kept_as_is():

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from engine.grammar import step_choices
-from engine.planner import Planner, quoted_spans, request_texts
-from engine.retrieval import mentioned_files, split_clauses
+from engine.plan.grammar import step_choices
+from engine.plan.planner import Planner, quoted_spans, request_texts
+from engine.plan.ranking import mentioned_files, split_clauses
 from engine.tasks import TASK_TYPES as T
 
 SHOWCASE = "What animal is in chelsea.png? Then say the answer out loud."
@@ -31,7 +31,7 @@ def test_split_clauses_keeps_quotes_whole():
 
 
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
-    from engine.retrieval import masked_quotes
+    from engine.plan.ranking import masked_quotes
 
     assert masked_quotes("Find the people in 'Ada Lovelace met Babbage in London'") == "Find the people in it"
     assert masked_quotes("Describe 'example.jpg' for me") == "Describe 'example.jpg' for me"
@@ -94,7 +94,7 @@ def test_free_text_only_when_asked_and_nothing_earlier_fits():
 @pytest.fixture(scope="module")
 def ranker():
     pytest.importorskip("torch")
-    from engine.retrieval import TaskRanker
+    from engine.plan.ranking import TaskRanker
 
     return TaskRanker(list(T.values()))
 
@@ -102,7 +102,7 @@ def ranker():
 @pytest.fixture(scope="module")
 def bank():
     pytest.importorskip("torch")
-    from engine.demos import DemoBank
+    from engine.plan.demos import DemoBank
 
     return DemoBank()
 
@@ -132,7 +132,7 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
         "Please draw out the main argument of this essay and summarize it").plan_steps(1))]
 
 def test_demo_bank_is_varied_and_valid():
-    from engine.demos import adapt, load_demos
+    from engine.plan.demos import adapt, load_demos
 
     demos = load_demos()
     assert len(demos) >= 60
@@ -148,7 +148,7 @@ def test_demo_bank_is_varied_and_valid():
 
 
 def test_demos_adapt_to_taskbench_tools():
-    from engine.demos import Demo, adapt
+    from engine.plan.demos import Demo, adapt
     from engine.taskbench import task_types_from_tools
 
     tools = [{"id": "Question Answering", "input-type": ["text", "text"], "output-type": ["text"]},
@@ -263,7 +263,7 @@ def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
 
 
 def test_texts_taken_by_earlier_tasks_are_known():
-    from engine.planner import _texts_used
+    from engine.plan.planner import _texts_used
 
     reply = ('[{"task": "translation", "id": 0, "args": {"text": "Good night"}}, '
              '{"task": "text-to-speech", "id": 1, "args": {"text": "<resource>-0"}}, '

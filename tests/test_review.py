@@ -8,9 +8,9 @@ import pytest
 
 from engine import events as ev
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.pipeline import Engine
-from engine.plan import Plan, Task
-from engine.review import PlanDraft, ReviewedPlan
+from engine.session import Engine
+from engine.plan.graph import Plan, Task
+from engine.plan.review import PlanDraft, ReviewedPlan
 from engine.testing import ScriptedController
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from engine import events as ev
-from engine.browse import ModelBrowser
+from engine.views.browse import ModelBrowser
 from engine.catalog import open_catalog
 from engine.errors import OfflineError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.runview import RunView, layout
+from engine.views.runview import RunView, layout
 
 
 def test_layout_puts_each_task_one_layer_after_its_deepest_dependency():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.plan import Plan, Task
+from engine.plan.graph import Plan, Task
 from engine.taskbench import (Scoreboard, content_type, graph_of, indel_ratio, nodes_to_links,
                               plan_to_nodes, record_nodes, task_types_from_tools)
 

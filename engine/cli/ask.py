@@ -30,8 +30,8 @@ def add_request_arguments(p, json_help: str) -> None:
 def checked_settings(args):
     """Settings with the controller options applied; a local controller file is checked
     before anything starts."""
-    from ..config import settings
-    from ..llm import check_gguf
+    from ..settings import settings
+    from ..controller.llama import check_gguf
 
     s = settings()
     changes = {k: v for k, v in (("controller", args.controller), ("chat_format", args.chat_format),
@@ -43,7 +43,7 @@ def checked_settings(args):
 
 
 def run(args) -> int:
-    from ..pipeline import Engine
+    from ..session import Engine
 
     settings = checked_settings(args)
     engine = Engine(settings)

@@ -119,7 +119,7 @@ def import_(args) -> int:
 
 def sync(args) -> int:
     from ..catalog import hub
-    from ..config import settings
+    from ..settings import settings
 
     stream = hub.sync(_open(), limit=args.limit, endpoint=args.endpoint, restart=args.restart,
                       offline=settings().offline and not args.online)
@@ -162,7 +162,7 @@ def stats(args) -> int:
 
 def rebuild(args) -> int:
     from ..catalog import rebuild_catalog
-    from ..config import settings
+    from ..settings import settings
     from ..experts.registry import default_registry
 
     aside, catalog = rebuild_catalog(settings().catalog_path, default_registry())
@@ -176,7 +176,7 @@ def rebuild(args) -> int:
 # -- helpers -------------------------------------------------------------------------
 def _open():
     from ..catalog import open_catalog
-    from ..config import settings
+    from ..settings import settings
     from ..experts.registry import default_registry
 
     return open_catalog(settings().catalog_path, default_registry())

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 def run(args, out=None) -> int:
     import sys
 
-    from ..pipeline import Engine
+    from ..session import Engine
 
     out = out or sys.stdout
     settings = checked_settings(args)

@@ -81,7 +81,7 @@ def pull(name: str, *, offline: bool | None = None, lock: Lock | None = None,
     """Download every file of model ``name`` (verified) into the hub cache; see the module doc."""
     entry = (lock or load_lock()).get(name)
     if offline is None:
-        from ..config import settings
+        from ..settings import settings
 
         offline = settings().offline
     if offline:

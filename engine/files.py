@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from .errors import AttachmentError
-from .executor import FILE_SUFFIXES
+from .execute import FILE_SUFFIXES
 
 SIGNATURES = {
     "image": [b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*"],

@@ -19,7 +19,7 @@ from . import faults
 from .cancel import CancelToken
 from .errors import Cancelled, ExpertError, HgptError
 from .experts.base import ExpertContext, ExpertResult
-from .plan import RESOURCE_RE, Task
+from .plan.graph import RESOURCE_RE, Task
 from .references import FILE_SUFFIXES, check_output, resolve_attachment
 from .tasks import TASK_TYPES, TaskType
 

@@ -23,8 +23,8 @@ import urllib.parse
 import urllib.request
 from typing import Iterator
 
-from .errors import HgptError, OfflineError
-from .llm import GenerationStats
+from ..errors import HgptError, OfflineError
+from .llama import GenerationStats
 
 GRAMMAR_MODES = ("gbnf", "json_schema", "both", "off")
 
@@ -113,7 +113,7 @@ class RemoteController:
                 "start it or fix the address in Settings") from None
 
     def _check_offline(self) -> None:
-        from .offline import is_loopback
+        from ..offline import is_loopback
 
         if self.offline and not is_loopback(self.host):
             raise OfflineError(f"the controller server {self.base_url} is not on this machine and offline "

@@ -17,14 +17,14 @@ import shutil
 from pathlib import Path
 from typing import Mapping, MutableMapping, Sequence
 
-from .errors import AttachmentError
+from ..errors import AttachmentError
 
 ROLES = ("user", "assistant")
 
 
 def turn_files(turn: Mapping) -> dict[str, str]:
     """The ``{name: modality}`` files of one turn, whichever form it gives them in."""
-    from .attachments import modality_of
+    from ..files import modality_of
 
     named = turn.get("files") or {}
     if isinstance(named, Mapping):
@@ -53,7 +53,7 @@ def clean(history: Sequence[Mapping]) -> list[dict]:
 
 def stage_history(history: Sequence[Mapping], run_dir: Path, files: MutableMapping[str, Path]) -> list[dict]:
     """Copy earlier turns' files into ``run_dir/inputs``; return the turns with staged names."""
-    from .attachments import modality_of
+    from ..files import modality_of
 
     staged_turns = []
     for turn in clean(history):

@@ -12,10 +12,10 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from . import grammar, prompts
+from .plan import grammar, prompts
 from .errors import NoExpertError
 from .experts.base import Expert
-from .plan import Task
+from .plan.graph import Task
 
 
 @dataclass

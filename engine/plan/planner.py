@@ -3,7 +3,7 @@
 A 135M-parameter controller plans well only inside firm rails, so planning is
 engineered around it rather than left to hope:
 
-* **ranking** — a ``TaskRanker`` (``engine.retrieval``) scores every task type
+* **ranking** — a ``TaskRanker`` (``engine.plan.ranking``) scores every task type
   against every clause of the request (MiniLM similarity to the type's
   description and cue phrases, cue keywords, the modality of the files);
 * **guided steps** — the plan gets one step per clause that asks for a task, in
@@ -21,13 +21,13 @@ engineered around it rather than left to hope:
   the controller; a step whose file input nothing supplies gets a producer first
   (no image: draw one). The controller is asked where a real choice remains —
   which text, whether to plan at all — with retrieved demonstrations
-  (``engine.demos``) as earlier chat turns, after a fixed start (instructions and
+  (``engine.plan.demos``) as earlier chat turns, after a fixed start (instructions and
   every task type) that its prefix cache keeps evaluated. Controllers that cannot
   continue a reply get one call under the whole-plan grammar;
-* **repair** — whatever was written is parsed and repaired (``engine.plan``).
+* **repair** — whatever was written is parsed and repaired (``engine.plan.graph``).
 
 ``Planner.plan`` keeps its signature; each rail can be switched off for ablation
-(``engine.planning.PlanningOptions``).
+(``engine.plan.options.PlanningOptions``).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from . import grammar, prompts
-from .plan import Plan, parse
-from .tasks import TASK_TYPES, TaskType, can_feed
+from .graph import Plan, parse
+from ..tasks import TASK_TYPES, TaskType, can_feed
 
 DemoPicker = Callable[[str, Mapping[str, str]], Sequence[dict]]
 TaskNarrower = Callable[[str, Mapping[str, str], Sequence[TaskType]], Sequence[TaskType]]
@@ -55,7 +55,7 @@ MAX_ANSWER_QUOTE = 300
 
 def quoted_spans(request: str) -> list[str]:
     """Texts the user put in quotes (not file names): likely task inputs."""
-    from .retrieval import QUOTED_RE
+    from .ranking import QUOTED_RE
 
     spans = [next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(request)]
     return list(dict.fromkeys(s.strip() for s in spans if s.strip() and not FILE_LIKE.match(s.strip())))
@@ -90,8 +90,8 @@ class Planner:
     max_tasks: int = 6
     max_tokens: int = 400
     constrained: bool = True
-    ranker: object | None = None  # engine.retrieval.TaskRanker: narrowing and step guidance
-    bank: object | None = None  # engine.demos.DemoBank: retrieved demonstrations
+    ranker: object | None = None  # engine.plan.ranking.TaskRanker: narrowing and step guidance
+    bank: object | None = None  # engine.plan.demos.DemoBank: retrieved demonstrations
     n_demos: int = 3
     top_k: int = 5
     stepwise: bool = True
@@ -137,7 +137,7 @@ class Planner:
 
     @staticmethod
     def _current_files(request, attachments) -> dict[str, str]:
-        from .retrieval import mentioned_files
+        from .ranking import mentioned_files
 
         return {**mentioned_files(request), **dict(attachments or {})}
 
@@ -203,7 +203,7 @@ class Planner:
 
     def _producer(self, step, earlier, files, ranking):
         """A step making the file a stuck step needs, from inputs at hand (best ranked)."""
-        from .retrieval import PlanStep
+        from .ranking import PlanStep
 
         have = {"text"} | set(files.values()) | {t.output for t in earlier}
         need = [m for m in step.candidates[0].args.values() if m not in have]
@@ -233,7 +233,7 @@ class Planner:
         """Guided steps from the ranking; None lets the controller choose freely."""
         if ranking is None or not self.guided:
             return None
-        from .retrieval import PlanStep
+        from .ranking import PlanStep
 
         steps = ranking.plan_steps(self.per_clause)
         if not steps and must_plan:

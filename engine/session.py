@@ -5,7 +5,7 @@
 plans, selects, executes and answers, yielding ``engine.events`` as it goes and
 saving the run record in the run's folder. A ``CancelToken`` stops the run between
 steps; the record then says ``cancelled``. With ``review=callback`` the plan waits
-for approval after planning: the callback may edit it (``engine.review``), the
+for approval after planning: the callback may edit it (``engine.plan.review``), the
 edit is validated, and a ``PlanReviewed`` event carries what will run.
 """
 
@@ -18,18 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from . import attachments as att
+from . import files as att
 from . import events as ev
-from . import faults, offline, responder
+from . import faults, offline, answer
 from .cancel import CancelToken
-from .chatlog import stage_history
-from .config import Settings, settings as global_settings
+from .plan.chatlog import stage_history
+from .settings import Settings, settings as global_settings
 from .errors import Cancelled, HgptError, PlanError, StorageError, UserInputError
-from .executor import Executor
-from .plan import Plan
-from .planner import Planner
-from .runs import RunRecord, new_run_dir, peak_rss_mb
-from .selector import select
+from .execute import Executor
+from .plan.graph import Plan
+from .plan.planner import Planner
+from .record import RunRecord, new_run_dir, peak_rss_mb
+from .select import select
 
 MAX_REQUEST_CHARS = 20_000
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Engine:
     @property
     def controller(self):
         if self._controller is None:
-            from .llm import load_controller
+            from .controller.llama import load_controller
 
             self._controller = load_controller(self.settings)
         return self._controller
@@ -84,7 +84,7 @@ class Engine:
     @property
     def planner(self) -> Planner:
         if self._planner is None:
-            from .planning import default_planner
+            from .plan.options import default_planner
 
             self._planner = default_planner(self.controller, self.registry)
         return self._planner
@@ -93,7 +93,7 @@ class Engine:
             cancel: CancelToken | None = None, history: Sequence[dict] = (),
             review=None) -> Iterator[ev.Event]:
         """``review(plan, problems)``, if given, approves or edits the plan before it runs
-        (see ``engine.review``); it is called in the thread that iterates the events."""
+        (see ``engine.plan.review``); it is called in the thread that iterates the events."""
         request = _checked_request(request)
         checked = att.check_all(attachments)
         return self._run(request, checked, cancel or CancelToken(), list(history), review)
@@ -170,8 +170,8 @@ class Engine:
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
     def _review(self, run: "_Run"):
-        from .plan import Plan
-        from .review import MAX_REVIEW_ROUNDS, as_reviewed, check
+        from .plan.graph import Plan
+        from .plan.review import MAX_REVIEW_ROUNDS, as_reviewed, check
 
         problems: list[str] = []
         task_types = {t.name: t for t in self.planner.task_types}
@@ -198,7 +198,7 @@ class Engine:
             run.cancel.check()
             try:
                 if task.id in run.pinned:
-                    from .review import pinned_selection
+                    from .plan.review import pinned_selection
 
                     sel = pinned_selection(task, run.pinned[task.id], self.registry, catalog,
                                            self.settings.top_k)

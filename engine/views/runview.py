@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from . import events as ev
+from .. import events as ev
 
 STATUSES = ("planned", "selected", "running", "done", "failed", "skipped")
 

@@ -3,7 +3,7 @@
 ``Engine.run(..., review=callback)`` calls ``callback(plan, problems)`` after
 planning, in the engine's thread; the callback returns a ``ReviewedPlan`` (or a
 plain ``Plan``) to run, or ``None`` to stop the run. The engine checks the answer
-with ``check`` — ``engine.plan.validate`` plus "is the pinned model installed and
+with ``check`` — ``engine.plan.graph.validate`` plus "is the pinned model installed and
 able to do that task" — and, while there are problems, asks again with them.
 
 ``PlanDraft`` is the editing model a view drives (no Qt here): change a task's
@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from .plan import RESOURCE_RE, Plan, Task, validate
-from .tasks import TASK_TYPES, TaskType
+from .graph import RESOURCE_RE, Plan, Task, validate
+from ..tasks import TASK_TYPES, TaskType
 
 MAX_REVIEW_ROUNDS = 20
 
@@ -72,7 +72,7 @@ def _model_problems(task: Task, model_id: str, registry) -> list[str]:
 
 def pinned_selection(task: Task, model_id: str, registry, catalog, k: int):
     """A selection the user made in review: no controller call, candidates still shown."""
-    from .selector import Selection, candidates_for
+    from ..select import Selection, candidates_for
 
     started = time.perf_counter()
     cards = candidates_for(task, registry, catalog, k)

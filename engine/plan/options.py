@@ -14,9 +14,9 @@ import logging
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import MissingDependencyError, ModelFileError
+from ..errors import MissingDependencyError, ModelFileError
 from .planner import EdgeCheck, Planner
-from .tasks import TASK_TYPES, TaskType
+from ..tasks import TASK_TYPES, TaskType
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ _RANKERS: dict[tuple, object] = {}
 
 
 def _ranker(task_types: tuple[TaskType, ...]):
-    from .retrieval import TaskRanker
+    from .ranking import TaskRanker
 
     key = tuple((t.name, t.description) for t in task_types)
     if key not in _RANKERS:

@@ -20,8 +20,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping
 
-from .errors import PlanError
-from .tasks import TASK_TYPES, TaskType, can_feed
+from ..errors import PlanError
+from ..tasks import TASK_TYPES, TaskType, can_feed
 
 RESOURCE_RE = re.compile(r"<(?:resource|generated)>-(\d+)", re.IGNORECASE)
 MAX_TASKS = 8

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Mapping, Sequence
 
-from .tasks import TaskType
+from ..tasks import TaskType
 
 PLAN_SPEC = (
     "You are a planner. Break the user's request into the AI tasks that do it, as a JSON list: "

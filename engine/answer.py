@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from . import prompts
-from .plan import RESOURCE_RE
+from .plan import prompts
+from .plan.graph import RESOURCE_RE
 
 MAX_ANSWER_TOKENS = 120
 

@@ -8,7 +8,7 @@ quoted text is never split) and each clause is scored against each task type:
 * meaning — the cosine similarity (MiniLM, ``engine.embeddings``) between the
   clause (its quoted text masked: that is the input, not the ask) and the task's
   name and description and its cue phrases
-  (``engine/demos/cues.json``, the project's own short example requests);
+  (``engine/plan/demos/cues.json``, the project's own short example requests);
 * keywords — a cue pattern that fires in the clause ("transcri", "out loud")
   adds a fixed bonus;
 * modality — a task that takes a file of a modality the user attached (or named
@@ -33,7 +33,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .tasks import TaskType
+from ..tasks import TaskType
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 EXTENSIONS = {
@@ -179,7 +179,7 @@ class TaskRanker:
     def __init__(self, task_types: Sequence[TaskType], cues: Mapping[str, dict] | None = None,
                  embed: Embedder | None = None):
         if embed is None:
-            from .embeddings import embed
+            from ..embeddings import embed
         self.task_types = list(task_types)
         self.embed = embed
         cues = load_cues() if cues is None else cues

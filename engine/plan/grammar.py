@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
-from .tasks import MODALITIES, TaskType
+from ..tasks import MODALITIES, TaskType
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 

@@ -4,7 +4,7 @@
 tasks, chains, graphs and plain chat with the empty plan), written for hgpt's task
 types and TaskBench's (one line each: ``request``, ``files`` name -> modality,
 ``plan`` [{"task", "id", "args"}]). ``cues.json`` holds short cue phrases and
-keyword patterns per task type for ``engine.retrieval``.
+keyword patterns per task type for ``engine.plan.ranking``.
 
 ``DemoBank.retrieve`` picks the demonstrations most like a request by MiniLM
 similarity, with maximal marginal relevance so the picks differ from each other,
@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..tasks import TaskType
+from ...tasks import TaskType
 
 PLANS_PATH = Path(__file__).parent / "plans.jsonl"
 COVERAGE_BONUS = 0.15
@@ -98,7 +98,7 @@ class DemoBank:
 
     def __init__(self, demos: Sequence[Demo] | None = None, embed: Callable[..., np.ndarray] | None = None):
         if embed is None:
-            from ..embeddings import embed
+            from ...embeddings import embed
         self.demos = list(load_demos() if demos is None else demos)
         self.embed = embed
         self.vectors = embed([d.request for d in self.demos], persist=True) if self.demos else np.zeros((0, 1))

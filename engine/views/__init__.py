@@ -1,0 +1,1 @@
+"""What views show, without Qt: a run's task graph (``runview``) and the model browser (``browse``)."""
