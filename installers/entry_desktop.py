@@ -2,7 +2,10 @@
 
 The ``QApplication`` is made here, before ``desktop.app.main`` (which reuses an
 existing instance), so the window gets the bundled icon and the desktop-file name
-that lets a Wayland or X11 shell match it to ``hgpt.desktop``.
+that lets a Wayland or X11 shell match it to ``hgpt.desktop``. Before that, the same
+check as ``desktop.app.main`` (``desktop.syslibs``): when Qt's xcb plugin cannot load
+for a missing system library, one line names it and the install command, instead of
+Qt's abort.
 
 ``HGPT_STARTUP_PROBE=1`` makes the process print ``hgpt-window-shown`` as soon as
 its first top-level window is visible and then quit: ``scripts/bench_bundle`` and
@@ -62,6 +65,12 @@ def _probe_first_window(app) -> None:
 
 def main() -> int:
     base = frozen_env.prepare()
+    from desktop.syslibs import window_problem
+
+    problem = window_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = _application(base)
     if os.environ.get("HGPT_STARTUP_PROBE") == "1":
         _probe_first_window(app)
