@@ -4,7 +4,8 @@
 #   installers/smoke_test.sh [PATH.deb]      default: the newest dist/hgpt_*.deb
 #
 # 1. unpacks the .deb into a scratch root (dpkg-deb -x) and checks its layout, its
-#    menu entry and the /usr/bin wrappers (pointed at the scratch root);
+#    menu entry and the /usr/bin wrappers (pointed at the scratch root); installs the
+#    package's Depends with apt-get (as installing the .deb would), as root;
 # 2. runs the CLI with a clean environment (no venv on PATH, no PYTHONPATH, HGPT_HOME
 #    and HOME in a temp dir) on the showcase request, and checks the answer names the
 #    models it ran, the classifier saw a cat and the spoken WAV exists; under strace
@@ -52,10 +53,23 @@ done
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$SCRATCH/usr/share/applications/hgpt.desktop" || fail "hgpt.desktop is invalid"
 fi
-for dep in $(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/(.*//; s/ //g'); do
-  dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q "ok installed" \
-    || say "note: dependency $dep is not installed on this machine"
+# The package's Depends, installed the way apt does for a user who installs the .deb
+# (apt-get satisfy resolves the same field, versions included; Recommends are left
+# out, so the window below proves Depends alone are enough).
+depends=$(dpkg-deb -f "$DEB" Depends)
+absent=()
+for dep in $(tr ',' '\n' <<<"$depends" | sed 's/(.*//; s/|.*//; s/ //g'); do
+  dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q "ok installed" || absent+=("$dep")
 done
+if [[ ${#absent[@]} -gt 0 ]]; then
+  [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null \
+    || fail "the package depends on ${absent[*]}, not installed here: sudo apt-get satisfy '$depends'"
+  say "installing the package's Depends with apt-get: ${absent[*]}"
+  { DEBIAN_FRONTEND=noninteractive apt-get satisfy -y -qq --no-install-recommends "$depends" >/dev/null 2>&1 \
+    || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get satisfy -y -qq --no-install-recommends \
+        "$depends"); } >"$WORK/apt.txt" 2>&1 \
+    || fail "apt-get could not satisfy the package's Depends: $(tail -n1 "$WORK/apt.txt")"
+fi
 # The wrappers exec /opt/hgpt/...; run copies that point into the scratch root instead.
 for exe in hgpt hgpt-desktop; do
   sed "s|/opt/hgpt/|$APP/|" "$SCRATCH/usr/bin/$exe" >"$WORK/bin/$exe"

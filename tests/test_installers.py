@@ -224,6 +224,57 @@ def test_deb_has_layout_wrappers_and_derived_depends(fake_dist, tmp_path, monkey
     assert 'exec /opt/hgpt/hgpt "$@"' in wrapper
 
 
+def _fake_ldd(outputs: dict[str, str]):
+    """ldd that answers ``outputs[name]`` for a file of that name, and really runs otherwise."""
+    real = make_deb.syslibs.ldd
+    return lambda path, library_path=None: outputs.get(Path(path).name) or real(path, library_path)
+
+
+@pytest.fixture
+def qt_dist(fake_dist):
+    """fake_dist with Qt's xcb platform plugin, an optional theme plugin and a carried library."""
+    qt = fake_dist / "_internal" / "PySide6" / "Qt"
+    for plugin in ("plugins/platforms/libqxcb.so", "plugins/platformthemes/libqgtk3.so"):
+        (qt / plugin).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy("/bin/true", qt / plugin)
+    (fake_dist / "_internal" / "libcarried.so.1").write_bytes(b"")
+    return fake_dist
+
+
+LIBC = "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0000000000)\n"
+
+
+@needs_dpkg
+def test_libraries_the_bundle_lacks_are_depends_and_optional_plugins_only_recommend(qt_dist, monkeypatch):
+    monkeypatch.setattr(make_deb.syslibs, "ldd", _fake_ldd({
+        "libqxcb.so": "\tlibxcb-icccm.so.4 => not found\n\tlibxcb-keysyms.so.1 => not found\n"
+                      "\tlibcarried.so.1 => not found\n" + LIBC,
+        "libqgtk3.so": "\tlibgtk-3.so.0 => not found\n\tlibgdk-3.so.0 => not found\n"
+                       "\tlibxcb-icccm.so.4 => not found\n" + LIBC,
+    }))
+    monkeypatch.setattr(make_deb.syslibs, "apt_knows", lambda p: p in {"libxcb-icccm4", "libxcb-keysyms1",
+                                                                        "libgtk-3-0"})
+    depends, recommends = make_deb.depends(qt_dist)
+    assert {"libxcb-icccm4", "libxcb-keysyms1", "espeak-ng"} <= set(depends.split(", "))
+    assert depends.startswith("libc6 (>= 2.") and "libcarried" not in depends
+    assert "libgtk-3-0" not in depends and recommends.split(", ") == ["libgtk-3-0", "xdg-utils"]
+
+
+@needs_dpkg
+def test_a_library_no_package_provides_stops_the_build(qt_dist, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(make_deb.syslibs, "ldd", _fake_ldd({"libqxcb.so": "\tlibhgpt-nosuch.so.7 => not found\n"}))
+    monkeypatch.setattr(make_deb.syslibs, "apt_knows", lambda p: False)
+    with pytest.raises(make_deb.UnmappedLibraries,
+                       match=r"libhgpt-nosuch\.so\.7 \(not installed here; needed by "
+                             r"_internal/PySide6/Qt/plugins/platforms/libqxcb\.so\)"):
+        make_deb.depends(qt_dist)
+    monkeypatch.setattr(make_deb, "stage", lambda dist, *_: make_deb.depends(dist))
+    assert make_deb.main(["--dist", str(qt_dist), "--out", str(tmp_path / "out"),
+                          "--workdir", str(tmp_path / "work")]) == 1
+    assert "make_deb: no Debian package provides libhgpt-nosuch.so.7" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_appdir_runs_the_window_or_the_cli(fake_dist, tmp_path):
     icon = tmp_path / "hgpt-256.png"
     shutil.copy("/dev/null", icon)

@@ -9,11 +9,15 @@ Layout of the package::
     /usr/share/doc/hgpt/copyright
 
 ``Depends`` is derived, not hand-kept: every ELF file in the folder is run through
-``ldd``; each library it resolves outside the folder is mapped to the Debian package
-that owns it (``dpkg -S``), and the libc floor comes from the newest ``GLIBC_2.x``
-symbol version any file needs. ``espeak-ng`` is added because the Piper voice runs it
-as a separate program. Libraries that resolve nowhere on the build machine are
-reported, since the package could not load them anywhere either.
+``ldd`` (with the folder's ``_internal`` first, as the bootloader sets it); each library
+it needs that the folder does not carry is mapped to the Debian package that provides
+it by ``desktop/syslibs.py`` (the one place that knows how: ``dpkg -S`` for a library
+installed here, Debian's naming policy confirmed by ``apt-cache`` for one that is not),
+and the libc floor comes from the newest ``GLIBC_2.x`` symbol version any file needs.
+Libraries only Qt's optional plugins need (the GTK theme, Wayland, EGL devices: Qt
+skips a plugin it cannot load) go to ``Recommends``. ``espeak-ng`` is added because the
+Piper voice runs it as a separate program. A library needed that no package can be
+found for stops the build with its name and the file that needs it.
 
 Only the standard library and dpkg's tools are used, so this runs with any Python 3.
 Prints the path of the ``.deb`` it wrote.
@@ -24,6 +28,7 @@ Prints the path of the ``.deb`` it wrote.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -37,16 +42,14 @@ ROOT = HERE.parents[1]
 ICONS = ROOT / "installers" / "icons"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 RUNTIME_PROGRAMS = ["espeak-ng"]  # run as subprocesses, so ldd cannot see them
-# Libraries of Qt's optional plugins (GTK theme, Wayland) that a build machine without a
-# desktop lacks: Qt skips a plugin it cannot load, so these are recommended, not required.
-OPTIONAL_LIBRARIES = {
-    "libgtk-3.so.0": "libgtk-3-0", "libgdk-3.so.0": "libgtk-3-0",
-    "libwayland-cursor.so.0": "libwayland-cursor0", "libwayland-egl.so.1": "libwayland-egl1",
-    "libxdamage.so.1": "libxdamage1",
-}
+# Qt plugins the window can do without (Qt skips one it cannot load), and the Qt
+# libraries only they use: what they alone need is recommended, not required.
+OPTIONAL_ELF = re.compile(
+    r"PySide6/Qt/(plugins/(platformthemes|wayland-[^/]+|egldeviceintegrations)/"
+    r"|plugins/platforms/libq(wayland|eglfs|minimalegl|vkkhrdisplay)[^/]*$"
+    r"|lib/libQt6(Wayland|WlShell|EglFs)[^/]*$)")
 ELF_MAGIC = b"\x7fELF"
 GLIBC_VERSION = re.compile(rb"GLIBC_2\.(\d+)(?:\.\d+)?\x00")
-LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(not found|/\S+)")
 DESCRIPTION = """\
 HuggingGPT on your laptop, offline
  A small local LLM (llama.cpp) plans your request into a task graph, picks an
@@ -54,6 +57,17 @@ HuggingGPT on your laptop, offline
  dependency order and answers, naming the models it used and the files it wrote.
  Ships a desktop window (hgpt-desktop) and a command line (hgpt) with the default
  models embedded, so it works without a network from the first start."""
+
+
+def _load_syslibs():
+    """desktop/syslibs.py by file path: stdlib only, and without importing the app."""
+    spec = importlib.util.spec_from_file_location("hgpt_syslibs", ROOT / "desktop" / "syslibs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+syslibs = _load_syslibs()
 
 
 def project_version(root: Path = ROOT) -> str:
@@ -75,45 +89,28 @@ def elf_files(folder: Path) -> list[Path]:
     return out
 
 
-def external_libraries(folder: Path, elves: list[Path]) -> tuple[set[str], set[str]]:
-    """(system library paths the bundle links to, sonames that resolve nowhere)."""
+class UnmappedLibraries(LookupError):
+    """Libraries the bundle needs that no Debian package could be found for."""
+
+
+def library_needs(folder: Path, elves: list[Path]) -> dict[str, tuple[str | None, set[str]]]:
+    """soname -> (its path on this machine or None, the bundle's files that need it),
+    for every library outside the folder that a file in it links to."""
     inside = folder.resolve()
+    carried = {p.name for p in folder.rglob("*.so*")}
     # The bootloader puts _internal on LD_LIBRARY_PATH: resolve the way the app will.
-    env = {**os.environ, "LD_LIBRARY_PATH": str(inside / "_internal")}
-    found, missing = set(), set()
+    library_path = str(inside / "_internal")
+    needs: dict[str, tuple[str | None, set[str]]] = {}
     for elf in elves:
-        result = subprocess.run(["ldd", str(elf)], capture_output=True, text=True, env=env)
-        for line in result.stdout.splitlines():
-            match = LDD_LINE.match(line)
-            if not match:
-                continue
-            soname, target = match.groups()
-            if target == "not found":
-                if not (elf.parent / soname).exists() and not list(folder.rglob(soname)):
-                    missing.add(soname)
-            elif not Path(target).resolve().is_relative_to(inside):
-                found.add(target)
-    return found, missing
-
-
-def owning_packages(paths: set[str]) -> tuple[set[str], set[str]]:
-    """(Debian packages owning ``paths``, paths no package owns)."""
-    packages, orphans = set(), set()
-    for path in sorted(paths):
-        candidates = {path, str(Path(path).resolve())}
-        candidates |= {c.removeprefix("/usr") for c in list(candidates)} | {"/usr" + c for c in list(candidates)
-                                                                            if not c.startswith("/usr")}
-        owner = None
-        for candidate in candidates:
-            result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-            if result.returncode == 0:
-                owner = result.stdout.split(":", 1)[0].split(",")[0].strip()
-                break
-        if owner:
-            packages.add(owner)
-        else:
-            orphans.add(path)
-    return packages, orphans
+        found, missing = syslibs.parse_ldd(syslibs.ldd(elf, library_path))
+        user = elf.relative_to(folder).as_posix()
+        for soname, target in found.items():
+            if not Path(target).resolve().is_relative_to(inside):
+                needs.setdefault(soname, (target, set()))[1].add(user)
+        for soname in missing:
+            if soname not in carried:
+                needs.setdefault(soname, (None, set()))[1].add(user)
+    return needs
 
 
 def glibc_floor(elves: list[Path]) -> str:
@@ -123,17 +120,33 @@ def glibc_floor(elves: list[Path]) -> str:
     return f"2.{newest}"
 
 
-def depends(folder: Path) -> tuple[str, str, set[str]]:
-    """The control file's Depends and Recommends lines, and the sonames that resolve nowhere."""
+def depends(folder: Path) -> tuple[str, str]:
+    """The control file's Depends and Recommends lines.
+
+    Raises ``UnmappedLibraries`` when a library some required file needs maps to no package.
+    """
     elves = elf_files(folder)
-    libs, missing = external_libraries(folder, elves)
-    packages, orphans = owning_packages(libs)
-    packages.discard("libc6")
-    for orphan in sorted(orphans):
-        print(f"make_deb: {orphan} belongs to no Debian package; left out of Depends", file=sys.stderr)
-    entries = [f"libc6 (>= {glibc_floor(elves)})", *sorted(packages), *RUNTIME_PROGRAMS]
-    recommends = sorted({OPTIONAL_LIBRARIES[m] for m in missing if m in OPTIONAL_LIBRARIES} | {"xdg-utils"})
-    return ", ".join(entries), ", ".join(recommends), missing - set(OPTIONAL_LIBRARIES)
+    required, optional, unmapped = set(), set(), []
+    for soname, (path, users) in sorted(library_needs(folder, elves).items()):
+        needed = any(not OPTIONAL_ELF.search(user) for user in users)
+        package = syslibs.package_for_soname(soname, path, strict=True)
+        if package:
+            (required if needed else optional).add(package)
+        elif needed:
+            where = "installed at " + path if path else "not installed here"
+            unmapped.append(f"{soname} ({where}; needed by {sorted(users)[0]})")
+        else:
+            print(f"make_deb: no Debian package found for {soname}, which only the optional "
+                  f"{sorted(users)[0]} needs; left out of Recommends", file=sys.stderr)
+    if unmapped:
+        raise UnmappedLibraries(
+            "no Debian package provides " + "; ".join(unmapped) + ". The package would not start "
+            "without it: install the library on this machine (apt-get update first, if apt-cache "
+            "does not know its package) or make the bundle carry it, then build again")
+    required.discard("libc6")
+    entries = [f"libc6 (>= {glibc_floor(elves)})", *sorted(required), *RUNTIME_PROGRAMS]
+    recommends = sorted((optional - required - {"libc6"}) | {"xdg-utils"})
+    return ", ".join(entries), ", ".join(recommends)
 
 
 def control(version: str, arch: str, installed_kib: int, depends_line: str, recommends: str) -> str:
@@ -163,8 +176,8 @@ def write(path: Path, text: str, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
-def stage(dist: Path, root: Path, version: str, arch: str) -> set[str]:
-    """Fill ``root`` with the package's files; returns sonames that resolve nowhere."""
+def stage(dist: Path, root: Path, version: str, arch: str) -> None:
+    """Fill ``root`` with the package's files."""
     copy_tree(dist, root / "opt" / "hgpt")
     for exe in ("hgpt", "hgpt-desktop"):
         write(root / "usr" / "bin" / exe, wrapper(exe), 0o755)
@@ -181,10 +194,9 @@ def stage(dist: Path, root: Path, version: str, arch: str) -> set[str]:
     write(root / "usr/share/doc/hgpt/copyright",
           "hgpt is licensed under Apache-2.0. The bundled models and libraries keep their own\n"
           "licences; see /opt/hgpt/_internal/models.lock for each model's licence.\n")
-    depends_line, recommends, missing = depends(dist)
+    depends_line, recommends = depends(dist)
     installed_kib = (sum(p.lstat().st_size for p in root.rglob("*") if not p.is_dir()) + 1023) // 1024
     write(root / "DEBIAN/control", control(version, arch, installed_kib, depends_line, recommends))
-    return missing
 
 
 def build(dist: Path, out: Path, workdir: Path) -> Path:
@@ -193,10 +205,7 @@ def build(dist: Path, out: Path, workdir: Path) -> Path:
     version, arch = project_version(), deb_arch()
     root = workdir / f"hgpt_{version}_{arch}"
     shutil.rmtree(root, ignore_errors=True)
-    missing = stage(dist, root, version, arch)
-    if missing:
-        print(f"make_deb: these libraries resolve nowhere on this machine: {', '.join(sorted(missing))}",
-              file=sys.stderr)
+    stage(dist, root, version, arch)
     out.mkdir(parents=True, exist_ok=True)
     deb = out / f"hgpt_{version}_{arch}.deb"
     level = os.environ.get("HGPT_DEB_ZSTD_LEVEL", "6")
@@ -214,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         print(build(args.dist, args.out, args.workdir))
-    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+    except (FileNotFoundError, subprocess.CalledProcessError, UnmappedLibraries) as exc:
         print(f"make_deb: {exc}", file=sys.stderr)
         return 1
     return 0
