@@ -3,7 +3,8 @@
 One place answers "where does a model run": ``torch_device()`` picks CUDA, then
 Apple's MPS, then the CPU, and ``torch_dtype()`` gives float16 on a GPU (half the
 memory, faster) and float32 on the CPU (float16 matmuls are slow or missing there).
-``HGPT_DEVICE`` overrides the choice (``cpu`` forces the CPU on a GPU machine).
+``HGPT_DEVICE`` overrides the choice (``cpu`` forces the CPU on a GPU machine); it is
+read through ``engine.settings.environment()`` at each call.
 Other runtimes (llama.cpp layers, onnxruntime providers) get their own function
 here, so the answer for a machine stays in one module.
 
@@ -18,8 +19,9 @@ Pillow image path instead of crashing.
 from __future__ import annotations
 
 import logging
-import os
 import sys
+
+from .settings import environment
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ DEVICES = ("cuda", "mps", "cpu")
 
 def torch_device() -> str:
     """"cuda", "mps" or "cpu": the fastest device torch can use here (``HGPT_DEVICE`` overrides)."""
-    forced = os.environ.get("HGPT_DEVICE", "").strip().lower()
+    forced = environment().device_override
     if forced:
         if forced not in DEVICES:
             from .errors import UnknownNameError
@@ -117,8 +119,7 @@ def probe_onnx_providers() -> list[str]:
         import onnxruntime
     except ImportError:
         return ["CPUExecutionProvider"]
-    forced = os.environ.get("HGPT_DEVICE", "").strip().lower()
-    return onnx_providers(onnxruntime.get_available_providers(), forced)
+    return onnx_providers(onnxruntime.get_available_providers(), environment().device_override)
 
 
 def pick_torch_device(cuda: bool, mps: bool, forced: str = "") -> str:

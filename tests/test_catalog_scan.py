@@ -159,3 +159,17 @@ def test_the_projects_models_lock_pins_the_default_experts():
 
     ids = pinned_ids(default_lock_files(None))
     assert "timm/tf_efficientnet_lite0.in1k" in ids and "openai/whisper-tiny.en" in ids
+
+
+def test_the_scanned_cache_honours_huggingface_hub_cache(cache, tmp_path, monkeypatch):
+    """With no cache_dir, the scan reads engine.models.paths.hf_cache_dir(): HUGGINGFACE_HUB_CACHE
+    counts (after HF_HUB_CACHE, before HF_HOME), as it does for huggingface_hub and discovery."""
+    for var in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("HUGGINGFACE_HUB_CACHE", str(cache))
+    catalog = open_catalog(tmp_path / "c.db", lock_files=[])
+    assert catalog.get("acme/tiny-cats")["installed"]
+    from engine.experts.hf.discover import cached_models
+
+    assert {m.repo_id for m in cached_models()} == {"acme/tiny-cats", "acme/no-card"}

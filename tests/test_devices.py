@@ -54,3 +54,25 @@ def test_a_torchvision_that_fails_on_import_is_hidden_and_images_still_load(tmp_
 def test_image_processors_load_whatever_torchvision_is_here():
     """Run in a fresh process: with torchvision working, absent or broken, image processors work."""
     subprocess.run([sys.executable, "-c", CHECK], cwd=ROOT, check=True, timeout=300, capture_output=True)
+
+
+def test_the_device_override_comes_from_environment(monkeypatch):
+    """devices reads HGPT_DEVICE through engine.settings.environment(), at each call."""
+    from engine.settings import Environment
+
+    monkeypatch.setattr(devices, "environment", lambda: Environment(device=" MPS "))
+    assert devices.torch_device() == "mps"  # no torch needed: the override answers
+    monkeypatch.setattr(devices, "environment", lambda: Environment(device="cpu"))
+    onnxruntime = pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert devices.probe_onnx_providers() == ["CPUExecutionProvider"]
+    monkeypatch.setattr(devices, "environment", lambda: Environment())
+    assert devices.probe_onnx_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_hgpt_device_is_read_fresh_at_each_call(monkeypatch):
+    monkeypatch.setenv("HGPT_DEVICE", "mps")
+    assert devices.torch_device() == "mps"
+    monkeypatch.setenv("HGPT_DEVICE", "cpu")
+    assert devices.torch_device() == "cpu"

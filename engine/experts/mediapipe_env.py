@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ExpertError, HgptError
+from ..settings import environment
 
 PACKAGES = [
     "mediapipe==0.10.21", "numpy==1.26.4", "absl-py==2.5.1", "attrs==26.1.0",
@@ -47,7 +48,7 @@ class MediapipeEnvError(HgptError, RuntimeError):
 
 
 def env_dir() -> Path:
-    custom = os.environ.get("HGPT_MEDIAPIPE_VENV")
+    custom = environment().mediapipe_venv
     return Path(custom).expanduser() if custom else Path(sys.prefix).parent / ".venv-mediapipe"
 
 

@@ -17,7 +17,6 @@ package.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ModelFileError, UnknownNameError
+from ..settings import environment
 
 LOCK_VERSION = 1
 PYPI_SOURCE = re.compile(r"^pypi:(?P<package>[A-Za-z0-9._-]+)==(?P<version>[A-Za-z0-9.+!_-]+)$")
@@ -34,7 +34,7 @@ COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def default_lock_path() -> Path:
-    env = os.environ.get("HGPT_MODELS_LOCK")
+    env = environment().models_lock
     return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "models.lock"
 
 

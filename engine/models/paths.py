@@ -5,28 +5,25 @@ package's top-level module, so ``importlib.util.find_spec(top)`` (which reads th
 import system's finders but runs no package code) gives the folder. Hugging Face
 models: the standard hub cache layout that ``transformers`` and ``huggingface_hub``
 read offline — ``models--org--name/snapshots/<commit>/<path>``, a branch name
-resolved through ``refs/<branch>``. The cache folder is read from the environment at
-call time (``HF_HUB_CACHE``, then ``HF_HOME``), the same precedence huggingface_hub
-uses, so tests and users can move it.
+resolved through ``refs/<branch>``. The cache folder is ``hf_cache_dir()``: the one
+answer hgpt has, read from the environment at call time by ``engine.settings.environment``
+(``HF_HUB_CACHE``, ``HUGGINGFACE_HUB_CACHE``, ``HF_HOME/hub``, then
+``XDG_CACHE_HOME/huggingface/hub``, the precedence huggingface_hub uses), so tests and
+users can move it.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
+from ..settings import environment
 from .lock import COMMIT, ModelEntry, ModelFile
 
 
 def hf_cache_dir() -> Path:
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).expanduser() / "huggingface" / "hub"
+    """The Hugging Face hub cache folder, as the environment says now (``Environment.hf_cache``)."""
+    return environment().hf_cache
 
 
 def repo_folder(cache_dir: Path, repo: str) -> Path:

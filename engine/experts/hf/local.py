@@ -4,8 +4,8 @@ Nothing here touches the network. A model named by its Hub id is looked up in th
 cache the way the Hub client lays it out (``models--org--name/snapshots/<commit>``,
 a branch resolved through ``refs/<branch>``) with
 ``huggingface_hub.try_to_load_from_cache``, which reads the file system only. The
-cache folder is read from the environment at call time (``HF_HUB_CACHE``, then
-``HF_HOME``), so tests and users can move it after start-up.
+cache folder is ``engine.models.paths.hf_cache_dir()``, read from the environment at
+call time, so tests and users can move it after start-up.
 
 The same module reads what a folder says about itself — ``config.json``, the
 README's front matter, which weight format it ships — and computes the key the
