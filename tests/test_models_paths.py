@@ -61,3 +61,12 @@ def test_huggingface_hub_agrees_on_the_folder(clean_env, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True,
                          text=True, check=True, timeout=120)
     assert Path(json.loads(out.stdout)) == hf_cache_dir() == tmp_path / "b"
+
+
+def test_one_function_finds_a_packs_folder():
+    from engine.experts.packs import pack_dir
+    from engine.models.paths import module_dir
+
+    assert pack_dir is module_dir
+    assert module_dir("json") == Path(__import__("json").__file__).parent
+    assert module_dir("no_such_module_hgpt") is None and module_dir("") is None

@@ -7,26 +7,17 @@ installed, and how big its files are. ``importlib.util.find_spec`` answers the f
 two by reading the import system's finders; no package code runs (some packs import
 heavy libraries in their ``__init__``), so ``missing()`` and ``footprint_mb()`` stay
 cheap enough to call while building the catalog.
+
+``pack_dir`` is ``engine.models.paths.module_dir`` (the same lookup finds a locked
+file's folder), imported here under the name the experts use.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
-
-def pack_dir(module: str) -> Path | None:
-    """The folder of an installed top-level package, or None; the package is not imported."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    if spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(spec.origin).parent if spec.origin else None
+from ..models.paths import module_dir as pack_dir
 
 
 def has_module(module: str) -> bool:
