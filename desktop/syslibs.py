@@ -71,7 +71,9 @@ def parse_ldd(text: str) -> tuple[dict[str, str], list[str]]:
 
 
 def ldd(path: Path | str, library_path: str | None = None) -> str:
-    """``ldd``'s output for ``path``; ``library_path`` is put on LD_LIBRARY_PATH first."""
+    """``ldd``'s output for ``path`` ("" without ldd); ``library_path`` goes first on LD_LIBRARY_PATH."""
+    if not shutil.which("ldd"):
+        return ""
     env = dict(os.environ)
     if library_path:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (library_path, env.get("LD_LIBRARY_PATH")) if p)

@@ -78,6 +78,7 @@ def test_every_library_of_the_xcb_plugin_is_installed():
     """The check the app runs before QApplication: ldd on the plugin finds nothing missing."""
     from desktop import syslibs
 
+    assert shutil.which("ldd"), "ldd is missing (Debian's libc-bin)"
     plugin = syslibs.xcb_plugin()
     assert plugin is not None and plugin.exists(), "PySide6's libqxcb.so was not found"
     assert syslibs.missing_libraries(plugin) == [], syslibs.window_problem({"QT_QPA_PLATFORM": "xcb"})
