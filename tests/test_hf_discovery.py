@@ -151,3 +151,13 @@ def test_hf_home_is_respected_when_hf_hub_cache_is_not_set(tmp_path, models, mon
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     assert [(e.model_id, e.tasks) for e in discover()] == [("org/tiny-vit", ("image-classification",))]
+
+
+def test_discovered_experts_get_the_onnx_folder_from_the_registrys_settings(cache, settings):
+    with_settings = ExpertRegistry(settings=settings)
+    register(with_settings)
+    assert {e.onnx_dir for e in with_settings if isinstance(e, TransformersExpert)} == {settings.onnx_dir}
+    assert settings.onnx_dir == settings.home / "onnx"
+    without = ExpertRegistry()
+    register(without)
+    assert {e.onnx_dir for e in without if isinstance(e, TransformersExpert)} == {None}

@@ -10,6 +10,10 @@ nothing heavy, so starting the app stays fast however full the cache is.
 One broken cache entry (an unreadable config, a half-deleted snapshot) is logged and
 skipped; it never stops the others from registering. A model id some other expert
 already registered (a built-in pack for the same model) is left to that expert.
+
+Each ``TransformersExpert`` is given the folder its ONNX exports go to:
+``registry.settings.onnx_dir`` when the registry was built for settings, else none
+(a temporary folder, see ``onnx``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def cached_models(cache: Path | None = None) -> list[CachedModel]:
     return models
 
 
-def expert_for(model: CachedModel):
+def expert_for(model: CachedModel, onnx_dir: Path | None = None):
     """The expert for one cached model, or None when hgpt has no runner for it."""
     kind = model_kind(model.folder)
     card = read_card(model.folder)
@@ -74,7 +78,7 @@ def expert_for(model: CachedModel):
         return None
     from .expert import TransformersExpert
 
-    return TransformersExpert(model.repo_id, tasks, revision=model.revision, **common)
+    return TransformersExpert(model.repo_id, tasks, revision=model.revision, onnx_dir=onnx_dir, **common)
 
 
 def _describe(card: dict, model: CachedModel) -> str:
@@ -82,11 +86,11 @@ def _describe(card: dict, model: CachedModel) -> str:
     return f"{model.repo_id} from the local Hugging Face cache" + (f" ({tags})" if tags else "")
 
 
-def discover(cache: Path | None = None) -> list:
+def discover(cache: Path | None = None, onnx_dir: Path | None = None) -> list:
     experts = []
     for model in cached_models(cache):
         try:
-            expert = expert_for(model)
+            expert = expert_for(model, onnx_dir)
         except Exception as exc:  # one broken entry must not stop the rest
             log.warning("skipping cached model %s: %s", model.repo_id, exc)
             continue
@@ -97,8 +101,10 @@ def discover(cache: Path | None = None) -> list:
 
 def register(registry, cache: Path | None = None) -> list:
     """Register an expert per usable cached model (ids already registered are kept)."""
+    settings = getattr(registry, "settings", None)
+    onnx_dir = settings.onnx_dir if settings is not None else None
     added = []
-    for expert in discover(cache):
+    for expert in discover(cache, onnx_dir):
         if expert.model_id in registry:
             log.info("%s is already served by %r; the cached copy is not registered twice",
                      expert.model_id, registry.get(expert.model_id))

@@ -11,6 +11,11 @@ pipeline reuses the first one's loaded weights.
 Options tune a runner without subclassing: ``max_new_tokens``, ``threshold`` (object
 detection), ``labels`` (zero-shot), ``vocoder`` and ``speaker_embedding`` (SpeechT5),
 ``src_lang``/``tgt_lang`` (multilingual translation), ``top_k``.
+
+``onnx_dir`` is the folder ONNX exports are kept in (``discover.register`` gives the
+data folder's ``onnx``, from ``registry.settings``); without one an export goes to a
+temporary folder for this process (``onnx.scratch_dir``). The expert never looks up
+the data folder itself.
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ class TransformersExpert(Expert):
     def __init__(self, model_id: str, task: str | Sequence[str], revision: str | None = None,
                  path: str | Path | None = None, *, backend: str | None = None,
                  options: dict[str, Any] | None = None, description: str = "",
-                 licence: str = "", downloads: int = 0, likes: int = 0):
+                 licence: str = "", downloads: int = 0, likes: int = 0, onnx_dir: str | Path | None = None):
         super().__init__()
         self.model_id = model_id
         self.tasks = (task,) if isinstance(task, str) else tuple(task)
         self.revision, self.path = revision, (Path(path) if path else None)
         self.backend = backend  # None: HGPT_EXPERT_BACKEND (default "auto"), read when loading
+        self.onnx_dir = Path(onnx_dir) if onnx_dir else None  # None: a temporary folder
         self.options = dict(options or {})
         self.description = description or f"{model_id} ({', '.join(self.tasks)}) through transformers"
         self.licence, self.downloads, self.likes = licence, downloads, likes
@@ -126,7 +132,8 @@ class TransformersExpert(Expert):
             self.backends[task] = self.backends[shared]
             return load.share(runner.pipeline, self._pipes[shared])
         backend = self.backend or load.default_backend()
-        pipe, used = load.build(runner.pipeline, self._folder, runner.onnx, self.model_id, backend)
+        pipe, used = load.build(runner.pipeline, self._folder, runner.onnx, self.model_id, backend,
+                                onnx_dir=self.onnx_dir)
         self.backends[task] = used
         return pipe
 

@@ -78,12 +78,13 @@ def torch_pipeline(task: str, folder: Path, **extra) -> Any:
                     dtype=torch_dtype(device), model_kwargs=kwargs, **extra)
 
 
-def onnx_pipeline(task: str, folder: Path, ort_class: str, model_id: str, **extra) -> Any:
+def onnx_pipeline(task: str, folder: Path, ort_class: str, model_id: str, onnx_dir: Path | None = None,
+                  **extra) -> Any:
     prepare()
     from transformers import pipeline
 
     require_weights(folder)
-    model = onnx.load(folder, ort_class, model_id, content_key(folder))
+    model = onnx.load(folder, ort_class, model_id, content_key(folder), onnx_dir)
     return pipeline(task, model=model, trust_remote_code=False, **_processors(folder), **extra)
 
 
@@ -110,13 +111,15 @@ def choose(backend: str, ort_class: str | None) -> str:
 
 
 def build(task: str, folder: Path, ort_class: str | None, model_id: str, backend: str,
-          **extra) -> tuple[Any, str]:
-    """The pipeline and the backend that runs it ("onnxruntime" or "torch")."""
+          onnx_dir: Path | None = None, **extra) -> tuple[Any, str]:
+    """The pipeline and the backend that runs it ("onnxruntime" or "torch").
+
+    ``onnx_dir`` is where ONNX exports are kept (None: a temporary folder, see ``onnx``)."""
     if backend not in BACKENDS:
         raise UserInputError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     if choose(backend, ort_class) == "onnx":
         try:
-            return onnx_pipeline(task, folder, ort_class, model_id, **extra), "onnxruntime"
+            return onnx_pipeline(task, folder, ort_class, model_id, onnx_dir, **extra), "onnxruntime"
         except onnx.OnnxExportError as exc:
             if backend == "onnx":
                 raise

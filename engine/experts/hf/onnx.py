@@ -2,22 +2,32 @@
 
 For the task types where it pays (encoder-only text models, image classifiers),
 ``exported()`` converts a model with optimum (``ORTModelFor….from_pretrained(folder,
-export=True)``) and keeps the result under ``<data folder>/onnx/<org--name>/<key>/<class>``,
-where the key is the snapshot's commit (or a digest of a plain folder's weights), so
-a new revision gets a new export and an old one is never served for it. The export
-is written to a temporary folder beside the target and renamed into place, so an
-interrupted export leaves no half model behind; the tokenizer and processor files
-are copied in too, making the folder self-contained. An export that fails leaves a
-``FAILED`` note with the reason, so the next start goes straight to torch instead of
-trying (and failing) again.
+export=True)``) and keeps the result under ``<home>/<org--name>/<key>/<class>``, where
+the key is the snapshot's commit (or a digest of a plain folder's weights), so a new
+revision gets a new export and an old one is never served for it.
+
+``home`` is a value the expert is given, never looked up here: ``discover.register``
+passes ``registry.settings.onnx_dir`` (``<data folder>/onnx``) to each
+``TransformersExpert`` it makes. An expert built without one (no settings, e.g. a
+library caller or a test) exports into ``scratch_dir()``, a temporary folder made
+once per process and deleted when the process exits: the backend choice is the
+same either way, only the export is not kept for the next start.
+
+The export is written to a temporary folder beside the target and renamed into
+place, so an interrupted export leaves no half model behind; the tokenizer and
+processor files are copied in too, making the folder self-contained. An export
+that fails leaves a ``FAILED`` note with the reason, so the next start goes straight
+to torch instead of trying (and failing) again.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from ...errors import ExpertError
@@ -33,14 +43,23 @@ class OnnxExportError(ExpertError):
     """optimum could not export this model; torch runs it instead."""
 
 
-def onnx_home() -> Path:
-    from ...settings import settings
-
-    return settings().home / "onnx"
+_scratch: Path | None = None
+_scratch_lock = threading.Lock()
 
 
-def export_dir(model_id: str, key: str, ort_class: str) -> Path:
-    return onnx_home() / model_id.replace("/", "--") / key / ort_class
+def scratch_dir() -> Path:
+    """A temporary export folder for experts given none; made on first use, removed at exit."""
+    global _scratch
+    with _scratch_lock:
+        if _scratch is None:
+            _scratch = Path(tempfile.mkdtemp(prefix="hgpt-onnx-"))
+            atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+        return _scratch
+
+
+def export_dir(home: Path | None, model_id: str, key: str, ort_class: str) -> Path:
+    """Where ``model_id``'s export for ``ort_class`` lives under ``home`` (None: ``scratch_dir()``)."""
+    return Path(home or scratch_dir()) / model_id.replace("/", "--") / key / ort_class
 
 
 def available() -> bool:
@@ -50,9 +69,9 @@ def available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "optimum"))
 
 
-def exported(folder: Path, ort_class: str, model_id: str, key: str) -> Path:
-    """The folder of ``model_id``'s ONNX export for ``ort_class``, exporting it on first use."""
-    target = export_dir(model_id, key, ort_class)
+def exported(folder: Path, ort_class: str, model_id: str, key: str, home: Path | None = None) -> Path:
+    """The folder of ``model_id``'s ONNX export for ``ort_class`` under ``home``, exporting it on first use."""
+    target = export_dir(home, model_id, key, ort_class)
     if (target / "model.onnx").is_file():
         return target
     failed = target.with_name(ort_class + ".FAILED")
@@ -90,8 +109,8 @@ def _publish(tmp: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load(folder: Path, ort_class: str, model_id: str, key: str):
-    """The ORTModel for ``model_id`` (exported on first use), on onnxruntime's CPU provider.
+def load(folder: Path, ort_class: str, model_id: str, key: str, home: Path | None = None):
+    """The ORTModel for ``model_id`` (exported under ``home`` on first use), on onnxruntime's CPU provider.
 
     The session gets as many threads as torch is allowed (``torch.get_num_threads()``),
     so both backends share one CPU budget.
@@ -102,5 +121,5 @@ def load(folder: Path, ort_class: str, model_id: str, key: str):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    return getattr(ort, ort_class).from_pretrained(str(exported(folder, ort_class, model_id, key)),
+    return getattr(ort, ort_class).from_pretrained(str(exported(folder, ort_class, model_id, key, home)),
                                                    session_options=options)
