@@ -208,3 +208,84 @@ def test_the_embedded_controller_is_refused_when_it_does_not_match(lock, tmp_pat
     monkeypatch.setenv("HGPT_MODELS_LOCK", str(path))
     with pytest.raises(ModelFileError, match="smollm2-135m-instruct: .* does not match models.lock"):
         embedded_gguf()
+
+
+# -- one version per package: the lock, pyproject.toml and requirements-packs*.txt agree ---------
+def _pip_pins() -> dict[str, dict[str, str]]:
+    """Every requirement pip is given, by normalized package name: {where: specifier}."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    sources = {"pyproject.toml [project.dependencies]": project.get("dependencies", [])}
+    for extra, reqs in project.get("optional-dependencies", {}).items():
+        sources[f"pyproject.toml [{extra}]"] = reqs
+    for path in sorted(ROOT.glob("requirements-packs*.txt")):
+        sources[path.name] = [line.split("#")[0].strip() for line in path.read_text().splitlines()
+                              if line.split("#")[0].strip()]
+    pins: dict[str, dict[str, str]] = {}
+    for where, reqs in sources.items():
+        for text in reqs:
+            req = Requirement(text)
+            pins.setdefault(canonicalize_name(req.name), {})[where] = str(req.specifier)
+    return pins
+
+
+def _disagreements(lock, pins) -> list[str]:
+    from packaging.utils import canonicalize_name
+
+    found = []
+    for entry in (e for e in lock if e.kind == "pypi"):
+        named = pins.get(canonicalize_name(entry.package))
+        if not named:
+            found.append(f"models.lock pins {entry.requirement} ({entry.name}) but no requirements file installs it")
+        for where, spec in (named or {}).items():
+            if spec != f"=={entry.version}":
+                found.append(f"{entry.package}: models.lock pins =={entry.version} ({entry.name}), "
+                             f"{where} says {spec or 'any version'}")
+    return found
+
+
+def test_every_pypi_pin_in_the_lock_agrees_with_what_pip_installs(lock):
+    """A version bumped in models.lock but not in pyproject.toml / requirements-packs*.txt
+    (or the other way round) fails here; every pack the lock pins is installed by one of them."""
+    assert _disagreements(lock, _pip_pins()) == []
+
+
+def test_the_agreement_check_catches_a_version_bumped_in_one_place():
+    bumped = parse_lock('[models.ocr]\nsource = "pypi:rapidocr-onnxruntime==9.9.9"\n'
+                        '[models.ghost]\nsource = "pypi:hgpt-not-installed-anywhere==1.0"\n')
+    found = _disagreements(bumped, _pip_pins())
+    assert len(found) == 2
+    assert "rapidocr-onnxruntime: models.lock pins ==9.9.9 (ocr), pyproject.toml [experts] says ==" in found[0]
+    assert "no requirements file installs it" in found[1]
+
+
+def test_the_runtime_pins_experts_name_agree_with_pyproject():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from engine.experts.packs import RUNTIMES
+
+    pins = _pip_pins()
+    for module, text in RUNTIMES.items():
+        req = Requirement(text)
+        if not req.specifier:  # unversioned: whatever pip installs (tokenizers comes with transformers)
+            continue
+        named = pins.get(canonicalize_name(req.name))
+        assert named, f"{text} (for {module}) is pinned in engine.experts.packs but not in pyproject.toml"
+        assert set(named.values()) == {str(req.specifier)}, (text, named)
+
+
+def test_requirement_is_the_locks_pin():
+    from engine.models import requirement
+
+    lock = parse_lock(pack_lock() + '\n[models.hub]\nsource = "hf:org/model"\n')
+    assert requirement("fake", lock) == "hgpt-fake-pack==1.0" == lock.get("fake").requirement
+    assert lock.get("hub").requirement == ""
+    with pytest.raises(ModelFileError, match="not a PyPI pack"):
+        requirement("hub", lock)
+    with pytest.raises(UnknownNameError):
+        requirement("nope", lock)

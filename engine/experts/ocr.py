@@ -19,9 +19,10 @@ from typing import Any
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
 from .media import load_image
-from .packs import missing_packages, pack_dir, size_mb
+from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
 PACK = "rapidocr_onnxruntime"
+PIN = Pin("rapidocr-pp-ocrv4")  # its models.lock entry: the source and the pip requirement
 
 
 def reading_order(items: list[tuple[list, str, float]]) -> list[list[tuple[list, str, float]]]:
@@ -52,10 +53,10 @@ class RapidOcr(Expert):
                    "printed text in a photo, screenshot or scanned page, in reading order.")
     downloads = 0  # the Hub card's figure is not known offline
     likes = 0
-    source = "pypi:rapidocr-onnxruntime==1.4.4"
+    source = PIN
 
     def missing(self) -> str | None:
-        return missing_packages({PACK: "rapidocr-onnxruntime==1.4.4", "onnxruntime": "onnxruntime"})
+        return missing_packages({PACK: PIN, "onnxruntime": RUNTIMES["onnxruntime"]})
 
     def footprint_mb(self) -> float:
         folder = pack_dir(PACK)

