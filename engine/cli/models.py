@@ -1,6 +1,7 @@
 """``hgpt models list|verify|pull``: what models.lock pins, what is on disk, fetching the rest.
 
-``list`` is instant (it checks presence and sizes, no hashing); ``verify`` recomputes
+``list`` is quick (it checks presence and sizes, no hashing) and ends with a line per
+expert plugin that failed to load (``--json``: the ``plugin_errors`` field); ``verify`` recomputes
 every sha256 and exits 1 when a file does not match; ``pull NAME --online`` downloads
 a Hugging Face model with a progress bar on stderr. Ctrl-C during a pull stops it
 cleanly: nothing half-written becomes visible and the next pull resumes.
@@ -17,8 +18,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list, verify and download the models hgpt uses")
     p.set_defaults(func=lambda args: _usage(p))
     actions = p.add_subparsers(dest="models_command", metavar="ACTION")
-    ls = actions.add_parser("list", help="every model in models.lock, and whether it is installed")
-    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls = actions.add_parser("list", help="every model in models.lock, whether it is installed, "
+                                         "and the expert plugins that failed to load")
+    ls.add_argument("--json", action="store_true",
+                    help='print JSON: {"models": [...], "plugin_errors": {plugin: message}}')
     ls.set_defaults(func=run_list)
     vf = actions.add_parser("verify", help="recompute the sha256 of installed model files")
     vf.add_argument("names", nargs="*", metavar="NAME", help="only these models")
@@ -47,6 +50,15 @@ def _tasks(entry) -> str:
     return shown + ("…" if len(entry.tasks) > 2 else "")
 
 
+def plugin_errors() -> dict[str, str]:
+    """Expert plugins that failed to load (entry point name -> message), from a registry
+    built the way the engine builds it."""
+    from ..experts.registry import build_registry
+    from ..settings import load_settings
+
+    return dict(build_registry(load_settings()).plugin_errors)
+
+
 def run_list(args) -> int:
     from ..models import load_lock
     from ..models.verify import check_presence
@@ -55,13 +67,18 @@ def run_list(args) -> int:
     rows = [{"name": e.name, "tasks": list(e.tasks), "source": e.source, "size_bytes": e.size_bytes,
              "licence": e.licence, "state": check_presence(e), "pinned": e.verified, "optional": e.optional}
             for e in lock]
+    errors = plugin_errors()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"models": rows, "plugin_errors": errors}, indent=2))
         return 0
     table = [("NAME", "TASK", "SOURCE", "SIZE", "LICENCE", "STATE", "SHA256")]
     table += [(e.name, _tasks(e), e.source, _size(e), e.licence, r["state"], "pinned" if e.verified else "-")
               for e, r in zip(lock, rows)]
     _print_table(table)
+    if errors:
+        print()
+    for name, message in errors.items():
+        print(f"expert plugin {name} failed to load: {message}")
     return 0
 
 

@@ -142,10 +142,52 @@ class LlamaController:
         return self._llama
 
     def _grammar(self, gbnf: str):
-        if gbnf not in self._grammars:
-            from llama_cpp import LlamaGrammar
+        """The ``LlamaGrammar`` for ``gbnf``, compiled once by llama.cpp before it is used.
 
-            self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
+        llama-cpp-python's ``LlamaGrammar.from_string`` only stores the text: llama.cpp
+        parses it when a sampler is built, and a grammar it cannot parse gives a null
+        sampler that crashes the process at the first token. So each grammar is compiled
+        here first; one llama.cpp rejects raises ``ValueError`` with llama.cpp's reason
+        (a bug in whatever built the grammar, not something a user can fix)."""
+        if gbnf not in self._grammars:
+            import contextlib
+            import io
+            import os
+            import sys
+            import tempfile
+
+            import llama_cpp
+
+            vocab = self.llama._model.vocab
+
+            def compiles() -> bool:
+                sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
+                if sampler:
+                    llama_cpp.llama_sampler_free(sampler)
+                return bool(sampler)
+
+            if not gbnf.strip():  # llama.cpp takes an empty grammar as "no constraint"
+                raise ValueError("an empty GBNF grammar constrains nothing; pass grammar=None instead")
+            if not compiles():
+                # llama.cpp printed why on file descriptor 2: compile again with it captured
+                # (only on this failure path) to put the reason in the error.
+                with tempfile.TemporaryFile() as log, contextlib.redirect_stderr(io.StringIO()) as py_log:
+                    sys.stderr.flush()
+                    saved = os.dup(2)
+                    os.dup2(log.fileno(), 2)
+                    try:
+                        compiles()
+                    finally:
+                        os.dup2(saved, 2)
+                        os.close(saved)
+                    log.seek(0)
+                    printed = log.read().decode("utf-8", "replace") + py_log.getvalue()
+                lines = [line.split("error parsing grammar:", 1)[-1].strip().removesuffix(" at")
+                         for line in printed.splitlines() if "grammar" in line]
+                reason = lines[0] if lines else "no reason given; does it define root and every rule it names?"
+                first = gbnf.strip().splitlines()[0][:120]
+                raise ValueError(f"llama.cpp cannot compile this GBNF grammar: {reason} (grammar begins {first!r})")
+            self._grammars[gbnf] = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
 
     def _messages(self, messages: list[dict]) -> list[dict]:

@@ -2,14 +2,13 @@
 
 Each module under ``engine.experts`` that holds built-ins exposes ``EXPERTS``, a list
 of classes; importing a module must stay cheap (heavy imports happen in ``setup``).
+A module that fails (to import, or to register) is reported like a broken plugin,
+as ``registry.plugin_errors["builtin:<module>"]``, and the others still register.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-
-log = logging.getLogger(__name__)
 
 BUILTIN_MODULES = [
     "engine.experts.controller_text",
@@ -31,11 +30,10 @@ def register(registry) -> None:
     for name in BUILTIN_MODULES:
         try:
             module = importlib.import_module(name)
-        except ImportError as exc:
-            log.warning("built-in experts in %s unavailable: %s", name, exc)
-            continue
-        if hasattr(module, "register"):  # a module that finds its experts at run time
-            module.register(registry)
-            continue
-        for cls in module.EXPERTS:
-            registry.register(cls())
+            if hasattr(module, "register"):  # a module that finds its experts at run time
+                module.register(registry)
+                continue
+            for cls in module.EXPERTS:
+                registry.register(cls())
+        except Exception as exc:  # one broken module must not take the other built-ins down
+            registry.plugin_failed(f"builtin:{name}", exc)

@@ -3,6 +3,10 @@
 Built-in experts arrive through the ``hgpt.experts`` entry point exactly like an
 outside plugin's: each entry point names a ``register(registry)`` function. A
 duplicate model id is refused; an unknown one raises an error listing the known.
+
+A plugin that fails to load does not stop the others; its error is kept in
+``plugin_errors`` (entry point name -> one-line message) for the user to see
+(``hgpt models list`` prints them after its table).
 """
 
 from __future__ import annotations
@@ -68,9 +72,14 @@ class ExpertRegistry:
             try:
                 ep.load()(self)
             except Exception as exc:  # a broken plugin must not take the app down
-                log.warning("expert plugin %s failed to load: %s", ep.name, exc)
-                self.plugin_errors[ep.name] = str(exc)
+                self.plugin_failed(ep.name, exc)
         return self
+
+    def plugin_failed(self, name: str, exc: BaseException) -> None:
+        """Keep plugin ``name``'s error for the user (and log it)."""
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("expert plugin %s failed to load: %s", name, message)
+        self.plugin_errors[name] = message
 
     def unload_all(self) -> None:
         for expert in self._experts.values():
