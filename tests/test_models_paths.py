@@ -70,3 +70,15 @@ def test_one_function_finds_a_packs_folder():
     assert pack_dir is module_dir
     assert module_dir("json") == Path(__import__("json").__file__).parent
     assert module_dir("no_such_module_hgpt") is None and module_dir("") is None
+
+
+def test_models_catalog_scan_hub_and_devices_read_variables_only_through_environment():
+    """engine.settings.environment() is the one reader of os.environ; these modules ask it."""
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "engine"
+    files = [*sorted((root / "models").glob("*.py")), root / "catalog" / "scan.py", root / "catalog" / "hub.py",
+             root / "devices.py", root / "cli" / "models.py"]
+    reads = re.compile(r"os\.environ|os\.getenv|os\.putenv")
+    hits = {p.name: reads.findall(p.read_text(encoding="utf-8")) for p in files}
+    assert {name: h for name, h in hits.items() if h} == {}
