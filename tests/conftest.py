@@ -1,4 +1,10 @@
-"""Shared fixtures. Every test gets its own HGPT_HOME, so nothing touches the user's data."""
+"""Shared fixtures. Every test gets its own HGPT_HOME, so nothing touches the user's data.
+
+With ``HGPT_NO_SKIPS=1`` (``scripts/test`` sets it unless told otherwise) a skipped test
+is a failed one: everything the tests need is installed by ``scripts/setup --test``,
+so a skip means a test CI is meant to run did not run. The skipped tests and their
+reasons are listed in one block at the end and pytest exits non-zero.
+"""
 
 from __future__ import annotations
 
@@ -34,16 +40,18 @@ def settings(hgpt_home):
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED.exists():
-        pytest.skip("../shared (TaskBench sample, catalog sample) is not beside the project")
+    """The data folder beside the project (always there in CI): missing is a failure."""
+    if not SHARED.is_dir():
+        pytest.fail(f"{SHARED} (the TaskBench and catalog samples) is not beside the project; "
+                    "the tests that read it need it", pytrace=False)
     return SHARED
 
 
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> dict[str, Path]:
     """scikit-image's sample photos saved as PNG files."""
-    skimage_data = pytest.importorskip("skimage.data")
     from PIL import Image
+    from skimage import data as skimage_data
 
     folder = tmp_path_factory.mktemp("images")
     out = {}
@@ -57,7 +65,60 @@ def images(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def llm():
     """The real embedded controller (SmolLM2-135M through llama.cpp), loaded once."""
-    pytest.importorskip("llama_cpp")
     from engine.controller.llama import LlamaController
 
     return LlamaController(n_ctx=4096, n_threads=2)
+
+
+# -- HGPT_NO_SKIPS=1: a skip is a failure -------------------------------------------------------------
+_skips: list[tuple[str, str]] = []  # (test or module id, reason)
+
+
+def _no_skips() -> bool:
+    return os.environ.get("HGPT_NO_SKIPS", "0") == "1"
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, line, message = longrepr
+        where = os.path.relpath(path) if os.path.isabs(path) else path
+        return f"{message.removeprefix('Skipped: ')} ({where}:{line})"
+    return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and _no_skips():
+        reason = _skip_reason(report)
+        _skips.append((item.nodeid, reason))
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and HGPT_NO_SKIPS=1 makes a skip a failure: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    # A whole module skipped while it is imported (pytest.importorskip, pytest.skip(allow_module_level))
+    # has no test to fail: it is recorded here and fails the session at the end.
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _no_skips():
+        _skips.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skips and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _skips:
+        return
+    terminalreporter.section(f"{len(_skips)} skipped, and HGPT_NO_SKIPS=1 makes a skip a failure",
+                             sep="=", red=True, bold=True)
+    for nodeid, reason in _skips:
+        terminalreporter.line(f"SKIPPED {nodeid}: {reason}", red=True)
+    terminalreporter.line("Install what is missing (scripts/setup --test), fix the test, or allow skips "
+                          "for this run with HGPT_NO_SKIPS=0.")
