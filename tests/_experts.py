@@ -13,12 +13,13 @@ _loaded: dict[type, object] = {}
 
 
 def loaded(cls):
-    """A loaded instance of ``cls``, or a skip naming what is missing on this machine."""
+    """A loaded instance of ``cls``; a failure naming what is missing when it cannot load
+    (``scripts/setup --test`` installs every expert the tests use)."""
     if cls not in _loaded:
         expert = cls()
         reason = expert.missing()
         if reason:
-            pytest.skip(reason)
+            pytest.fail(f"{cls.__name__} cannot load here: {reason}", pytrace=False)
         expert.ensure_loaded()
         _loaded[cls] = expert
     return _loaded[cls]

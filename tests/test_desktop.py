@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401
 from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401
 from engine.views.browse import SEARCH_LIMIT, ModelBrowser  # noqa: E402
 from engine.catalog import Catalog  # noqa: E402
 from engine.catalog.importer import import_file  # noqa: E402

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401
 from fakehub import sha256  # noqa: E402
 from test_models_pull import (REPO, WEIGHTS, cache, hf_offline, hub, incomplete_weights,  # noqa: E402,F401
                               lock_file, snapshot)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pytestqt")
-pytest.importorskip("llama_cpp")
+import llama_cpp  # noqa: E402,F401
+import pytestqt  # noqa: E402,F401
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_device_is_one_torch_can_use_here(monkeypatch):
-    torch = pytest.importorskip("torch")
+    import torch
+
     monkeypatch.delenv("HGPT_DEVICE", raising=False)
     device = devices.torch_device()
     assert device in devices.DEVICES
@@ -63,7 +64,8 @@ def test_the_device_override_comes_from_environment(monkeypatch):
     monkeypatch.setattr(devices, "environment", lambda: Environment(device=" MPS "))
     assert devices.torch_device() == "mps"  # no torch needed: the override answers
     monkeypatch.setattr(devices, "environment", lambda: Environment(device="cpu"))
-    onnxruntime = pytest.importorskip("onnxruntime")
+    import onnxruntime
+
     monkeypatch.setattr(onnxruntime, "get_available_providers",
                         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert devices.probe_onnx_providers() == ["CPUExecutionProvider"]

@@ -44,15 +44,17 @@ def test_torch_device_preference():
 
 
 def test_probes_on_this_machine():
-    ort = pytest.importorskip("onnxruntime")
+    import llama_cpp
+    import onnxruntime as ort
+
     providers = probe_onnx_providers()
     assert providers[-1] == CPU and set(providers) <= set(ort.get_available_providers())
-    llama_cpp = pytest.importorskip("llama_cpp")
     assert probe_llama_gpu_offload() == bool(llama_cpp.llama_supports_gpu_offload())
 
 
 def test_the_controller_gets_the_offload_decision(settings):
-    llama_cpp = pytest.importorskip("llama_cpp")
+    import llama_cpp
+
     from engine.controller.llama import load_controller
 
     controller = load_controller(settings)  # builds the controller; the GGUF loads on first use

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("diffusers")
+import diffusers  # noqa: E402,F401
 
 import tiny_hf  # noqa: E402
 from engine.errors import Cancelled  # noqa: E402

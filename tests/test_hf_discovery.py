@@ -20,7 +20,8 @@ from engine.experts.hf import TransformersExpert, discover, register
 from engine.experts.hf.infer import from_config
 from engine.experts.registry import ExpertRegistry
 
-pytest.importorskip("transformers")
+import transformers  # noqa: E402,F401
+
 pytestmark = pytest.mark.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 NER_CARD = "---\nlicense: mit\npipeline_tag: token-classification\ntags: [ner, tiny]\n---\n# Tiny NER\n"

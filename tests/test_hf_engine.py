@@ -18,7 +18,8 @@ from engine.experts import hf
 from engine.session import Engine
 from engine.testing import ScriptedController
 
-pytest.importorskip("transformers")
+import transformers  # noqa: E402,F401
+
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 

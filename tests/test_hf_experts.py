@@ -9,6 +9,7 @@ input's size, the number of boxes drawn equals the detections, a WAV has samples
 
 from __future__ import annotations
 
+import importlib
 import wave
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from engine.experts.hf.runners import UNSUPPORTED, supported_tasks
 from engine.experts.media import write_wav
 from engine.tasks import TASK_TYPES
 
-pytest.importorskip("transformers")
+importlib.import_module("transformers")  # scripts/setup installs it: a missing one fails here
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
@@ -226,7 +227,7 @@ def test_visual_question_answering_answers_from_the_model_vocabulary(tiny, image
 
 @pytest.mark.slow
 def test_document_question_answering_reads_the_page_with_rapidocr(tiny, images, tmp_path):
-    pytest.importorskip("rapidocr_onnxruntime")
+    import rapidocr_onnxruntime  # noqa: F401
     r = run(expert(tiny("layoutlm", tiny_hf.build_layoutlm), "document-question-answering"),
             "document-question-answering", {"image": images["page"], "text": "what is the title"}, tmp_path)
     assert r.data["ocr"] == "rapidocr" and r.data["words"] > 10  # the scanned page has many words
@@ -240,7 +241,7 @@ def test_document_question_answering_with_a_donut_model_needs_no_ocr(tiny, image
 
 
 def test_ocr_words_are_on_layoutlms_grid(images):
-    pytest.importorskip("rapidocr_onnxruntime")
+    import rapidocr_onnxruntime  # noqa: F401
     from engine.experts.hf.vision import ocr_words
     from engine.experts.media import load_image
 
@@ -332,28 +333,38 @@ def test_a_folder_without_weights_says_so(tmp_path):
     assert "has no PyTorch weights" in TransformersExpert("x/y", "image-classification", path=folder).missing()
 
 
-def test_speecht5_text_to_speech_without_sentencepiece_says_what_to_install(tiny, tmp_path):
+def _installed(monkeypatch, name: str, present: bool) -> None:
+    """``importlib.util.find_spec`` answering for ``name`` as if it were (not) installed."""
+    import importlib.machinery
     import importlib.util
+
+    real = importlib.util.find_spec
+    spec = importlib.machinery.ModuleSpec(name, None) if present else None
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a, **k: spec if n == name else real(n, *a, **k))
+
+
+def test_speecht5_text_to_speech_without_sentencepiece_says_what_to_install(tiny, tmp_path, monkeypatch):
     import shutil
 
-    if importlib.util.find_spec("sentencepiece") is not None:
-        pytest.skip("sentencepiece is installed here")
     vc = tiny("speecht5-vc", lambda d: tiny_hf.build_speecht5_vc(d, d.parent / "hifigan")[0])
     tts = shutil.copytree(vc, tmp_path / "speecht5-tts")
     config = (tts / "config.json").read_text().replace("SpeechT5ForSpeechToSpeech", "SpeechT5ForTextToSpeech")
     (tts / "config.json").write_text(config)
     e = TransformersExpert("tiny/tts", "text-to-speech", path=tts)
+    _installed(monkeypatch, "sentencepiece", False)
     assert e.missing() == "SpeechT5's tokenizer needs sentencepiece. Install it with: pip install sentencepiece"
+    _installed(monkeypatch, "sentencepiece", True)
+    assert "sentencepiece" not in (e.missing() or "")
 
 
-def test_a_timm_backbone_without_timm_says_what_to_install(tiny, tmp_path):
-    import importlib.util
+def test_a_timm_backbone_without_timm_says_what_to_install(tiny, tmp_path, monkeypatch):
     import shutil
 
-    if importlib.util.find_spec("timm") is not None:
-        pytest.skip("timm is installed here")
     detr = shutil.copytree(tiny("detr", tiny_hf.build_detr), tmp_path / "detr-timm")
     config = (detr / "config.json").read_text().replace('"use_timm_backbone": false', '"use_timm_backbone": true')
     (detr / "config.json").write_text(config)
     e = TransformersExpert("facebook/detr-resnet-50", "object-detection", path=detr)
+    _installed(monkeypatch, "timm", False)
     assert e.missing() == "facebook/detr-resnet-50 uses a timm backbone. Install it with: pip install timm"
+    _installed(monkeypatch, "timm", True)
+    assert "timm" not in (e.missing() or "")

