@@ -5,8 +5,8 @@ loads its parts lazily) and guarded by a lock held only for the construction, so
 the UI thread may call it. ``ready()`` — called from worker threads, never the UI
 thread — also loads the expert registry and the controller's weights, once, under
 a second lock: the warm-up thread the window starts after it first paints and the
-first request meet there instead of loading twice. ``reset`` drops the engine
-after the settings changed; the next request builds a new one. No Qt here.
+first request meet there instead of loading twice. ``update`` hands new settings
+to the engine, which applies them from the next request. No Qt here.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class EngineHost:
                 if self._factory is not None:
                     self._engine = self._factory()
                 else:
-                    from engine.session import Engine
+                    from engine import Engine
 
                     self._engine = Engine(self.settings)
             return self._engine
@@ -49,10 +49,7 @@ class EngineHost:
             if self._ready_for is not engine:
                 self._ready_for = engine
                 try:
-                    _ = engine.registry
-                    controller = engine.controller
-                    if hasattr(controller, "llama"):
-                        _ = controller.llama
+                    engine.warm_up()
                 except Exception as exc:  # the run reports it again, clearly, where it happens
                     self.warm_error = str(exc)
                     log.warning("warm-up failed: %s", exc)
@@ -66,7 +63,10 @@ class EngineHost:
         thread.start()
         return thread
 
-    def reset(self, settings) -> None:
+    def update(self, settings) -> None:
         with self._lock:
             self.settings = settings
-            self._engine = None
+            if self._engine is not None:
+                self._engine.update(settings)
+        with self._ready_lock:
+            self._ready_for = None  # the next ready() loads what the new settings changed

@@ -19,15 +19,13 @@ from PySide6.QtWidgets import (
     QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine import events as ev
+from engine import AttachmentError, compose_answer as compose, dialog_filter, events as ev, modality_of
 
 from .qt_media import FileWidget, Thumbnail
 
 STATUS_COLOURS = {"planned": "#8a8f98", "selected": "#7b61ff", "running": "#2f80ed",
                   "done": "#27ae60", "failed": "#eb5757", "skipped": "#f2994a",
                   "cancelled": "#f2994a", "interrupted": "#f2994a", "error": "#eb5757", "info": "#2f80ed"}
-FILE_FILTER = "Images and audio (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.wav *.flac *.mp3 *.ogg *.m4a)"
-WORKFLOW_MARK = "\n\nHow I did it:"
 
 
 class WrapLabel(QLabel):
@@ -109,11 +107,11 @@ class Banner(QFrame):
         row.addWidget(self.label, 1)
         close = QToolButton(text="✕", toolTip="Dismiss", autoRaise=True)
         close.clicked.connect(self.dismiss)
+        row.addWidget(close, 0, Qt.AlignTop)
 
     def dismiss(self) -> None:
         self.hide()
         self.deleteLater()
-        row.addWidget(close, 0, Qt.AlignTop)
 
 
 class TaskResult(QWidget):
@@ -162,23 +160,28 @@ class AnswerMessage(Bubble):
         self.results.addWidget(widget)
 
     def append(self, piece: str) -> None:
-        self.set_text(self.text + piece)
+        """A piece of the direct answer as it streams in."""
+        self.set_answer(self.text + piece)
 
-    def set_text(self, text: str) -> None:
-        self.text = text
-        main, _, workflow = text.partition(WORKFLOW_MARK)
-        self.answer.setText(main.strip())
-        self.answer.setVisible(bool(main.strip()))
-        self.details.setText(("How I did it:" + workflow) if workflow else "")
-        self.details.setVisible(bool(workflow))
+    def set_answer(self, direct: str, workflow=(), notes=()) -> None:
+        """The direct answer, and (when known) how it was done and what went wrong."""
+        self.text = direct
+        self.answer.setText(direct.strip())
+        self.answer.setVisible(bool(direct.strip()))
+        details = compose("", workflow, notes)
+        self.details.setText(details)
+        self.details.setVisible(bool(details))
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
         self.status.setVisible(bool(text))
 
 
-STAGE_TEXT = {"plan": "Planning…", "review": "Waiting for you to review the plan…",
-              "select": "Choosing models…", "execute": "Running models…", "answer": "Answering…"}
+def stage_status(stage: str) -> str:
+    """The status line while a stage runs ("Choosing models…")."""
+    if stage == "review":
+        return "Waiting for you to review the plan…"
+    return ev.stage_words(stage).doing.capitalize() + "…"
 
 
 class ChatInput(QPlainTextEdit):
@@ -258,13 +261,10 @@ class Composer(QWidget):
         box.addLayout(buttons)
 
     def choose_attachments(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Attach files", "", FILE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Attach files", "", dialog_filter())
         self.add_attachments(files)
 
     def add_attachments(self, files) -> None:
-        from engine.files import modality_of
-        from engine.errors import AttachmentError
-
         for f in map(str, files):
             try:
                 modality_of(Path(f))
@@ -370,7 +370,7 @@ class ChatView(QWidget):
         if answer is None:
             return
         if isinstance(event, ev.StageStarted):
-            answer.set_status(STAGE_TEXT.get(event.stage, event.stage))
+            answer.set_status(stage_status(event.stage))
         elif isinstance(event, ev.Token):
             answer.append(event.text)
         elif isinstance(event, ev.TaskFinished):
@@ -383,12 +383,13 @@ class ChatView(QWidget):
             answer.add_result(TaskResult(event.task_id, event.task, "", "skipped", None,
                                          error=event.reason), event.task_id)
         elif isinstance(event, ev.AnswerDone):
-            answer.set_text(event.text)
+            answer.set_answer(event.answer["direct"], event.answer["workflow"], event.answer["notes"])
             answer.set_status("")
+        elif isinstance(event, ev.RunNotice):
+            self.show_banner(event.message, "info")
         elif isinstance(event, ev.RunFailed):
             answer.set_status("")
-            self.show_banner(f"The run failed while {STAGE_TEXT.get(event.stage, event.stage).rstrip('…').lower()}: "
-                             f"{event.error}")
+            self.show_banner(f"The run failed while {ev.stage_words(event.stage).doing}: {event.error}")
         elif isinstance(event, ev.RunCancelled):
             answer.set_status("")
             self.show_banner("Stopped. Send the request again to rerun it.", "info")
@@ -410,15 +411,15 @@ class ChatView(QWidget):
                 if run is not None and m.run_id not in answered:
                     self._load_unanswered(run)
             else:
-                self._load_answer(m.content, runs.get(m.run_id))
+                self._load_answer(m, runs.get(m.run_id))
         QTimer.singleShot(0, lambda: self._follow(0, self.scroll.verticalScrollBar().maximum()))
 
-    def _load_answer(self, text: str, run) -> None:
+    def _load_answer(self, message, run) -> None:
         answer = self._add(AnswerMessage())
         answer.set_status("")
         if run is not None:
             self._add_saved_results(answer, run)
-        answer.set_text(text)
+        answer.set_answer(message.content, message.details.get("workflow", ()), message.details.get("notes", ()))
 
     def _add_saved_results(self, answer: AnswerMessage, run) -> None:
         for key, res in sorted(run.results.items(), key=lambda kv: int(kv[0])):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import HgptError
+from engine import HgptError
 
 
 def _when(ts: float) -> str:

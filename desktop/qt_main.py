@@ -1,11 +1,13 @@
 """The main window: conversations, the chat, the plan panel, Models and Settings.
 
-It owns the pieces the views share: the history store, the engine host (the
-engine is built off the UI thread, on the first request or by a warm-up after the
-window first paints), and the one run in flight — a ``RunWorker`` whose events
-feed the chat and the plan panel, wrapped by a ``HistoryRecorder`` so the run is
-in the history from its first event. With plan review on, a ``ReviewBridge``
-pauses the run after planning until the review panel answers.
+It owns the pieces the views share: the engine host (the engine's heavy parts
+load off the UI thread, on the first request or by a warm-up after the window
+first paints), the engine's history store, and the one run in flight — a
+``RunWorker`` whose events feed the chat and the plan panel; the engine keeps the
+run in the history as a turn of the open conversation. With plan review on, the
+run asks for review through its stream and waits until the review panel answers.
+New settings reach the engine at once (``Engine.update``) and apply from the next
+request.
 
 Window geometry, splitters and the open tab are kept with ``QSettings`` in the
 data folder. Keyboard: Ctrl+Enter sends, Ctrl+N starts a new chat, Esc stops.
@@ -15,12 +17,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget
 
-from engine import events as ev
-from engine.cancel import CancelToken
-from engine.settings import Settings, load_settings
-from engine.history import HistoryRecorder, HistoryStore
+from engine import CancelToken, PlanDraft, Settings, events as ev, load_settings
 
 from .host import EngineHost
 from .qt_chat import ChatView
@@ -29,7 +28,7 @@ from .qt_models import ModelsView
 from .qt_plan import PlanPanel
 from .qt_review import ReviewPanel
 from .qt_settings import SettingsView
-from .worker import ReviewBridge, RunWorker
+from .worker import RunWorker
 
 
 class MainWindow(QMainWindow):
@@ -41,10 +40,9 @@ class MainWindow(QMainWindow):
         self.settings = settings or load_settings()
         self.setWindowTitle("hgpt")
         self.host = EngineHost(self.settings, engine_factory)
-        self.store = HistoryStore(self.settings.db_path)
+        self.store = self.host.get().history
         self.conversation_id: int | None = None
         self.worker: RunWorker | None = None
-        self.bridge: ReviewBridge | None = None
         self._painted = False
         self._build()
         self._shortcuts()
@@ -172,23 +170,15 @@ class MainWindow(QMainWindow):
             conv = self.store.new_conversation()
             self.conversation_id = conv.id
             self.conversations.reload(select=conv.id)
-        cid, history = self.conversation_id, self.store.chat_history(self.conversation_id)
+        cid, review = self.conversation_id, self.settings.review_plan
         self.chat.add_user(text, files)
         self.chat.begin_answer()
         self.chat.composer.clear()
-        cancel = CancelToken()
-        review = None
-        if self.settings.review_plan:
-            self.bridge = ReviewBridge(cancel)
-            self.bridge.requested.connect(self.on_review_requested)
-            review = self.bridge.callback
 
         def start(cancel):
-            engine = self.host.ready()
-            stream = engine.run(text, files, cancel=cancel, history=history, review=review)
-            return HistoryRecorder(self.store, cid).wrap(stream)
+            return self.host.ready().run(text, files, cancel=cancel, review=review, conversation=cid)
 
-        self.worker = RunWorker(start, cancel)
+        self.worker = RunWorker(start, CancelToken())
         self.worker.event.connect(self.on_event)
         self.worker.failed.connect(self.on_failed)
         self.worker.finished.connect(self.on_finished)
@@ -206,6 +196,8 @@ class MainWindow(QMainWindow):
         self.plan.apply(event)
         if isinstance(event, ev.RunStarted):
             self.conversations.reload(select=self.conversation_id)
+        elif isinstance(event, ev.ReviewRequested):
+            self.on_review_requested(event)
 
     def on_failed(self, message: str) -> None:
         self.chat.show_banner(message)
@@ -213,43 +205,35 @@ class MainWindow(QMainWindow):
     def on_finished(self) -> None:
         self.chat.finish()
         self.worker = None
-        self.bridge = None
         self.review.hide()
         self.chat.composer.set_running(False)
         self.conversations.reload(select=self.conversation_id)
         self.run_finished.emit()
 
     # -- plan review ----------------------------------------------------------------------------
-    def on_review_requested(self, plan, problems: list) -> None:
-        from engine.plan.review import PlanDraft
-
+    def on_review_requested(self, event: ev.ReviewRequested) -> None:
         engine = self.host.get()
-        task_types = {t.name: t for t in engine.planner.task_types}
         was_hidden = not self.review.isVisible()
-        self.review.start(PlanDraft(plan, task_types, engine.registry), problems)
+        self.review.start(PlanDraft.from_list(event.tasks, engine.task_types, engine.registry), event.problems)
         if was_hidden:  # give the review room; the graph above still shows the plan
             height = self.right.height()
             self.right.setSizes([height // 3, height - height // 3])
         self.tabs.setCurrentIndex(0)
 
     def _review_answer(self, decision) -> None:
-        if self.bridge is not None:
-            self.bridge.answer(decision)
+        if self.worker is not None:
+            self.worker.answer(decision)
 
     # -- models and settings ----------------------------------------------------------------------
     def _browser(self):
-        from engine.views.browse import ModelBrowser
-
-        engine = self.host.ready()  # called from the Models view's loading thread
-        return ModelBrowser(engine.catalog, engine.registry, self.settings)
+        return self.host.ready().models()  # called from the Models view's loading thread
 
     def apply_settings(self, settings: Settings) -> None:
         moved = settings.home != self.settings.home
         self.settings = settings
-        self.host.reset(settings)
+        self.host.update(settings)
         if moved and self.worker is None:
-            self.store.close()
-            self.store = HistoryStore(settings.db_path)
+            self.store = self.host.get().history
             self.conversations.store = self.store
             self.conversation_id = None
             self.conversations.reload()

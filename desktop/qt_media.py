@@ -20,6 +20,8 @@ from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QImageReader, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
+from engine import clip
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 PLAYERS = (["pw-play"], ["paplay"], ["aplay", "-q"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"],
@@ -223,7 +225,7 @@ class Thumbnail(QWidget):
         self.picture.setToolTip(str(self.path))
         box.addWidget(self.picture)
         row = QHBoxLayout()
-        label = QLabel(_short(self.path.name, 14))
+        label = QLabel(clip(self.path.name, 14))
         label.setToolTip(self.path.name)
         row.addWidget(label)
         if removable:
@@ -231,5 +233,3 @@ class Thumbnail(QWidget):
         box.addLayout(row)
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,8 +25,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine.views.browse import COLUMNS, SEARCH_LIMIT
-from engine.errors import Cancelled
+from engine import MODEL_COLUMNS as COLUMNS, SEARCH_LIMIT, CancelToken, Cancelled
 
 from .qt_chat import STATUS_COLOURS
 
@@ -336,8 +335,6 @@ class ModelsView(QWidget):
         if not model_id:
             self.pull_label.setText("Select a model in the table first.")
             return
-        from engine.cancel import CancelToken
-
         self._cancel = CancelToken()
         self.pull_bar.setRange(0, 0)
         self.pull_bar.show()

@@ -16,8 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine import events as ev
-from engine.views.runview import Node, RunView
+from engine import Node, RunView, events as ev
 
 from .qt_chat import STATUS_COLOURS
 

@@ -9,13 +9,13 @@ checks) are listed under the tasks, and Run stays disabled until there are none.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
     QScrollArea, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine.plan.review import PlanDraft, ReviewedPlan
+from engine import PlanDraft, ReviewedPlan
 
 from .qt_chat import STATUS_COLOURS
 

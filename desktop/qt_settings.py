@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from engine.settings import Settings, save_home
+from engine import HgptError, Settings, check_controller, home_is_forced, save_home
 
 from .qt_chat import STATUS_COLOURS
 
@@ -122,15 +122,11 @@ class SettingsView(QWidget):
             review_plan=self.review.isChecked(), home=Path(self.home.text().strip() or self.settings.home))
 
     def problems(self, s: Settings) -> list[str]:
-        from engine.errors import ModelFileError
-        from engine.controller.llama import check_gguf
-
         out = []
-        if s.controller:
-            try:
-                check_gguf(s.controller)
-            except ModelFileError as exc:
-                out.append(str(exc))
+        try:
+            check_controller(s)
+        except HgptError as exc:
+            out.append(str(exc))
         try:
             s.home.mkdir(parents=True, exist_ok=True)
             probe = s.home / ".write-test"
@@ -151,7 +147,7 @@ class SettingsView(QWidget):
             save_home(new.home)
         self.settings = new
         note = (" HGPT_HOME is set in the environment, so it overrides the data folder at the next start."
-                if "HGPT_HOME" in os.environ and new.home != Path(os.environ["HGPT_HOME"]) else "")
+                if home_is_forced() else "")
         self._say("Saved. The next request uses these settings." + note, "done")
         self.saved.emit(new)
 

@@ -2,20 +2,21 @@
 
 Like napari's generator workers: ``event`` per yielded item, ``failed`` for an
 exception, ``finished`` at the end; ``stop()`` sets the engine's cancel token,
-which the engine checks between steps.
+which the engine checks between steps (and the controller between tokens).
 
-``ReviewBridge`` carries plan review across threads: the engine calls its
-``callback`` in the worker thread, which emits ``requested`` to the window and
-waits until the window calls ``answer`` (or the run is stopped, which declines).
+Plan review is a question the engine asks through its stream (``ReviewRequested``):
+the worker emits it, waits for the window's ``answer`` — a plan to run, or None —
+and sends that back into the generator. ``stop()`` answers None, so a run waiting
+for review stops at once.
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from engine.cancel import CancelToken
+from engine import CancelToken, events as ev
 
 
 class RunWorker(QObject):
@@ -28,6 +29,7 @@ class RunWorker(QObject):
         super().__init__()
         self._start_run = start_run
         self.cancel = cancel or CancelToken()
+        self._answers: queue.Queue = queue.Queue()
         self.thread = QThread()
         self.thread.setObjectName("hgpt-run")
         self.moveToThread(self.thread)
@@ -39,40 +41,29 @@ class RunWorker(QObject):
 
     def stop(self) -> None:
         self.cancel.cancel()
+        self._answers.put(None)
+
+    def answer(self, decision) -> None:
+        """From the window: the reviewed plan to run, or None to stop."""
+        self._answers.put(decision)
 
     def wait(self, ms: int = 30_000) -> bool:
         return self.thread.wait(ms)
 
     def _work(self) -> None:
         try:
-            for item in self._start_run(self.cancel):
+            stream = self._start_run(self.cancel)
+            reply = None
+            while True:
+                try:
+                    item = stream.send(reply)
+                except StopIteration:
+                    break
+                reply = None
                 self.event.emit(item)
+                if isinstance(item, ev.ReviewRequested):
+                    reply = self._answers.get()
         except Exception as exc:  # shown as a banner, never a crash
             self.failed.emit(str(exc) or type(exc).__name__)
         finally:
             self.finished.emit()
-
-
-class ReviewBridge(QObject):
-    requested = Signal(object, list)  # plan, problems
-
-    def __init__(self, cancel: CancelToken):
-        super().__init__()
-        self.cancel = cancel
-        self._decided = threading.Event()
-        self._decision = None
-
-    def callback(self, plan, problems):
-        """Called by the engine in the worker thread; blocks until the window answers."""
-        self._decided.clear()
-        self._decision = None
-        self.requested.emit(plan, list(problems))
-        while not self._decided.wait(0.05):
-            if self.cancel.cancelled:
-                return None
-        return self._decision
-
-    def answer(self, decision) -> None:
-        """From the window: a ``ReviewedPlan`` to run, or None to stop."""
-        self._decision = decision
-        self._decided.set()

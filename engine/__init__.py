@@ -17,12 +17,36 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute or None for the module itself)
 _EXPORTS = {
+    # running requests
     "Engine": ("engine.session", "Engine"),
-    "Settings": ("engine.settings", "Settings"),
-    "load_settings": ("engine.settings", "load_settings"),
     "CancelToken": ("engine.cancel", "CancelToken"),
     "events": ("engine.events", None),
+    # settings
+    "Settings": ("engine.settings", "Settings"),
+    "load_settings": ("engine.settings", "load_settings"),
+    "save_home": ("engine.settings", "save_home"),
+    "home_is_forced": ("engine.settings", "home_is_forced"),
+    "check_controller": ("engine.controller", "check_controller"),
+    # errors
     "errors": ("engine.errors", None),
+    "HgptError": ("engine.errors", "HgptError"),
+    "Cancelled": ("engine.errors", "Cancelled"),
+    "AttachmentError": ("engine.errors", "AttachmentError"),
+    "ModelFileError": ("engine.errors", "ModelFileError"),
+    # what views show
+    "RunView": ("engine.views.runview", "RunView"),
+    "Node": ("engine.views.runview", "Node"),
+    "ModelBrowser": ("engine.views.browse", "ModelBrowser"),
+    "MODEL_COLUMNS": ("engine.views.browse", "COLUMNS"),
+    "SEARCH_LIMIT": ("engine.views.browse", "SEARCH_LIMIT"),
+    "PlanDraft": ("engine.plan.review", "PlanDraft"),
+    "ReviewedPlan": ("engine.plan.review", "ReviewedPlan"),
+    "HistoryStore": ("engine.history", "HistoryStore"),
+    # files and text
+    "modality_of": ("engine.files", "modality_of"),
+    "dialog_filter": ("engine.files", "dialog_filter"),
+    "clip": ("engine.text", "clip"),
+    "compose_answer": ("engine.answer", "compose"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,24 +1,51 @@
 """Stage 4: the answer.
 
-The controller writes the direct answer from the results (streamed). The workflow
-part — which models ran, on what, with what outcome, and the complete paths of the
-files written — is written by the engine from the run record, in the first
-person, so model names and paths are always exact however small the controller.
+The controller writes the direct answer from the results (streamed), or — when
+the plan was empty — answers the request itself. The workflow part — which models
+ran, on what, with what outcome, and the complete paths of the files written — is
+written by the engine from the run record, in the first person, so model names and
+paths are always exact however small the controller. The answer is kept as its
+parts (``direct``, ``workflow`` steps, ``notes`` on what failed outside any task);
+``compose`` is the one place they become a single text.
 """
 
 from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from .plan import prompts
+from .cancel import CancelToken
 from .plan.graph import RESOURCE_RE
+from .text import clip
 
 MAX_ANSWER_TOKENS = 120
+WORKFLOW_HEADING = "How I did it:"
+NOTES_HEADING = "What went wrong:"
+
+ANSWER_SPEC = (
+    "You answer the user's request from the results of the AI models that were run for it. "
+    "Answer directly and briefly, in one or two sentences, using only the results. "
+    "If there are no results, say you could not do it."
+)
+CHAT_SPEC = "You are hgpt, a helpful assistant running offline on the user's computer. Answer briefly."
+
+
+def answer_messages(request: str, results: Sequence[dict], history: Sequence[dict] = ()) -> list[dict]:
+    """The prompt of stage 4, after the HuggingGPT paper's Table 1: the request and the
+    execution log; with no results, the request alone (answered directly)."""
+    turns = [{"role": t["role"], "content": t["content"]} for t in history]
+    if not results:
+        return [{"role": "system", "content": CHAT_SPEC}] + turns + [{"role": "user", "content": request}]
+    lines = []
+    for r in results:
+        outcome = r.get("text") or ", ".join(r.get("files", [])) or r.get("error", "")
+        lines.append(f"- {r['task']} with {r['model_id']}: {outcome}")
+    log = "\n".join(lines) or "(no models were run)"
+    return ([{"role": "system", "content": ANSWER_SPEC}] + turns
+            + [{"role": "user", "content": f"{request}\n\nResults:\n{log}"}])
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit, one_line=True)
 
 
 def _describe_value(key: str, value: str) -> str:
@@ -33,17 +60,9 @@ def _describe_input(args: dict) -> str:
     return " and ".join(_describe_value(k, v) for k, v in args.items())
 
 
-def notes_text(notes: Sequence[str]) -> str:
-    """What went wrong outside any task (a dropped step, a damaged catalog)."""
-    if not notes:
-        return ""
-    return "\n".join(["", "", "What went wrong:"] + [f"- {_short(n, 300)}" for n in notes])
-
-
-def workflow_text(results: Sequence[dict]) -> str:
-    if not results:
-        return ""
-    lines = ["", "", "How I did it:"]
+def workflow_steps(results: Sequence[dict]) -> list[str]:
+    """One first-person line per task: what ran, with which model, on what, and what came of it."""
+    lines = []
     for r in results:
         step = f"{r['id'] + 1}. I ran {r['task']}"
         if r.get("model_id"):
@@ -59,7 +78,17 @@ def workflow_text(results: Sequence[dict]) -> str:
         else:
             step += f" — it {r['status'].replace('not run', 'did not run')}: {_short(r.get('error', ''), 200)}."
         lines.append(step)
-    return "\n".join(lines)
+    return lines
+
+
+def compose(direct: str, workflow: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+    """The whole answer as one text: the direct answer, how it was done, what went wrong."""
+    parts = [direct.strip()]
+    if workflow:
+        parts.append("\n".join([WORKFLOW_HEADING, *workflow]))
+    if notes:
+        parts.append("\n".join([NOTES_HEADING, *(f"- {_short(n, 300)}" for n in notes)]))
+    return "\n\n".join(p for p in parts if p)
 
 
 def direct_answer_fallback(results: Sequence[dict]) -> str:
@@ -78,18 +107,14 @@ def direct_answer_fallback(results: Sequence[dict]) -> str:
     return " ".join(parts)
 
 
-def answer(controller, request: str, results: Sequence[dict],
-           history: Sequence[dict] = (), *, notes: Sequence[str] = ()) -> Iterator[str]:
-    """Yield the answer in pieces: the controller's direct answer, then the workflow, then
-    ``notes`` (what failed outside any task)."""
+def direct_answer(controller, request: str, results: Sequence[dict], history: Sequence[dict] = (),
+                  cancel: CancelToken | None = None) -> Iterator[str]:
+    """The controller's direct answer in pieces; if it says nothing, a summary of the results."""
     produced = False
     if controller is not None:
-        messages = prompts.answer_messages(request, results, history)
-        for piece in controller.stream(messages, max_tokens=MAX_ANSWER_TOKENS):
+        messages = answer_messages(request, results, history)
+        for piece in controller.stream(messages, max_tokens=MAX_ANSWER_TOKENS, cancel=cancel):
             produced = produced or bool(piece.strip())
             yield piece
     if not produced and results:
         yield direct_answer_fallback(results)
-    yield workflow_text(results)
-    if notes:
-        yield notes_text(notes)

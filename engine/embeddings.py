@@ -10,9 +10,9 @@ importing transformers (seconds of start-up, and its optional vision imports);
 ``tests/test_embeddings.py`` checks the vectors against transformers' ``BertModel``
 where that imports. torch is imported on first use. Rows are cached by text,
 because the planner embeds the same task descriptions and demonstrations on every
-request, and texts marked ``persist`` (the demonstration bank, the task cues) are
-also kept in ``HGPT_HOME/cache/minilm-l6-v2.npz``, so a fresh process does not
-embed them again. The encoder runs on one thread: it is small, and on a busy
+request, and texts embedded with a ``cache_dir`` (the demonstration bank, the task
+cues) are also kept in ``<cache_dir>/minilm-l6-v2.npz`` keyed by a hash of their
+text, so a fresh process does not embed them again. The encoder runs on one thread: it is small, and on a busy
 two-core laptop a second thread spends more time waiting than working.
 """
 
@@ -118,10 +118,7 @@ def encoder() -> MiniLM:
     return MiniLM(model_dir())
 
 
-def _disk_path() -> Path:
-    from .settings import settings
-
-    return settings().home / "cache" / "minilm-l6-v2.npz"
+DISK_NAME = "minilm-l6-v2.npz"
 
 
 def _key(text: str) -> str:
@@ -144,11 +141,12 @@ def _save_disk(path: Path, rows: dict[str, np.ndarray]) -> None:
     tmp.replace(path)
 
 
-def embed(texts: Sequence[str], batch_size: int = 32, persist: bool = False) -> np.ndarray:
-    """An (n, 384) array of unit vectors, one per text. ``persist``: keep them on disk."""
+def embed(texts: Sequence[str], batch_size: int = 32, cache_dir: Path | None = None) -> np.ndarray:
+    """An (n, 384) array of unit vectors, one per text. ``cache_dir``: also keep them on disk there."""
     texts = [str(t) for t in texts]
+    disk_path = Path(cache_dir) / DISK_NAME if cache_dir is not None else None
     with _lock:
-        disk = _disk(_disk_path()) if persist else {}
+        disk = _disk(disk_path) if disk_path is not None else {}
         for text in texts:
             if text not in _cache and _key(text) in disk:
                 _cache[text] = disk[_key(text)]
@@ -157,9 +155,9 @@ def embed(texts: Sequence[str], batch_size: int = 32, persist: bool = False) -> 
             chunk = todo[start:start + batch_size]
             for text, row in zip(chunk, encoder()(chunk)):
                 _cache[text] = row
-        if persist and todo:
+        if disk_path is not None and todo:
             disk.update({_key(t): _cache[t] for t in todo})
-            _save_disk(_disk_path(), disk)
+            _save_disk(disk_path, disk)
         out = np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
         if len(_cache) > MAX_CACHE:
             _cache.clear()

@@ -1,13 +1,41 @@
-"""Typed events a run yields. The CLI prints them; the window draws them.
+"""Typed events a run yields, and how each stage is worded for people.
 
-Every event is a frozen dataclass with a ``kind`` string, and ``to_dict()`` gives a
-JSON-safe form (paths as strings) for ``--json`` and the history database.
+The CLI prints them; the window draws them; the server streams them. Every event is
+a frozen dataclass with a ``kind`` string, and ``to_dict()`` gives a JSON-safe form
+(paths as strings) for ``--json`` and the API.
+
+``STAGES`` is the one table of stage names in words: ``title`` heads a section
+("Choosing models"), ``doing`` fits "while …" ("choosing models").
+
+Plan review is a question the run asks through the stream: with ``review=True`` the
+engine yields ``ReviewRequested`` and waits for the consumer to answer with
+``generator.send(decision)`` — a ``ReviewedPlan`` or ``Plan`` to run, or ``None``
+to stop the run.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+
+
+class Stage(NamedTuple):
+    title: str  # "Choosing models"
+    doing: str  # "choosing models": fits "while …"
+
+
+STAGES = {
+    "plan": Stage("Planning", "planning"),
+    "review": Stage("Reviewing the plan", "reviewing the plan"),
+    "select": Stage("Choosing models", "choosing models"),
+    "execute": Stage("Running models", "running models"),
+    "answer": Stage("Answer", "answering"),
+}
+
+
+def stage_words(stage: str) -> Stage:
+    return STAGES.get(stage, Stage(stage.capitalize(), stage))
 
 
 def _jsonable(value):
@@ -50,6 +78,14 @@ class PlanReady(Event):
     repairs: list[str]
     raw: str
     seconds: float
+
+
+@dataclass(frozen=True)
+class ReviewRequested(Event):
+    """The plan waits for the user: answer with ``send`` (see the module docstring)."""
+
+    tasks: list[dict]
+    problems: list[str]  # what was wrong with the previous answer (empty the first time)
 
 
 @dataclass(frozen=True)
@@ -108,13 +144,23 @@ class TaskSkipped(Event):
 
 @dataclass(frozen=True)
 class Token(Event):
+    """A piece of the direct answer, as the controller writes it."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class AnswerDone(Event):
-    text: str
+    text: str  # the whole answer as one text: direct answer, how it was done, what went wrong
+    answer: dict  # the same, structured: {"direct": str, "workflow": [str], "notes": [str]}
     record: dict  # the whole run record (see engine.record.RunRecord.to_dict)
+
+
+@dataclass(frozen=True)
+class RunNotice(Event):
+    """Something the user should know that does not stop the run (e.g. it is not recorded)."""
+
+    message: str
 
 
 @dataclass(frozen=True)

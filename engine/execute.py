@@ -20,13 +20,14 @@ from .cancel import CancelToken
 from .errors import Cancelled, ExpertError, HgptError
 from .experts.base import ExpertContext, ExpertResult
 from .plan.graph import RESOURCE_RE, Task
-from .references import FILE_SUFFIXES, check_output, resolve_attachment
+from .files import FILE_SUFFIXES
+from .references import check_output, resolve_attachment
 from .tasks import TASK_TYPES, TaskType
 
 
 def _file_of(result: ExpertResult, modality: str) -> Path | None:
     files = [Path(f) for f in result.files]
-    wanted = FILE_SUFFIXES.get(modality, set())
+    wanted = FILE_SUFFIXES.get(modality, ())
     return next((f for f in files if f.suffix.lower() in wanted), files[0] if files else None)
 
 

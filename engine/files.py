@@ -1,6 +1,11 @@
-"""User attachments: checked before a run starts, copied into the run folder.
+"""Files: the one table of file kinds, and user attachments.
 
-A file's modality comes from its suffix, confirmed by its first bytes where a
+``FILE_SUFFIXES`` says which suffixes make a file an image, audio or video (``.gif``
+is an image first, and may be a video); every other module that needs a file's
+kind asks here (``modality_of``, ``modalities_of``, ``SUFFIX_MODALITY``).
+
+Attachments are checked before a run starts and copied into the run folder. A
+file's modality comes from its suffix, confirmed by its first bytes where a
 signature is known, so a text file named ``.wav`` is refused with a clear message
 before any model sees it.
 """
@@ -11,21 +16,43 @@ import shutil
 from pathlib import Path
 
 from .errors import AttachmentError
-from .execute import FILE_SUFFIXES
 
+MODALITY_ORDER = ("image", "audio", "video")  # a suffix in two lists takes the first
+FILE_SUFFIXES = {
+    "image": (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"),
+    "audio": (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac"),
+    "video": (".mp4", ".webm", ".avi", ".mov", ".mkv", ".gif"),
+}
+SUFFIX_MODALITY: dict[str, str] = {}  # ".png" -> "image": each suffix's first modality
+for _modality in MODALITY_ORDER:
+    for _suffix in FILE_SUFFIXES[_modality]:
+        SUFFIX_MODALITY.setdefault(_suffix, _modality)
 SIGNATURES = {
     "image": [b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*"],
-    "audio": [b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\x00\x00\x00"],
+    "audio": [b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1",
+              b"\xff\xf9", b"\x00\x00\x00"],
 }
 
 
+def modalities_of(path: str | Path) -> set[str]:
+    """The modalities a file's suffix allows (``.gif`` is both image and video)."""
+    suffix = Path(str(path)).suffix.lower()
+    return {m for m, suffixes in FILE_SUFFIXES.items() if suffix in suffixes}
+
+
 def modality_of(path: Path) -> str:
-    suffix = path.suffix.lower()
-    for modality in ("image", "audio", "video"):
-        if suffix in FILE_SUFFIXES[modality]:
-            return modality
-    known = sorted(s for v in FILE_SUFFIXES.values() for s in v)
-    raise AttachmentError(f"{path.name}: unsupported file type {suffix or '(none)'}; attach one of {' '.join(known)}")
+    suffix = Path(path).suffix.lower()
+    if suffix in SUFFIX_MODALITY:
+        return SUFFIX_MODALITY[suffix]
+    raise AttachmentError(f"{Path(path).name}: unsupported file type {suffix or '(none)'}; "
+                          f"attach one of {' '.join(sorted(SUFFIX_MODALITY))}")
+
+
+def dialog_filter(modalities=("image", "audio")) -> str:
+    """A file-dialog filter for the kinds a user may attach, e.g. ``Images and audio (*.png …)``."""
+    patterns = " ".join(f"*{s}" for m in modalities for s in FILE_SUFFIXES[m] if SUFFIX_MODALITY[s] == m)
+    names = {"image": "Images", "audio": "audio", "video": "video"}
+    return f"{' and '.join(names[m] for m in modalities)} ({patterns})"
 
 
 def check(path: str | Path) -> tuple[Path, str]:

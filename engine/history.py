@@ -11,9 +11,12 @@ process's id and start time) and updated as its plan, selections and results
 arrive, then at the end. When a store opens, a run still ``running`` whose owner
 process is gone becomes ``interrupted``.
 
-``HistoryRecorder`` folds an engine event stream into the store (the window and
-the CLI wrap ``Engine.run``'s generator with it); ``chat_history`` turns earlier
-turns of a conversation into the planner's chat logs.
+``RunKeeper`` keeps a run in the store while the engine runs it (``Engine.run``
+does this for the CLI, the window and the server alike; it reads the engine's run
+record and folds no events of its own); ``chat_history`` turns earlier turns of a
+conversation, with their files, into the chat logs of the next request. An answer
+is stored as its direct text plus ``details`` (the workflow steps and notes), never
+as one text to be split again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Iterable, Iterator
 from . import events as ev
 from .errors import HgptError, UserInputError
 from .record import RunRecord
+from .text import clip
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """
@@ -77,9 +81,30 @@ CREATE TABLE artifacts (
     UNIQUE (run_id, path)
 );
 """),
+    ("002_answer_details", """
+ALTER TABLE messages ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+"""),
+    ("003_split_old_answers", lambda tx: _split_old_answers(tx)),
 ]
 
-WORKFLOW_MARK = "\n\nHow I did it:"  # where engine.answer's workflow part starts
+# How an answer was stored before 002: one text, the engine's workflow after this mark.
+OLD_WORKFLOW_MARK = "\n\nHow I did it:"
+OLD_NOTES_MARK = "\n\nWhat went wrong:"
+
+
+def _split_old_answers(tx) -> None:
+    """Answers saved as one text become the direct answer plus their details, once."""
+    rows = tx.execute("SELECT id, content FROM messages WHERE role = 'assistant' AND details = '{}' "
+                      "AND (instr(content, ?) > 0 OR instr(content, ?) > 0)",
+                      (OLD_WORKFLOW_MARK, OLD_NOTES_MARK)).fetchall()
+    for row in rows:
+        rest, _, notes = row[1].partition(OLD_NOTES_MARK)
+        direct, _, workflow = rest.partition(OLD_WORKFLOW_MARK)
+        details = {"workflow": [line for line in workflow.strip().splitlines() if line.strip()],
+                   "notes": [line.removeprefix("- ") for line in notes.strip().splitlines() if line.strip()]}
+        tx.execute("UPDATE messages SET content = ?, details = ? WHERE id = ?",
+                   (direct.strip(), json.dumps(details, ensure_ascii=False), row[0]))
+
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 INTERRUPTED_ERROR = "hgpt stopped while this run was going; send the request again"
 
@@ -102,10 +127,6 @@ def _mark_run_json_interrupted(run_dir: str) -> None:
         write_json_atomic(path, data)
     except OSError:
         pass
-
-STAGE_WORDS = {"plan": "planning", "review": "reviewing the plan", "select": "choosing models",
-               "execute": "running models", "answer": "answering"}
-
 
 class HistoryError(HgptError, RuntimeError):
     """The history database is unusable (newer than this hgpt, or corrupt)."""
@@ -163,6 +184,14 @@ class Message:
     attachments: list[str] = field(default_factory=list)
     run_id: str | None = None
     created_at: float = 0.0
+    details: dict = field(default_factory=dict)  # an answer's {"workflow": [...], "notes": [...]}
+
+    @property
+    def text(self) -> str:
+        """The whole message as one text (an answer with how it was done)."""
+        from .answer import compose
+
+        return compose(self.content, self.details.get("workflow", ()), self.details.get("notes", ()))
 
 
 @dataclass
@@ -250,6 +279,9 @@ class HistoryStore:
                 # another process may have applied it since we looked: check under the lock
                 if tx.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
                     continue
+                if callable(sql):
+                    sql(tx)
+                    sql = ""
                 for statement in filter(str.strip, sql.split(";")):
                     tx.execute(statement)
                 tx.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
@@ -331,15 +363,34 @@ class HistoryStore:
     def messages(self, conversation_id: int) -> list[Message]:
         rows = self.connect().execute(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
-        return [Message(**{**dict(r), "attachments": json.loads(r["attachments"])}) for r in rows]
+        return [Message(**{**dict(r), "attachments": json.loads(r["attachments"]),
+                           "details": json.loads(r["details"] or "{}")}) for r in rows]
 
     def chat_history(self, conversation_id: int, max_turns: int = 3, max_chars: int = 600) -> list[dict]:
-        """The last ``max_turns`` user/assistant exchanges as planner chat logs. An
-        answer keeps its direct part; the engine's "How I did it" listing is left out
-        (it is long, and the planner cannot refer to earlier runs' files anyway)."""
-        turns = [{"role": m.role, "content": _clip(m.content.split(WORKFLOW_MARK)[0].strip(), max_chars)}
-                 for m in self.messages(conversation_id)]
-        return turns[-2 * max_turns:] if max_turns else []
+        """The last ``max_turns`` user/assistant exchanges as chat logs for the planner
+        and the answer: each turn's direct text (the workflow listing is long and
+        exact, so it is left out) and its ``files`` — what the user attached, what the
+        run wrote — which ``engine.plan.chatlog.stage_history`` brings into the next run."""
+        if not max_turns:
+            return []
+        messages = self.messages(conversation_id)[-2 * max_turns:]
+        produced = self._artifacts_by_run({m.run_id for m in messages if m.role == "assistant" and m.run_id})
+        turns = []
+        for m in messages:
+            files = m.attachments if m.role == "user" else produced.get(m.run_id, [])
+            turn = {"role": m.role, "content": clip(m.content.strip(), max_chars)}
+            if files:
+                turn["files"] = list(files)
+            turns.append(turn)
+        return turns
+
+    def _artifacts_by_run(self, run_ids) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for run_id in run_ids:
+            rows = self.connect().execute("SELECT path FROM artifacts WHERE run_id = ? ORDER BY task_id, id",
+                                          (run_id,)).fetchall()
+            found[run_id] = [r[0] for r in rows]
+        return found
 
     # -- runs -----------------------------------------------------------------------
     def start_run(self, run_id: str, conversation_id: int | None, request: str,
@@ -380,9 +431,10 @@ class HistoryStore:
                 tx.executemany("INSERT OR IGNORE INTO artifacts (run_id, task_id, path) VALUES (?, ?, ?)",
                                [(record.run_id, int(task_id), str(f)) for f in info.get("files", [])])
             if status == "done" and conversation_id is not None:
+                details = json.dumps({"workflow": record.workflow, "notes": record.notes}, ensure_ascii=False)
                 tx.execute(
-                    "INSERT INTO messages (conversation_id, role, content, run_id, created_at)"
-                    " VALUES (?, 'assistant', ?, ?, ?)", (conversation_id, record.answer, record.run_id, now))
+                    "INSERT INTO messages (conversation_id, role, content, details, run_id, created_at)"
+                    " VALUES (?, 'assistant', ?, ?, ?, ?)", (conversation_id, record.answer, details, record.run_id, now))
                 self._touch(tx, conversation_id, now)
 
     def run(self, run_id: str) -> RunRow:
@@ -420,65 +472,76 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _title_from(request: str, limit: int = 48) -> str:
     words = " ".join(request.split())
     return words if len(words) <= limit else words[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-class HistoryRecorder:
-    """Folds a run's events into the store as they pass: ``for e in rec.wrap(stream)``."""
+class RunKeeper:
+    """Keeps one run in the store while the engine runs it: the user's turn and a
+    ``running`` row at the start, the record's plan, selections and results as they
+    arrive, the final state and the answer at the end. It reads the engine's
+    ``RunRecord``; it does not fold events itself.
 
-    PROGRESS = (ev.PlanReady, ev.ModelSelected, ev.TaskFinished, ev.TaskFailed, ev.TaskSkipped)
+    A store that cannot be opened, or a write that fails (disk full), stops the
+    keeping for this run; the run goes on, and each returns one line for the user."""
 
-    def __init__(self, store: HistoryStore, conversation_id: int | None):
-        self.store, self.conversation_id = store, conversation_id
-        self.record: RunRecord | None = None
-        self.status = ""
+    PROGRESS = (ev.PlanReady, ev.PlanReviewed, ev.ModelSelected, ev.TaskFinished, ev.TaskFailed,
+                ev.TaskSkipped)
 
-    def wrap(self, events: Iterable[ev.Event]) -> Iterator[ev.Event]:
+    def __init__(self, open_store, record: RunRecord, conversation_id: int | None):
+        self.record, self.conversation_id = record, conversation_id
+        self.store = open_store()
+        self.problem = ""
+        if not isinstance(self.store, HistoryStore):
+            self.problem = f"this run is not kept in the history ({self.store})"
+            self.store = None
+
+    def notices(self, message: str | None):
+        """A ``RunNotice`` event for ``message``, if any (``yield from`` it)."""
+        if message:
+            yield ev.RunNotice(self.record.run_id, message)
+
+    def chat_history(self) -> list[dict]:
+        if self.store is None or self.conversation_id is None:
+            return []
+        return self.store.chat_history(self.conversation_id)
+
+    def start(self, attachments) -> str | None:
+        if self.store is None:
+            return self.problem
+        def write():
+            if self.conversation_id is None:
+                self.conversation_id = self.store.new_conversation().id
+            self.store.start_run(self.record.run_id, self.conversation_id, self.record.request,
+                                 self.record.run_dir, attachments)
+        return self._write(write)
+
+    def progress(self, event: ev.Event) -> str | None:
+        if self.store is None or not isinstance(event, self.PROGRESS):
+            return None
+        return self._write(lambda: self.store.update_run(self.record))
+
+    def finish(self, stage_doing: str = "") -> None:
+        record = self.record
+        if self.store is None:
+            return
+        error = record.error
+        if record.status == "cancelled":
+            error = f"stopped by the user while {stage_doing}"
+        self._write(lambda: self.store.finish_run(record, record.status, error, self.conversation_id))
+
+    def _write(self, write) -> str | None:
+        from .faults import storage_message
+
         try:
-            for event in events:
-                self.apply(event)
-                yield event
-        finally:
-            if self.record is not None and not self.status:  # the stream stopped early
-                self.status = "interrupted"
-                self.store.finish_run(self.record, "interrupted", "the run stopped before it finished")
-
-    def apply(self, event: ev.Event) -> None:
-        if isinstance(event, ev.RunStarted):
-            self.record = RunRecord(event.run_id, event.run_dir, event.request, list(event.attachments))
-            self.store.start_run(event.run_id, self.conversation_id, event.request,
-                                 event.run_dir, event.attachments)
-            return
-        if self.record is None:
-            return
-        self.record.apply(event)
-        if isinstance(event, ev.Token):
-            return
-        if isinstance(event, ev.AnswerDone):
-            self._finish(event.record, "done")
-        elif isinstance(event, ev.RunFailed):
-            self._finish(None, "failed", event.error)
-        elif isinstance(event, ev.RunCancelled):
-            self._finish(None, "cancelled", f"stopped by the user while {STAGE_WORDS.get(event.stage, event.stage)}")
-        elif isinstance(event, self.PROGRESS) or type(event).__name__ == "PlanReviewed":
-            self.store.update_run(self.record)
-
-    def _finish(self, final: dict | None, status: str, error: str = "") -> None:
-        if final:
-            for key in ("plan", "selections", "tasks", "answer", "timings"):
-                if key in final:
-                    setattr(self.record, key, final[key])
-        self.status = status
-        self.store.finish_run(self.record, status, error, self.conversation_id)
+            write()
+        except (sqlite3.Error, OSError) as exc:
+            self.store = None
+            return f"the history stops recording this run: {storage_message(exc, 'the history database')}"
+        return None
 
 
-def open_history(settings=None) -> HistoryStore:
-    from .settings import settings as global_settings
-
-    return HistoryStore((settings or global_settings()).db_path)
+def open_history(settings) -> HistoryStore:
+    """The history store of the data folder ``settings`` names."""
+    return HistoryStore(settings.db_path)

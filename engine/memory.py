@@ -191,14 +191,6 @@ class MemoryManager:
         self._lock = threading.RLock()
         self.evicted: list[str] = []  # model ids, in eviction order (for logs and tests)
 
-    @classmethod
-    def from_settings(cls, settings=None) -> "MemoryManager":
-        if settings is None:
-            from .settings import settings as current
-
-            settings = current()
-        return cls(budget_mb(settings.memory_budget_mb))
-
     @property
     def used_mb(self) -> float:
         with self._lock:

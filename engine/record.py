@@ -1,8 +1,11 @@
-"""Run folders and run records.
+"""Run folders and run records: the one fold of a run's events.
 
 Every run gets a folder under the data folder (``runs/<time>-<id>/``) that holds
 its artifacts and ``run.json``, the whole record: request, plan, selections with
-candidates and reasons, per-task results and timings, artifact paths, answer.
+candidates and reasons, per-task results and timings, artifact paths, and the
+answer in its parts (the direct answer, the workflow steps, notes on what went
+wrong). ``RunRecord.apply`` folds events into it; the engine, the history store
+and the views all read this one record rather than folding events themselves.
 The record is written atomically (temp file, then rename) at start and at end,
 so an interrupted run is still on disk, marked as such.
 """
@@ -56,7 +59,9 @@ class RunRecord:
     repairs: list[str] = field(default_factory=list)
     selections: dict[str, dict] = field(default_factory=dict)
     tasks: dict[str, dict] = field(default_factory=dict)
-    answer: str = ""
+    answer: str = ""  # the direct answer
+    workflow: list[str] = field(default_factory=list)  # one line per task: what ran and what came of it
+    notes: list[str] = field(default_factory=list)  # what went wrong outside any task
     error: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
@@ -102,6 +107,16 @@ class RunRecord:
                         "files": info.get("files", []), "error": info.get("error", ""),
                         "data": info.get("data", {})})
         return out
+
+    @property
+    def text(self) -> str:
+        """The whole answer as one text (``engine.answer.compose``)."""
+        from .answer import compose
+
+        return compose(self.answer, self.workflow, self.notes)
+
+    def answer_parts(self) -> dict:
+        return {"direct": self.answer, "workflow": list(self.workflow), "notes": list(self.notes)}
 
     @property
     def run_dir_path(self) -> Path:

@@ -23,20 +23,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Mapping
 
 from .errors import ExpertError
+from .files import modalities_of
+from .text import clip
 
-FILE_SUFFIXES = {
-    "image": {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"},
-    "audio": {".wav", ".flac", ".mp3", ".ogg", ".m4a"},
-    "video": {".mp4", ".webm", ".avi", ".mov", ".gif"},
-}
 URL_RE = re.compile(r"^[a-z][a-z0-9+.\-]+:(//|/)", re.IGNORECASE)  # two letters at least: not C:/
 SCHEMES = ("data:", "http:", "https:", "ftp:", "s3:", "gs:", "hf:")
-
-
-def modalities_of(path: str | Path) -> set[str]:
-    """The modalities a file's suffix allows (``.gif`` is both image and video)."""
-    suffix = Path(str(path)).suffix.lower()
-    return {m for m, suffixes in FILE_SUFFIXES.items() if suffix in suffixes}
 
 
 def is_url(value: str) -> bool:
@@ -81,16 +72,16 @@ def _by_name(text: str, modality: str, attachments: Mapping[str, Path], offline:
     if is_url(text):
         why = ("offline mode is on, so hgpt downloads nothing" if offline
                else "hgpt does not download files a plan names")
-        raise ExpertError(f"{_clip(text)!r} is a URL and {why}; save the {modality} and attach it "
+        raise ExpertError(f"{clip(text)!r} is a URL and {why}; save the {modality} and attach it "
                           f"(attached: {_allowed(attachments)})")
     if _outside(text):
-        raise ExpertError(f"{_clip(text)!r} is not an attached file: a plan may only use your attachments "
+        raise ExpertError(f"{clip(text)!r} is not an attached file: a plan may only use your attachments "
                           f"and earlier tasks' outputs (attached: {_allowed(attachments)}); "
                           f"attach the {modality} and ask again")
     name = PurePosixPath(text.replace("\\", "/")).name
     if name in attachments:
         return attachments[name]
-    raise ExpertError(f"{_clip(text)!r} is not an attached file (attached: {_allowed(attachments)}); "
+    raise ExpertError(f"{clip(text)!r} is not an attached file (attached: {_allowed(attachments)}); "
                       f"attach the {modality} and ask again")
 
 
@@ -118,5 +109,3 @@ def _a(modality: str) -> str:
     return ("an " if modality[:1] in "aeiou" else "a ") + modality
 
 
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
-from .plan import grammar, prompts
+from .cancel import CancelToken
 from .errors import NoExpertError
 from .experts.base import Expert
+from .plan import grammar
 from .plan.graph import Task
 
 
@@ -26,6 +28,22 @@ class Selection:
     expert: Expert
     candidates: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+
+
+SELECT_SPEC = (
+    "Given the user request and the task, select the most suitable model from the list. "
+    'Reply in JSON: {"id": model id, "reason": why this model}.'
+)
+
+def selection_messages(request: str, task: dict, candidates: Sequence[dict]) -> list[dict]:
+    listing = "\n".join(
+        f"- {c['id']}: {c.get('description', '')[:160]} (downloads {c.get('downloads', 0)})"
+        for c in candidates
+    )
+    return [
+        {"role": "system", "content": SELECT_SPEC},
+        {"role": "user", "content": f"Request: {request}\nTask: {json.dumps(task)}\nModels:\n{listing}"},
+    ]
 
 
 def _install_hint(task: str, catalog) -> str:
@@ -59,7 +77,8 @@ def candidates_for(task: Task, registry, catalog, k: int) -> list[dict]:
     return cards
 
 
-def select(task: Task, request: str, registry, catalog, controller, k: int = 5) -> Selection:
+def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
+           cancel: CancelToken | None = None) -> Selection:
     started = time.perf_counter()
     cards = candidates_for(task, registry, catalog, k)
     if not cards:
@@ -67,15 +86,15 @@ def select(task: Task, request: str, registry, catalog, controller, k: int = 5) 
     if len(cards) == 1:
         chosen, reason = cards[0]["id"], f"the only installed model for {task.task}"
     else:
-        chosen, reason = _ask(controller, request, task, cards)
+        chosen, reason = _ask(controller, request, task, cards, cancel)
     return Selection(task.id, chosen, reason, registry.get(chosen), cards,
                      time.perf_counter() - started)
 
 
-def _ask(controller, request: str, task: Task, cards: list[dict]) -> tuple[str, str]:
+def _ask(controller, request: str, task: Task, cards: list[dict], cancel=None) -> tuple[str, str]:
     ids = [c["id"] for c in cards]
-    messages = prompts.selection_messages(request, task.to_dict(), cards)
-    raw = controller.complete(messages, grammar=grammar.choice_grammar(ids), max_tokens=80)
+    messages = selection_messages(request, task.to_dict(), cards)
+    raw = controller.complete(messages, grammar=grammar.choice_grammar(ids), max_tokens=80, cancel=cancel)
     try:
         reply = json.loads(raw)
         if reply.get("id") in ids:

@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from . import files as att
+from . import answer as responder
 from . import events as ev
-from . import faults, offline, answer
+from . import faults, offline
+from . import files as att
 from .cancel import CancelToken
-from .plan.chatlog import stage_history
-from .settings import Settings, settings as global_settings
 from .errors import Cancelled, HgptError, PlanError, StorageError, UserInputError
 from .execute import Executor
+from .memory import MemoryManager, budget_mb
+from .plan.chatlog import stage_history
 from .plan.graph import Plan
-from .plan.planner import Planner
+from .history import RunKeeper
 from .record import RunRecord, new_run_dir, peak_rss_mb
 from .select import select
+from .settings import Settings, load_settings
 
 MAX_REQUEST_CHARS = 20_000
 log = logging.getLogger(__name__)
@@ -46,89 +49,180 @@ def _checked_request(request: str) -> str:
     return request
 
 
+CONTROLLER_FIELDS = {"controller", "chat_format", "n_ctx", "n_threads", "n_gpu_layers", "offline"}
+
+
 class Engine:
+    """The stage loop over parts it owns: controller, planner, expert registry, memory
+    manager and catalog, all built lazily from its ``Settings`` (or given, in tests).
+
+    ``update(settings)`` takes new settings for the next request: a part whose
+    settings changed is rebuilt on next use (the controller when its fields changed,
+    the data-folder parts when the folder moved) and the memory budget applies at once.
+    One Engine may run several requests at once: a run's state lives in its own
+    ``_Run``, the planner keeps none, and the controller serialises its calls.
+    """
+
     def __init__(self, settings: Settings | None = None, *, controller=None, registry=None,
-                 catalog=None, planner: Planner | None = None):
-        self.settings = settings or global_settings()
+                 catalog=None, planner=None):
+        self.settings = settings or load_settings()
         offline.enforce(self.settings.offline)  # before any loader imports huggingface_hub
-        self._controller = controller
-        self._registry = registry
-        self._catalog = catalog
-        self._planner = planner
+        self._given = {name for name, part in (("controller", controller), ("registry", registry),
+                                               ("catalog", catalog), ("planner", planner)) if part is not None}
+        self._controller, self._registry, self._catalog, self._planner = controller, registry, catalog, planner
+        self._memory = None
+        self._history = None
+        self._lock = threading.RLock()
+
+    def update(self, settings: Settings) -> None:
+        """Use ``settings`` from the next request on."""
+        with self._lock:
+            changed = settings.changed(self.settings)
+            self.settings = settings
+            offline.enforce(settings.offline)
+            if changed & CONTROLLER_FIELDS:
+                self._drop("controller", "planner")
+            if "home" in changed:  # caches, exports, history and the catalog live in the data folder
+                self._drop("catalog", "planner", "registry")
+                self._history = None  # a run in flight keeps the store it started with
+            if self._memory is not None and "memory_budget_mb" in changed:
+                self._memory.budget_mb = budget_mb(settings.memory_budget_mb)
+
+    def _drop(self, *names: str) -> None:
+        for name in names:
+            if name not in self._given:
+                setattr(self, f"_{name}", None)
 
     # Heavy parts are built on first use, so the window can appear first.
     @property
     def controller(self):
-        if self._controller is None:
-            from .controller.llama import load_controller
+        with self._lock:
+            if self._controller is None:
+                from .controller import load_controller
 
-            self._controller = load_controller(self.settings)
-        return self._controller
+                self._controller = load_controller(self.settings)
+            return self._controller
 
     @property
     def registry(self):
-        if self._registry is None:
-            from .experts.registry import default_registry
+        with self._lock:
+            if self._registry is None:
+                from .experts.registry import build_registry
 
-            self._registry = default_registry()
-        return self._registry
+                self._registry = build_registry(self.settings)
+            return self._registry
+
+    @property
+    def memory(self) -> MemoryManager:
+        with self._lock:
+            if self._memory is None:
+                self._memory = MemoryManager(budget_mb(self.settings.memory_budget_mb))
+            return self._memory
 
     @property
     def catalog(self):
-        if self._catalog is None:
-            from .catalog import open_catalog
+        with self._lock:
+            if self._catalog is None:
+                from .catalog import open_catalog
 
-            self._catalog = open_catalog(self.settings.catalog_path, self.registry)
-        return self._catalog
+                self._catalog = open_catalog(self.settings.catalog_path, self.registry)
+            return self._catalog
 
     @property
-    def planner(self) -> Planner:
-        if self._planner is None:
-            from .plan.options import default_planner
+    def planner(self):
+        with self._lock:
+            if self._planner is None:
+                from .plan.options import default_planner
 
-            self._planner = default_planner(self.controller, self.registry)
-        return self._planner
+                self._planner = default_planner(self.controller, cache_dir=self.settings.cache_dir)
+            return self._planner
+
+    def warm_up(self) -> None:
+        """Load the expert registry and the controller's weights now (the window does this
+        after its first paint, so the first request starts sooner)."""
+        _ = self.registry
+        self.controller.load()
+
+    def models(self):
+        """A ``ModelBrowser`` over this engine's catalog and experts (the Models view's model)."""
+        from .views.browse import ModelBrowser
+
+        return ModelBrowser(self.catalog, self.registry, self.settings)
+
+    @property
+    def task_types(self) -> dict:
+        """The task types plans may use, by name."""
+        return self.planner.types_by_name
+
+    @property
+    def history(self):
+        """The history store of the data folder (conversations, messages, runs)."""
+        with self._lock:
+            if self._history is None:
+                from .history import HistoryStore
+
+                self._history = HistoryStore(self.settings.db_path)
+            return self._history
 
     def run(self, request: str, attachments: Sequence[str] = (), *,
-            cancel: CancelToken | None = None, history: Sequence[dict] = (),
-            review=None) -> Iterator[ev.Event]:
-        """``review(plan, problems)``, if given, approves or edits the plan before it runs
-        (see ``engine.plan.review``); it is called in the thread that iterates the events."""
+            cancel: CancelToken | None = None, history: Sequence[dict] | None = None,
+            review: bool = False, conversation: int | None = None, keep: bool = True) -> Iterator[ev.Event]:
+        """Run ``request`` through the four stages, as a generator of events.
+
+        The run is kept in the history store as a turn of ``conversation`` (a new one
+        when None; ``keep=False`` keeps it out of the history), and its earlier turns
+        are the chat log unless ``history`` is given. With ``review`` the plan waits:
+        the generator yields ``ReviewRequested`` and takes the decision through
+        ``send``. The request and attachments are checked now, before anything is
+        written (a ``UserInputError``)."""
         request = _checked_request(request)
         checked = att.check_all(attachments)
-        return self._run(request, checked, cancel or CancelToken(), list(history), review)
+        return self._run(request, checked, cancel or CancelToken(), history, review, conversation, keep)
 
-    def plan_only(self, request: str, attachments: Sequence[str] = (), history: Sequence[dict] = ()):
+    def plan_only(self, request: str, attachments: Sequence[str] = (), history: Sequence[dict] = (),
+                  cancel: CancelToken | None = None):
         """Stage 1 alone, for ``hgpt plan``: the plan, its seconds, and what the planner
-        saw (``Planner.last``: clauses and the task each asked for, the task types on
+        saw (a ``PlanTrace``: clauses and the task each asked for, the task types on
         offer, demonstrations, controller calls). Nothing is run or written."""
         request = _checked_request(request)
         modalities = {path.name: modality for path, modality in att.check_all(attachments)}
-        plan, seconds = self.planner.plan(request, modalities, list(history))
-        return plan, seconds, dict(self.planner.last)
+        return self.planner.plan(request, modalities, list(history), cancel=cancel)
 
-    def _run(self, request, checked, cancel, history, review=None) -> Iterator[ev.Event]:
+    def _run(self, request, checked, cancel, history, review, conversation, keep) -> Iterator[ev.Event]:
         record, files, modalities = self._start_record(request, checked)
         run_id, run_dir = record.run_id, record.run_dir
+        kept = RunKeeper(self.history_or_error, record, conversation) if keep else None
+        if history is None:
+            history = kept.chat_history() if kept is not None else []
         history = stage_history(history, Path(run_dir), files)  # earlier turns' files, for "that picture"
         run = _Run(record, request, files, modalities, cancel, history, review)
         started = time.perf_counter()
         yield ev.RunStarted(run_id, request, list(files), str(run_dir))
+        if kept is not None:
+            yield from kept.notices(kept.start([str(path) for path in files.values()]))
         stage = "plan"
         try:
-            record.controller = getattr(self.controller, "name", "")
+            record.controller = self.controller.name
             for stage, step in (("plan", self._plan), ("review", self._review), ("select", self._select),
                                 ("execute", self._execute), ("answer", self._answer)):
                 if stage in ("review", "select", "execute") and not run.plan.tasks:
                     continue
-                if stage == "review" and run.review is None:
+                if stage == "review" and not run.review:
                     continue
                 cancel.check()
                 yield ev.StageStarted(run_id, stage)
                 t0 = time.perf_counter()
-                for event in step(run):
+                step_events = step(run)
+                reply = None
+                while True:
+                    try:
+                        event = step_events.send(reply)
+                    except StopIteration:
+                        break
                     record.apply(event)
-                    yield event
+                    reply = yield event
+                    if kept is not None:
+                        yield from kept.notices(kept.progress(event))
                 record.timings[stage] = time.perf_counter() - t0
             record.status = "done"
         except Cancelled:
@@ -142,12 +236,24 @@ class Engine:
             record.peak_rss_mb = peak_rss_mb()
             if record.status == "running":  # the consumer stopped iterating, or a bug
                 record.status = "interrupted"
+                record.error = "the run stopped before it finished"
             try:
                 record.save()
             except OSError as exc:  # the answer still reaches the user and the history store
                 log.warning("run %s: %s", run_id, faults.storage_message(exc, "run.json"))
+            if kept is not None:
+                kept.finish(stage_doing=ev.stage_words(stage).doing)
         if record.status == "done":
-            yield ev.AnswerDone(run_id, record.answer, record.to_dict())
+            yield ev.AnswerDone(run_id, record.text, record.answer_parts(), record.to_dict())
+
+    def history_or_error(self):
+        """The history store, or the ``HgptError``/``sqlite3.Error`` that keeps it closed."""
+        import sqlite3
+
+        try:
+            return self.history
+        except (HgptError, sqlite3.Error, OSError) as exc:
+            return exc
 
     def _start_record(self, request, checked):
         """The run folder with its inputs and first run.json; a failed write is one line."""
@@ -165,7 +271,7 @@ class Engine:
 
     # -- stages: each takes the run's own state, so one Engine can serve concurrent runs --
     def _plan(self, run: "_Run"):
-        plan, seconds = self.planner.plan(run.request, run.modalities, run.history)
+        plan, seconds, _trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
         run.plan = plan
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
@@ -174,10 +280,10 @@ class Engine:
         from .plan.review import MAX_REVIEW_ROUNDS, as_reviewed, check
 
         problems: list[str] = []
-        task_types = {t.name: t for t in self.planner.task_types}
+        task_types = self.task_types
         for _ in range(MAX_REVIEW_ROUNDS):
             run.cancel.check()
-            decision = run.review(run.plan, problems)
+            decision = yield ev.ReviewRequested(run.record.run_id, run.plan.to_list(), list(problems))
             run.cancel.check()
             if decision is None:
                 raise Cancelled("the plan was not approved")
@@ -204,7 +310,7 @@ class Engine:
                                            self.settings.top_k)
                 else:
                     sel = select(task, run.request, self.registry, catalog, self.controller,
-                                 self.settings.top_k)
+                                 self.settings.top_k, cancel=run.cancel)
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
                 continue
@@ -225,21 +331,23 @@ class Engine:
         executor = Executor(run.selections, run_id=run.record.run_id, run_dir=run.record.run_dir_path,
                             attachments=run.files, controller=self.controller, cancel=run.cancel,
                             max_workers=self.settings.max_workers,
-                            task_types={t.name: t for t in self.planner.task_types},
+                            task_types=self.task_types,
                             selection_errors=run.selection_errors,
-                            memory=getattr(self.registry, "memory", None),
+                            memory=self.memory,
                             offline=self.settings.offline)
         yield from executor.run(run.plan.tasks)
 
     def _answer(self, run: "_Run"):
+        record = run.record
+        results = record.results()
         pieces = []
-        notes = faults.plan_failures(run.plan.repairs) + run.notes
-        for piece in responder.answer(self.controller, run.request, run.record.results(), run.history,
-                                      notes=notes):
+        for piece in responder.direct_answer(self.controller, run.request, results, run.history, run.cancel):
             run.cancel.check()
             pieces.append(piece)
-            yield ev.Token(run.record.run_id, piece)
-        run.record.answer = "".join(pieces).strip()
+            yield ev.Token(record.run_id, piece)
+        record.answer = "".join(pieces).strip()
+        record.workflow = responder.workflow_steps(results)
+        record.notes = faults.plan_failures(run.plan.repairs) + run.notes
 
 
 @dataclass
@@ -252,7 +360,7 @@ class _Run:
     modalities: dict
     cancel: CancelToken
     history: list
-    review: object = None
+    review: bool = False
     plan: Plan = field(default_factory=Plan)
     selections: dict = field(default_factory=dict)
     selection_errors: dict = field(default_factory=dict)

@@ -1,8 +1,21 @@
-"""Settings, read once from the environment and the settings file.
+"""Every setting hgpt reads, and every environment variable, in one place.
 
-``HGPT_HOME`` moves every file hgpt writes (database, runs, caches) — tests point it
-at a temp dir. Offline mode is a first-class setting and on by default: nothing
-reaches for the network unless the user turned it off.
+Two kinds of input:
+
+* ``Settings`` — what the user chooses (the Settings view writes ``settings.json``
+  in the data folder; ``hgpt`` options override it for one command). An ``Engine``
+  owns one ``Settings`` value and passes it down; nothing keeps a process-wide
+  copy, so a change reaches the next request (``Engine.update``).
+* ``Environment`` — what the process's environment says, read by ``environment()``
+  at the moment of the call (tests and users may change it at any time): the data
+  folder override (``HGPT_HOME``), device and backend overrides, where the Hugging
+  Face cache and endpoint are, and the overrides of saved settings
+  (``HGPT_CONTROLLER``, ``HGPT_CHAT_FORMAT``, ``HGPT_THREADS``, ``HGPT_OFFLINE``).
+  No other module reads ``os.environ``; ``engine.offline`` only *sets* the Hugging
+  Face offline switches when offline mode is on.
+
+``load_settings`` layers them: defaults, then the settings file, then the
+environment's overrides.
 """
 
 from __future__ import annotations
@@ -10,22 +23,75 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import lru_cache
 from pathlib import Path
 
+TRUE_WORDS = ("1", "true", "yes", "on")
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
+
+def _flag(value: str | None, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() not in ("0", "false", "no", "off", "")
 
 
+@dataclass(frozen=True)
+class Environment:
+    """The environment variables hgpt honours, read once per ``environment()`` call."""
+
+    home: str = ""  # HGPT_HOME: the data folder, above the one chosen in Settings
+    config_dir: str = ""  # HGPT_CONFIG_DIR: where the data-folder choice is remembered
+    controller: str = ""  # HGPT_CONTROLLER
+    chat_format: str = ""  # HGPT_CHAT_FORMAT
+    threads: str = ""  # HGPT_THREADS
+    offline: str | None = None  # HGPT_OFFLINE
+    device: str = ""  # HGPT_DEVICE: cpu | cuda | mps (default: the best found)
+    expert_backend: str = ""  # HGPT_EXPERT_BACKEND: auto | torch | onnx
+    mediapipe_venv: str = ""  # HGPT_MEDIAPIPE_VENV: the isolated MediaPipe venv
+    models_lock: str = ""  # HGPT_MODELS_LOCK: another models.lock
+    no_warmup: bool = False  # HGPT_NO_WARMUP: the window does not preload the engine
+    hf_endpoint: str = ""  # HF_ENDPOINT
+    hf_cache: Path = Path()  # HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub
+    hf_offline: bool = False  # HF_HUB_OFFLINE
+
+    @property
+    def device_override(self) -> str:
+        return self.device.strip().lower()
+
+    @property
+    def backend(self) -> str:
+        return self.expert_backend.strip().lower() or "auto"
+
+
+def _hf_cache(env) -> Path:
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(var):
+            return Path(env[var]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def environment(env=None) -> Environment:
+    """The variables as they are now (``env`` defaults to ``os.environ``)."""
+    env = os.environ if env is None else env
+    return Environment(
+        home=env.get("HGPT_HOME", ""), config_dir=env.get("HGPT_CONFIG_DIR", ""),
+        controller=env.get("HGPT_CONTROLLER", ""), chat_format=env.get("HGPT_CHAT_FORMAT", ""),
+        threads=env.get("HGPT_THREADS", ""), offline=env.get("HGPT_OFFLINE"),
+        device=env.get("HGPT_DEVICE", ""), expert_backend=env.get("HGPT_EXPERT_BACKEND", ""),
+        mediapipe_venv=env.get("HGPT_MEDIAPIPE_VENV", ""), models_lock=env.get("HGPT_MODELS_LOCK", ""),
+        no_warmup=_flag(env.get("HGPT_NO_WARMUP"), False),
+        hf_endpoint=env.get("HF_ENDPOINT", ""), hf_cache=_hf_cache(env),
+        hf_offline=env.get("HF_HUB_OFFLINE", "").strip().lower() in TRUE_WORDS,
+    )
+
+
 def home_pointer() -> Path:
     """A file naming the data folder the user chose (it cannot live inside that folder)."""
-    env = os.environ.get("HGPT_CONFIG_DIR")
-    if env:
-        return Path(env).expanduser() / "data-folder"
+    chosen = environment().config_dir
+    if chosen:
+        return Path(chosen).expanduser() / "data-folder"
     import platformdirs
 
     return Path(platformdirs.user_config_dir("hgpt", appauthor=False)) / "data-folder"
@@ -43,7 +109,7 @@ def save_home(path: str | Path | None) -> None:
 
 def default_home() -> Path:
     """``HGPT_HOME``, else the folder chosen in Settings, else the platform's data folder."""
-    env = os.environ.get("HGPT_HOME")
+    env = environment().home
     if env:
         return Path(env).expanduser()
     try:
@@ -57,10 +123,15 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("hgpt", appauthor=False))
 
 
+def home_is_forced() -> bool:
+    """Is the data folder set by ``HGPT_HOME`` (so a choice in Settings cannot move it)?"""
+    return bool(environment().home)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=default_home)
-    controller: str = ""  # path to a GGUF; "" means the embedded default (SmolLM2-135M)
+    controller: str = ""  # a GGUF path or an http(s) URL; "" means the embedded default
     chat_format: str = ""  # "" means: read it from the GGUF's metadata
     n_ctx: int = 4096
     n_threads: int = 0  # 0 means: llama.cpp's own choice
@@ -71,6 +142,7 @@ class Settings:
     memory_budget_mb: int = 0  # 0 means: 60 % of physical memory
     review_plan: bool = False
 
+    # -- where things live in the data folder -------------------------------------------
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
@@ -87,6 +159,21 @@ class Settings:
     def settings_file(self) -> Path:
         return self.home / "settings.json"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Derived data that can be rebuilt (embeddings of fixed texts, prompt states)."""
+        return self.home / "cache"
+
+    @property
+    def onnx_dir(self) -> Path:
+        """ONNX exports of transformers models (``engine.experts.hf.onnx``)."""
+        return self.home / "onnx"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model files hgpt assembles itself (controllers joined from PyPI packs)."""
+        return self.home / "models"
+
     def save(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         data = {k: v for k, v in asdict(self).items() if k != "home"}
@@ -97,29 +184,25 @@ class Settings:
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
 
+    def changed(self, other: "Settings") -> set[str]:
+        """Names of the fields whose values differ from ``other``'s."""
+        return {f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}
+
 
 def load_settings(home: Path | None = None) -> Settings:
     """Defaults, then the settings file, then environment variables (highest)."""
-    base = Settings(home=home or default_home())
-    known = {f.name: f.type for f in fields(Settings)} 
+    base = Settings(home=Path(home) if home else default_home())
+    known = {f.name for f in fields(Settings)}
     stored: dict = {}
     if base.settings_file.exists():
         try:
             stored = json.loads(base.settings_file.read_text())
         except (OSError, json.JSONDecodeError):
             stored = {}
-    stored = {k: v for k, v in stored.items() if k in known and k != "home"}
-    env = {
-        "controller": os.environ.get("HGPT_CONTROLLER"),
-        "chat_format": os.environ.get("HGPT_CHAT_FORMAT"),
-    }
-    stored.update({k: v for k, v in env.items() if v})
-    if "HGPT_THREADS" in os.environ:
-        stored["n_threads"] = int(os.environ["HGPT_THREADS"])
-    stored["offline"] = _env_bool("HGPT_OFFLINE", stored.get("offline", True))
+    stored = {k: v for k, v in stored.items() if k in known and k != "home"} if isinstance(stored, dict) else {}
+    env = environment()
+    stored.update({k: v for k, v in (("controller", env.controller), ("chat_format", env.chat_format)) if v})
+    if env.threads:
+        stored["n_threads"] = int(env.threads)
+    stored["offline"] = _flag(env.offline, stored.get("offline", True))
     return replace(base, **stored)
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    return load_settings()

@@ -259,35 +259,6 @@ class Scoreboard:
 
     def to_dict(self) -> dict:
         return {split: scores.summary() for split, scores in self.splits.items()}
-
-
-class FirstChoice:
-    """A stand-in controller that takes the first choice at every step.
-
-    The planner's rails (ranking, guided steps, typed edges) decide the tasks and
-    links of a guided plan; the controller only picks among texts or references.
-    Planning with this rule instead of a model measures the rails alone in seconds,
-    so thresholds and cues can be tuned quickly (``eval_taskbench.py --no-controller``).
-    """
-
-    supports_prefix = True
-
-    def __init__(self):
-        from .controller.llama import GenerationStats
-
-        self.stats = GenerationStats()
-
-    def pick(self, choices) -> str | None:
-        """End the plan where that is allowed (an unguided step: the rails asked for no
-        more), else the first alternative."""
-        if ["]"] in choices.alternatives:
-            return "]"
-        return choices.first()
-
-    def complete(self, messages, **_) -> str:
-        raise NotImplementedError("FirstChoice plans one task at a time only")
-
-
 def link_latest(names: Sequence[str], types: Mapping[str, TaskType], edge_ok=None) -> list[dict]:
     """Nodes for a task sequence, each slot linked to the latest earlier task whose
     output fits it (and ``edge_ok`` allows) — the planner's rule for a guided step.

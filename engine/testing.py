@@ -2,18 +2,24 @@
 
 ``ScriptedController`` replaces the LLM only in unit tests of the code around it
 (planning repair, selection parsing, scheduling, events). It answers from a queue
-and records every call, like llm's ``MockModel``.
+and records every call, like llm's ``MockModel``. It cannot continue a reply it did
+not begin, so the planner gives it one call for the whole plan.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
+
+from . import events as ev
+from .controller.base import Controller
 
 
-class ScriptedController:
+class ScriptedController(Controller):
     name = "scripted"
+    accepts_grammar = True
 
     def __init__(self, replies: list[str] | None = None):
+        super().__init__()
         self.replies: list[str] = list(replies or [])
         self.calls: list[dict] = []
 
@@ -26,12 +32,33 @@ class ScriptedController:
             raise AssertionError("ScriptedController has no reply queued")
         return self.replies.pop(0)
 
-    def complete(self, messages, *, grammar=None, max_tokens=512) -> str:
+    def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None) -> str:
         self.calls.append({"messages": messages, "grammar": grammar, "stream": False})
+        if cancel is not None:
+            cancel.check()
         return self._next()
 
-    def stream(self, messages, *, max_tokens=512) -> Iterator[str]:
+    def stream(self, messages, *, max_tokens=512, cancel=None) -> Iterator[str]:
         self.calls.append({"messages": messages, "grammar": None, "stream": True})
         reply = self._next()
         for i in range(0, len(reply), 8):
+            if cancel is not None:
+                cancel.check()
             yield reply[i : i + 8]
+
+
+def collect(stream, review: Callable | None = None) -> list[ev.Event]:
+    """Every event of a run; ``review(plan, problems)`` answers each ``ReviewRequested``
+    (a ``Plan`` or ``ReviewedPlan`` to run, or None to stop), as a window would."""
+    from .plan.graph import Plan
+
+    events, reply = [], None
+    while True:
+        try:
+            event = stream.send(reply)
+        except StopIteration:
+            return events
+        events.append(event)
+        reply = None
+        if isinstance(event, ev.ReviewRequested):
+            reply = review(Plan.from_list(event.tasks), list(event.problems)) if review else None

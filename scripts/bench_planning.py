@@ -50,22 +50,23 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from engine.controller.llama import LlamaController
     from engine.plan.options import default_planner
+    from engine.settings import load_settings
 
     t0 = time.perf_counter()
     llm = LlamaController(args.model or None, n_threads=args.threads)
-    planner = default_planner(llm)
+    planner = default_planner(llm, cache_dir=load_settings().cache_dir)
     built = time.perf_counter() - t0
     started = time.perf_counter()
-    _, _ = planner.plan(COLD)
+    planner.plan(COLD)
     cold = time.perf_counter() - started
     calls = llm.stats.calls
     warm = plan_times(planner, WARM)
     started = time.perf_counter()
-    plan, _ = planner.plan(*SHOWCASE)
+    plan = planner.plan(*SHOWCASE).plan
     showcase = time.perf_counter() - started
 
     nocache = LlamaController(args.model or None, n_threads=args.threads, prefix_cache_mb=0)
-    plain = default_planner(nocache)
+    plain = default_planner(nocache, cache_dir=load_settings().cache_dir)
     plain.plan(COLD)
     warm_nocache = plan_times(plain, WARM)
 
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
 
 
 def llm_prompt(planner) -> str:
-    from engine import prompts
+    from engine.plan import prompts
 
     return prompts.PLAN_SPEC.format(tasks=prompts.task_list_text(planner.task_types))
 

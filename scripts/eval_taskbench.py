@@ -82,12 +82,16 @@ def build_planner(args, task_types, graph):
         per_clause=args.per_clause or defaults.per_clause, top_k=args.top_k or defaults.top_k,
         n_demos=defaults.n_demos if args.demos is None else args.demos)
     if args.no_controller:
-        from engine.taskbench import FirstChoice
+        from engine.controller.base import FirstChoice
 
         controller = FirstChoice()
     else:
         controller = LlamaController(args.model or None, n_threads=args.threads, chat_format=args.chat_format)
-    return default_planner(controller, task_types=task_types, options=options, edge_ok=graph_edges(graph)), controller
+    from engine.settings import load_settings
+
+    planner = default_planner(controller, task_types=task_types, options=options, edge_ok=graph_edges(graph),
+                              cache_dir=load_settings().cache_dir)
+    return planner, controller
 
 
 def select(records, half: str, limit: int):
@@ -102,11 +106,12 @@ def plan_record(planner, record, task_types):
 
     started = time.perf_counter()
     try:
-        plan, _ = planner.plan(record["instruction"])
+        plan, _, trace = planner.plan(record["instruction"])
         problems = validate(plan.tasks, {t.name: t for t in task_types})
     except HgptError as exc:
-        return None, {"error": str(exc)}, time.perf_counter() - started
-    info = {"plan": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs, "problems": problems}
+        return None, {"error": str(exc), "offered": [], "calls": 0}, time.perf_counter() - started
+    info = {"plan": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs, "problems": problems,
+            "offered": trace.offered, "calls": trace.calls}
     nodes = None if problems else plan_to_nodes(plan)
     return nodes, info, time.perf_counter() - started
 
@@ -141,13 +146,12 @@ def main(argv=None) -> int:
     for number, record in enumerate(records, 1):
         nodes, info, took = plan_record(planner, record, task_types)
         seconds.append(took)
-        asked += bool(planner.last.get("calls"))
+        asked += bool(info["calls"])
         board.add(record, nodes)
         if out:
             out.write(json.dumps({"id": record.get("id"), "type": record.get("type"), "seconds": round(took, 3),
                                   "result": {"task_nodes": nodes or []}, "failed": nodes is None,
-                                  **info, "offered": planner.last.get("offered"),
-                                  "calls": planner.last.get("calls", 0)}, ensure_ascii=False) + "\n")
+                                  **info}, ensure_ascii=False) + "\n")
             out.flush()
         if not args.quiet:
             got = [n["task"] for n in nodes or []]

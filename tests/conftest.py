@@ -24,11 +24,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 def hgpt_home(tmp_path, monkeypatch):
     home = tmp_path / "hgpt-home"
     monkeypatch.setenv("HGPT_HOME", str(home))
-    from engine import config
-
-    config.settings.cache_clear()
-    yield home
-    config.settings.cache_clear()
+    return home
 
 
 @pytest.fixture

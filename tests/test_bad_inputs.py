@@ -72,7 +72,7 @@ def run_plan(settings, plan, *experts, attachments=(), request="do it"):
     controller = ScriptedController([json.dumps(plan), "Done."])
     registry = ExpertRegistry(experts or [Upper()])
     engine = Engine(settings, controller=controller, registry=registry,
-                    planner=Planner(controller, stepwise=False))
+                    planner=Planner(controller))
     events = list(engine.run(request, list(attachments)))
     assert isinstance(events[-1], ev.AnswerDone), events[-1]
     return events, events[-1]
@@ -298,7 +298,7 @@ def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatc
     import sqlite3
 
     import engine.experts.registry as registry_module
-    import engine.controller.llama as llm_module
+    import engine.controller as llm_module
     import engine.plan.options as planning_module
     from engine.cli import main
     from engine.history import HistoryStore
@@ -309,8 +309,8 @@ def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatc
     plan = [task("text-generation", {"text": "hi"})]
     controller = ScriptedController([json.dumps(plan), "It says HI."])
     monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
-    monkeypatch.setattr(registry_module, "default_registry", lambda: ExpertRegistry([Upper()]))
-    monkeypatch.setattr(planning_module, "default_planner", lambda c, r=None, **k: Planner(c, stepwise=False))
+    monkeypatch.setattr(registry_module, "build_registry", lambda s=None: ExpertRegistry([Upper()]))
+    monkeypatch.setattr(planning_module, "default_planner", lambda c, **k: Planner(c))
     monkeypatch.setattr(HistoryStore, "update_run", full)
     assert main(["ask", "write hi"]) == 0
     captured = capsys.readouterr()

@@ -186,8 +186,5 @@ def test_cli_sync_refuses_offline_and_honours_env(hub, capsys, monkeypatch):
     assert "offline mode is on" in capsys.readouterr().err and hub.requests == []
     monkeypatch.setenv("HGPT_OFFLINE", "0")
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-    from engine import config
-
-    config.settings.cache_clear()
     assert main(["catalog", "sync", "--limit", "5"]) == 0
     assert "synced 5 model cards" in capsys.readouterr().out

@@ -55,7 +55,7 @@ def test_probes_on_this_machine():
 def test_the_controller_gets_the_offload_decision(settings):
     import llama_cpp
 
-    from engine.controller.llama import load_controller
+    from engine.controller import load_controller
 
     controller = load_controller(settings)  # builds the controller; the GGUF loads on first use
     expected = settings.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0

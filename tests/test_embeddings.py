@@ -37,9 +37,10 @@ def test_matches_transformers_bert():
 
 def test_persisted_rows_are_reused_from_disk(hgpt_home, monkeypatch):
     text = "a sentence only this test embeds"
-    first = embeddings.embed([text], persist=True)
-    assert (hgpt_home / "cache" / "minilm-l6-v2.npz").exists()
+    cache = hgpt_home / "cache"
+    first = embeddings.embed([text], cache_dir=cache)
+    assert (cache / "minilm-l6-v2.npz").exists()
     embeddings._cache.clear()
     embeddings._disk.cache_clear()
     monkeypatch.setattr(embeddings, "encoder", lambda: pytest.fail("the row should come from disk"))
-    assert np.array_equal(embeddings.embed([text], persist=True), first)
+    assert np.array_equal(embeddings.embed([text], cache_dir=cache), first)

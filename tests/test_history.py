@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.history import MIGRATIONS, HistoryError, HistoryRecorder, HistoryStore
+from engine.history import MIGRATIONS, HistoryError, HistoryStore
 from engine.session import Engine
 from engine.cancel import CancelToken
 from engine import events as ev
@@ -79,7 +79,7 @@ def test_a_run_is_folded_into_the_store_and_feeds_the_next_plan(store, settings)
     engine = Engine(settings, controller=llm, registry=ExpertRegistry([Upper()]))
     seen_running = []
 
-    for event in HistoryRecorder(store, conv.id).wrap(engine.run("translate hola")):
+    for event in engine.run("translate hola", conversation=conv.id):
         if isinstance(event, ev.PlanReady):
             seen_running.append(store.run(event.run_id).status)
     run = store.runs(conv.id)[0]
@@ -90,8 +90,7 @@ def test_a_run_is_folded_into_the_store_and_feeds_the_next_plan(store, settings)
     assert run.artifacts and run.artifacts[0].endswith(".txt")
     assert [m.role for m in store.messages(conv.id)] == ["user", "assistant"]
 
-    history = store.chat_history(conv.id)
-    list(HistoryRecorder(store, conv.id).wrap(engine.run("what did I ask?", history=history)))
+    list(engine.run("what did I ask?", conversation=conv.id))  # its earlier turns are the chat log
     planning_messages = llm.calls[2]["messages"]
     assert {"role": "user", "content": "translate hola"} in planning_messages
     assert any(m["role"] == "assistant" and m["content"].startswith("It says HOLA.") for m in planning_messages)
@@ -103,10 +102,10 @@ def test_cancel_and_early_stop_are_recorded(store, settings):
     engine = Engine(settings, controller=ScriptedController([_plan("a"), "x", _plan("b")]),
                     registry=ExpertRegistry([Upper()]))
     cancel = CancelToken()
-    for event in HistoryRecorder(store, conv.id).wrap(engine.run("one", cancel=cancel)):
+    for event in engine.run("one", cancel=cancel, conversation=conv.id):
         if isinstance(event, ev.PlanReady):
             cancel.cancel()
-    stream = HistoryRecorder(store, conv.id).wrap(engine.run("two"))
+    stream = engine.run("two", conversation=conv.id)
     next(stream), next(stream)
     stream.close()  # the consumer went away mid-run
     statuses = [r.status for r in store.runs(conv.id)]

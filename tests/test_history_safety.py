@@ -21,7 +21,7 @@ import pytest
 
 from engine import events as ev
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.history import HistoryRecorder, HistoryStore
+from engine.history import HistoryStore
 from engine.session import Engine
 from engine.plan.planner import Planner
 from engine.record import RunRecord
@@ -48,7 +48,7 @@ def scripted_engine(settings, *replies) -> Engine:
     controller = ScriptedController(list(replies))
     registry = ExpertRegistry([Upper()])
     return Engine(settings, controller=controller, registry=registry,
-                  planner=Planner(controller, stepwise=False))
+                  planner=Planner(controller))
 
 
 def earlier_history(db: Path) -> tuple[int, str]:
@@ -70,15 +70,15 @@ def integrity(db: Path) -> str:
 # -- the CLI records its runs ------------------------------------------------------------------
 def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, capsys):
     import engine.experts.registry as registry_module
-    import engine.controller.llama as llm_module
+    import engine.controller as llm_module
     import engine.plan.options as planning_module
     from engine.cli import main
 
     controller = ScriptedController([plan_json("hello"), "It says HELLO."])
     monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
-    monkeypatch.setattr(registry_module, "default_registry", lambda: ExpertRegistry([Upper()]))
+    monkeypatch.setattr(registry_module, "build_registry", lambda s=None: ExpertRegistry([Upper()]))
     monkeypatch.setattr(planning_module, "default_planner",
-                        lambda c, r=None, **k: Planner(c, stepwise=False))
+                        lambda c, **k: Planner(c))
     assert main(["ask", "write hello"]) == 0
     assert "HELLO" in capsys.readouterr().out
     store = HistoryStore(settings.db_path)
@@ -91,7 +91,7 @@ def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, c
 
 def test_cli_goes_on_unrecorded_when_the_history_file_is_damaged(settings, monkeypatch, capsys):
     import engine.experts.registry as registry_module
-    import engine.controller.llama as llm_module
+    import engine.controller as llm_module
     import engine.plan.options as planning_module
     from engine.cli import main
 
@@ -99,9 +99,9 @@ def test_cli_goes_on_unrecorded_when_the_history_file_is_damaged(settings, monke
     settings.db_path.write_bytes(b"this is not a database" * 100)
     controller = ScriptedController([plan_json("hi"), "HI."])
     monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
-    monkeypatch.setattr(registry_module, "default_registry", lambda: ExpertRegistry([Upper()]))
+    monkeypatch.setattr(registry_module, "build_registry", lambda s=None: ExpertRegistry([Upper()]))
     monkeypatch.setattr(planning_module, "default_planner",
-                        lambda c, r=None, **k: Planner(c, stepwise=False))
+                        lambda c, **k: Planner(c))
     assert main(["ask", "write hi"]) == 0
     err = capsys.readouterr().err
     assert "not kept in the history" in err and "move it aside" in err
@@ -177,7 +177,7 @@ def test_two_engines_in_two_threads_both_record_and_the_database_stays_sound(set
             conversation = store.new_conversation()
             engine = scripted_engine(settings, plan_json(f"request {n}"), f"answer {n}")
             barrier.wait(timeout=30)
-            events = list(HistoryRecorder(store, conversation.id).wrap(engine.run(f"request {n}")))
+            events = list(engine.run(f"request {n}", conversation=conversation.id))
             outcomes[n] = [events, conversation.id, store]
         except BaseException as exc:  # reported in the main thread
             errors.append(exc)

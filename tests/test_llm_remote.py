@@ -109,7 +109,7 @@ def test_planner_plans_through_the_server_in_one_call(server):
         {"task": "image-classification", "id": 0, "args": {"image": "cat.png"}},
         {"task": "text-to-speech", "id": 1, "args": {"text": "<resource>-0"}}]))
     llm = RemoteController(server.url, grammar_mode="both")
-    plan, _ = Planner(llm, list(T.values())).plan("What is in cat.png? Say it aloud.", {"cat.png": "image"})
+    plan, *_ = Planner(llm, list(T.values())).plan("What is in cat.png? Say it aloud.", {"cat.png": "image"})
     assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
     assert plan.tasks[1].dep == [0]
     body = server.requests[0]["body"]
@@ -118,7 +118,7 @@ def test_planner_plans_through_the_server_in_one_call(server):
 
 
 def test_settings_with_a_url_load_the_remote_controller(settings, server):
-    from engine.controller.llama import load_controller
+    from engine.controller import load_controller
 
     llm = load_controller(settings.with_(controller=server.url))
     assert isinstance(llm, RemoteController) and llm.offline is settings.offline

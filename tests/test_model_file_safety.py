@@ -26,7 +26,7 @@ from engine.errors import ExpertError, ModelFileError
 ROOT = Path(__file__).resolve().parents[1]
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "joblib", "dill", "cloudpickle", "shelve"}
 NOT_IN_LOCK = {  # built-ins with no lock entry, and why that is safe
-    "controller": "the controller GGUF, checked by engine.controller.llama.embedded_gguf",
+    "controller": "the controller GGUF, checked by engine.controller.packs.embedded_gguf",
     "hgpt/canny-control": "numpy code, no weights",
     "mediapipe:pose_landmark_full": "runs in the isolated .venv-mediapipe, outside this interpreter",
     "mediapipe:face_detection_full_range": "runs in the isolated .venv-mediapipe",
@@ -183,7 +183,7 @@ def test_a_real_expert_with_a_tampered_pin_fails_its_task_and_the_run_goes_on(se
     controller = ScriptedController([json.dumps(plan), "I could not look at the picture."])
     expert = EfficientNetLite0()
     engine = Engine(settings, controller=controller, registry=ExpertRegistry([expert]),
-                    planner=Planner(controller, stepwise=False))
+                    planner=Planner(controller))
     events = list(engine.run("what animal is this?", [images["chelsea"]]))
     [failed] = [e for e in events if isinstance(e, ev.TaskFailed)]
     assert "does not match models.lock" in failed.error and "pip install" in failed.error
@@ -192,7 +192,8 @@ def test_a_real_expert_with_a_tampered_pin_fails_its_task_and_the_run_goes_on(se
 
 
 def test_a_file_that_is_not_gguf_is_refused_before_llama_cpp_sees_it(tmp_path):
-    from engine.controller.llama import LlamaController, check_gguf
+    from engine.controller.llama import LlamaController
+    from engine.controller.packs import check_gguf
 
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"PK\x03\x04 a zip, not a GGUF")

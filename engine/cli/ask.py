@@ -7,11 +7,16 @@ import sys
 
 from .. import events as ev
 from ..cancel import CancelToken
+from ..text import clip
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("ask", help="plan, select, execute and answer a request")
     add_request_arguments(p, json_help="print the whole run record as JSON")
+    chat = p.add_mutually_exclusive_group()
+    chat.add_argument("--continue", dest="resume", action="store_true",
+                      help="continue the last conversation (its files and answers are the context)")
+    chat.add_argument("--chat", type=int, metavar="ID", help="continue conversation ID")
     p.set_defaults(func=run)
 
 
@@ -30,15 +35,14 @@ def add_request_arguments(p, json_help: str) -> None:
 def checked_settings(args):
     """Settings with the controller options applied; a local controller file is checked
     before anything starts."""
-    from ..settings import settings
-    from ..controller.llama import check_gguf
+    from ..controller import check_controller
+    from ..settings import load_settings
 
-    s = settings()
+    s = load_settings()
     changes = {k: v for k, v in (("controller", args.controller), ("chat_format", args.chat_format),
                                  ("n_threads", args.threads)) if v}
     s = s.with_(**changes) if changes else s
-    if s.controller and not s.controller.startswith(("http://", "https://")):
-        check_gguf(s.controller)
+    check_controller(s)
     return s
 
 
@@ -48,8 +52,8 @@ def run(args) -> int:
     settings = checked_settings(args)
     engine = Engine(settings)
     cancel = CancelToken()
-    inner = engine.run(args.request, args.attach, cancel=cancel)
-    stream = _recorded(inner, settings)
+    conversation = _conversation(engine, args)
+    stream = engine.run(args.request, args.attach, cancel=cancel, conversation=conversation)
     printer = JsonPrinter() if args.json else TextPrinter()
     try:
         for event in stream:
@@ -57,51 +61,25 @@ def run(args) -> int:
     except KeyboardInterrupt:
         cancel.cancel()
         stream.close()
-        inner.close()
         print("\nhgpt: cancelled", file=sys.stderr)
         return 130
     return printer.exit_code
 
 
-def _recorded(stream, settings):
-    """Each ``hgpt ask`` is a conversation in the history store, like a chat in the window,
-    so its run is kept (and a killed one shows as interrupted). An unusable store is
-    reported and the run goes on unrecorded."""
-    import sqlite3
+def _conversation(engine, args) -> int | None:
+    """The conversation this request continues: ``--chat ID``, ``--continue`` (the last
+    one), or None for a new one."""
+    if args.chat is not None:
+        engine.history.conversation(args.chat)  # a clear error when there is no such chat
+        return args.chat
+    if args.resume:
+        chats = engine.history.conversations(limit=1)
+        if not chats:
+            from ..errors import UserInputError
 
-    from ..history import HistoryError, HistoryRecorder, open_history
-
-    try:
-        store = open_history(settings)
-        conversation = store.new_conversation()
-    except (HistoryError, sqlite3.Error, OSError) as exc:
-        print(f"hgpt: this run is not kept in the history ({exc})", file=sys.stderr)
-        return stream
-    return _tolerant(HistoryRecorder(store, conversation.id), stream)
-
-
-def _tolerant(recorder, stream):
-    """``recorder.wrap(stream)``, except that a history write that fails (disk full) stops
-    the recording, says so once, and lets the run go on."""
-    import sqlite3
-
-    from ..faults import storage_message
-
-    recording = True
-    try:
-        for event in stream:
-            if recording:
-                try:
-                    recorder.apply(event)
-                except (sqlite3.Error, OSError) as exc:
-                    recording = False
-                    print(f"hgpt: the history stops recording this run: "
-                          f"{storage_message(exc, 'the history database')}", file=sys.stderr)
-            yield event
-    finally:
-        if recording and recorder.record is not None and not recorder.status:
-            recorder.status = "interrupted"
-            recorder.store.finish_run(recorder.record, "interrupted", "the run stopped before it finished")
+            raise UserInputError("there is no earlier conversation to continue; ask without --continue")
+        return chats[0].id
+    return None
 
 
 class JsonPrinter:
@@ -111,6 +89,8 @@ class JsonPrinter:
         if isinstance(event, ev.AnswerDone):
             print(json.dumps(event.record, indent=2, ensure_ascii=False))
             self.exit_code = 0
+        elif isinstance(event, ev.RunNotice):
+            print(f"hgpt: {event.message}", file=sys.stderr)
         elif isinstance(event, (ev.RunFailed, ev.RunCancelled)):
             print(json.dumps(event.to_dict(), indent=2), file=sys.stderr)
             self.exit_code = 130 if isinstance(event, ev.RunCancelled) else 1
@@ -134,9 +114,10 @@ class TextPrinter:
         self.say(f"run {e.run_id}  ({e.run_dir})")
 
     def on_StageStarted(self, e):
-        titles = {"plan": "Planning", "select": "Choosing models", "execute": "Running models",
-                  "answer": "Answer"}
-        self.say(f"\n▸ {titles.get(e.stage, e.stage)}")
+        self.say(f"\n▸ {ev.stage_words(e.stage).title}")
+
+    def on_RunNotice(self, e):
+        print(f"hgpt: {e.message}", file=sys.stderr)
 
     def on_PlanReady(self, e):
         if not e.tasks:
@@ -169,11 +150,14 @@ class TextPrinter:
         self.say(e.text, end="")
 
     def on_AnswerDone(self, e):
-        self.say("")
+        from ..answer import compose
+
+        details = compose("", e.answer["workflow"], e.answer["notes"])
+        self.say("\n\n" + details if details else "")
         self.exit_code = 0
 
     def on_RunFailed(self, e):
-        self.say(f"\nhgpt: the run failed while {e.stage}ning: {e.error}")
+        self.say(f"\nhgpt: the run failed while {ev.stage_words(e.stage).doing}: {e.error}")
         self.exit_code = 1
 
     def on_RunCancelled(self, e):
@@ -182,5 +166,4 @@ class TextPrinter:
 
 
 def _clip(value, limit: int = 60) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(value, limit, one_line=True)

@@ -11,6 +11,7 @@ import json
 import sys
 
 from ..errors import UserInputError
+from ..text import clip
 
 
 def add_parser(sub) -> None:
@@ -119,10 +120,10 @@ def import_(args) -> int:
 
 def sync(args) -> int:
     from ..catalog import hub
-    from ..settings import settings
+    from ..settings import load_settings
 
     stream = hub.sync(_open(), limit=args.limit, endpoint=args.endpoint, restart=args.restart,
-                      offline=settings().offline and not args.online)
+                      offline=load_settings().offline and not args.online)
     from tqdm import tqdm
 
     bar, last = tqdm(total=args.limit, unit="card", file=sys.stderr, desc="sync"), None
@@ -162,10 +163,11 @@ def stats(args) -> int:
 
 def rebuild(args) -> int:
     from ..catalog import rebuild_catalog
-    from ..settings import settings
-    from ..experts.registry import default_registry
+    from ..experts.registry import build_registry
+    from ..settings import load_settings
 
-    aside, catalog = rebuild_catalog(settings().catalog_path, default_registry())
+    settings = load_settings()
+    aside, catalog = rebuild_catalog(settings.catalog_path, build_registry(settings))
     if aside:
         print(f"moved the old catalog to {aside}")
     print(f"rebuilt {catalog.path}: {catalog.count():,} models from the installed packs and the "
@@ -176,10 +178,11 @@ def rebuild(args) -> int:
 # -- helpers -------------------------------------------------------------------------
 def _open():
     from ..catalog import open_catalog
-    from ..settings import settings
-    from ..experts.registry import default_registry
+    from ..experts.registry import build_registry
+    from ..settings import load_settings
 
-    return open_catalog(settings().catalog_path, default_registry())
+    settings = load_settings()
+    return open_catalog(settings.catalog_path, build_registry(settings))
 
 
 def _positive(n: int) -> None:
@@ -205,12 +208,10 @@ def _human(value) -> str:
 
 
 def _table(rows: list[dict], columns: list[str], max_width: int = 60) -> None:
-    cells = [[_clip(_human(r.get(c, "")), max_width) for c in columns] for r in rows]
+    cells = [[clip(_human(r.get(c, "")), max_width) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

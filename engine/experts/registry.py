@@ -27,10 +27,12 @@ class DuplicateExpertError(HgptError, ValueError):
 
 
 class ExpertRegistry:
-    def __init__(self, experts: Iterable[Expert] = ()):
+    """``settings`` (optional) tells plugins where the data folder is (e.g. for ONNX exports)."""
+
+    def __init__(self, experts: Iterable[Expert] = (), settings=None):
         self._experts: dict[str, Expert] = {}
         self.plugin_errors: dict[str, str] = {}
-        self.memory = None  # an engine.memory.MemoryManager the executor loads experts through
+        self.settings = settings
         for expert in experts:
             self.register(expert)
 
@@ -86,15 +88,6 @@ class ExpertRegistry:
             expert.unload()
 
 
-_default: ExpertRegistry | None = None
-
-
-def default_registry() -> ExpertRegistry:
-    """The process-wide registry with every installed plugin (built-ins included)."""
-    global _default
-    if _default is None:
-        from ..memory import MemoryManager
-
-        _default = ExpertRegistry().load_plugins()
-        _default.memory = MemoryManager.from_settings()
-    return _default
+def build_registry(settings=None) -> ExpertRegistry:
+    """A registry with every installed plugin (built-ins included), for ``settings``."""
+    return ExpertRegistry(settings=settings).load_plugins()

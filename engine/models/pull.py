@@ -1,6 +1,6 @@
 """``pull``: fetch a locked Hugging Face model into the hub cache, never a half file.
 
-Offline mode (``settings().offline``, on by default) refuses before any socket is
+Offline mode (``Settings.offline``, on by default) refuses before any socket is
 opened; ``HGPT_OFFLINE=0`` or ``hgpt models pull --online`` turns it off. Each file
 goes through huggingface_hub's ``hf_hub_download`` at the pinned revision, but into
 a private staging cache (``<hub cache>/.hgpt-staging``) on the same volume, so
@@ -82,9 +82,9 @@ def pull(name: str, *, offline: bool | None = None, lock: Lock | None = None,
     """Download every file of model ``name`` (verified) into the hub cache; see the module doc."""
     entry = (lock or load_lock()).get(name)
     if offline is None:
-        from ..settings import settings
+        from ..settings import load_settings
 
-        offline = settings().offline
+        offline = load_settings().offline
     if offline:
         raise OfflineError(_offline_message(entry))
     if entry.kind == "pypi":

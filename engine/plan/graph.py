@@ -51,6 +51,12 @@ class Plan:
     def to_list(self) -> list[dict]:
         return [t.to_dict() for t in self.tasks]
 
+    @classmethod
+    def from_list(cls, tasks, repairs=(), raw: str = "") -> "Plan":
+        """A plan from its dict form (``to_list``, an event's ``tasks``), taken as it is."""
+        return cls([Task(int(t["id"]), str(t["task"]), list(t.get("dep", [-1])), dict(t.get("args", {})))
+                    for t in tasks], list(repairs), raw)
+
     def __len__(self) -> int:
         return len(self.tasks)
 

@@ -26,7 +26,9 @@ engineered around it rather than left to hope:
   continue a reply get one call under the whole-plan grammar;
 * **repair** — whatever was written is parsed and repaired (``engine.plan.graph``).
 
-``Planner.plan`` keeps its signature; each rail can be switched off for ablation
+``Planner.plan`` returns the plan with its seconds and a ``PlanTrace`` of what it
+offered and saw; the planner itself keeps no per-request state, so concurrent runs
+can share it. Each rail can be switched off for ablation
 (``engine.plan.options.PlanningOptions``).
 """
 
@@ -35,15 +37,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping, NamedTuple, Sequence
 
+from ..cancel import CancelToken
+from ..tasks import TASK_TYPES, TaskType, can_feed
 from . import grammar, prompts
 from .graph import Plan, parse
-from ..tasks import TASK_TYPES, TaskType, can_feed
+from .options import PlanningOptions
 
-DemoPicker = Callable[[str, Mapping[str, str]], Sequence[dict]]
-TaskNarrower = Callable[[str, Mapping[str, str], Sequence[TaskType]], Sequence[TaskType]]
 EdgeCheck = Callable[[TaskType, TaskType], bool]
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
@@ -82,52 +84,63 @@ def _last_answer(history: Sequence[dict]) -> str:
 
 
 @dataclass
+class PlanTrace:
+    """What one planning call offered and saw: for ``hgpt plan`` and the evaluations."""
+
+    offered: list[str] = field(default_factory=list)  # task types on offer
+    demos: list[str] = field(default_factory=list)  # requests of the demonstrations shown
+    files: dict[str, str] = field(default_factory=dict)  # every file the plan may use
+    attachments: dict[str, str] = field(default_factory=dict)  # this turn's own files
+    steps: list[dict] = field(default_factory=list)  # clause -> task types, for guided steps
+    calls: int = 0  # controller calls that had a real choice to make
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Planned(NamedTuple):
+    plan: Plan
+    seconds: float
+    trace: PlanTrace
+
+
+@dataclass
 class Planner:
+    """Plans requests for one controller; holds no per-request state, so runs may share it."""
+
     controller: object
     task_types: Sequence[TaskType] = field(default_factory=lambda: list(TASK_TYPES.values()))
-    demos: DemoPicker | None = None
-    narrow: TaskNarrower | None = None
-    max_tasks: int = 6
-    max_tokens: int = 400
-    constrained: bool = True
+    options: PlanningOptions = field(default_factory=PlanningOptions)
     ranker: object | None = None  # engine.plan.ranking.TaskRanker: narrowing and step guidance
     bank: object | None = None  # engine.plan.demos.DemoBank: retrieved demonstrations
-    n_demos: int = 3
-    top_k: int = 5
-    stepwise: bool = True
     edge_ok: EdgeCheck | None = None
-    free_text: bool = False
-    step_tokens: int = 120
-    guided: bool = True  # step k offers the task types of the k-th clause that asks for one
-    list_all: bool = True  # the prompt lists every task type: a fixed prefix, evaluated once and reused
-    per_clause: int = 1
-    last: dict = field(default_factory=dict, repr=False)  # what the last call offered and saw
 
     @property
     def types_by_name(self) -> dict[str, TaskType]:
         return {t.name: t for t in self.task_types}
 
     def plan(self, request: str, attachments: Mapping[str, str] | None = None,
-             history: Sequence[dict] = ()) -> tuple[Plan, float]:
+             history: Sequence[dict] = (), cancel: CancelToken | None = None) -> Planned:
+        """The plan for ``request``, its seconds and the trace; ``cancel`` is checked
+        between controller calls and, inside one, between generated tokens."""
         started = time.perf_counter()
+        cancel = cancel or CancelToken()
+        options = self.options
         files = self._files(request, attachments, history)
         ranking = self.ranker.rank(request, files) if self.ranker is not None else None
-        offered = self._offered(request, files, ranking)
-        demos = self._demos(request, files, offered)
-        listed = list(self.task_types) if self.list_all else offered
+        offered = ranking.offered(options.top_k) if ranking is not None else list(self.task_types)
+        demos = self._demos(request, offered)
+        listed = list(self.task_types) if options.list_all else offered
         messages = prompts.planning_messages(request, listed, files, demos, history)
-        self.last = {"offered": [t.name for t in offered], "demos": [d["request"] for d in demos],
-                     "files": files, "attachments": dict(attachments or {}), "calls": 0}
-        if self.constrained and self.stepwise and getattr(self.controller, "supports_prefix", False):
-            raw = self._write_stepwise(messages, offered, files, ranking, request, history)
+        trace = PlanTrace([t.name for t in offered], [d["request"] for d in demos], files, dict(attachments or {}))
+        cancel.check()
+        if options.grammar and options.stepwise and self.controller.supports_prefix:
+            raw = self._write_stepwise(messages, offered, files, ranking, request, history, trace, cancel)
         else:
-            gbnf = grammar.plan_grammar(offered, files, self.max_tasks) if self.constrained else None
-            extra = ({"schema": grammar.plan_schema(offered, self.max_tasks)}
-                     if self.constrained and getattr(self.controller, "accepts_schema", False) else {})
-            raw = self.controller.complete(messages, grammar=gbnf, max_tokens=self.max_tokens, **extra)
-            self.last["calls"] = 1
+            raw = self._write_whole(messages, offered, files, cancel)
+            trace.calls = 1
         plan = parse(raw, self.types_by_name, files)
-        return plan, time.perf_counter() - started
+        return Planned(plan, time.perf_counter() - started, trace)
 
     # -- inputs ---------------------------------------------------------------------
     def _files(self, request, attachments, history) -> dict[str, str]:
@@ -141,29 +154,32 @@ class Planner:
 
         return {**mentioned_files(request), **dict(attachments or {})}
 
-    def _offered(self, request, files, ranking) -> list[TaskType]:
-        if ranking is not None:
-            return ranking.offered(self.top_k)
-        if self.narrow is not None:
-            return list(self.narrow(request, files, self.task_types))
-        return list(self.task_types)
+    def _demos(self, request, offered) -> list[dict]:
+        if self.bank is None:
+            return []
+        picked = self.bank.retrieve(request, self.types_by_name, self.options.n_demos, [t.name for t in offered])
+        return [d.as_prompt() for d in picked]
 
-    def _demos(self, request, files, offered) -> list[dict]:
-        if self.bank is not None:
-            picked = self.bank.retrieve(request, self.types_by_name, self.n_demos, [t.name for t in offered])
-            return [d.as_prompt() for d in picked]
-        return list(self.demos(request, files)) if self.demos else []
+    # -- the whole plan in one call -----------------------------------------------------
+    def _write_whole(self, messages, offered, files, cancel) -> str:
+        options, controller = self.options, self.controller
+        constrain = options.grammar
+        gbnf = grammar.plan_grammar(offered, files, options.max_tasks) if constrain and controller.accepts_grammar else None
+        schema = grammar.plan_schema(offered, options.max_tasks) if constrain and controller.accepts_schema else None
+        return controller.complete(messages, grammar=gbnf, schema=schema, max_tokens=options.max_tokens, cancel=cancel)
 
     # -- one task per call ----------------------------------------------------------
-    def _write_stepwise(self, messages, offered, files, ranking, request, history) -> str:
+    def _write_stepwise(self, messages, offered, files, ranking, request, history, trace, cancel) -> str:
+        options = self.options
         texts = self._texts(request, history)
-        current = self._current_files(request, self.last.get("attachments"))
+        current = self._current_files(request, trace.attachments)
         must_plan = bool(current) or (ranking is not None and _asks_for_work(ranking))
         steps = self._steps(ranking, must_plan)
-        self.last["steps"] = [{"clause": s.clause, "tasks": [t.name for t in s.candidates]} for s in steps or []]
+        trace.steps = [{"clause": s.clause, "tasks": [t.name for t in s.candidates]} for s in steps or []]
         queue = list(steps) if steps is not None else None
         reply, earlier, helped = "[", [], set()
-        while len(earlier) < self.max_tasks and (queue is None or queue):
+        while len(earlier) < options.max_tasks and (queue is None or queue):
+            cancel.check()
             step = queue.pop(0) if queue is not None else None
             choices = self._choices(step, earlier, offered, files, texts, request, history,
                                     allow_end=step is None and (bool(earlier) or not must_plan),
@@ -176,13 +192,8 @@ class Planner:
                     helped.add(id(step))
                     queue[:0] = [producer, step]
                 continue
-            piece = choices.forced()
-            if piece is None and hasattr(self.controller, "pick"):  # a rule instead of a model
-                piece = self.controller.pick(choices)
-            elif piece is None:
-                piece = self.controller.complete_after(messages, reply, grammar=choices.gbnf(),
-                                                       max_tokens=self.step_tokens)
-                self.last["calls"] += 1
+            trace.calls += choices.forced() is None
+            piece = self.controller.choose(choices, messages, reply, max_tokens=options.step_tokens, cancel=cancel)
             task = _read_step(piece, self.types_by_name)
             if task is None:
                 break
@@ -199,7 +210,7 @@ class Planner:
         if step is not None and step.clause not in texts and not self._points_back(request, history):
             texts = texts + [step.clause]
         return grammar.step_choices(len(earlier), candidates, earlier, files, texts, allow_end=allow_end,
-                                    free_text=self.free_text, edge_ok=self.edge_ok or can_feed, local=local)
+                                    free_text=self.options.free_text, edge_ok=self.edge_ok or can_feed, local=local)
 
     def _producer(self, step, earlier, files, ranking):
         """A step making the file a stuck step needs, from inputs at hand (best ranked)."""
@@ -231,13 +242,14 @@ class Planner:
 
     def _steps(self, ranking, must_plan):
         """Guided steps from the ranking; None lets the controller choose freely."""
-        if ranking is None or not self.guided:
+        if ranking is None or not self.options.guided:
             return None
         from .ranking import PlanStep
 
-        steps = ranking.plan_steps(self.per_clause)
+        per_clause = self.options.per_clause
+        steps = ranking.plan_steps(per_clause)
         if not steps and must_plan:
-            steps = [PlanStep(ranking.clauses[0], ranking.order()[: self.per_clause])]
+            steps = [PlanStep(ranking.clauses[0], ranking.order()[:per_clause])]
         return steps or None
 
 

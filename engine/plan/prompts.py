@@ -1,9 +1,6 @@
-"""The prompts of the four stages, after the HuggingGPT paper's Table 1.
-
-Each builder returns chat messages. Planning: specification, the available task
-list, demonstrations (as user/assistant turns) and chat logs. Selection: the task
-and the candidate models. Response: the request and the execution log.
-"""
+"""The planning prompt, after the HuggingGPT paper's Table 1: the specification,
+the available task list, demonstrations (as user/assistant turns) and chat logs.
+(Selection's and the answer's prompts live with their stages.)"""
 
 from __future__ import annotations
 
@@ -77,47 +74,4 @@ def planning_messages(
         messages.append({"role": "assistant", "content": plan_text(demo["plan"])})
     messages += history_messages(history)
     messages.append({"role": "user", "content": request_text(request, attachments or {})})
-    return messages
-
-
-SELECT_SPEC = (
-    "Given the user request and the task, select the most suitable model from the list. "
-    'Reply in JSON: {"id": model id, "reason": why this model}.'
-)
-
-
-def selection_messages(request: str, task: dict, candidates: Sequence[dict]) -> list[dict]:
-    listing = "\n".join(
-        f"- {c['id']}: {c.get('description', '')[:160]} (downloads {c.get('downloads', 0)})"
-        for c in candidates
-    )
-    return [
-        {"role": "system", "content": SELECT_SPEC},
-        {"role": "user", "content": f"Request: {request}\nTask: {json.dumps(task)}\nModels:\n{listing}"},
-    ]
-
-
-ANSWER_SPEC = (
-    "You answer the user's request from the results of the AI models that were run for it. "
-    "Answer directly and briefly, in one or two sentences, using only the results. "
-    "If there are no results, say you could not do it."
-)
-
-
-CHAT_SPEC = "You are hgpt, a helpful assistant running offline on the user's computer. Answer briefly."
-
-
-def answer_messages(request: str, results: Sequence[dict], history: Sequence[dict] = ()) -> list[dict]:
-    if not results:  # an empty plan: the controller answers the request itself
-        return ([{"role": "system", "content": CHAT_SPEC}]
-                + [{"role": t["role"], "content": t["content"]} for t in history]
-                + [{"role": "user", "content": request}])
-    lines = []
-    for r in results:
-        outcome = r.get("text") or ", ".join(r.get("files", [])) or r.get("error", "")
-        lines.append(f"- {r['task']} with {r['model_id']}: {outcome}")
-    log = "\n".join(lines) or "(no models were run)"
-    messages = [{"role": "system", "content": ANSWER_SPEC}]
-    messages += [{"role": t["role"], "content": t["content"]} for t in history]
-    messages.append({"role": "user", "content": f"{request}\n\nResults:\n{log}"})
     return messages

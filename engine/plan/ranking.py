@@ -33,16 +33,12 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..files import SUFFIX_MODALITY
 from ..tasks import TaskType
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
-EXTENSIONS = {
-    "image": ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"),
-    "audio": ("wav", "mp3", "flac", "ogg", "m4a", "aac"),
-    "video": ("mp4", "avi", "mov", "webm", "mkv"),
-}
-_EXT_MODALITY = {ext: m for m, exts in EXTENSIONS.items() for ext in exts}
-FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(_EXT_MODALITY) + r"))\b", re.IGNORECASE)
+FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
+                     + r"))\b", re.IGNORECASE)
 SENTENCE_RE = re.compile(r"(?<=[.?!;])\s+|\n+")
 # "… and <verb> …" starts a new request ("read the text and summarize it")
 ACTION_VERBS = (
@@ -70,7 +66,7 @@ SCENE_PENALTY = 0.15
 FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on TaskBench dev records)
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 
-Embedder = Callable[..., np.ndarray]  # (texts, persist=False) -> unit rows
+Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
 
 
 def norm_name(name: str) -> str:
@@ -79,7 +75,7 @@ def norm_name(name: str) -> str:
 
 def mentioned_files(text: str) -> dict[str, str]:
     """File names written in the request ("photo.jpg" -> image), in order of mention."""
-    return {m.group(1): _EXT_MODALITY[m.group(2).lower()] for m in FILE_RE.finditer(text)}
+    return {m.group(1): SUFFIX_MODALITY["." + m.group(2).lower()] for m in FILE_RE.finditer(text)}
 
 
 def split_clauses(text: str) -> list[str]:
@@ -177,7 +173,7 @@ class TaskRanker:
     """Ranks task types for requests; task texts are embedded once per ranker."""
 
     def __init__(self, task_types: Sequence[TaskType], cues: Mapping[str, dict] | None = None,
-                 embed: Embedder | None = None):
+                 embed: Embedder | None = None, cache_dir: Path | None = None):
         if embed is None:
             from ..embeddings import embed
         self.task_types = list(task_types)
@@ -192,7 +188,7 @@ class TaskRanker:
                 texts.append(text)
                 owner.append(index)
         self._owner = np.array(owner)
-        self._vectors = self.embed(texts, persist=True)
+        self._vectors = self.embed(texts, cache_dir=cache_dir)
 
     def rank(self, request: str, files: Mapping[str, str] | None = None) -> Ranking:
         files = {**mentioned_files(request), **dict(files or {})}

@@ -93,6 +93,12 @@ class PlanDraft:
         self.models: dict[int, str] = {}
         self.task_types, self.registry = task_types, registry
 
+    @classmethod
+    def from_list(cls, tasks: Sequence[Mapping], task_types: Mapping[str, TaskType] = TASK_TYPES,
+                  registry=None) -> "PlanDraft":
+        """A draft of a plan given as dicts (``ReviewRequested.tasks``)."""
+        return cls(Plan.from_list(tasks), task_types, registry)
+
     def task(self, task_id: int) -> Task:
         for t in self.tasks:
             if t.id == task_id:

@@ -1,10 +1,12 @@
 """What a view shows of a run's task graph: one node per task, laid out in layers.
 
-``RunView`` folds a run's events (or a saved run from the history store) into
-per-task ``Node`` states — task, arguments, chosen model, status, seconds, the
-candidates selection considered and the controller's reason — and places each
-node in a layer (one more than the deepest task it depends on) and a row within
-that layer. The desktop's plan panel draws exactly this; it holds no Qt.
+``RunView`` keeps the run's ``RunRecord`` — the one fold of a run's events
+(``RunRecord.apply``) — and reads each task's ``Node`` from it: task, arguments,
+chosen model, status, seconds, the candidates selection considered and the
+controller's reason. A saved run from the history store becomes a record too, so
+a live run and a reopened one are drawn from the same data. Each node sits in a
+layer (one more than the deepest task it depends on) and a row within that
+layer. The desktop's plan panel draws exactly this; it holds no Qt.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .. import events as ev
+from ..record import RunRecord
 
 STATUSES = ("planned", "selected", "running", "done", "failed", "skipped")
 
@@ -53,74 +56,70 @@ class RunView:
     """The current state of one run's graph, updated one event at a time."""
 
     def __init__(self) -> None:
-        self.run_id = ""
+        self.record = RunRecord("", "", "", [])
         self.nodes: dict[int, Node] = {}
         self.stage = ""
         self.status = ""
 
-    def set_plan(self, tasks: list[dict]) -> None:
-        old = self.nodes
-        self.nodes = {}
-        places = layout(tasks)
-        for t in tasks:
-            node = Node(t["id"], t["task"], dict(t.get("args", {})), list(t.get("dep", [])))
-            node.layer, node.row = places[t["id"]]
-            if t["id"] in old and old[t["id"]].task == node.task:
-                node.model_id = old[t["id"]].model_id
-            self.nodes[node.id] = node
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
 
     def apply(self, event: ev.Event) -> set[int]:
         """Fold one event; returns the ids of nodes it changed (all on a new plan)."""
         if isinstance(event, ev.RunStarted):
             self.__init__()
-            self.run_id, self.status = event.run_id, "running"
+            self.record = RunRecord(event.run_id, event.run_dir, event.request, list(event.attachments))
+            self.status = "running"
             return set()
+        self.record.apply(event)
         if isinstance(event, (ev.PlanReady, ev.PlanReviewed)):
-            self.set_plan(event.tasks)
-            return set(self.nodes)
+            return self._rebuild()
         if isinstance(event, ev.StageStarted):
             self.stage = event.stage
-            return set()
-        if isinstance(event, (ev.AnswerDone, ev.RunFailed, ev.RunCancelled)):
-            self.status = {"AnswerDone": "done", "RunFailed": "failed"}.get(event.kind, "cancelled")
-            return set()
-        node = self.nodes.get(getattr(event, "task_id", -1))
-        if node is None:
-            return set()
-        _fold(node, event)
-        return {node.id}
+        elif isinstance(event, ev.AnswerDone):
+            self.status = "done"
+        elif isinstance(event, ev.RunFailed):
+            self.status = "failed"
+        elif isinstance(event, ev.RunCancelled):
+            self.status = "cancelled"
+        task_id = getattr(event, "task_id", None)
+        if task_id in self.nodes:
+            self._refresh(self.nodes[task_id])
+            return {task_id}
+        return set()
 
     def load(self, plan: list[dict], selections: dict, results: dict, status: str = "") -> None:
         """A saved run: its plan, selections and per-task results (as stored)."""
-        self.set_plan(plan)
+        self.record = RunRecord("", "", "", [], plan=list(plan), selections=dict(selections), tasks=dict(results))
         self.status = status
-        for key, sel in selections.items():
-            node = self.nodes.get(int(key))
-            if node:
-                node.status, node.model_id = "selected", sel.get("model_id", "")
-                node.reason, node.candidates = sel.get("reason", ""), sel.get("candidates", [])
-        for key, res in results.items():
-            node = self.nodes.get(int(key))
-            if node:
-                node.status = res.get("status", node.status)
-                node.model_id = res.get("model_id") or node.model_id
-                node.seconds, node.text = res.get("seconds"), res.get("text", "")
-                node.files, node.error = list(res.get("files", [])), res.get("error", "")
+        self._rebuild()
+
+    def _rebuild(self) -> set[int]:
+        old = self.nodes
+        self.nodes = {}
+        places = layout(self.record.plan)
+        for t in self.record.plan:
+            node = Node(t["id"], t["task"], dict(t.get("args", {})), list(t.get("dep", [])))
+            node.layer, node.row = places[t["id"]]
+            if t["id"] in old and old[t["id"]].task == node.task:
+                node.model_id = old[t["id"]].model_id
+            self._refresh(node)
+            self.nodes[node.id] = node
+        return set(self.nodes)
+
+    def _refresh(self, node: Node) -> None:
+        """The node's state as the record has it."""
+        sel = self.record.selections.get(str(node.id), {})
+        res = self.record.tasks.get(str(node.id), {})
+        if sel:
+            node.status, node.model_id = "selected", sel.get("model_id", "") or node.model_id
+            node.reason, node.candidates = sel.get("reason", ""), list(sel.get("candidates", []))
+        if res:
+            node.status = res.get("status", node.status)
+            node.model_id = res.get("model_id") or node.model_id
+            node.seconds, node.text = res.get("seconds"), res.get("text", "")
+            node.files, node.error = list(res.get("files", [])), res.get("error", "")
 
     def ordered(self) -> list[Node]:
         return [self.nodes[i] for i in sorted(self.nodes)]
-
-
-def _fold(node: Node, event: ev.Event) -> None:
-    if isinstance(event, ev.ModelSelected):
-        node.status, node.model_id, node.reason = "selected", event.model_id, event.reason
-        node.candidates = list(event.candidates)
-    elif isinstance(event, ev.TaskStarted):
-        node.status, node.model_id = "running", event.model_id or node.model_id
-    elif isinstance(event, ev.TaskFinished):
-        node.status, node.seconds, node.text, node.files = "done", event.seconds, event.text, list(event.files)
-    elif isinstance(event, ev.TaskFailed):
-        node.status, node.seconds, node.error = "failed", event.seconds, event.error
-        node.model_id = event.model_id or node.model_id
-    elif isinstance(event, ev.TaskSkipped):
-        node.status, node.error = "skipped", event.reason

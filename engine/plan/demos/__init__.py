@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -96,12 +95,13 @@ def _modality_of(key: str, value: str, demo: Demo) -> str:
 class DemoBank:
     """Demos with their request embeddings; ``retrieve`` picks varied, relevant ones."""
 
-    def __init__(self, demos: Sequence[Demo] | None = None, embed: Callable[..., np.ndarray] | None = None):
+    def __init__(self, demos: Sequence[Demo] | None = None, embed: Callable[..., np.ndarray] | None = None,
+                 cache_dir: Path | None = None):
         if embed is None:
             from ...embeddings import embed
         self.demos = list(load_demos() if demos is None else demos)
         self.embed = embed
-        self.vectors = embed([d.request for d in self.demos], persist=True) if self.demos else np.zeros((0, 1))
+        self.vectors = embed([d.request for d in self.demos], cache_dir=cache_dir) if self.demos else np.zeros((0, 1))
 
     def retrieve(self, request: str, task_types: Mapping[str, TaskType], k: int = 4,
                  offered: Sequence[str] = (), diversity: float = 0.3) -> list[Demo]:
@@ -138,7 +138,3 @@ def _mmr(relevance: np.ndarray, vectors: np.ndarray, k: int, diversity: float) -
         candidates.remove(best)
     return picked
 
-
-@lru_cache(maxsize=1)
-def default_bank() -> DemoBank:
-    return DemoBank()
