@@ -132,7 +132,7 @@ class Engine:
     def planner(self):
         with self._lock:
             if self._planner is None:
-                from .plan.options import default_planner
+                from .plan.planner import default_planner
 
                 self._planner = default_planner(self.controller, cache_dir=self.settings.cache_dir)
             return self._planner

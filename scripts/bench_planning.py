@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="")
     args = p.parse_args(argv)
     from engine.controller.llama import LlamaController
-    from engine.plan.options import default_planner
+    from engine.plan.planner import default_planner
     from engine.settings import load_settings
 
     t0 = time.perf_counter()

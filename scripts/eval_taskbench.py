@@ -72,7 +72,8 @@ def graph_edges(graph):
 
 def build_planner(args, task_types, graph):
     from engine.controller.llama import LlamaController
-    from engine.plan.options import PlanningOptions, default_planner
+    from engine.plan.options import PlanningOptions
+    from engine.plan.planner import default_planner
 
     defaults = PlanningOptions()
     options = PlanningOptions(

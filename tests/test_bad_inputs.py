@@ -299,7 +299,7 @@ def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatc
 
     import engine.experts.registry as registry_module
     import engine.controller as llm_module
-    import engine.plan.options as planning_module
+    import engine.plan.planner as planning_module
     from engine.cli import main
     from engine.history import HistoryStore
 

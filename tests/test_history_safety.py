@@ -71,7 +71,7 @@ def integrity(db: Path) -> str:
 def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, capsys):
     import engine.experts.registry as registry_module
     import engine.controller as llm_module
-    import engine.plan.options as planning_module
+    import engine.plan.planner as planning_module
     from engine.cli import main
 
     controller = ScriptedController([plan_json("hello"), "It says HELLO."])
@@ -92,7 +92,7 @@ def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, c
 def test_cli_goes_on_unrecorded_when_the_history_file_is_damaged(settings, monkeypatch, capsys):
     import engine.experts.registry as registry_module
     import engine.controller as llm_module
-    import engine.plan.options as planning_module
+    import engine.plan.planner as planning_module
     from engine.cli import main
 
     settings.home.mkdir(parents=True, exist_ok=True)

@@ -248,7 +248,7 @@ def test_a_step_without_its_input_gets_a_producer_first(ranker, bank):
 
 
 def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
-    from engine.plan import demos, options as planning
+    from engine.plan import demos, planner as planner_module
     from engine.errors import ModelFileError
     from engine.testing import ScriptedController
 
@@ -260,7 +260,7 @@ def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
     monkeypatch.setattr(ranking, "TaskRanker", missing)
     monkeypatch.setattr(demos, "DemoBank", missing)
     scripted = ScriptedController(['[{"task": "translation", "id": 0, "args": {"text": "hola"}}]'])
-    planner = planning.default_planner(scripted)
+    planner = planner_module.default_planner(scripted)
     assert planner.ranker is None and planner.bank is None
     assert "planning without task ranking" in caplog.text
     assert planner.plan("translate hola")[0].tasks[0].task == "translation"

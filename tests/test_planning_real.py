@@ -17,7 +17,7 @@ SHOWCASE = "What animal is in chelsea.png? Then say the answer out loud."
 
 @pytest.fixture(scope="module")
 def planner(llm):
-    from engine.plan.options import default_planner
+    from engine.plan.planner import default_planner
 
     return default_planner(llm)
 
@@ -59,7 +59,8 @@ def test_read_that_aloud_takes_the_previous_answer(planner):
 
 def test_unguided_and_whole_plan_grammars_run_in_llama_cpp(llm):
     from engine.plan.graph import validate
-    from engine.plan.options import PlanningOptions, default_planner
+    from engine.plan.options import PlanningOptions
+    from engine.plan.planner import default_planner
 
     for options in (PlanningOptions(guided=False), PlanningOptions(stepwise=False)):
         plan, *_ = default_planner(llm, options=options).plan(SHOWCASE, {"chelsea.png": "image"})
@@ -112,7 +113,8 @@ def gemma(tmp_path_factory):
 
 def test_gemma_controller_renders_its_format_and_plans(gemma):
     from engine.plan.graph import validate
-    from engine.plan.options import PlanningOptions, default_planner
+    from engine.plan.options import PlanningOptions
+    from engine.plan.planner import default_planner
 
     tokens, stop = gemma.render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
     text = gemma.llama.detokenize(tokens, special=True).decode()

@@ -35,17 +35,21 @@ can share it. Each rail can be switched off for ablation
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
+from ..errors import MissingDependencyError, ModelFileError
 from ..tasks import TASK_TYPES, TaskType, can_feed
 from . import grammar, prompts
 from .graph import Plan, parse
 from .options import PlanningOptions
 
+log = logging.getLogger(__name__)
 EdgeCheck = Callable[[TaskType, TaskType], bool]
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
@@ -282,3 +286,30 @@ def _read_step(piece: str, types: Mapping[str, TaskType]) -> TaskType | None:
     except json.JSONDecodeError:
         return None
     return types.get(item.get("task"))
+
+
+def _optional(build, what: str):
+    """A rail that cannot be built (its model missing) is left out with a warning:
+    the controller still plans, only less well."""
+    try:
+        return build()
+    except (ModelFileError, MissingDependencyError) as exc:
+        log.warning("planning without %s: %s", what, exc)
+        return None
+
+
+def default_planner(controller, *, task_types: Sequence[TaskType] | None = None,
+                    options: PlanningOptions | None = None, edge_ok=None, cache_dir: Path | None = None):
+    """The planner for ``controller``: the task types (hgpt's own, or another list such
+    as TaskBench's tools), the ranker that narrows them per request, the
+    demonstration bank, and the edge check. The ranker and the bank embed their
+    fixed texts once; with ``cache_dir`` the vectors are kept on disk by a hash of
+    their text, so a fresh process does not embed them again."""
+    from .demos import DemoBank
+    from .ranking import TaskRanker
+
+    options = options or PlanningOptions()
+    types = list(task_types if task_types is not None else TASK_TYPES.values())
+    ranker = _optional(lambda: TaskRanker(types, cache_dir=cache_dir), "task ranking") if options.narrow else None
+    bank = _optional(lambda: DemoBank(cache_dir=cache_dir), "retrieved demonstrations") if options.retrieval else None
+    return Planner(controller, types, options, ranker=ranker, bank=bank, edge_ok=edge_ok)
