@@ -86,20 +86,23 @@ def make_engine(args):
 def plan_case(engine, request: str, attachments: list[str], history: list[dict]):
     """The plan as ``[{"task", "id", "dep", "args"}]``, the engine's planning seconds, its trace."""
     plan, seconds, trace = engine.plan_only(request, attachments, history)
-    return plan.to_list(), seconds, trace
+    return plan.to_list(), seconds, trace.to_dict() if hasattr(trace, "to_dict") else dict(trace)
 
 
-def answer_case(engine, question: str) -> tuple[str, list[dict], str]:
-    """The final answer text, the plan the run made, and an error ('' when it finished)."""
+def answer_case(engine, question: str) -> dict:
+    """The final answer ``text``, its ``direct`` part alone (the controller's words, where
+    the engine reports it separately), the ``plan`` the run made, and an ``error``."""
     from engine import events
 
-    text, plan, error = "", [], "no AnswerDone event"
+    out = {"text": "", "direct": None, "plan": [], "error": "no AnswerDone event"}
     for event in engine.run(question):
         if isinstance(event, events.AnswerDone):
-            text, plan, error = event.text, list(event.record.get("plan") or []), ""
+            structured = getattr(event, "answer", None) or {}
+            out.update(text=event.text, direct=structured.get("direct"), error="",
+                       plan=list(event.record.get("plan") or []))
         elif isinstance(event, (events.RunFailed, events.RunCancelled)):
-            error = f"{type(event).__name__}: {getattr(event, 'error', '') or getattr(event, 'stage', '')}"
-    return text, plan, error
+            out["error"] = f"{type(event).__name__}: {getattr(event, 'error', '') or getattr(event, 'stage', '')}"
+    return out
 
 
 # --- real files for a case --------------------------------------------------------------
@@ -252,15 +255,18 @@ def run_answers(engine, cases: list[dict], log) -> list[dict]:
     for case in cases:
         started = time.perf_counter()
         try:
-            text, plan, error = answer_case(engine, case["question"])
-        except Exception as exc:
-            text, plan, error = "", [], f"{type(exc).__name__}: {exc}"
-        right = not error and re.search(case["answer_regex"], text, re.IGNORECASE) is not None
+            out = answer_case(engine, case["question"])
+        except Exception as exc:  # an engine that raises is a wrong answer, not a crashed run
+            out = {"text": "", "direct": None, "plan": [], "error": f"{type(exc).__name__}: {exc}"}
+        pattern = re.compile(case["answer_regex"], re.IGNORECASE)
+        right = not out["error"] and pattern.search(out["text"]) is not None
+        direct_right = None if out["direct"] is None else pattern.search(out["direct"]) is not None
         results.append({"kind": "answer", "id": case["id"], "part": part_of(case["id"]),
-                        "question": case["question"], "answer_regex": case["answer_regex"],
-                        "text": text, "plan": plan, "error": error, "right": right,
+                        "question": case["question"], "answer_regex": case["answer_regex"], **out,
+                        "right": right, "direct_right": direct_right,
                         "seconds": time.perf_counter() - started})
-        log(f"  {'ok  ' if right else 'WRONG'} {case['id']} ({results[-1]['seconds']:.1f} s) {_clip(text, 100)!r}")
+        log(f"  {'ok  ' if right else 'WRONG'} {case['id']} ({results[-1]['seconds']:.1f} s) "
+            f"{_clip(out['text'] or out['error'], 100)!r}")
     return results
 
 
@@ -284,6 +290,7 @@ def plan_figures(results: list[dict]) -> dict:
 
 def answer_figures(results: list[dict]) -> dict:
     return {"questions": len(results), "right": sum(r["right"] for r in results),
+            "right_in_direct": sum(bool(r["direct_right"]) for r in results),
             "planned": sum(bool(r["plan"]) for r in results),
             "mean_seconds": sum(r["seconds"] for r in results) / len(results) if results else None}
 
@@ -304,6 +311,11 @@ def print_failures(plans: list[dict], answers: list[dict]) -> None:
             reasons[r["skipped"]] = reasons.get(r["skipped"], 0) + 1
         for reason, n in sorted(reasons.items()):
             print(f"  skipped {n}: {reason} ({', '.join(r['id'] for r in skipped if r['skipped'] == reason)})")
+    lucky = [r for r in answers if r["right"] and r["direct_right"] is False]
+    if lucky:
+        print(f"\nRight only through the engine's workflow text, not the direct answer ({len(lucky)}):")
+        for r in lucky:
+            print(f"  [{r['part']}] {r['id']} {r['question']!r}: {_clip(r['text'])!r}")
     wrong = [r for r in answers if not r["right"]]
     if answers:
         print(f"\nWrong answers ({len(wrong)}):")
@@ -315,10 +327,10 @@ def print_failures(plans: list[dict], answers: list[dict]) -> None:
 
 def print_table(rows: list[tuple[str, dict | None, dict | None]]) -> None:
     print("\n| part | plans passed | must recall | link recall | direct answered | plan s (mean) "
-          "| skipped | answers right | answer s (mean) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| skipped | answers right | of them in the direct part | questions planned | answer s (mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, p, a in rows:
-        cells = ["–"] * 8
+        cells = ["–"] * 10
         if p:
             cells[:6] = [f"{p['passed']}/{p['scored']}",
                          f"{_pct(p['must_recall'])} ({p['must_hit']}/{p['must']})",
@@ -327,7 +339,7 @@ def print_table(rows: list[tuple[str, dict | None, dict | None]]) -> None:
                          "–" if p["mean_seconds"] is None else f"{p['mean_seconds']:.2f}",
                          str(p["skipped"])]
         if a:
-            cells[6:] = [f"{a['right']}/{a['questions']}",
+            cells[6:] = [f"{a['right']}/{a['questions']}", str(a["right_in_direct"]), str(a["planned"]),
                          "–" if a["mean_seconds"] is None else f"{a['mean_seconds']:.1f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
