@@ -18,8 +18,8 @@ import pytest
 from engine.catalog import Catalog, CatalogCorruptError, open_catalog, rebuild_catalog
 from engine.catalog.db import top_k_sql
 from engine.catalog.importer import import_file
-from engine.catalog.migrations import Migrations
 from engine.catalog.schema import migrations as catalog_migrations
+from engine.store.migrations import NewerDatabaseError
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_migrations_are_numbered_from_one_and_all_applied(tmp_path):
     catalog = Catalog(tmp_path / "c.db")
     numbers = [m.number for m in catalog_migrations.all]
     assert numbers == list(range(1, len(numbers) + 1))
-    assert catalog_migrations.applied(catalog.db) == numbers
+    assert catalog_migrations.applied(catalog.connect()) == numbers
     names = [r["name"] for r in catalog.connect().execute("SELECT name FROM _migrations ORDER BY number")]
     assert names == [m.name for m in catalog_migrations.all]
 
@@ -55,45 +55,10 @@ def test_migrations_are_idempotent(tmp_path):
     path = tmp_path / "c.db"
     Catalog(path).upsert([{"id": "a/b", "pipeline_tag": "fill-mask", "downloads": 3}])
     again = Catalog(path)
-    assert catalog_migrations.apply(again.db) == []
+    assert catalog_migrations.apply(again.connect()) == []
     assert again.count() == 1 and again.top_k("fill-mask")[0]["id"] == "a/b"
     rows = again.connect().execute("SELECT count(*) FROM _migrations").fetchone()[0]
     assert rows == len(catalog_migrations.all)
-
-
-def test_a_failing_migration_rolls_back_and_stays_pending(tmp_path):
-    import sqlite_utils
-
-    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "m.db", isolation_level=None))
-    steps = Migrations()
-    broken = {"yes": True}
-
-    @steps(1)
-    def first(db):
-        db.execute("CREATE TABLE one (x)")
-
-    @steps(2)
-    def second(db):
-        db.execute("CREATE TABLE two (x)")
-        if broken["yes"]:
-            raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        steps.apply(db)
-    assert steps.applied(db) == [1]
-    assert "two" not in db.table_names()  # the DDL was rolled back with the failure
-    broken["yes"] = False
-    assert steps.apply(db) == ["second"]
-    assert steps.applied(db) == [1, 2] and "two" in db.table_names()
-
-
-def test_duplicate_migration_numbers_and_names_are_refused():
-    steps = Migrations()
-    steps(1)(lambda db: None)
-    with pytest.raises(ValueError, match="already registered"):
-        steps(1, name="other")(lambda db: None)
-    with pytest.raises(ValueError, match="already registered"):
-        steps(2, name="<lambda>")(lambda db: None)
 
 
 def test_a_catalog_from_before_migrations_is_upgraded(tmp_path):
@@ -104,8 +69,48 @@ def test_a_catalog_from_before_migrations_is_upgraded(tmp_path):
                        "INSERT INTO models VALUES ('x/y', 'fill-mask');")
     conn.close()
     catalog = Catalog(path)
-    assert catalog_migrations.applied(catalog.db) == [m.number for m in catalog_migrations.all]
+    assert catalog_migrations.applied(catalog.connect()) == [m.number for m in catalog_migrations.all]
     assert "downloads" in catalog.db["models"].columns_dict
+
+
+def test_a_catalog_written_by_a_newer_hgpt_is_refused_and_rebuild_starts_afresh(tmp_path):
+    path = tmp_path / "catalog.db"
+    Catalog(path).upsert([{"id": "a/b", "pipeline_tag": "fill-mask"}])
+    future = len(catalog_migrations.all) + 1
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO _migrations VALUES (?, 'from_the_future', '2100-01-01')", (future,))
+    before = path.read_bytes()
+    with pytest.raises(NewerDatabaseError, match="newer hgpt") as info:
+        Catalog(path)
+    assert info.value.unknown == [future]
+    assert "update hgpt" in str(info.value) and "hgpt catalog rebuild" in str(info.value)
+    assert path.read_bytes() == before  # refused untouched
+    aside, fresh = rebuild_catalog(path, cache_dir=tmp_path / "none", lock_files=[])
+    assert aside.read_bytes() == before and ".old-" in aside.name
+    assert fresh.count() == 0 and catalog_migrations.applied(fresh.connect())[-1] == future - 1
+
+
+def test_catalog_connections_are_per_thread_with_the_catalogs_setup(tmp_path):
+    catalog = Catalog(tmp_path / "c.db")
+    here, there = catalog.connect(), []
+    thread = threading.Thread(target=lambda: there.append(catalog.connect()))
+    thread.start()
+    thread.join()
+    assert there[0] is not here and catalog.connect() is here
+    for conn in (here, there[0]):  # check_same_thread is off: usable (and closable) from here
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA recursive_triggers").fetchone()[0] == 1
+        assert conn.execute("SELECT log10(1000)").fetchone()[0] == pytest.approx(3.0)
+    assert catalog.db.conn is here and catalog.db is catalog.db  # one sqlite-utils wrapper per thread
+    with catalog.transaction() as outer, catalog.transaction() as inner:  # nested: one transaction
+        assert inner is outer and outer.in_transaction
+        inner.execute("INSERT INTO catalog_meta VALUES ('k', 'v')")
+    assert catalog.meta("k") == "v"
+    catalog.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        there[0].execute("SELECT 1")
+    assert catalog.connect() is not here and catalog.count() == 0
 
 
 # -- the real p0 sample --------------------------------------------------------------
@@ -215,16 +220,14 @@ def test_search_index_follows_updates_deletes_and_popularity_changes(tmp_path):
 def test_later_migrations_index_cards_written_before_them(tmp_path):
     """A catalog at migration 3 (sqlite-utils' external-content FTS) moves to the
     popularity-keyed index with the task token, every existing card searchable."""
-    import sqlite_utils
-
     path = tmp_path / "c.db"
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    catalog_migrations.apply(db, until=3)
-    db.execute("INSERT INTO models (id, task, downloads, description) VALUES "
-               "('a/old', 'fill-mask', 10, 'an okapi model')")
-    db.conn.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    catalog_migrations.apply(conn, until=3)
+    conn.execute("INSERT INTO models (id, task, downloads, description) VALUES "
+                 "('a/old', 'fill-mask', 10, 'an okapi model')")
+    conn.close()
     catalog = Catalog(path)
-    assert catalog_migrations.applied(catalog.db)[-2:] == [4, 5]
+    assert catalog_migrations.applied(catalog.connect())[-2:] == [4, 5]
     assert [c["id"] for c in catalog.search("okapi")] == ["a/old"]
     assert [c["id"] for c in catalog.search("okapi", task="fill-mask")] == ["a/old"]
     assert catalog.search("okapi", task="translation") == []

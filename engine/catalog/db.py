@@ -5,11 +5,15 @@ downloads, optionally among a set of runnable model ids — and that question is
 range scan of an index (see ``schema.py``) however large the catalog grows. The
 CLI adds full-text search, one card, and counts.
 
-The file is a sqlite-utils ``Database`` in WAL mode, one connection per thread,
-in autocommit mode with explicit ``BEGIN IMMEDIATE`` transactions, so readers
-(selection in the engine, the desktop window) keep answering from the last
-committed state while an import or a sync writes. Writes are upserts that only
-overwrite the fields a source knows (see ``cards.normalize``).
+The file is an ``engine.store.SQLiteFile`` (as the history store's is): WAL mode,
+one connection per thread, in autocommit mode with explicit ``BEGIN IMMEDIATE``
+transactions, so readers (selection in the engine, the desktop window) keep
+answering from the last committed state while an import or a sync writes; the
+catalog adds ``synchronous=NORMAL`` (a power cut may lose the last sync, which
+is fetched again) and a ``log10`` SQL function. ``Catalog.db`` wraps the thread's
+connection in a sqlite-utils ``Database``. Writes are upserts that only overwrite
+the fields a source knows (see ``cards.normalize``). The schema is built by the
+numbered migrations in ``schema.py``; a file written by a newer hgpt is refused.
 
 A damaged file is detected when it is opened (its header, its schema, and for a
 file small enough to check in a few milliseconds ``PRAGMA quick_check``) and on
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import HgptError
+from ..store.migrations import NewerDatabaseError
+from ..store.sqlite import SQLiteFile
 from .cards import CardError, clean_description, normalize, trim
 from .schema import FILL_SEARCH, MODEL_COLUMNS, migrations, search_key, task_token
 
@@ -76,61 +82,49 @@ EXTRA_TASK_SQL = ("INSERT OR IGNORE INTO model_tasks (task, model_id, downloads,
 class Catalog:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        # recursive_triggers: as sqlite-utils sets it on every connection it wraps,
+        # which every catalog connection was before SQLiteFile.
+        self._file = SQLiteFile(self.path, pragmas={"synchronous": "NORMAL", "recursive_triggers": "ON"},
+                                setup=_ensure_log10, check_same_thread=False)
+        self._wrapped = threading.local()
         self._check_header()
         with self.guard():
-            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            migrations.apply(self.db)
+            conn = self.connect()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            try:
+                migrations.apply(conn)
+            except NewerDatabaseError as exc:
+                raise NewerDatabaseError(self.path, exc.unknown, advice=(
+                    "update hgpt, or run: hgpt catalog rebuild — it moves this file aside and "
+                    "builds a catalog this hgpt can read")) from None
             if self.path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
                 self.check()
 
     # -- connections -------------------------------------------------------------
     @property
     def db(self):
-        """This thread's ``sqlite_utils.Database``."""
-        db = getattr(self._local, "db", None)
-        if db is None:
+        """This thread's connection as a ``sqlite_utils.Database``."""
+        conn = self.connect()
+        db = getattr(self._wrapped, "db", None)
+        if db is None or db.conn is not conn:
             import sqlite_utils
 
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            _ensure_log10(conn)
-            db = self._local.db = sqlite_utils.Database(conn)
-            with self._lock:
-                self._all.append(conn)
+            db = self._wrapped.db = sqlite_utils.Database(conn, recursive_triggers=False)
         return db
 
     def connect(self) -> sqlite3.Connection:
-        return self.db.conn
+        """This thread's connection."""
+        return self._file.connect()
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local = threading.local()
+        self._file.close()
+        self._wrapped = threading.local()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connect()
-        if conn.in_transaction:  # nested: part of the caller's transaction
+        """One ``BEGIN IMMEDIATE`` transaction, or part of the caller's when one is open."""
+        with self.guard(), self._file.transaction() as conn:
             yield conn
-            return
-        with self.guard():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
@@ -321,7 +315,7 @@ class Catalog:
                 "pinned": one("SELECT count(*) FROM models WHERE pinned = 1"),
                 "with_runtime": one("SELECT count(*) FROM models WHERE runtime != ''"),
                 "by_task": by_task, "size_bytes": self.size_bytes(),
-                "migrations": migrations.applied(self.db),
+                "migrations": migrations.applied(conn),
                 "last_sync": dict(sync) if sync else None,
             }
 

@@ -1,4 +1,5 @@
-"""The catalog's schema, as numbered migrations (see ``migrations.py``).
+"""The catalog's schema, as numbered migrations (``engine.store.migrations``, recorded
+in the file's ``_migrations`` table; each step gets the plain ``sqlite3`` connection).
 
 ``models`` holds one row per model card: the Hub fields (id, pipeline_tag as
 ``task``, downloads, likes, tags, library, licence, languages, last modified, sha),
@@ -31,9 +32,9 @@ holds small key/value facts (fingerprints that make re-opening cheap).
 from __future__ import annotations
 
 import re
-import sqlite3
 
-from .migrations import Migrations
+from ..store.migrations import Migrations
+from ..store.sqlite import run_script as _run
 
 migrations = Migrations()
 
@@ -44,25 +45,11 @@ MODEL_COLUMNS = (
 )
 
 
-def _run(db, script: str) -> None:
-    """Execute statements one by one (``executescript`` would commit the migration's
-    transaction); a trigger body's inner ``;`` does not end a statement."""
-    statement = ""
-    for part in script.split(";"):
-        statement += part + ";"
-        if sqlite3.complete_statement(statement):
-            if statement.strip(" \n;"):
-                db.execute(statement)
-            statement = ""
-    if statement.strip(" \n;"):
-        db.execute(statement)
-
-
 @migrations(1)
-def create_models(db) -> None:
+def create_models(conn) -> None:
     # A catalog written before migrations existed holds only expert cards, which
     # open_catalog rebuilds; its tables are replaced rather than converted.
-    _run(db, """
+    _run(conn, """
 DROP TABLE IF EXISTS model_tasks;
 DROP TABLE IF EXISTS models;
 CREATE TABLE models (
@@ -114,12 +101,16 @@ END
 
 
 @migrations(2)
-def full_text_search(db) -> None:
-    db["models"].enable_fts(["id", "description", "tags"], fts_version="FTS5",
+def full_text_search(conn) -> None:
+    import sqlite_utils
+
+    # sqlite-utils runs its statements inside the open transaction (it does not
+    # commit it); recursive_triggers is already on for every catalog connection.
+    sqlite_utils.Database(conn, recursive_triggers=False)["models"].enable_fts(["id", "description", "tags"], fts_version="FTS5",
                             create_triggers=True, tokenize="porter")
     # sqlite-utils' update trigger fires on every column; narrowed to the indexed
     # ones, so a sync that only refreshes downloads does not rewrite the index.
-    _run(db, """
+    _run(conn, """
 DROP TRIGGER models_au;
 CREATE TRIGGER models_au AFTER UPDATE OF id, description, tags ON models BEGIN
     INSERT INTO models_fts (models_fts, rowid, id, description, tags)
@@ -169,8 +160,8 @@ SEARCH_TRIGGERS, FILL_SEARCH = search_sql(_TEXT | {"task": _TASK})  # the curren
 
 
 @migrations(3)
-def sync_state(db) -> None:
-    _run(db, """
+def sync_state(conn) -> None:
+    _run(conn, """
 CREATE TABLE sync_state (
     endpoint TEXT PRIMARY KEY,
     next_url TEXT,
@@ -184,31 +175,31 @@ CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """)
 
 
-def _replace_search_index(db, values: dict[str, str]) -> None:
+def _replace_search_index(conn, values: dict[str, str]) -> None:
     triggers, fill = search_sql(values)
-    _run(db, f"""
+    _run(conn, f"""
 DROP TRIGGER IF EXISTS models_ai;
 DROP TRIGGER IF EXISTS models_ad;
 DROP TRIGGER IF EXISTS models_au;
 DROP TABLE IF EXISTS models_fts;
 CREATE VIRTUAL TABLE models_fts USING fts5 ({', '.join(values)}, content='', tokenize='porter')
 """)
-    _run(db, triggers)
-    db.execute(fill)
+    _run(conn, triggers)
+    conn.execute(fill)
 
 
 @migrations(4)
-def search_by_popularity(db) -> None:
-    _replace_search_index(db, _TEXT)
+def search_by_popularity(conn) -> None:
+    _replace_search_index(conn, _TEXT)
 
 
 @migrations(5)
-def search_by_task(db) -> None:
+def search_by_task(conn) -> None:
     """The primary task joins the index as one token per model (see ``task_token``);
     ``model_tasks.extra`` marks the other tasks a model serves, with a small partial
     index, so a search within a task finds those few models without a scan."""
-    _replace_search_index(db, _TEXT | {"task": _TASK})
-    _run(db, """
+    _replace_search_index(conn, _TEXT | {"task": _TASK})
+    _run(conn, """
 ALTER TABLE model_tasks ADD COLUMN extra INTEGER NOT NULL DEFAULT 0;
 UPDATE model_tasks SET extra = 1 WHERE task != (SELECT m.task FROM models m WHERE m.id = model_id);
 CREATE INDEX model_tasks_extra ON model_tasks(task) WHERE extra = 1;
