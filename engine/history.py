@@ -1,10 +1,17 @@
 """The history store: conversations, messages, runs and artifacts in SQLite.
 
-One database file (``settings.db_path``) in WAL mode, so the window can read while
-a worker thread writes. The schema is built by numbered migrations, each applied
-once inside its own transaction and recorded in ``migrations``; a newer file is
-never downgraded. Every write is one ``BEGIN IMMEDIATE`` transaction, so a crash
-loses at most the write in flight, never an earlier message.
+One database file (``settings.db_path``), an ``engine.store.SQLiteFile`` as the
+model catalog's is: WAL mode, so the window can read while a worker thread
+writes, a connection per thread, foreign keys on and ``synchronous=FULL`` (a
+committed message survives a power cut too). The schema is built by the numbered
+migrations below (``engine.store.migrations``), each applied once inside its own
+transaction and recorded in ``_migrations``; a file written by a newer hgpt is
+refused, never downgraded. A file from before numbered migrations recorded them by
+name in a ``migrations`` table; it is adopted once (its names become numbers 1-3)
+and nothing in it is migrated again. Migration 4 leaves a name in that table which
+an hgpt of that time does not know, so it refuses the file as newer rather than
+build its schema over it. Every write is one ``BEGIN IMMEDIATE``
+transaction, so a crash loses at most the write in flight, never an earlier message.
 
 A run row is written when the run starts (status ``running``, with the owning
 process's id and start time) and updated as its plan, selections and results
@@ -24,20 +31,25 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from . import events as ev
 from .errors import HgptError, UserInputError
 from .record import RunRecord
+from .store.migrations import Migrations, NewerDatabaseError
+from .store.sqlite import SQLiteFile, run_script, table_exists
 from .text import clip
 
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_initial", """
+migrations = Migrations()
+
+
+@migrations(1, "initial")
+def _initial(conn: sqlite3.Connection) -> None:
+    run_script(conn, """
 CREATE TABLE conversations (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL DEFAULT '',
@@ -80,19 +92,21 @@ CREATE TABLE artifacts (
     path TEXT NOT NULL,
     UNIQUE (run_id, path)
 );
-"""),
-    ("002_answer_details", """
-ALTER TABLE messages ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
-"""),
-    ("003_split_old_answers", lambda tx: _split_old_answers(tx)),
-]
+""")
 
-# How an answer was stored before 002: one text, the engine's workflow after this mark.
+
+@migrations(2, "answer_details")
+def _answer_details(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE messages ADD COLUMN details TEXT NOT NULL DEFAULT '{}'")
+
+
+# How an answer was stored before 2: one text, the engine's workflow after this mark.
 OLD_WORKFLOW_MARK = "\n\nHow I did it:"
 OLD_NOTES_MARK = "\n\nWhat went wrong:"
 
 
-def _split_old_answers(tx) -> None:
+@migrations(3, "split_old_answers")
+def _split_old_answers(tx: sqlite3.Connection) -> None:
     """Answers saved as one text become the direct answer plus their details, once."""
     rows = tx.execute("SELECT id, content FROM messages WHERE role = 'assistant' AND details = '{}' "
                       "AND (instr(content, ?) > 0 OR instr(content, ?) > 0)",
@@ -104,6 +118,24 @@ def _split_old_answers(tx) -> None:
                    "notes": [line.removeprefix("- ") for line in notes.strip().splitlines() if line.strip()]}
         tx.execute("UPDATE messages SET content = ?, details = ? WHERE id = ?",
                    (direct.strip(), json.dumps(details, ensure_ascii=False), row[0]))
+
+
+# Before numbered migrations, a file recorded its migrations by name in a table
+# ``migrations``; these are their numbers now. A release of that time refuses a file
+# whose ``migrations`` table holds a name it does not know (a newer hgpt's).
+LEGACY_TABLE = "migrations"
+LEGACY_NAMES = {"001_initial": 1, "002_answer_details": 2, "003_split_old_answers": 3}
+LEGACY_MARK = "004_numbered_migrations"
+
+
+@migrations(4, "refuse_older_hgpt")
+def _refuse_older_hgpt(conn: sqlite3.Connection) -> None:
+    """An hgpt from before numbered migrations reads only the ``migrations`` table: a
+    name there it does not know makes it refuse the file ("written by a newer hgpt")
+    instead of building its schema over this one or using a schema it does not know."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {LEGACY_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    conn.execute(f"INSERT OR IGNORE INTO {LEGACY_TABLE} VALUES (?, ?)", (LEGACY_MARK, time.time()))
+
 
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 INTERRUPTED_ERROR = "hgpt stopped while this run was going; send the request again"
@@ -139,20 +171,6 @@ def _process_started(pid: int) -> str:
         return stat.rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return ""
-
-
-def _wal(db: sqlite3.Connection, seconds: float = 30.0) -> None:
-    """Switch to WAL. On a new file another connection may be mid-write; SQLite then says
-    'locked' at once (its busy timeout does not cover a journal-mode change), so retry."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 def _alive(pid: int, started: str) -> bool:
@@ -215,78 +233,54 @@ class RunRow:
 class HistoryStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._file = SQLiteFile(self.path, pragmas={"foreign_keys": "ON", "synchronous": "FULL"})
         self.pid, self.pid_started = os.getpid(), _process_started(os.getpid())
         self.migrate()
         self.interrupted_at_open = self.mark_dead_runs_interrupted()
 
     # -- connection and transactions ------------------------------------------------
     def connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                _wal(db)
-            except sqlite3.DatabaseError as exc:
-                raise HistoryError(f"{self.path} is not a usable history database ({exc}); "
-                                   "move it aside and hgpt will start a new one") from None
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA synchronous=FULL")  # a committed message survives a power cut too
-            self._local.db = db
-            with self._lock:
-                self._connections.append(db)
-        return db
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self.connect()
-        db.execute("BEGIN IMMEDIATE")
+        """This thread's connection."""
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            return self._file.connect()
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"{self.path} is not a usable history database ({exc}); "
+                               "move it aside and hgpt will start a new one") from None
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction (or part of the caller's, when one is open)."""
+        self.connect()
+        return self._file.transaction()
 
     def close(self) -> None:
-        with self._lock:
-            for db in self._connections:
-                try:
-                    db.close()
-                except sqlite3.ProgrammingError:  # made in another thread, already gone
-                    pass
-            self._connections.clear()
-        self._local = threading.local()
+        self._file.close()
 
     # -- migrations -----------------------------------------------------------------
     def migrate(self) -> list[str]:
-        db = self.connect()
-        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        done = {r[0] for r in db.execute("SELECT name FROM migrations")}
-        known = {name for name, _ in MIGRATIONS}
-        if done - known:
-            raise HistoryError(f"{self.path} was written by a newer hgpt (migrations {sorted(done - known)}); "
-                               "update hgpt or point HGPT_HOME elsewhere")
-        applied = []
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            with self.transaction() as tx:
-                # another process may have applied it since we looked: check under the lock
-                if tx.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
-                    continue
-                if callable(sql):
-                    sql(tx)
-                    sql = ""
-                for statement in filter(str.strip, sql.split(";")):
-                    tx.execute(statement)
-                tx.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-            applied.append(name)
-        return applied
+        """Apply the migrations this file lacks; returns their names."""
+        try:
+            self._adopt_legacy()
+            return migrations.apply(self.connect())
+        except NewerDatabaseError as exc:
+            raise HistoryError(f"{self.path} was written by a newer hgpt (migrations {exc.unknown}); "
+                               "update hgpt or point HGPT_HOME elsewhere") from None
+
+    def _adopt_legacy(self) -> list[int]:
+        """A file from before numbered migrations: record its named migrations by number,
+        once, in one transaction, so none of them runs again. Returns the numbers."""
+        conn = self.connect()
+        if not table_exists(conn, LEGACY_TABLE) or table_exists(conn, migrations.table):
+            return []
+        with self.transaction() as tx:
+            if table_exists(tx, migrations.table):  # another process adopted it since we looked
+                return []
+            names = [r[0] for r in tx.execute(f"SELECT name FROM {LEGACY_TABLE}")]
+            unknown = set(names) - set(LEGACY_NAMES) - {LEGACY_MARK}
+            if unknown:
+                raise NewerDatabaseError(self.path, unknown)
+            numbers = sorted(LEGACY_NAMES[name] for name in names if name in LEGACY_NAMES)
+            migrations.record(tx, numbers)
+        return numbers
 
     def mark_dead_runs_interrupted(self) -> list[str]:
         rows = self.connect().execute(

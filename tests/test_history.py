@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.history import MIGRATIONS, HistoryError, HistoryStore
+from engine.history import HistoryError, HistoryStore, migrations
 from engine.session import Engine
 from engine.cancel import CancelToken
 from engine import events as ev
@@ -42,14 +42,14 @@ def store(settings):
 
 def test_migrations_are_recorded_once_and_wal_is_on(store, settings):
     db = sqlite3.connect(settings.db_path)
-    names = [r[0] for r in db.execute("SELECT name FROM migrations")]
-    assert names == [name for name, _ in MIGRATIONS]
+    names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY number")]
+    assert names == [m.name for m in migrations.all]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert HistoryStore(settings.db_path).migrate() == []  # nothing left to apply
 
 
 def test_a_newer_database_is_refused_with_the_fix(store, settings):
-    store.connect().execute("INSERT INTO migrations VALUES ('999_future', 0)")
+    store.connect().execute("INSERT INTO _migrations VALUES (999, 'future', '2100-01-01')")
     with pytest.raises(HistoryError, match="newer hgpt"):
         HistoryStore(settings.db_path)
 
@@ -144,4 +144,168 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
     assert [p.wait(60) for p in procs] == [0, 0, 0]
     store = HistoryStore(path)
     assert len(store.conversations()) == 3
-    assert [r[0] for r in store.connect().execute("SELECT name FROM migrations")] == [n for n, _ in MIGRATIONS]
+    names = [r[0] for r in store.connect().execute("SELECT name FROM _migrations ORDER BY number")]
+    assert names == [m.name for m in migrations.all]
+
+
+# -- a database from before numbered migrations ---------------------------------------------
+# hgpt used to record its history migrations by name in a table `migrations`. Its schema,
+# written out here as that release built it, so these tests do not depend on today's code.
+OLD_SCHEMA = """
+CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);
+CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE messages (id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')), content TEXT NOT NULL,
+    attachments TEXT NOT NULL DEFAULT '[]', run_id TEXT, created_at REAL NOT NULL);
+CREATE INDEX messages_conversation ON messages(conversation_id, id);
+CREATE TABLE runs (id TEXT PRIMARY KEY,
+    conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+    request TEXT NOT NULL, status TEXT NOT NULL, run_dir TEXT NOT NULL DEFAULT '',
+    plan TEXT NOT NULL DEFAULT '[]', selections TEXT NOT NULL DEFAULT '{}',
+    results TEXT NOT NULL DEFAULT '{}', timings TEXT NOT NULL DEFAULT '{}',
+    answer TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',
+    owner_pid INTEGER NOT NULL DEFAULT 0, owner_started TEXT NOT NULL DEFAULT '',
+    started_at REAL NOT NULL, finished_at REAL);
+CREATE INDEX runs_conversation ON runs(conversation_id, started_at);
+CREATE INDEX runs_status ON runs(status);
+CREATE TABLE artifacts (id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task_id INTEGER NOT NULL, path TEXT NOT NULL, UNIQUE (run_id, path));
+INSERT INTO conversations VALUES (1, 'What animal is in the photo?', 100.0, 102.0);
+INSERT INTO messages (conversation_id, role, content, attachments, run_id, created_at)
+    VALUES (1, 'user', 'What animal is in the photo?', '["/in/chelsea.png"]', 'r1', 100.0);
+INSERT INTO runs (id, conversation_id, request, status, run_dir, plan, answer, started_at, finished_at)
+    VALUES ('r1', 1, 'What animal is in the photo?', 'done', '/runs/r1',
+            '[{"task": "image-classification", "id": 0}]', 'A cat.', 100.0, 101.0);
+INSERT INTO artifacts (run_id, task_id, path) VALUES ('r1', 0, '/runs/r1/label.txt');
+"""
+OLD_ANSWER = "A cat.\n\nHow I did it:\n1. I ran image-classification\n\nWhat went wrong:\n- nothing much"
+OLD_RELEASE_KNOWS = {"001_initial", "002_answer_details", "003_split_old_answers"}
+
+
+def _old_database(path, applied=("001_initial", "002_answer_details", "003_split_old_answers")):
+    """A history file as the release with named migrations left it, after ``applied``."""
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.executemany("INSERT INTO migrations VALUES (?, ?)", [(name, 50.0 + i) for i, name in enumerate(applied)])
+    if "002_answer_details" in applied:
+        db.execute("ALTER TABLE messages ADD COLUMN details TEXT NOT NULL DEFAULT '{}'")
+        db.execute("INSERT INTO messages (conversation_id, role, content, details, run_id, created_at) VALUES "
+                   "(1, 'assistant', 'A cat.', ?, 'r1', 101.0)",
+                   (json.dumps({"workflow": ["1. I ran image-classification"], "notes": []}),))
+        # an answer whose own words contain the old mark: 003 is done, so never split again
+        db.execute("INSERT INTO messages (conversation_id, role, content, created_at) VALUES "
+                   "(1, 'assistant', ?, 102.0)", ("Here is a heading:\n\nHow I did it: with care",))
+    else:
+        db.execute("INSERT INTO messages (conversation_id, role, content, run_id, created_at) VALUES "
+                   "(1, 'assistant', ?, 'r1', 101.0)", (OLD_ANSWER,))
+    db.commit()
+    db.close()
+
+
+def _rows(path) -> dict[str, list[tuple]]:
+    db = sqlite3.connect(path)
+    try:
+        return {table: db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                for table in ("conversations", "messages", "runs", "artifacts", "migrations")}
+    finally:
+        db.close()
+
+
+def _numbered(path) -> list[tuple]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT number, name, applied_at FROM _migrations ORDER BY number").fetchall()
+    finally:
+        db.close()
+
+
+def test_a_database_from_before_numbered_migrations_is_adopted_once_and_nothing_migrates_again(tmp_path):
+    path = tmp_path / "hgpt.db"
+    _old_database(path)
+    before = _rows(path)
+    store = HistoryStore(path)
+    after = _rows(path)
+    for table in ("conversations", "messages", "runs", "artifacts"):
+        assert after[table] == before[table], table  # not one row re-migrated or lost
+    # its names are numbers 1-3 now; only 4 (the mark an older hgpt refuses) ran
+    adopted = _numbered(path)
+    assert [(n, name) for n, name, _ in adopted] == [(m.number, m.name) for m in migrations.all]
+    assert after["migrations"][:3] == before["migrations"]
+    assert set(r[0] for r in after["migrations"]) - OLD_RELEASE_KNOWS  # an older hgpt now refuses it
+    texts = [m.content for m in store.messages(1)]
+    assert texts == ["What animal is in the photo?", "A cat.", "Here is a heading:\n\nHow I did it: with care"]
+    assert store.messages(1)[1].details["workflow"] == ["1. I ran image-classification"]
+    assert store.run("r1").artifacts == ["/runs/r1/label.txt"]
+    assert store.migrate() == []
+    store.add_message(1, "user", "and now?")
+    store.close()
+    HistoryStore(path).close()
+    assert _numbered(path) == adopted  # adopted once: reopening records nothing again
+
+
+def test_adopting_is_one_transaction(tmp_path, monkeypatch):
+    path = tmp_path / "hgpt.db"
+    _old_database(path)
+    before = _rows(path)
+    real_record = migrations.record
+
+    def record_then_fail(conn, numbers):
+        real_record(conn, numbers)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(migrations, "record", record_then_fail)
+    with pytest.raises(RuntimeError, match="power cut"):
+        HistoryStore(path)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone() is None
+    db.close()
+    assert _rows(path) == before
+    monkeypatch.undo()
+    HistoryStore(path).close()
+    assert [n for n, _, _ in _numbered(path)] == [1, 2, 3, 4]
+    assert _rows(path)["messages"] == before["messages"]
+
+
+def test_a_database_from_before_answer_details_gets_only_the_later_migrations(tmp_path):
+    path = tmp_path / "hgpt.db"
+    _old_database(path, applied=("001_initial",))
+    store = HistoryStore(path)
+    assert [n for n, _, _ in _numbered(path)] == [1, 2, 3, 4]
+    answer = store.messages(1)[1]
+    assert answer.content == "A cat."  # 2 and 3 ran: the old answer was split into its parts
+    assert answer.details == {"workflow": ["1. I ran image-classification"], "notes": ["nothing much"]}
+    assert store.conversation(1).title == "What animal is in the photo?"
+
+
+def test_a_legacy_database_with_a_migration_this_hgpt_does_not_know_is_refused(tmp_path):
+    path = tmp_path / "hgpt.db"
+    _old_database(path, applied=("001_initial", "002_answer_details", "003_split_old_answers", "005_future"))
+    before = _rows(path)
+    with pytest.raises(HistoryError, match="newer hgpt.*005_future.*update hgpt"):
+        HistoryStore(path)
+    assert _rows(path) == before  # nothing adopted, nothing migrated
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone() is None
+    db.close()
+
+
+def test_an_older_hgpt_would_refuse_a_database_this_one_made(store, settings):
+    db = sqlite3.connect(settings.db_path)
+    names = {r[0] for r in db.execute("SELECT name FROM migrations")}
+    db.close()
+    assert names - OLD_RELEASE_KNOWS  # the release with named migrations says "written by a newer hgpt"
+
+
+def test_three_processes_adopting_one_old_database_at_once(tmp_path):
+    path = tmp_path / "hgpt.db"
+    _old_database(path)
+    before = _rows(path)
+    code = ("import sys; from engine.history import HistoryStore\n"
+            "s = HistoryStore(sys.argv[1]); assert len(s.messages(1)) == 3\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)]) for _ in range(3)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0]
+    assert [n for n, _, _ in _numbered(path)] == [1, 2, 3, 4]
+    assert _rows(path)["messages"] == before["messages"]
