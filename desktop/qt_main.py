@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
 
     # -- models and settings ----------------------------------------------------------------------
     def _browser(self):
-        return self.host.ready().models()  # called from the Models view's loading thread
+        return self.host.get().models()  # called from the Models view's loading thread
 
     def apply_settings(self, settings: Settings) -> None:
         moved = settings.home != self.settings.home

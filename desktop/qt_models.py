@@ -16,7 +16,6 @@ and how to get it.
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine import MODEL_COLUMNS as COLUMNS, SEARCH_LIMIT, CancelToken, Cancelled
 
 from .qt_chat import STATUS_COLOURS
+from .worker import Job
 
 PAGE = 200
 HEADERS = {"id": "model", "task": "task", "downloads": "downloads", "likes": "likes", "licence": "licence",
@@ -194,6 +194,12 @@ class ModelsView(QWidget):
         lbox.setContentsMargins(0, 0, 0, 0)
         lbox.addWidget(QLabel("<b>Installed on this computer</b>"))
         lbox.addWidget(self.installed, 1)
+        self.plugin_label = QLabel("")
+        self.plugin_label.setWordWrap(True)
+        self.plugin_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.plugin_label.setStyleSheet(f"color: {STATUS_COLOURS['error']}")
+        self.plugin_label.hide()
+        lbox.addWidget(self.plugin_label)
         lock_row = QHBoxLayout()
         lock_row.addWidget(self.lock_label, 1)
         lock_row.addWidget(self.verify_button, 0, Qt.AlignTop)
@@ -217,16 +223,15 @@ class ModelsView(QWidget):
         self._loading = True
         self.count_label.setText("loading…")
         self.lock_label.setText("Opening the model catalog…")
-        threading.Thread(target=self._open, daemon=True, name="hgpt-models").start()
+        job = Job(self._open, "hgpt-models")
+        job.done.connect(self.opened.emit)
+        job.failed.connect(lambda message: self.opened.emit({"error": message}))
+        job.start()
 
-    def _open(self) -> None:
-        try:
-            browser = self._browser_fn()
-            facts = {"browser": browser, "installed": browser.installed(), "lock": browser.lock(),
-                     "tasks": browser.tasks(), "pull": browser.can_pull()}
-        except Exception as exc:  # the catalog or registry could not open: say so, in place
-            facts = {"error": str(exc) or type(exc).__name__}
-        self.opened.emit(facts)
+    def _open(self) -> dict:
+        browser = self._browser_fn()
+        return {"browser": browser, "installed": browser.installed(), "lock": browser.lock(),
+                "tasks": browser.tasks(), "pull": browser.can_pull(), "plugin_errors": browser.plugin_errors()}
 
     def _on_opened(self, facts: dict) -> None:
         self._loading = False
@@ -247,6 +252,7 @@ class ModelsView(QWidget):
             self.task_filter.addItem(task, task)
         self._update_count()
         self._fill_installed(facts["installed"])
+        self._show_plugin_errors(facts["plugin_errors"])
         self._show_lock(facts["lock"])
         ok, why = facts["pull"]
         self.pull_button.setEnabled(ok)
@@ -291,12 +297,19 @@ class ModelsView(QWidget):
                 item.setToolTip(text)
                 self.installed.setItem(r, c, item)
 
+    def _show_plugin_errors(self, errors: dict[str, str]) -> None:
+        lines = [f"⚠ plugin {name} failed to load: {message}" for name, message in sorted(errors.items())]
+        self.plugin_label.setText("\n".join(lines))
+        self.plugin_label.setVisible(bool(lines))
+
     def verify_lock(self) -> None:
         self.verify_button.setEnabled(False)
         self.lock_label.setText("models.lock: hashing the files…")
         browser = self.browser
-        threading.Thread(target=lambda: self.lock_checked.emit(browser.lock(full=True)),
-                         daemon=True, name="hgpt-verify").start()
+        job = Job(lambda: browser.lock(full=True), "hgpt-verify")
+        job.done.connect(self.lock_checked.emit)
+        job.failed.connect(lambda message: self.lock_label.setText(f"models.lock: could not hash the files: {message}"))
+        job.start()
 
     def _show_lock(self, lock) -> None:
         self.verify_button.setEnabled(lock.available)
@@ -341,18 +354,18 @@ class ModelsView(QWidget):
         self.pull_button.setEnabled(False)
         self.pull_cancel.setEnabled(True)
         self.pull_label.setText(f"Pulling {model_id}…")
-        threading.Thread(target=self._pull, args=(model_id, self._cancel), daemon=True,
-                         name="hgpt-pull").start()
+        job = Job(lambda: self._pull(model_id, self._cancel), "hgpt-pull")
+        job.done.connect(self.pull_done.emit)
+        job.failed.connect(lambda message: self.pull_done.emit(f"Could not pull {model_id}: {message}"))
+        job.start()
 
-    def _pull(self, model_id: str, cancel) -> None:
+    def _pull(self, model_id: str, cancel) -> str:
         try:
             self.browser.pull(model_id, progress=lambda done, total=0, *_: self.pull_progress.emit(
                 int(done), int(total or 0)), cancel=cancel)
-            self.pull_done.emit(f"{model_id} is installed.")
         except Cancelled:
-            self.pull_done.emit(f"Pull of {model_id} cancelled. Pulling it again resumes where it stopped.")
-        except Exception as exc:  # shown in place, never a dialog
-            self.pull_done.emit(f"Could not pull {model_id}: {exc}")
+            return f"Pull of {model_id} cancelled. Pulling it again resumes where it stopped."
+        return f"{model_id} is installed."
 
     def cancel_pull(self) -> None:
         """Ask the pull to stop; the engine checks between chunks, so it ends within

@@ -67,3 +67,40 @@ class RunWorker(QObject):
             self.failed.emit(str(exc) or type(exc).__name__)
         finally:
             self.finished.emit()
+
+
+class Job(QObject):
+    """A function run once off the UI thread: ``done(result)`` or ``failed(message)``.
+
+    For the short background chores of a view (opening the catalog, hashing the
+    model files, a pull): like ``RunWorker`` its signals arrive on the UI thread,
+    and the view keeps the job until it ends (``Job.running`` holds the live ones)."""
+
+    done = Signal(object)
+    failed = Signal(str)
+    running: set = set()
+
+    def __init__(self, fn, name: str = "hgpt-job"):
+        super().__init__()
+        self._fn = fn
+        self.thread = QThread()
+        self.thread.setObjectName(name)
+        self.moveToThread(self.thread)
+        self.thread.started.connect(self._work)
+        self.thread.finished.connect(lambda: Job.running.discard(self))
+
+    def start(self) -> "Job":
+        Job.running.add(self)
+        self.thread.start()
+        return self
+
+    def wait(self, ms: int = 30_000) -> bool:
+        return self.thread.wait(ms)
+
+    def _work(self) -> None:
+        try:
+            self.done.emit(self._fn())
+        except Exception as exc:  # the view says it in place
+            self.failed.emit(str(exc) or type(exc).__name__)
+        finally:
+            self.thread.quit()

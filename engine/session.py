@@ -142,6 +142,7 @@ class Engine:
         after its first paint, so the first request starts sooner)."""
         _ = self.registry
         self.controller.load()
+        _ = self.planner  # the task ranking and demonstrations: the embedding model and its vectors
 
     def models(self):
         """A ``ModelBrowser`` over this engine's catalog and experts (the Models view's model)."""

@@ -121,7 +121,7 @@ def make_window(qtbot, settings):
             w.worker.wait()
 
 
-def send(qtbot, window, text, files=(), timeout=20_000):
+def send(qtbot, window, text, files=(), timeout=90_000):
     window.chat.composer.input.setPlainText(text)
     window.chat.composer.add_attachments(files)
     with qtbot.waitSignal(window.run_finished, timeout=timeout):

@@ -119,3 +119,16 @@ def test_typing_runs_one_search_once_the_typing_pauses(view, qtbot, monkeypatch)
     qtbot.waitUntil(lambda: view.model.query == "finbert", timeout=3_000)
     assert calls == [("finbert", "")]
     assert shown(view)[0] == "ProsusAI/finbert"
+
+
+def test_plugins_that_failed_to_load_are_shown(qtbot, p0, settings):
+    from desktop.qt_models import ModelsView
+
+    registry = ExpertRegistry()
+    registry.plugin_errors["acme-experts"] = "No module named 'acme'"
+    view = ModelsView(lambda: ModelBrowser(p0, registry, settings))
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: view.model is not None, timeout=10_000)
+    assert view.plugin_label.isVisible()
+    assert view.plugin_label.text() == "⚠ plugin acme-experts failed to load: No module named 'acme'"

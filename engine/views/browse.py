@@ -92,6 +92,10 @@ class ModelBrowser:
                         "ready": missing is None, "missing": missing or ""})
         return out
 
+    def plugin_errors(self) -> dict[str, str]:
+        """Expert plugins that failed to load: entry point name -> the reason."""
+        return dict(self.registry.plugin_errors)
+
     # -- models.lock and pulling ----------------------------------------------------
     def lock(self, full: bool = False) -> LockStatus:
         """One row per models.lock entry. ``full`` hashes every file (slow: call it
