@@ -368,3 +368,30 @@ def test_a_timm_backbone_without_timm_says_what_to_install(tiny, tmp_path, monke
     assert e.missing() == "facebook/detr-resnet-50 uses a timm backbone. Install it with: pip install timm"
     _installed(monkeypatch, "timm", True)
     assert "timm" not in (e.missing() or "")
+
+
+def test_outside_runner_plugins_register_through_their_entry_point(monkeypatch, tmp_path):
+    """A package names a module in the ``hgpt.runners`` group; its ``@runner`` functions
+    serve their task, and a broken one is reported without stopping the rest."""
+    import importlib.metadata as md
+    import sys
+
+    from engine.experts.hf import runners
+
+    (tmp_path / "acme_runners.py").write_text(
+        "from engine.experts.base import ExpertResult\n"
+        "from engine.experts.hf.runners import runner\n"
+        "@runner('acme-task', pipeline='text-classification')\n"
+        "def run(loaded, args, ctx, options):\n"
+        "    return ExpertResult(text='acme')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good = md.EntryPoint("acme", "acme_runners", runners.ENTRY_POINT_GROUP)
+    bad = md.EntryPoint("broken", "no_such_module_here", runners.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(md, "entry_points", lambda group=None: [good, bad] if group == runners.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(runners, "_loaded", False)
+    monkeypatch.setattr(runners, "RUNNERS", dict(runners.RUNNERS))
+    monkeypatch.setattr(runners, "PLUGIN_ERRORS", {})
+    assert runners.get("acme-task").pipeline == "text-classification"
+    assert "no_such_module_here" in runners.PLUGIN_ERRORS["broken"]
+    assert "image-classification" in runners.supported_tasks()
+    sys.modules.pop("acme_runners", None)

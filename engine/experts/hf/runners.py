@@ -6,9 +6,12 @@ classifiers, where ONNX Runtime is markedly faster on a CPU), an optional custom
 loader for the few tasks transformers has no pipeline for, and the function that
 turns the pipeline's answer into an ``ExpertResult`` (text, files, data).
 
-The runners live in ``text``, ``vision`` and ``audio`` and register with the
-``@runner`` decorator; a second runner for one task is refused, and asking for an
-unknown task lists the known ones. Task types no standard transformers model can
+The built-in runners live in ``text``, ``vision`` and ``audio`` and register with
+the ``@runner`` decorator; an outside package adds runners the same way, from a
+module it names in the ``hgpt.runners`` entry point group (like expert plugins in
+``hgpt.experts``); a module that fails to load is kept in ``PLUGIN_ERRORS`` and
+the others still register. A second runner for one task is refused, and asking
+for an unknown task lists the known ones. Task types no standard transformers model can
 serve are listed in ``UNSUPPORTED`` with the reason, so the message a user sees
 says what would work instead.
 """
@@ -23,6 +26,8 @@ from typing import Any, Callable
 from ...errors import HgptError, UnknownNameError
 
 MODULES = ("engine.experts.hf.text", "engine.experts.hf.vision", "engine.experts.hf.audio")
+ENTRY_POINT_GROUP = "hgpt.runners"
+PLUGIN_ERRORS: dict[str, str] = {}  # entry point name -> why its runners could not load
 
 UNSUPPORTED = {
     "tabular-classification": (
@@ -63,9 +68,23 @@ def runner(task: str, *, pipeline: str | None = None, onnx: str | None = None,
     return decorate
 
 
+_loaded = False
+
+
 def _load_modules() -> None:
+    global _loaded
+    if _loaded:
+        return
     for name in MODULES:
         importlib.import_module(name)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()  # importing the module registers its @runner functions
+        except Exception as exc:  # a broken plugin must not take the others down
+            PLUGIN_ERRORS[ep.name] = f"{type(exc).__name__}: {exc}"
+    _loaded = True
 
 
 def get(task: str) -> Runner:
