@@ -41,12 +41,14 @@ def _files(pattern: str) -> list[Path] | None:
 
 def expand(entry: ModelEntry) -> tuple[ModelEntry, str]:
     """The entry with its files recomputed, and a note ('' when all went well)."""
-    try:
-        installed = version(entry.package)
-    except PackageNotFoundError:
-        return entry, f"{entry.package} is not installed; kept as locked"
-    if installed != entry.version:
-        return entry, f"{entry.package} {installed} is installed but the lock pins {entry.version}; kept as locked"
+    for requirement in entry.requirements:
+        package, _, pinned = requirement.partition("==")
+        try:
+            installed = version(package)
+        except PackageNotFoundError:
+            return entry, f"{package} is not installed; kept as locked"
+        if installed != pinned:
+            return entry, f"{package} {installed} is installed but the lock pins {pinned}; kept as locked"
     files: list[ModelFile] = []
     for pattern in entry.include:
         paths = _files(pattern)

