@@ -17,24 +17,30 @@ from .cancel import CancelToken
 from .plan.graph import RESOURCE_RE
 from .text import clip
 
-MAX_ANSWER_TOKENS = 120
+MAX_ANSWER_TOKENS = 200
 WORKFLOW_HEADING = "How I did it:"
 NOTES_HEADING = "What went wrong:"
 
 ANSWER_SPEC = (
-    "You answer the user's request from the results of the AI models that were run for it. "
-    "Answer directly and briefly, in one or two sentences, using only the results. "
-    "If there are no results, say you could not do it."
+    "You are hgpt, an assistant running offline on the user's computer. AI models were run for the "
+    "user's request; their results follow it. Answer the request directly and briefly, in one to three "
+    "sentences: use the results where they answer it. If a step failed or no result answers the "
+    "question, answer it yourself as well as you can and say in a few words that the step failed. "
+    "Never invent files or results."
 )
-CHAT_SPEC = "You are hgpt, a helpful assistant running offline on the user's computer. Answer briefly."
+CHAT_SPEC = ("You are hgpt, a helpful assistant running offline on the user's computer. "
+             "Answer the user directly, correctly and briefly.")
 
 
-def answer_messages(request: str, results: Sequence[dict], history: Sequence[dict] = ()) -> list[dict]:
+def answer_messages(request: str, results: Sequence[dict], history: Sequence[dict] = (),
+                    about: str = "") -> list[dict]:
     """The prompt of stage 4, after the HuggingGPT paper's Table 1: the request and the
-    execution log; with no results, the request alone (answered directly)."""
+    execution log; with no results, the request alone (answered directly). ``about``
+    says what this installation can do, so questions about hgpt get true answers."""
     turns = [{"role": t["role"], "content": t["content"]} for t in history]
     if not results:
-        return [{"role": "system", "content": CHAT_SPEC}] + turns + [{"role": "user", "content": request}]
+        system = CHAT_SPEC + (f"\n{about}" if about else "")
+        return [{"role": "system", "content": system}] + turns + [{"role": "user", "content": request}]
     lines = []
     for r in results:
         outcome = r.get("text") or ", ".join(r.get("files", [])) or r.get("error", "")
@@ -107,12 +113,19 @@ def direct_answer_fallback(results: Sequence[dict]) -> str:
     return " ".join(parts)
 
 
+def about_hgpt(task_types: Sequence[str], file_kinds: dict[str, Sequence[str]]) -> str:
+    """What this installation can do, in words the controller can answer questions from."""
+    kinds = "; ".join(f"{kind}: {' '.join(s.lstrip('.') for s in suffixes)}" for kind, suffixes in file_kinds.items())
+    return (f"About yourself: you plan requests into tasks run by expert models on this computer. "
+            f"Installed task types: {', '.join(sorted(task_types))}. Files you can take: {kinds}.")
+
+
 def direct_answer(controller, request: str, results: Sequence[dict], history: Sequence[dict] = (),
-                  cancel: CancelToken | None = None) -> Iterator[str]:
+                  cancel: CancelToken | None = None, about: str = "") -> Iterator[str]:
     """The controller's direct answer in pieces; if it says nothing, a summary of the results."""
     produced = False
     if controller is not None:
-        messages = answer_messages(request, results, history)
+        messages = answer_messages(request, results, history, about)
         for piece in controller.stream(messages, max_tokens=MAX_ANSWER_TOKENS, cancel=cancel):
             produced = produced or bool(piece.strip())
             yield piece

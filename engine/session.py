@@ -52,6 +52,17 @@ def _checked_request(request: str) -> str:
 CONTROLLER_FIELDS = {"controller", "chat_format", "n_ctx", "n_threads", "n_gpu_layers", "offline"}
 
 
+def installed_tasks() -> set[str]:
+    """Task types the models installed from models.lock serve (cheap: no expert is built)."""
+    from .models import load_lock
+    from .models.verify import check_presence
+
+    try:
+        return {task for entry in load_lock() if check_presence(entry) == "installed" for task in entry.tasks}
+    except HgptError:
+        return set()
+
+
 class Engine:
     """The stage loop over parts it owns: controller, planner, expert registry, memory
     manager and catalog, all built lazily from its ``Settings`` (or given, in tests).
@@ -137,12 +148,20 @@ class Engine:
                 self._planner = default_planner(self.controller, cache_dir=self.settings.cache_dir)
             return self._planner
 
+    def _about(self) -> str:
+        """What this installation can do (for questions about hgpt), from its installed experts."""
+        from .files import FILE_SUFFIXES
+
+        tasks = self._registry.tasks() if self._registry is not None else installed_tasks()
+        return responder.about_hgpt(set(tasks) - {"controller"}, {k: v for k, v in FILE_SUFFIXES.items() if k != "video"})
+
     def warm_up(self) -> None:
         """Load the expert registry and the controller's weights now (the window does this
         after its first paint, so the first request starts sooner)."""
         _ = self.registry
         self.controller.load()
-        _ = self.planner  # the task ranking and demonstrations: the embedding model and its vectors
+        planner = self.planner  # the task ranking and demonstrations: the embedding model and its vectors
+        planner.part("ranker"), planner.part("bank")
 
     def models(self):
         """A ``ModelBrowser`` over this engine's catalog and experts (the Models view's model)."""
@@ -342,7 +361,8 @@ class Engine:
         record = run.record
         results = record.results()
         pieces = []
-        for piece in responder.direct_answer(self.controller, run.request, results, run.history, run.cancel):
+        about = "" if results else self._about()
+        for piece in responder.direct_answer(self.controller, run.request, results, run.history, run.cancel, about):
             run.cancel.check()
             pieces.append(piece)
             yield ev.Token(record.run_id, piece)

@@ -62,3 +62,12 @@ def collect(stream, review: Callable | None = None) -> list[ev.Event]:
         reply = None
         if isinstance(event, ev.ReviewRequested):
             reply = review(Plan.from_list(event.tasks), list(event.problems)) if review else None
+
+
+def scripted_planner(controller):
+    """A planner that takes the controller's plan exactly as written: no triage, no
+    relinking (for tests of the code around planning with a ``ScriptedController``)."""
+    from .plan.options import PlanningOptions
+    from .plan.planner import Planner
+
+    return Planner(controller, options=PlanningOptions(triage=False, relink=False))

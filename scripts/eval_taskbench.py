@@ -42,7 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="only the first N records (after --half)")
     p.add_argument("--half", choices=("all", "even", "odd"), default="all",
                    help="even-numbered records, odd-numbered ones, or all")
-    p.add_argument("--model", default="", help="controller GGUF (default: the embedded SmolLM2-135M)")
+    p.add_argument("--model", default="", help="controller: a models.lock name or a GGUF path "
+                   "(default: the embedded SmolLM2-135M)")
     p.add_argument("--chat-format", default="", help="override the GGUF's chat template, e.g. chatml, gemma")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="", help="write one JSON line per record (plan, nodes, timing)")
@@ -56,6 +57,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--per-clause", type=int, default=None, help="task types offered per step")
     p.add_argument("--top-k", type=int, default=None, help="task types offered overall")
     p.add_argument("--demos", type=int, default=None, help="demonstrations shown")
+    p.add_argument("--draft", choices=("never", "auto", "always", "only"), default=None,
+                   help="the controller's own plan: never (rails only), auto (evidence chooses), always, only")
+    p.add_argument("--no-triage", action="store_true", help="plan every request (no direct answers)")
+    p.add_argument("--no-relink", action="store_true", help="take the draft's links as written")
+    p.add_argument("--no-hint", action="store_true", help="do not name the ranked task types to the draft")
+    p.add_argument("--data-split", choices=("all", "tune", "held-out"), default="all",
+                   help="records by a hash of their id: tune or held-out (about half each)")
     p.add_argument("--no-controller", action="store_true",
                    help="take the first choice wherever the controller would be asked (the rails alone)")
     p.add_argument("--gold-tasks", action="store_true",
@@ -81,13 +89,15 @@ def build_planner(args, task_types, graph):
         retrieval=not args.no_retrieval, guided=not args.no_guide,
         free_text=args.free_text or defaults.free_text,
         per_clause=args.per_clause or defaults.per_clause, top_k=args.top_k or defaults.top_k,
-        n_demos=defaults.n_demos if args.demos is None else args.demos)
+        n_demos=defaults.n_demos if args.demos is None else args.demos,
+        draft=args.draft or defaults.draft, triage=not args.no_triage, relink=not args.no_relink,
+        hint=not args.no_hint)
     if args.no_controller:
         from engine.controller.base import FirstChoice
 
         controller = FirstChoice()
     else:
-        controller = LlamaController(args.model or None, n_threads=args.threads, chat_format=args.chat_format)
+        controller = LlamaController(_gguf(args.model), n_threads=args.threads, chat_format=args.chat_format)
     from engine.settings import load_settings
 
     planner = default_planner(controller, task_types=task_types, options=options, edge_ok=graph_edges(graph),
@@ -95,8 +105,27 @@ def build_planner(args, task_types, graph):
     return planner, controller
 
 
-def select(records, half: str, limit: int):
+def _gguf(model: str):
+    """A models.lock controller name or a GGUF path; "" is the embedded SmolLM2-135M."""
+    if not model:
+        return None
+    from engine.controller.packs import controller_gguf
+    from engine.models import load_lock
+
+    entry = load_lock().find(model)
+    return controller_gguf(entry.name) if entry is not None and "controller" in entry.tasks else model
+
+
+def split_of(record_id) -> str:
+    """tune or held-out, by a hash of the record's id (stable, independent of order)."""
+    import hashlib
+
+    return ("tune", "held-out")[hashlib.sha256(str(record_id).encode("utf-8")).digest()[0] % 2]
+
+
+def select(records, half: str, limit: int, split: str = "all"):
     chosen = [r for i, r in enumerate(records) if half == "all" or i % 2 == (0 if half == "even" else 1)]
+    chosen = [r for r in chosen if split == "all" or split_of(r.get("id")) == split]
     return chosen[:limit] if limit else chosen
 
 
@@ -112,7 +141,8 @@ def plan_record(planner, record, task_types):
     except HgptError as exc:
         return None, {"error": str(exc), "offered": [], "calls": 0}, time.perf_counter() - started
     info = {"plan": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs, "problems": problems,
-            "offered": trace.offered, "calls": trace.calls}
+            "offered": trace.offered, "calls": trace.calls, "chosen": trace.chosen, "why": trace.why,
+            "triage": trace.triage, "candidates": trace.candidates}
     nodes = None if problems else plan_to_nodes(plan)
     return nodes, info, time.perf_counter() - started
 
@@ -137,7 +167,7 @@ def main(argv=None) -> int:
     tools = load_tools(args.tools)
     task_types = task_types_from_tools(tools)
     graph = load_graph(args.graph) if args.graph and Path(args.graph).exists() else set()
-    records = select(load_records(args.data), args.half, args.limit)
+    records = select(load_records(args.data), args.half, args.limit, args.data_split)
     if args.gold_tasks:
         return score_gold_tasks(records, tools, task_types, graph)
     planner, controller = build_planner(args, task_types, graph)

@@ -21,7 +21,7 @@ from engine.errors import AttachmentError, UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.experts.media import write_wav
 from engine.session import Engine
-from engine.plan.planner import Planner
+from engine.testing import scripted_planner
 from engine.testing import ScriptedController
 
 
@@ -72,7 +72,7 @@ def run_plan(settings, plan, *experts, attachments=(), request="do it"):
     controller = ScriptedController([json.dumps(plan), "Done."])
     registry = ExpertRegistry(experts or [Upper()])
     engine = Engine(settings, controller=controller, registry=registry,
-                    planner=Planner(controller))
+                    planner=scripted_planner(controller))
     events = list(engine.run(request, list(attachments)))
     assert isinstance(events[-1], ev.AnswerDone), events[-1]
     return events, events[-1]
@@ -310,7 +310,7 @@ def test_the_cli_goes_on_when_the_history_database_fills_up(settings, monkeypatc
     controller = ScriptedController([json.dumps(plan), "It says HI."])
     monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
     monkeypatch.setattr(registry_module, "build_registry", lambda s=None: ExpertRegistry([Upper()]))
-    monkeypatch.setattr(planning_module, "default_planner", lambda c, **k: Planner(c))
+    monkeypatch.setattr(planning_module, "default_planner", lambda c, **k: scripted_planner(c))
     monkeypatch.setattr(HistoryStore, "update_run", full)
     assert main(["ask", "write hi"]) == 0
     captured = capsys.readouterr()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.plan.chatlog import history_files, stage_history, turn_files
-from engine.plan.planner import Planner
+from engine.plan.rails import slot_texts
 from engine.plan.prompts import history_messages
 
 
@@ -37,6 +37,6 @@ def test_history_turns_name_their_files_in_the_prompt():
 
 def test_texts_point_back_to_the_previous_answer():
     history = [{"role": "user", "content": "what animal is it?"}, {"role": "assistant", "content": "It is a tabby cat."}]
-    assert Planner._texts("Now read that aloud.", history) == ["It is a tabby cat."]
-    assert "Hola amigo" in Planner._texts("Read 'Hola amigo' aloud.", history)
-    assert Planner._texts("Read that aloud.", []) == ["Read that aloud."]
+    assert slot_texts("Now read that aloud.", history) == ["It is a tabby cat."]
+    assert "Hola amigo" in slot_texts("Read 'Hola amigo' aloud.", history)
+    assert slot_texts("Read that aloud.", []) == ["Read that aloud."]

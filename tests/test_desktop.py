@@ -22,7 +22,7 @@ from engine import events as ev  # noqa: E402
 from engine.experts import Expert, ExpertRegistry, ExpertResult  # noqa: E402
 from engine.history import HistoryStore  # noqa: E402
 from engine.session import Engine  # noqa: E402
-from engine.testing import ScriptedController  # noqa: E402
+from engine.testing import ScriptedController, scripted_planner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHELSEA = ROOT / "samples" / "chelsea.png"
@@ -105,7 +105,8 @@ def make_window(qtbot, settings):
         controller = ScriptedController(list(replies))
         from desktop.qt_main import MainWindow
 
-        window = MainWindow(s, engine_factory=lambda: Engine(s, controller=controller, registry=registry))
+        window = MainWindow(s, engine_factory=lambda: Engine(s, controller=controller, registry=registry,
+                                                             planner=scripted_planner(controller)))
         window.controller = controller
         qtbot.addWidget(window)
         window.show()

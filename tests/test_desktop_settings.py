@@ -29,7 +29,7 @@ class Translating(Controller):
         self.name = name
 
     def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None):
-        word = messages[-1]["content"].split()[-1]
+        word = messages[-1]["content"].splitlines()[0].split()[-1]
         return json.dumps([{"task": "translation", "id": 0, "args": {"text": word}}])
 
     def stream(self, messages, *, max_tokens=512, cancel=None):

@@ -16,7 +16,7 @@ from engine.history import HistoryError, HistoryStore, migrations
 from engine.session import Engine
 from engine.cancel import CancelToken
 from engine import events as ev
-from engine.testing import ScriptedController
+from engine.testing import ScriptedController, scripted_planner
 
 
 class Upper(Expert):
@@ -99,8 +99,8 @@ def test_a_run_is_folded_into_the_store_and_feeds_the_next_plan(store, settings)
 
 def test_cancel_and_early_stop_are_recorded(store, settings):
     conv = store.new_conversation()
-    engine = Engine(settings, controller=ScriptedController([_plan("a"), "x", _plan("b")]),
-                    registry=ExpertRegistry([Upper()]))
+    llm = ScriptedController([_plan("a"), "x", _plan("b")])
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Upper()]), planner=scripted_planner(llm))
     cancel = CancelToken()
     for event in engine.run("one", cancel=cancel, conversation=conv.id):
         if isinstance(event, ev.PlanReady):

@@ -23,7 +23,7 @@ from engine import events as ev
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.history import HistoryStore
 from engine.session import Engine
-from engine.plan.planner import Planner
+from engine.testing import scripted_planner
 from engine.record import RunRecord
 from engine.testing import ScriptedController
 
@@ -48,7 +48,7 @@ def scripted_engine(settings, *replies) -> Engine:
     controller = ScriptedController(list(replies))
     registry = ExpertRegistry([Upper()])
     return Engine(settings, controller=controller, registry=registry,
-                  planner=Planner(controller))
+                  planner=scripted_planner(controller))
 
 
 def earlier_history(db: Path) -> tuple[int, str]:
@@ -78,7 +78,7 @@ def test_cli_ask_is_kept_as_a_conversation_with_its_run(settings, monkeypatch, c
     monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
     monkeypatch.setattr(registry_module, "build_registry", lambda s=None: ExpertRegistry([Upper()]))
     monkeypatch.setattr(planning_module, "default_planner",
-                        lambda c, **k: Planner(c))
+                        lambda c, **k: scripted_planner(c))
     assert main(["ask", "write hello"]) == 0
     assert "HELLO" in capsys.readouterr().out
     store = HistoryStore(settings.db_path)
@@ -101,7 +101,7 @@ def test_cli_goes_on_unrecorded_when_the_history_file_is_damaged(settings, monke
     monkeypatch.setattr(llm_module, "load_controller", lambda s: controller)
     monkeypatch.setattr(registry_module, "build_registry", lambda s=None: ExpertRegistry([Upper()]))
     monkeypatch.setattr(planning_module, "default_planner",
-                        lambda c, **k: Planner(c))
+                        lambda c, **k: scripted_planner(c))
     assert main(["ask", "write hi"]) == 0
     err = capsys.readouterr().err
     assert "not kept in the history" in err and "move it aside" in err

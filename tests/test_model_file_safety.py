@@ -168,7 +168,7 @@ def test_a_real_expert_with_a_tampered_pin_fails_its_task_and_the_run_goes_on(se
     from engine.experts.registry import ExpertRegistry
     from engine.models.lock import dump_lock, load_lock
     from engine.session import Engine
-    from engine.plan.planner import Planner
+    from engine.testing import scripted_planner
     from engine.testing import ScriptedController
 
     monkeypatch.delenv("HGPT_MODELS_LOCK", raising=False)
@@ -183,7 +183,7 @@ def test_a_real_expert_with_a_tampered_pin_fails_its_task_and_the_run_goes_on(se
     controller = ScriptedController([json.dumps(plan), "I could not look at the picture."])
     expert = EfficientNetLite0()
     engine = Engine(settings, controller=controller, registry=ExpertRegistry([expert]),
-                    planner=Planner(controller))
+                    planner=scripted_planner(controller))
     events = list(engine.run("what animal is this?", [images["chelsea"]]))
     [failed] = [e for e in events if isinstance(e, ev.TaskFailed)]
     assert "does not match models.lock" in failed.error and "pip install" in failed.error

@@ -15,7 +15,7 @@ from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.experts.base import ExpertContext
 from engine.session import Engine
 from engine.plan.graph import Task
-from engine.plan.planner import Planner
+from engine.testing import scripted_planner
 from engine.references import resolve_attachment
 from engine.tasks import TASK_TYPES
 from engine.testing import ScriptedController
@@ -111,7 +111,7 @@ def test_escaping_arguments_fail_their_tasks_and_the_good_one_runs(settings):
             for i, v in enumerate(bad + ["chelsea.png"])]
     controller = ScriptedController([json.dumps(plan), "Done."])
     engine = Engine(settings, controller=controller, registry=ExpertRegistry([Looker()]),
-                    planner=Planner(controller))
+                    planner=scripted_planner(controller))
     events = list(engine.run("look", [png]))
     failed = {e.task_id: e.error for e in events if isinstance(e, ev.TaskFailed)}
     assert sorted(failed) == list(range(len(bad)))

@@ -14,6 +14,7 @@ from engine import events as ev
 from engine.cancel import CancelToken
 from engine.errors import AttachmentError, UserInputError
 from engine.experts import Expert, ExpertRegistry, ExpertResult
+from engine.testing import scripted_planner
 from engine.session import Engine
 from engine.testing import ScriptedController
 
@@ -58,7 +59,7 @@ class Broken(Expert):
 def make_engine(settings, replies, *experts):
     registry = ExpertRegistry(experts or (Echo(), Slow(), Broken()))
     controller = ScriptedController(replies)
-    return Engine(settings, controller=controller, registry=registry), controller
+    return Engine(settings, controller=controller, registry=registry, planner=scripted_planner(controller)), controller
 
 
 def plan(*tasks):

@@ -11,7 +11,8 @@ import pytest
 from engine.controller import Controller
 from engine.plan.grammar import step_choices
 from engine.plan.options import PlanningOptions
-from engine.plan.planner import Planner, quoted_spans, request_texts
+from engine.plan.planner import Planner
+from engine.plan.rails import quoted_spans, request_texts
 from engine.plan.ranking import mentioned_files, split_clauses
 from engine.tasks import TASK_TYPES as T
 
@@ -172,6 +173,7 @@ def test_retrieval_picks_relevant_and_varied_demos(bank):
 
 
 # -- the step-by-step loop ---------------------------------------------------------------
+RAILS = PlanningOptions(draft="never")  # the rails alone, as a small controller plans
 class PrefixScript(Controller):
     """Continues replies from a queue and records each call (a fake for the loop's tests)."""
 
@@ -190,7 +192,7 @@ class PrefixScript(Controller):
 
 def test_forced_steps_do_not_call_the_controller(ranker, bank):
     script = PrefixScript()
-    planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
+    planner = Planner(script, list(T.values()), RAILS, ranker=ranker, bank=bank)
     plan, *_ = planner.plan(SHOWCASE, {"chelsea.png": "image"})
     assert [t.task for t in plan.tasks] == ["image-classification", "text-to-speech"]
     assert plan.tasks[1].args == {"text": "<resource>-0"} and plan.tasks[1].dep == [0]
@@ -200,7 +202,7 @@ def test_forced_steps_do_not_call_the_controller(ranker, bank):
 
 def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
     script = PrefixScript('{"task": "translation", "id": 0, "args": {"text": "Good night"}}')
-    planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
+    planner = Planner(script, list(T.values()), RAILS, ranker=ranker, bank=bank)
     plan, *_ = planner.plan("Translate 'Good night' into French, please.")
     assert len(script.calls) == 1 and script.calls[0]["prefix"] == "["
     assert '"\\"Good night\\""' in script.calls[0]["grammar"]
@@ -214,7 +216,7 @@ def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
 def test_first_choice_rule_plans_where_a_controller_would_choose(ranker, bank):
     from engine.controller import FirstChoice
 
-    planner = Planner(FirstChoice(), list(T.values()), ranker=ranker, bank=bank)
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
     plan, _, trace = planner.plan("Translate 'Good night' into French, please.")
     # the first text on offer is the quoted one; the rule took it where a model would choose
     assert [(t.task, t.args) for t in plan.tasks] == [("translation", {"text": "Good night"})]
@@ -223,7 +225,7 @@ def test_first_choice_rule_plans_where_a_controller_would_choose(ranker, bank):
 
 def test_unguided_loop_stops_at_the_end_token(ranker):
     script = PrefixScript('{"task": "summarization", "id": 0, "args": {"text": "x y z"}}', "]")
-    planner = Planner(script, list(T.values()), PlanningOptions(guided=False, free_text=True), ranker=ranker)
+    planner = Planner(script, list(T.values()), PlanningOptions(guided=False, free_text=True, draft="never"), ranker=ranker)
     plan, *_ = planner.plan("Summarize: x y z and more words here")
     assert [t.task for t in plan.tasks] == ["summarization"] and len(script.calls) == 2
     assert script.calls[1]["prefix"].startswith('[{"task": "summarization"')
@@ -240,7 +242,7 @@ def test_controller_without_prefix_support_gets_one_whole_plan_call(ranker):
 
 def test_a_step_without_its_input_gets_a_producer_first(ranker, bank):
     script = PrefixScript('{"task": "text-to-image", "id": 0, "args": {"text": "a castle on a hill"}}')
-    planner = Planner(script, list(T.values()), ranker=ranker, bank=bank)
+    planner = Planner(script, list(T.values()), RAILS, ranker=ranker, bank=bank)
     plan, *_ = planner.plan("Segment a picture of 'a castle on a hill' into its regions.")
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("text-to-image", {"text": "a castle on a hill"}), ("image-segmentation", {"image": "<resource>-0"})]
@@ -260,14 +262,14 @@ def test_planner_without_the_embedding_model_still_plans(monkeypatch, caplog):
     monkeypatch.setattr(ranking, "TaskRanker", missing)
     monkeypatch.setattr(demos, "DemoBank", missing)
     scripted = ScriptedController(['[{"task": "translation", "id": 0, "args": {"text": "hola"}}]'])
-    planner = planner_module.default_planner(scripted)
-    assert planner.ranker is None and planner.bank is None
-    assert "planning without task ranking" in caplog.text
+    planner = planner_module.default_planner(scripted, options=planner_module.PlanningOptions(triage=False))
     assert planner.plan("translate hola")[0].tasks[0].task == "translation"
+    assert planner.part("ranker") is None and planner.part("bank") is None
+    assert "planning without task ranking" in caplog.text
 
 
 def test_texts_taken_by_earlier_tasks_are_known():
-    from engine.plan.planner import _texts_used
+    from engine.plan.rails import texts_used as _texts_used
 
     reply = ('[{"task": "translation", "id": 0, "args": {"text": "Good night"}}, '
              '{"task": "text-to-speech", "id": 1, "args": {"text": "<resource>-0"}}, '

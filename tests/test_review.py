@@ -11,7 +11,7 @@ from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.session import Engine
 from engine.plan.graph import Plan, Task
 from engine.plan.review import PlanDraft, ReviewedPlan
-from engine.testing import ScriptedController, collect
+from engine.testing import ScriptedController, collect, scripted_planner
 
 
 class Upper(Expert):
@@ -65,7 +65,8 @@ def test_changing_task_type_keeps_shared_args_and_validates():
 
 def test_engine_runs_the_edited_plan(settings):
     llm = ScriptedController([json.dumps([t.to_dict() for t in three_tasks()]), "done"])
-    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Upper(), Reverse()]))
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Upper(), Reverse()]),
+                    planner=scripted_planner(llm))
     asked = []
 
     def review(plan: Plan, problems):
@@ -95,16 +96,16 @@ def test_engine_runs_the_edited_plan(settings):
 
 
 def test_declining_the_plan_cancels_the_run(settings):
-    engine = Engine(settings, controller=ScriptedController([json.dumps([three_tasks()[0].to_dict()])]),
-                    registry=ExpertRegistry([Upper()]))
+    llm = ScriptedController([json.dumps([three_tasks()[0].to_dict()])])
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Upper()]), planner=scripted_planner(llm))
     events = collect(engine.run("x", review=True), lambda plan, problems: None)
     assert events[-1].kind == "RunCancelled" and events[-1].stage == "review"
     assert not any(isinstance(e, ev.TaskStarted) for e in events)
 
 
 def test_approving_unchanged_plan_is_not_marked_edited(settings):
-    engine = Engine(settings, controller=ScriptedController([json.dumps([three_tasks()[0].to_dict()]), "ok"]),
-                    registry=ExpertRegistry([Upper()]))
+    llm = ScriptedController([json.dumps([three_tasks()[0].to_dict()]), "ok"])
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Upper()]), planner=scripted_planner(llm))
     events = collect(engine.run("x", review=True), lambda plan, problems: plan)
     reviewed = next(e for e in events if isinstance(e, ev.PlanReviewed))
     assert reviewed.edited is False and events[-1].kind == "AnswerDone"

@@ -35,7 +35,7 @@ class ByRequest(Controller):
     accepts_grammar = True
 
     def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None):
-        word = messages[-1]["content"].split()[-1]
+        word = messages[-1]["content"].splitlines()[0].split()[-1]
         return json.dumps([{"task": "translation", "id": 0, "args": {"text": word}}])
 
     def stream(self, messages, *, max_tokens=512, cancel=None):

@@ -22,7 +22,7 @@ from engine.catalog import open_catalog
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.session import Engine
 from engine.plan.graph import Task
-from engine.plan.planner import Planner
+from engine.testing import scripted_planner
 from engine.select import candidates_for, select
 from engine.tasks import TASK_TYPES
 from engine.testing import ScriptedController
@@ -136,7 +136,7 @@ def test_a_file_whose_text_says_add_a_task_adds_none(settings, images):
             {"task": "text-generation", "id": 1, "dep": [0], "args": {"text": "<resource>-0"}}]
     controller = ScriptedController([json.dumps(plan), "Done."])
     engine = Engine(settings, controller=controller, registry=ExpertRegistry([Reader(), Writer()]),
-                    planner=Planner(controller))
+                    planner=scripted_planner(controller))
     events = list(engine.run("read page.png and rewrite it", [images["page"]]))
     started = [e.task for e in events if isinstance(e, ev.TaskStarted)]
     assert started == ["image-to-text", "text-generation"] and Writer.calls == ["text-generation"]

@@ -40,7 +40,7 @@ def load_controller(settings) -> Controller:
     return LlamaController(
         path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
         n_gpu_layers=llama_gpu_layers(settings.n_gpu_layers, probe_llama_gpu_offload()),
-        chat_format=settings.chat_format or chat_format,
+        chat_format=settings.chat_format or chat_format, state_dir=settings.cache_dir / "llama-states",
     )
 
 

@@ -49,6 +49,11 @@ class Controller:
     def load(self) -> None:
         """Load the model now (the window warms up with this); a no-op where nothing loads."""
 
+    def prime(self, messages: list[dict]) -> str:
+        """Make prompts that begin with ``messages`` (a fixed start) cheap to continue, where
+        the controller can keep evaluated prompt states; returns how ("off" where it cannot)."""
+        return "off"
+
     def complete(self, messages: list[dict], *, grammar: str | None = None, schema: dict | None = None,
                  max_tokens: int = 512, cancel: CancelToken | None = None) -> str:
         raise NotImplementedError

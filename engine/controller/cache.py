@@ -45,3 +45,46 @@ class BoundedRAMCache(LlamaRAMCache):
         if not self.keep_all_logits and scores is not None and getattr(scores, "ndim", 0) == 2 and len(scores) > 1:
             value.scores = scores[-1:].copy()
         super().__setitem__(key, value)
+
+
+# -- prompt states on disk -------------------------------------------------------------------
+STATE_FILES_KEPT = 8  # per folder: the newest states, the rest deleted
+
+
+def save_state_file(path, state) -> None:
+    """``state`` (a ``LlamaState``) as an ``.npz`` of plain arrays: no pickle, so a file
+    in the data folder cannot run code when it is read back. Written atomically."""
+    import os
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scores = np.asarray(state.scores, dtype=np.float32)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, input_ids=np.asarray(state.input_ids, dtype=np.int32), scores=scores[-1:],
+                 n_tokens=np.int64(state.n_tokens), seed=np.int64(state.seed),
+                 llama_state=np.frombuffer(state.llama_state, dtype=np.uint8))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    kept = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[STATE_FILES_KEPT:]:
+        old.unlink(missing_ok=True)
+
+
+def load_state_file(path):
+    """The ``LlamaState`` saved at ``path``, or None when it is missing or unreadable."""
+    import numpy as np
+    from llama_cpp.llama import LlamaState
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            blob = data["llama_state"].tobytes()
+            return LlamaState(input_ids=data["input_ids"].astype(np.intc), scores=data["scores"].astype(np.single),
+                              n_tokens=int(data["n_tokens"]), llama_state=blob, llama_state_size=len(blob),
+                              seed=int(data["seed"]))
+    except (OSError, ValueError, KeyError):
+        return None

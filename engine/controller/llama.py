@@ -5,7 +5,9 @@ lock (one llama.cpp context), and every call checks its ``CancelToken`` between
 generated tokens: a cancelled call stops within a token and raises ``Cancelled``.
 States of earlier prompts are kept in a bounded RAM cache (``engine.controller.cache``),
 so a prompt that starts like an earlier one — the planner's fixed instructions — is
-not evaluated again.
+not evaluated again; ``prime`` also keeps the state of such a fixed start on disk
+(``state_dir``), keyed by the model file and the prompt's tokens, so a fresh
+process restores it instead of evaluating a thousand tokens again.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class LlamaController(Controller):
 
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 4096,
                  n_threads: int = 0, n_gpu_layers: int = -1, chat_format: str = "",
-                 seed: int = 0, prefix_cache_mb: int = 256):
+                 seed: int = 0, prefix_cache_mb: int = 256, state_dir: str | Path | None = None):
         super().__init__()
         self.path = check_gguf(model_path) if model_path else embedded_gguf()
         self.name = self.path.stem
@@ -61,6 +63,8 @@ class LlamaController(Controller):
             self.options["chat_format"] = chat_format
         self.chat_format = chat_format
         self.prefix_cache_mb = prefix_cache_mb
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.primed: dict[tuple, str] = {}  # fixed starts made ready: tokens -> "disk" | "evaluated"
         self._llama = None
         self._grammars: dict[str, object] = {}
         self._lock = threading.RLock()
@@ -212,11 +216,63 @@ class LlamaController(Controller):
                 cancel.check()
             return out["choices"][0]["text"] or ""
 
-    def _ensure_cache(self) -> None:
+    def _ensure_cache(self):
         if self.prefix_cache_mb and self.llama.cache is None:
             from .cache import BoundedRAMCache  # counts the logits LlamaRAMCache leaves out
 
             self.llama.set_cache(BoundedRAMCache(self.prefix_cache_mb << 20))
+        return self.llama.cache
+
+    # -- a fixed start, evaluated once, kept on disk ----------------------------------------------
+    def fixed_tokens(self, messages: list[dict]) -> list[int]:
+        """The tokens every prompt beginning with ``messages`` shares, whatever user turn follows."""
+        one, _ = self.render([*messages, {"role": "user", "content": "a"}])
+        two, _ = self.render([*messages, {"role": "user", "content": "b"}])
+        shared = 0
+        while shared < min(len(one), len(two)) and one[shared] == two[shared]:
+            shared += 1
+        return one[:shared]
+
+    def prime(self, messages: list[dict]) -> str:
+        """Make the state after ``messages`` (a fixed start: instructions, task list) ready in
+        the prompt cache: restored from disk when saved before, else evaluated now and saved.
+        Returns "disk", "evaluated", "ready" (done earlier in this process) or "off"."""
+        with self._lock:
+            cache = self._ensure_cache()
+            if cache is None:
+                return "off"
+            tokens = self.fixed_tokens(messages)
+            key = tuple(tokens)
+            if key in self.primed or not tokens:
+                return "ready"
+            path = self._state_path(tokens)
+            from .cache import load_state_file, save_state_file
+
+            state = load_state_file(path) if path is not None else None
+            how = "disk"
+            if state is None or state.input_ids[: state.n_tokens].tolist() != tokens:
+                llama = self.llama
+                llama.reset()
+                llama.eval(tokens)
+                state, how = llama.save_state(), "evaluated"
+                if path is not None:
+                    try:
+                        save_state_file(path, state)
+                    except OSError:
+                        pass  # evaluated again next time
+            cache[key] = state
+            self.primed[key] = how
+            return how
+
+    def _state_path(self, tokens: list[int]) -> Path | None:
+        if self.state_dir is None:
+            return None
+        import hashlib
+
+        st = self.path.stat()
+        identity = f"{self.path.name}:{st.st_size}:{st.st_mtime_ns}:{self.options.get('n_ctx')}"
+        digest = hashlib.sha256(identity.encode() + bytes(str(tokens), "ascii")).hexdigest()[:24]
+        return self.state_dir / self.path.stem / f"{digest}.npz"
 
     def _count(self, started: float) -> None:
         self.stats.seconds += time.perf_counter() - started

@@ -21,3 +21,8 @@ class PlanningOptions:
     max_tasks: int = 6
     max_tokens: int = 400  # a whole plan in one call
     step_tokens: int = 120  # one task of a plan written step by step
+    triage: bool = True  # answer directly what brings nothing for an expert (else always plan)
+    draft: str = "auto"  # the controller's own plan: never | auto (evidence chooses) | always | only
+    relink: bool = True  # pass earlier outputs on where a draft forgot to
+    hint: bool = True  # name the top-ranked task types to the drafting controller
+    grammar_all: bool = True  # a draft may use every task type (else only those on offer)

@@ -1,0 +1,68 @@
+"""Which plan to run: the rails' or the controller's draft, judged on this request.
+
+The clause ranking says what the request clearly asks for: a task whose cue
+keyword fires in a clause, or whose meaning is close to a clause's. A plan is
+*supported* when each of its tasks is something some clause asks for at least a
+little, and it *covers* the request when the clearly asked tasks are in it.
+
+The draft is chosen when it is a usable plan (parsed, valid, not empty where the
+request brought files or asked for a task) that covers at least what the rails'
+plan covers, with no task that nothing in the request asks for. Otherwise the
+rails' plan stands: for a small controller the rails usually win this test, for
+a capable one the draft usually does, but each request is judged on its own.
+"""
+
+from __future__ import annotations
+
+from .graph import Plan
+
+CLEAR = 0.75  # a clause score that clearly asks for a task (the ranking's first-step bar)
+SOME = 0.35  # a clause score that asks for a task at least a little
+
+
+def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto") -> tuple[str, str]:
+    """``(writer, why)``: the name of the plan to run among ``plans``."""
+    rails, drafted = plans.get("rails"), plans.get("draft")
+    if drafted is None:
+        return ("rails", "the rails wrote the plan") if rails is not None else ("", "no plan was written")
+    if rails is None or mode in ("always", "only"):
+        return "draft", "the controller wrote the plan"
+    if mode == "never":
+        return "rails", "the rails wrote the plan"
+    problem = unusable(drafted, triage)
+    if problem:
+        return "rails", f"the draft {problem}"
+    if ranking is None:
+        return "draft", "no ranking to judge by: the controller's plan"
+    clear = asked_clearly(ranking, triage)
+    drafted_tasks, rails_tasks = {t.task for t in drafted.tasks}, {t.task for t in rails.tasks}
+    if len(clear & drafted_tasks) < len(clear & rails_tasks):
+        return "rails", f"the draft leaves out {', '.join(sorted((clear & rails_tasks) - drafted_tasks))}"
+    unasked = [t for t in sorted(drafted_tasks) if support(ranking, t) < SOME and t not in rails_tasks]
+    if unasked:
+        return "rails", f"nothing in the request asks for {', '.join(unasked)}"
+    return "draft", "the draft covers what the request asks for"
+
+
+def unusable(plan: Plan, triage) -> str:
+    if plan.raw and not plan.tasks and any("not JSON" in r or "nested" in r for r in plan.repairs):
+        return "could not be read"
+    if not plan.tasks and triage is not None and not triage.direct:
+        return "is empty although the request asks for work"
+    if any(r.startswith("task ") and ("refers to later" in r or "missing argument" in r) for r in plan.repairs):
+        return "is not a valid graph"
+    return ""
+
+
+def asked_clearly(ranking, triage) -> set[str]:
+    names = [t.name for t in ranking.task_types]
+    hits = {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
+    best = ranking.scores.max(axis=0)
+    strong = {names[i] for i, s in enumerate(best) if s >= CLEAR}
+    asked = set(triage.asked) if triage is not None else set()
+    return (hits | strong) & (asked | hits | strong)
+
+
+def support(ranking, task: str) -> float:
+    names = [t.name for t in ranking.task_types]
+    return float(ranking.scores.max(axis=0)[names.index(task)]) if task in names else 0.0

@@ -1,0 +1,192 @@
+"""The rails: a plan written one task per step, each step typed, most steps forced.
+
+A small controller plans well only inside firm rails, so this writer leaves it
+little to decide:
+
+* **guided steps** — one step per clause that asks for a task (``Ranking.plan_steps``),
+  in clause order, each offering that clause's best task type (``per_clause`` of
+  them when a stronger controller should choose); unguided, every step offers the
+  top-ranked types and the controller may end the plan;
+* **typed choices** — at each position the continuation may only be what
+  ``grammar.step_choices`` allows: ``<resource>-j`` where task *j*'s output fits
+  the slot (a guided step continues from the latest such output), files of the
+  slot's modality, texts from the request (quoted words, the text after a colon,
+  the clause, the whole request) or the previous answer when the request points
+  back to it;
+* **forced steps** — a step with a single possible continuation is written
+  without asking the controller; a step whose file input nothing supplies gets a
+  producer first (no image: draw one).
+
+``write`` returns the plan text (a JSON list); the planner parses and repairs it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from ..cancel import CancelToken
+from ..tasks import TaskType, can_feed
+from . import grammar
+from .ranking import PlanStep, Ranking
+
+FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
+COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
+MAX_REQUEST_TEXT = 300
+MAX_ANSWER_QUOTE = 300
+REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
+                         r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
+
+
+def quoted_spans(request: str) -> list[str]:
+    """Texts the user put in quotes (not file names): likely task inputs."""
+    from .ranking import QUOTED_RE
+
+    spans = [next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(request)]
+    return list(dict.fromkeys(s.strip() for s in spans if s.strip() and not FILE_LIKE.match(s.strip())))
+
+
+def request_texts(request: str) -> list[str]:
+    """Spans of the request a text argument may be: quoted words, the text after a
+    colon, and the whole request when it is short."""
+    spans = quoted_spans(request)
+    spans += [m.group(1).strip() for m in COLON_RE.finditer(request) if len(m.group(1).split()) >= 3]
+    if len(request) <= MAX_REQUEST_TEXT:
+        spans.append(request.strip())
+    return list(dict.fromkeys(s for s in spans if s))
+
+
+def last_answer(history: Sequence[dict]) -> str:
+    answers = [str(t.get("content", "")).strip() for t in history if t.get("role") == "assistant"]
+    last = answers[-1] if answers else ""
+    return last if 0 < len(last) <= MAX_ANSWER_QUOTE and '"' not in last else ""
+
+
+def points_back(request: str, history: Sequence[dict]) -> bool:
+    return bool(last_answer(history)) and bool(REFERS_BACK.search(request)) and not quoted_spans(request)
+
+
+def slot_texts(request: str, history: Sequence[dict]) -> list[str]:
+    """Texts a text slot may take: spans of the request, or — when the request points
+    back ("read that aloud") and quotes nothing — the previous answer."""
+    last = last_answer(history)
+    if points_back(request, history):
+        return [last]
+    return request_texts(request) + ([last] if last else [])
+
+
+@dataclass
+class Rails:
+    """One request's step-by-step writing: what it may use, and the controller that chooses."""
+
+    controller: object
+    task_types: Sequence[TaskType]
+    request: str
+    history: Sequence[dict]
+    files: Mapping[str, str]  # every file the plan may use (this turn's and the chat log's)
+    must_plan: bool  # the request brings files or asks for a task: an empty plan is not allowed
+    ranking: Ranking | None
+    offered: Sequence[TaskType]
+    messages: list[dict]
+    max_tasks: int = 6
+    step_tokens: int = 120
+    guided: bool = True
+    per_clause: int = 1
+    free_text: bool = False
+    edge_ok: object = None
+    steps: list[dict] = field(default_factory=list)  # clause -> task types, for the trace
+    calls: int = 0  # steps where a real choice remained
+
+    @property
+    def by_name(self) -> dict[str, TaskType]:
+        return {t.name: t for t in self.task_types}
+
+    def write(self, cancel: CancelToken) -> str:
+        texts = slot_texts(self.request, self.history)
+        planned = self._steps()
+        self.steps = [{"clause": s.clause, "tasks": [t.name for t in s.candidates]} for s in planned or []]
+        queue = list(planned) if planned is not None else None
+        reply, earlier, helped = "[", [], set()
+        while len(earlier) < self.max_tasks and (queue is None or queue):
+            cancel.check()
+            step = queue.pop(0) if queue is not None else None
+            choices = self._choices(step, earlier, texts, allow_end=step is None and (bool(earlier) or not self.must_plan),
+                                    used=texts_used(reply))
+            if not choices.alternatives:
+                if step is None:
+                    break
+                producer = None if id(step) in helped else self._producer(step, earlier)
+                if producer is not None:  # e.g. "segment a castle" with no image: draw one first
+                    helped.add(id(step))
+                    queue[:0] = [producer, step]
+                continue
+            self.calls += choices.forced() is None
+            piece = self.controller.choose(choices, self.messages, reply, max_tokens=self.step_tokens, cancel=cancel)
+            task = read_step(piece, self.by_name)
+            if task is None:
+                break
+            reply += piece
+            earlier.append(task)
+        return reply + "]"
+
+    def _steps(self) -> list[PlanStep] | None:
+        """Guided steps from the ranking; None lets the controller choose freely."""
+        if self.ranking is None or not self.guided:
+            return None
+        steps = self.ranking.plan_steps(self.per_clause)
+        if not steps and self.must_plan:
+            steps = [PlanStep(self.ranking.clauses[0], self.ranking.order()[: self.per_clause])]
+        return steps or None
+
+    def _choices(self, step, earlier, texts, allow_end, used=frozenset()):
+        pool = step.candidates if step is not None else self.offered
+        candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
+        # a text the clause names that an earlier task already took is that task's input:
+        # this step continues from an output instead
+        local = named_in(step.clause, texts, self.files) - set(used) if step is not None else None
+        if step is not None and step.clause not in texts and not points_back(self.request, self.history):
+            texts = texts + [step.clause]
+        return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
+                                    free_text=self.free_text, edge_ok=self.edge_ok or can_feed, local=local)
+
+    def _producer(self, step, earlier):
+        """A step making the file a stuck step needs, from inputs at hand (best ranked)."""
+        have = {"text"} | set(self.files.values()) | {t.output for t in earlier}
+        need = [m for m in step.candidates[0].args.values() if m not in have]
+        if not need or self.ranking is None:
+            return None
+        scores = dict(zip((t.name for t in self.ranking.task_types), self.ranking.task_scores()))
+        makers = [t for t in self.task_types if t.output == need[0] and set(t.args.values()) <= have
+                  and t.name not in {e.name for e in earlier}]
+        if not makers:
+            return None
+        return PlanStep(step.clause, [max(makers, key=lambda t: scores.get(t.name, -1.0))])
+
+
+def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:
+    """The texts and files a clause spells out (a later task may use them, not only
+    earlier outputs)."""
+    return {t for t in list(texts) + list(files) if t in clause and t != clause}
+
+
+def texts_used(reply: str) -> set[str]:
+    """Text values the tasks written so far take (not references, not files)."""
+    try:
+        tasks = json.loads(reply + "]")
+    except json.JSONDecodeError:
+        return set()
+    values = {v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values() if isinstance(v, str)}
+    return {v for v in values if not v.startswith("<resource>-") and not FILE_LIKE.match(v)}
+
+
+def read_step(piece: str, types: Mapping[str, TaskType]) -> TaskType | None:
+    text = piece.strip().lstrip(",").strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return types.get(item.get("task"))

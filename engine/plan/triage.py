@@ -1,0 +1,126 @@
+"""Triage: does a request need an expert at all, or does the controller answer it?
+
+A request needs experts when it asks for a task *and* brings what that task works
+on. Greetings, thanks, factual and how-to questions, arithmetic and questions about
+hgpt itself bring nothing to work on: the controller answers them directly, which
+is also the fastest path (no embedding model, no planning prompt).
+
+What a request brings (``Inputs``): the files of this turn (attached, or named in
+the text like ``photo.jpg``); text to work on (quoted words, the text after a
+colon, a long passage); and, when it points back ("read that aloud", "that
+picture"), the previous answer and the earlier turns' files. A task asked for in
+a clause (a cue keyword, or a clause whose meaning is close to the task's) counts
+when its inputs are at hand: every input modality is there, or the task makes an
+image, video or sound from a description (the request itself is that
+description), or the missing file can itself be made from text the request
+brings ("segment a picture of 'a castle'": draw it first). An order with a cue
+keyword names its own input ("translate hola"); a question does not ("how many
+continents are there?" asks for no object detection). A clause whose meaning is
+close to a task counts from the ranking's first-step score, or from its
+later-step score when the request brings something to work on.
+
+``triage`` reads keywords first; the meaning of clauses (MiniLM, through the
+planner's ``TaskRanker``) is computed only when keywords decide nothing and the
+request is not plainly conversational, so "What is 12 times 7?" is answered
+without loading the embedding model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from ..tasks import TaskType
+from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, load_cues, norm_name, split_clauses
+
+MEDIA = ("image", "audio", "video")
+PASSAGE_WORDS = 40  # a request this long carries its own text to work on
+COLON_TEXT = re.compile(r":\s+\S+(?:\s+\S+){2,}")
+# A request shaped as talk: a question, a greeting, thanks, a request for advice or an explanation.
+CONVERSATIONAL = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|thanks|thank you|great|good (?:morning|afternoon|evening)|cheers|ok(?:ay)?|cool|"
+    r"nice|wow|sorry|please)\b|(?:what|who|whom|whose|when|where|why|how|which|is|are|am|was|were|can|could|"
+    r"do|does|did|should|would|will|shall|may|might|tell me|explain|define|give me|list|name|suggest|recommend)\b)",
+    re.IGNORECASE)
+POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|reply|text|summary|transcript|"
+                         r"translation|caption|description|picture|image|photo|recording|audio)|above|previous|"
+                         r"same)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a request brings for experts to work on."""
+
+    modalities: frozenset[str]  # file modalities at hand: this turn's, or earlier turns' when pointed back
+    text: bool  # text to work on: quoted, after a colon, a passage, or a previous answer pointed back
+
+    def can_run(self, task: TaskType) -> bool:
+        """Are ``task``'s inputs at hand? A text-only task needs text to work on (a task
+        that makes media from text takes the request as its description); a file input
+        needs a file of its kind, or text to make one from; beside a file, a text slot
+        (a question, a prompt) is the request itself."""
+        files_needed = set(task.args.values()) - {"text"}
+        if not files_needed:
+            return task.output in MEDIA or self.text
+        return all(m in self.modalities or (self.text and m in MEDIA) for m in files_needed)
+
+
+@dataclass
+class Triage:
+    direct: bool
+    why: str
+    asked: list[str] = field(default_factory=list)  # task types asked for whose inputs are at hand
+
+    def to_dict(self) -> dict:
+        return {"direct": self.direct, "why": self.why, "asked": list(self.asked)}
+
+
+def inputs_of(request: str, files: Mapping[str, str], earlier_files: Mapping[str, str],
+              last_answer: str = "") -> Inputs:
+    pointed = bool(POINTS_BACK.search(request))
+    modalities = set(files.values()) | (set(earlier_files.values()) if pointed else set())
+    quoted = any(m for m in QUOTED_RE.finditer(request))
+    text = quoted or bool(COLON_TEXT.search(request)) or len(request.split()) >= PASSAGE_WORDS \
+        or (pointed and bool(last_answer))
+    return Inputs(frozenset(modalities), text)
+
+
+class Triager:
+    """Decides direct answer or plan, for one list of task types."""
+
+    def __init__(self, task_types: Sequence[TaskType], cues: Mapping[str, dict] | None = None):
+        cues = load_cues() if cues is None else cues
+        self.task_types = list(task_types)
+        self.keywords = [[re.compile(p, re.IGNORECASE) for p in cues.get(norm_name(t.name), {}).get("keywords", [])]
+                         for t in self.task_types]
+
+    def keyword_tasks(self, request: str) -> list[TaskType]:
+        """Task types whose cue keywords fire in some clause of the request (quotes masked)."""
+        clauses = [QUOTED_RE.sub(" ", c) for c in split_clauses(request)]
+        return [t for t, pats in zip(self.task_types, self.keywords) if any(p.search(c) for p in pats for c in clauses)]
+
+    def triage(self, request: str, files: Mapping[str, str], earlier_files: Mapping[str, str] = {},
+               last_answer: str = "", rank: Callable[[], object] | None = None) -> Triage:
+        """``files``: this turn's; ``earlier_files``: the chat log's; ``rank``: the clause
+        ranking, computed only if needed (a ``ranking.Ranking``)."""
+        if files:
+            return Triage(False, "the request brings files", [])
+        inputs = inputs_of(request, files, earlier_files, last_answer)
+        talk = bool(CONVERSATIONAL.match(request))
+        # an order names its own input ("translate hola"); a question about the world does not
+        asked = [t.name for t in self.keyword_tasks(request)
+                 if inputs.can_run(t) or (not talk and set(t.args.values()) == {"text"})]
+        if asked:
+            return Triage(False, "it asks for " + ", ".join(asked), asked)
+        if talk and not inputs.text:
+            return Triage(True, "a question or a remark with nothing for an expert to work on")
+        ranking = rank() if rank is not None else None
+        if ranking is None:
+            return Triage(not inputs.text and not inputs.modalities, "no task ranking; judged by its inputs")
+        best = ranking.scores.max(axis=0)
+        bar = LATER_STEP if inputs.text or inputs.modalities else FIRST_STEP  # it brings something to work on
+        asked = [t.name for t, score in zip(ranking.task_types, best) if score >= bar and inputs.can_run(t)]
+        if asked:
+            return Triage(False, "its meaning is close to " + ", ".join(asked), asked)
+        return Triage(True, "no task it could ask for has anything to work on")
