@@ -46,8 +46,9 @@ def selection_messages(request: str, task: dict, candidates: Sequence[dict]) -> 
     ]
 
 
-def _install_hint(task: str, catalog) -> str:
-    known = catalog.top_k(task, 3) if catalog is not None else []
+def _install_hint(task: str, catalog, installed: bool | None = None) -> str:
+    """How to get a model for ``task`` (``installed=False``: only ones not installed yet)."""
+    known = catalog.top_k(task, 3, installed=installed) if catalog is not None else []
     names = ", ".join(c["id"] for c in known)
     hint = f" Known models for it: {names}; get one with: hgpt models pull NAME." if names else ""
     pinned = _pinned_for(task) if not names else []
@@ -68,8 +69,14 @@ def _pinned_for(task: str) -> list[str]:
         return []
 
 
-def candidates_for(task: Task, registry, catalog, k: int) -> list[dict]:
+def candidates_for(task: Task, registry, catalog, k: int, request: str = "", embed=None) -> list[dict]:
+    """The top ``k`` cards among installed experts that can run ``task`` here and, given
+    the request (and ``embed``), that can do what it asks (``engine.capability``)."""
     runnable = {e.model_id: e for e in registry.for_task(task.task)}
+    if request and embed is not None:
+        from .capability import fits
+
+        runnable = {m: e for m, e in runnable.items() if fits(e, task.task, request, embed)}
     cards = catalog.top_k(task.task, k, among=list(runnable)) if catalog is not None else []
     seen = {c["id"] for c in cards}
     extra = [e.card() | {"task": task.task} for e in runnable.values() if e.model_id not in seen]
@@ -78,10 +85,17 @@ def candidates_for(task: Task, registry, catalog, k: int) -> list[dict]:
 
 
 def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
-           cancel: CancelToken | None = None) -> Selection:
+           cancel: CancelToken | None = None, embed=None) -> Selection:
     started = time.perf_counter()
-    cards = candidates_for(task, registry, catalog, k)
+    cards = candidates_for(task, registry, catalog, k, request, embed)
     if not cards:
+        installed = registry.for_task(task.task)
+        if installed:  # installed, but none can do what the request asks of this task
+            from .capability import misfit_reason
+
+            reasons = "; ".join(filter(None, (misfit_reason(e, task.task) for e in installed)))
+            raise NoExpertError(f"no installed model can do this {task.task}: {reasons}. "
+                                + _install_hint(task.task, catalog, installed=False))
         raise NoExpertError(_install_hint(task.task, catalog))
     if len(cards) == 1:
         chosen, reason = cards[0]["id"], f"the only installed model for {task.task}"

@@ -148,6 +148,11 @@ class Engine:
                 self._planner = default_planner(self.controller, cache_dir=self.settings.cache_dir)
             return self._planner
 
+    def _embed(self, texts):
+        from .embeddings import embed
+
+        return embed(texts, cache_dir=self.settings.cache_dir)
+
     def _about(self) -> str:
         """What this installation can do (for questions about hgpt), from its installed experts."""
         from .files import FILE_SUFFIXES
@@ -292,6 +297,10 @@ class Engine:
     # -- stages: each takes the run's own state, so one Engine can serve concurrent runs --
     def _plan(self, run: "_Run"):
         plan, seconds, _trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
+        if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
+            from .capability import adjust
+
+            plan.repairs += adjust(plan, run.request, self.registry, self.task_types, self._embed)
         run.plan = plan
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
@@ -330,7 +339,7 @@ class Engine:
                                            self.settings.top_k)
                 else:
                     sel = select(task, run.request, self.registry, catalog, self.controller,
-                                 self.settings.top_k, cancel=run.cancel)
+                                 self.settings.top_k, cancel=run.cancel, embed=self._embed)
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
                 continue

@@ -62,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-triage", action="store_true", help="plan every request (no direct answers)")
     p.add_argument("--no-relink", action="store_true", help="take the draft's links as written")
     p.add_argument("--no-hint", action="store_true", help="do not name the ranked task types to the draft")
+    p.add_argument("--draft-offered", action="store_true", help="a draft may use only the task types on offer")
     p.add_argument("--data-split", choices=("all", "tune", "held-out"), default="all",
                    help="records by a hash of their id: tune or held-out (about half each)")
     p.add_argument("--no-controller", action="store_true",
@@ -91,7 +92,7 @@ def build_planner(args, task_types, graph):
         per_clause=args.per_clause or defaults.per_clause, top_k=args.top_k or defaults.top_k,
         n_demos=defaults.n_demos if args.demos is None else args.demos,
         draft=args.draft or defaults.draft, triage=not args.no_triage, relink=not args.no_relink,
-        hint=not args.no_hint)
+        hint=not args.no_hint, grammar_all=not args.draft_offered)
     if args.no_controller:
         from engine.controller.base import FirstChoice
 

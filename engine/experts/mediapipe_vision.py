@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import ExpertError
 from . import mediapipe_env as env
-from .base import Expert, ExpertContext, ExpertResult
+from .base import Expert, ExpertContext, ExpertResult, Scope
 from .media import load_image
 from .packs import size_mb
 
@@ -105,6 +105,9 @@ class MediapipeFaces(_MediapipeExpert):
     description = ("MediaPipe BlazeFace (full range): finds faces in a photo, near or far, and "
                    "draws a box around each; detects faces only, no other objects.")
     op, stem = "faces", "faces"
+    scopes = {"object-detection": Scope("find the faces of people in a photo",
+                                        ("put boxes around cars, animals or other objects",
+                                         "find and label the objects in a photo"))}
     model_files = (("face_detection", "face_detection_full_range_sparse.tflite"),)
 
     def run(self, task: str, args: dict[str, Any], ctx: ExpertContext) -> ExpertResult:
@@ -121,6 +124,8 @@ class MediapipePeople(_MediapipeExpert):
     description = ("MediaPipe selfie segmentation: separates people from the background and "
                    "tints them over the image; people only, no other classes.")
     op, stem = "people", "people"
+    scopes = {"image-segmentation": Scope("separate the people in a photo from the background",
+                                          ("segment objects such as cars, animals, buildings or the sky",))}
     model_files = (("selfie_segmentation", "selfie_segmentation.tflite"),)
 
     def run(self, task: str, args: dict[str, Any], ctx: ExpertContext) -> ExpertResult:

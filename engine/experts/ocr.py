@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ExpertError
-from .base import Expert, ExpertContext, ExpertResult
+from .base import Expert, ExpertContext, ExpertResult, Scope
 from .media import load_image
 from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
@@ -54,6 +54,9 @@ class RapidOcr(Expert):
     downloads = 0  # the Hub card's figure is not known offline
     likes = 0
     source = PIN
+    scopes = {"image-to-text": Scope("read the printed or written text in an image: a sign, menu, page or screenshot",
+                                     ("describe what a picture shows", "say what is happening in a photo",
+                                      "caption a photo in a sentence"))}
 
     def missing(self) -> str | None:
         return missing_packages({PACK: PIN, "onnxruntime": RUNTIMES["onnxruntime"]})

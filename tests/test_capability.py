@@ -1,0 +1,73 @@
+"""Experts serve only what they can do within a task: OCR is not offered for
+"describe", a face detector not for cars; a task no installed expert can serve as
+asked goes to one that can (the real MiniLM compares the request with the scopes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import capability
+from engine.embeddings import embed
+from engine.experts import Expert, ExpertRegistry, ExpertResult
+from engine.experts.efficientnet import EfficientNetLite0
+from engine.experts.mediapipe_vision import MediapipeFaces
+from engine.experts.ocr import RapidOcr
+from engine.plan.graph import Plan, Task
+from engine.tasks import TASK_TYPES
+
+
+def test_ocr_reads_text_and_is_not_offered_to_describe_a_picture():
+    ocr = RapidOcr()
+    assert capability.fits(ocr, "image-to-text", "Copy out the words printed on this poster.", embed)
+    assert capability.fits(ocr, "image-to-text", "Translate the text on this menu into English.", embed)
+    assert not capability.fits(ocr, "image-to-text", "Describe this photo in one sentence.", embed)
+    assert not capability.fits(ocr, "image-to-text", "What is happening in this picture?", embed)
+
+
+def test_a_face_detector_finds_people_not_cars():
+    faces = MediapipeFaces()
+    assert capability.fits(faces, "object-detection", "How many people are in this photo?", embed)
+    assert not capability.fits(faces, "object-detection", "Put boxes around every car in this street photo.", embed)
+
+
+def test_an_expert_without_a_scope_fits_whatever_its_task_asks():
+    class Anything(Expert):
+        model_id, tasks = "test/anything", ("image-to-text",)
+
+        def run(self, task, args, ctx):
+            return ExpertResult(text="x")
+
+    assert capability.fits(Anything(), "image-to-text", "Describe this photo.", embed)
+
+
+def test_a_task_only_a_misfit_serves_goes_to_one_that_answers_the_request():
+    registry = ExpertRegistry([RapidOcr(), EfficientNetLite0()])
+    plan = Plan([Task(0, "image-to-text", [-1], {"image": "cat.png"})])
+    notes = capability.adjust(plan, "What is in this picture?", registry, TASK_TYPES, embed)
+    assert [t.task for t in plan.tasks] == ["image-classification"] and plan.tasks[0].args == {"image": "cat.png"}
+    assert "can only read the printed" in notes[0]
+    kept = Plan([Task(0, "image-to-text", [-1], {"image": "menu.png"})])
+    assert capability.adjust(kept, "Read the text on this menu.", registry, TASK_TYPES, embed) == []
+    assert kept.tasks[0].task == "image-to-text"
+
+
+@pytest.fixture
+def catalog(settings):
+    from engine.catalog import open_catalog
+
+    registry = ExpertRegistry([RapidOcr()])
+    catalog = open_catalog(settings.catalog_path, registry)
+    catalog.upsert([{"id": "Salesforce/blip-image-captioning-base", "task": "image-to-text", "downloads": 9}])
+    return catalog, registry
+
+
+def test_selection_never_hands_a_request_to_a_misfit_and_says_what_to_get(catalog):
+    from engine.errors import NoExpertError
+    from engine.select import select
+
+    catalog, registry = catalog
+    task = Task(0, "image-to-text", [-1], {"image": "holiday.png"})
+    with pytest.raises(NoExpertError, match="can only read the printed.*blip-image-captioning-base"):
+        select(task, "Describe this photo in one sentence.", registry, catalog, None, embed=embed)
+    chosen = select(task, "Copy out the words printed on this poster.", registry, catalog, None, embed=embed)
+    assert chosen.model_id == "RapidAI/RapidOCR"
