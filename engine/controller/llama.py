@@ -153,10 +153,12 @@ class LlamaController(Controller):
                 yield piece
 
     def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None) -> str:
+        if grammar:  # the prompt as the chat template writes it, then fast constrained decoding
+            return self.complete_after(messages, "", grammar=grammar, max_tokens=max_tokens, cancel=cancel)
         with self._lock:
             started = time.perf_counter()
             try:
-                return "".join(self._chat(messages, max_tokens, grammar, cancel))
+                return "".join(self._chat(messages, max_tokens, None, cancel))
             finally:
                 self._count(started)
 
@@ -207,14 +209,20 @@ class LlamaController(Controller):
                 self._ensure_cache()
                 tokens, stop = self.render(messages)
                 tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False) if prefix else []
-                out = llama.create_completion(
-                    prompt=tokens, temperature=0.0, top_k=1, max_tokens=max_tokens, stop=stop,
-                    grammar=self._grammar(grammar) if grammar else None, stopping_criteria=_stopper(cancel))
+                if grammar:
+                    self._grammar(grammar)  # compiled once: a grammar llama.cpp refuses is a clear error
+                    from .constrained import greedy
+
+                    text = greedy(llama, tokens, grammar, max_tokens, stop, cancel)
+                else:
+                    out = llama.create_completion(prompt=tokens, temperature=0.0, top_k=1, max_tokens=max_tokens,
+                                                  stop=stop, stopping_criteria=_stopper(cancel))
+                    text = out["choices"][0]["text"] or ""
             finally:
                 self._count(started)
             if cancel is not None:
                 cancel.check()
-            return out["choices"][0]["text"] or ""
+            return text
 
     def _ensure_cache(self):
         if self.prefix_cache_mb and self.llama.cache is None:
