@@ -116,6 +116,39 @@ class TaskStarted(Event):
 
 
 @dataclass(frozen=True)
+class TaskProgress(Event):
+    """How far a running task has got: ``done`` of ``total`` ``unit`` (``total`` 0: not known).
+
+    Long experts report it through ``ExpertContext.progress`` (diffusion steps, seconds
+    of audio transcribed, bytes downloaded); ``seconds`` is the time since the task started."""
+
+    task_id: int
+    task: str
+    done: float
+    total: float
+    unit: str  # "steps", "s" (of audio), "bytes", "frames", …
+    seconds: float
+
+    @property
+    def fraction(self) -> float | None:
+        """0..1, or None when the total is not known."""
+        return min(1.0, max(0.0, self.done / self.total)) if self.total > 0 else None
+
+
+def progress_words(done: float, total: float, unit: str) -> str:
+    """``12/25 steps``, ``3.5 of 10.2 s``, ``1.2 of 3.4 MB``; without a total, just the count."""
+    if unit == "bytes":
+        scale, unit = (2**30, "GB") if max(done, total) >= 2**30 else (2**20, "MB")
+        done, total = done / scale, total / scale
+        return f"{done:.1f} of {total:.1f} {unit}" if total > 0 else f"{done:.1f} {unit}"
+    if unit == "s":
+        return f"{done:.1f} of {total:.1f} s" if total > 0 else f"{done:.1f} s"
+    if total > 0:
+        return f"{done:g}/{total:g} {unit}".rstrip()
+    return f"{done:g} {unit}".rstrip()
+
+
+@dataclass(frozen=True)
 class TaskFinished(Event):
     task_id: int
     task: str

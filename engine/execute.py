@@ -4,11 +4,14 @@ A task is submitted to a thread pool as soon as every task it depends on has
 finished. ``<resource>-N`` arguments are replaced by task N's real output: a file
 path for image/audio/video slots, text for text slots. A failed task does not
 stop the others; its dependents are skipped with the reason. Cancellation is
-checked between steps: running experts finish, nothing new starts.
+checked between steps: running experts finish, nothing new starts. An expert's
+``ctx.progress`` reports reach the stream as ``TaskProgress`` events between those
+steps (at most one per task each tenth of a second: the latest report).
 """
 
 from __future__ import annotations
 
+import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -85,6 +88,8 @@ class Executor:
         self.task_types = task_types
         self.results: dict[int, ExpertResult] = {}
         self.errors: dict[int, str] = {}
+        self._progress: queue.SimpleQueue = queue.SimpleQueue()  # (task, done, total, unit) from experts
+        self._started: dict[int, float] = {}
 
     def run(self, tasks: list[Task]) -> Iterator[ev.Event]:
         pending = {t.id: t for t in tasks}
@@ -105,11 +110,25 @@ class Executor:
                         yield from self._skip_blocked(pending, force=True)
                     continue
                 done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+                yield from self._reported()
                 for future in done:
                     task, t0 = running.pop(future)
                     yield self._finish(task, future, time.perf_counter() - t0)
         if self.cancel.cancelled:
             raise Cancelled("the run was cancelled")
+
+    def _reported(self) -> Iterator[ev.Event]:
+        """The latest progress report of each task since the last call."""
+        latest: dict[int, tuple] = {}
+        while True:
+            try:
+                task, done, total, unit = self._progress.get_nowait()
+            except queue.Empty:
+                break
+            latest[task.id] = (task, done, total, unit)
+        for task, done, total, unit in latest.values():
+            seconds = time.perf_counter() - self._started.get(task.id, time.perf_counter())
+            yield ev.TaskProgress(self.run_id, task.id, task.task, done, total, unit, round(seconds, 2))
 
     def _ready(self, pending: dict[int, Task]) -> list[Task]:
         return [t for t in list(pending.values())
@@ -145,7 +164,9 @@ class Executor:
 
     def _call(self, task: Task, args: dict) -> ExpertResult:
         expert = self.selections[task.id].expert
-        ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel)
+        self._started[task.id] = time.perf_counter()
+        ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel,
+                            report=lambda done, total, unit: self._progress.put((task, done, total, unit)))
         try:
             if self.memory is None:
                 return expert(task.task, args, ctx)

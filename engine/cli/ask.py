@@ -1,4 +1,8 @@
-"""``hgpt ask``: run a request through the four stages and print them as they happen."""
+"""``hgpt ask``: run a request through the four stages and print them as they happen.
+
+A task that reports progress (``TaskProgress``: diffusion steps, seconds of audio
+transcribed, bytes) gets a progress bar (tqdm) while it runs when the output is a
+terminal, and one plain line per report when it is piped or redirected."""
 
 from __future__ import annotations
 
@@ -101,6 +105,13 @@ class TextPrinter:
 
     def __init__(self, out=None):
         self.out = out or sys.stdout  # looked up now: sys.stdout may have been replaced since import
+        self.bars: dict[int, object] = {}  # task id -> its tqdm bar, on a terminal
+        self._last: dict[int, float] = {}  # task id -> last progress printed, when piped
+
+    @property
+    def terminal(self) -> bool:
+        isatty = getattr(self.out, "isatty", None)
+        return bool(isatty and isatty())
 
     def say(self, text: str = "", end: str = "\n") -> None:
         print(text, end=end, file=self.out, flush=True)
@@ -135,12 +146,44 @@ class TextPrinter:
     def on_TaskStarted(self, e):
         self.say(f"  [{e.task_id}] {e.task} started with {e.model_id}")
 
+    def on_TaskProgress(self, e):
+        if self.terminal:
+            self._bar(e)
+        elif self._last.get(e.task_id) != e.done:
+            self._last[e.task_id] = e.done
+            share = f" ({e.fraction:.0%})".replace("%", " %") if e.fraction is not None else ""
+            self.say(f"  [{e.task_id}] {e.task}: {ev.progress_words(e.done, e.total, e.unit)}{share}, "
+                     f"{e.seconds:.1f} s")
+
+    def _bar(self, e):
+        bar = self.bars.get(e.task_id)
+        if bar is None:
+            from tqdm import tqdm
+
+            scaled = e.unit == "bytes"
+            bar = self.bars[e.task_id] = tqdm(
+                total=e.total or None, desc=f"  [{e.task_id}] {e.task}", unit="B" if scaled else f" {e.unit}",
+                unit_scale=scaled, unit_divisor=1024 if scaled else 1000, file=self.out, leave=False,
+                dynamic_ncols=True, position=len(self.bars), mininterval=0)
+        if e.total and bar.total != e.total:
+            bar.total = e.total
+        bar.n = e.done
+        bar.refresh()
+
+    def _close_bar(self, task_id: int) -> None:
+        bar = self.bars.pop(task_id, None)
+        if bar is not None:
+            bar.close()
+        self._last.pop(task_id, None)
+
     def on_TaskFinished(self, e):
+        self._close_bar(e.task_id)
         outcome = _clip(e.text, 100) if e.text else ""
         files = ", ".join(e.files)
         self.say(f"  [{e.task_id}] done in {e.seconds:.1f} s: {outcome}{' → ' + files if files else ''}")
 
     def on_TaskFailed(self, e):
+        self._close_bar(e.task_id)
         self.say(f"  [{e.task_id}] {e.task} failed: {e.error}")
 
     def on_TaskSkipped(self, e):
@@ -157,10 +200,14 @@ class TextPrinter:
         self.exit_code = 0
 
     def on_RunFailed(self, e):
+        for task_id in list(self.bars):
+            self._close_bar(task_id)
         self.say(f"\nhgpt: the run failed while {ev.stage_words(e.stage).doing}: {e.error}")
         self.exit_code = 1
 
     def on_RunCancelled(self, e):
+        for task_id in list(self.bars):
+            self._close_bar(task_id)
         self.say("\nhgpt: cancelled")
         self.exit_code = 130
 

@@ -14,7 +14,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from ..cancel import CancelToken
 
@@ -46,6 +46,14 @@ class ExpertContext:
     controller: Any = None  # the controller LLM, for text tasks it answers itself
     cancel: CancelToken = field(default_factory=CancelToken)
     written: list[Path] = field(default_factory=list)  # paths handed out (removed if the task fails)
+    report: Callable[[float, float, str], None] | None = None  # the run's listener (engine.execute)
+
+    def progress(self, done: float, total: float = 0, unit: str = "steps") -> None:
+        """Say how far the task has got (``done`` of ``total`` ``unit``; total 0 when not
+        known). Cheap and safe from any thread; the run turns it into a ``TaskProgress``
+        event, keeping only the latest report when several arrive at once."""
+        if self.report is not None:
+            self.report(float(done), float(total or 0), str(unit))
 
     def output_path(self, stem: str, suffix: str) -> Path:
         """A fresh file path inside the run folder, e.g. ``3-speech.wav``. The stem keeps
