@@ -72,9 +72,13 @@ def square(tmp_path: Path, size: int = 64) -> Path:
 def test_text_to_image_writes_a_png_of_the_asked_size(pipes, tmp_path):
     e = DiffusionExpert("tiny/sd", ("text-to-image", "image-to-image"), path=pipes["sd"], options=FAST)
     assert e.missing() is None
-    r = e("text-to-image", {"text": "a red house"}, ctx(tmp_path))
+    reports = []
+    c = ctx(tmp_path)
+    c.report = lambda done, total, unit: reports.append((done, total, unit))
+    r = e("text-to-image", {"text": "a red house"}, c)
     img = opened(r.files[0])
     assert (img.format, img.size) == ("PNG", (32, 32)) and r.data["prompt"] == "a red house"
+    assert reports == [(1.0, 2.0, "steps"), (2.0, 2.0, "steps")]  # each denoising step, reported
 
 
 def test_image_to_image_reuses_the_loaded_weights(pipes, images, tmp_path):

@@ -97,8 +97,15 @@ def test_whisper_transcribes_piper_speech(whisper, spoken, ctx):
 
 
 def test_whisper_transcribes_several_sentences(whisper, spoken, ctx):
+    reports = []
+    ctx.report = lambda done, total, unit: reports.append((done, total, unit))
     result = whisper("automatic-speech-recognition", {"audio": spoken["long"]}, ctx)
     assert word_recall(LONGER, result.text) >= 0.7, result.text
+    # progress by segment: seconds of audio heard so far, of the recording's length
+    assert reports and {unit for *_, unit in reports} == {"s"}
+    assert all(total == result.data["seconds"] or abs(total - result.data["seconds"]) < 0.01
+               for _, total, _ in reports)
+    assert [d for d, *_ in reports] == sorted(d for d, *_ in reports) and reports[-1][0] <= reports[-1][1]
 
 
 def test_whisper_on_long_audio_uses_vad(whisper, spoken, tmp_path, ctx):

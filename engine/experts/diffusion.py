@@ -241,9 +241,9 @@ class DiffusionExpert(Expert):
             out["guidance_scale"] = float(self.options["guidance_scale"])
         params = inspect.signature(pipe.__call__).parameters
         if "callback_on_step_end" in params:
-            out["callback_on_step_end"] = _cancel_check(ctx)
+            out["callback_on_step_end"] = _cancel_check(ctx, out["num_inference_steps"])
         elif "callback" in params:  # older pipelines (text-to-video)
-            check = _cancel_check(ctx)
+            check = _cancel_check(ctx, out["num_inference_steps"])
             out["callback"] = lambda step, t, latents: check(pipe, step, t, {})
         return out
 
@@ -264,8 +264,13 @@ class DiffusionExpert(Expert):
                             files=[path], data={"frames": len(images), "fps": fps, "size": list(images[0].size)})
 
 
-def _cancel_check(ctx: ExpertContext):
+def _cancel_check(ctx: ExpertContext, steps: int):
+    """After each denoising step: report it (``ctx.progress``) and stop if the run was cancelled.
+    The pipeline knows the real number of steps (image-to-image runs a share of them)."""
+
     def check(pipe, step, timestep, callback_kwargs):
+        total = getattr(pipe, "_num_timesteps", None) or steps
+        ctx.progress(step + 1, max(total, step + 1), "steps")
         if ctx.cancel.cancelled:
             raise Cancelled("the run was cancelled")
         return callback_kwargs

@@ -9,7 +9,8 @@ decoded by faster-whisper's own PyAV decoder instead. Recordings longer than
 ``VAD_AFTER_S`` go through the Silero voice-activity filter bundled with
 faster-whisper, which skips silence (where Whisper tends to invent words) and keeps
 long files fast; short clips are transcribed whole so no word onset is clipped.
-Cancellation is checked between segments.
+Cancellation is checked, and progress reported (seconds of audio transcribed), after
+each segment.
 """
 
 from __future__ import annotations
@@ -91,14 +92,18 @@ class WhisperTinyEn(Expert):
     def teardown(self) -> None:
         self.model = None
 
-    def transcribe(self, samples: np.ndarray, cancel=None) -> tuple[str, list[dict]]:
-        long_audio = len(samples) / SAMPLE_RATE > VAD_AFTER_S
+    def transcribe(self, samples: np.ndarray, cancel=None, progress=None) -> tuple[str, list[dict]]:
+        """The text and its segments; ``progress(done_s, total_s, "s")`` after each segment."""
+        duration = len(samples) / SAMPLE_RATE
+        long_audio = duration > VAD_AFTER_S
         segments, _ = self.model.transcribe(samples, language="en", beam_size=5,
                                             vad_filter=long_audio, condition_on_previous_text=False)
         pieces = []
         for seg in segments:
             if cancel is not None:
                 cancel.check()
+            if progress is not None:
+                progress(min(seg.end, duration), duration, "s")
             pieces.append({"start": round(seg.start, 2), "end": round(seg.end, 2), "text": seg.text.strip()})
         return " ".join(p["text"] for p in pieces if p["text"]).strip(), pieces
 
@@ -106,7 +111,7 @@ class WhisperTinyEn(Expert):
         if "audio" not in args:
             raise ExpertError("speech recognition needs an audio file; attach a WAV, FLAC or MP3")
         samples = read_speech(args["audio"])
-        text, segments = self.transcribe(samples, ctx.cancel)
+        text, segments = self.transcribe(samples, ctx.cancel, ctx.progress)
         seconds = round(len(samples) / SAMPLE_RATE, 2)
         return ExpertResult(text=text or "(no speech heard)",
                             data={"segments": segments, "seconds": seconds, "device": self.device})
