@@ -202,6 +202,12 @@ def test_image_segmentation_overlay_has_the_image_size(tiny, images, tmp_path):
     assert png_size(r.files[0]) == (512, 512)
     assert {s["label"] for s in r.data["segments"]} <= {"sky", "cat", "floor"}
     assert sum(s["area"] for s in r.data["segments"]) == pytest.approx(1.0, abs=0.01)
+    from PIL import Image
+
+    for seg in r.data["segments"]:  # each segment's own mask, in the run folder, for views to draw
+        mask = Image.open(seg["mask"])
+        assert Path(seg["mask"]).parent == r.files[0].parent and mask.size == (512, 512)
+        assert (np.asarray(mask) > 127).mean() == pytest.approx(seg["area"], abs=0.001)
 
 
 def test_depth_estimation_writes_a_grey_map_of_the_image_size(tiny, images, tmp_path):

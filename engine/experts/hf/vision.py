@@ -63,9 +63,18 @@ def image_segmentation(pipe, args: dict, ctx: ExpertContext, opts: dict) -> Expe
     segments = pipe(img)
     path = _save(draw.overlay_masks(img, segments), ctx, "segments")
     labels = list(dict.fromkeys(s["label"] for s in segments))
-    areas = {s["label"]: float((np.asarray(s["mask"]) > 127).mean()) for s in segments}
+    found = []  # each segment with its own mask file (white inside), so a view can draw and toggle it
+    for seg in segments:
+        mask = seg["mask"].convert("L")
+        if mask.size != img.size:
+            mask = mask.resize(img.size)
+        entry = {"label": seg["label"], "area": round(float((np.asarray(mask) > 127).mean()), 4),
+                 "mask": str(save_image(mask, ctx.output_path("segments-mask", ".png")))}
+        if seg.get("score") is not None:
+            entry["score"] = round(float(seg["score"]), 4)
+        found.append(entry)
     return ExpertResult(text="segments: " + (", ".join(labels) or "none"), files=[path],
-                        data={"segments": [{"label": k, "area": round(v, 4)} for k, v in areas.items()]})
+                        data={"segments": found})
 
 
 @runner("depth-estimation", pipeline="depth-estimation")
