@@ -38,6 +38,19 @@ def test_run_view_folds_events_into_node_states():
     assert view.status == "failed"
 
 
+def test_a_running_node_has_its_progress_and_time_so_far():
+    view = RunView()
+    view.apply(ev.RunStarted("r", "req", [], "/tmp"))
+    view.apply(ev.PlanReady("r", [{"id": 0, "task": "text-to-image", "dep": [-1], "args": {}}], [], "", 0.1))
+    view.apply(ev.TaskStarted("r", 0, "text-to-image", "sd", {}))
+    node = view.nodes[0]
+    assert node.fraction is None and node.elapsed(node.started_at + 2.0) == pytest.approx(2.0)
+    assert view.apply(ev.TaskProgress("r", 0, "text-to-image", 5, 20, "steps", 1.0)) == {0}
+    assert node.progress == (5, 20, "steps") and node.fraction == 0.25
+    view.apply(ev.TaskFinished("r", 0, "text-to-image", "sd", "an image", [], {}, 3.5))
+    assert node.progress is None and node.elapsed() == 3.5  # once done: the time it took
+
+
 class Reader(Expert):
     model_id = "org/reader"
     tasks = ("image-to-text",)

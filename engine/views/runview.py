@@ -6,11 +6,14 @@ chosen model, status, seconds, the candidates selection considered and the
 controller's reason. A saved run from the history store becomes a record too, so
 a live run and a reopened one are drawn from the same data. Each node sits in a
 layer (one more than the deepest task it depends on) and a row within that
-layer. The desktop's plan panel draws exactly this; it holds no Qt.
+layer. A running task also has the time it started (for "time so far") and its
+latest ``TaskProgress`` (done of total, in its unit), which the record does not keep.
+The desktop's plan panel draws exactly this; it holds no Qt.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -36,6 +39,21 @@ class Node:
     error: str = ""
     layer: int = 0
     row: int = 0
+    started_at: float | None = None  # time.monotonic() when it started running (live runs only)
+    progress: tuple[float, float, str] | None = None  # latest (done, total, unit) while it runs
+
+    @property
+    def fraction(self) -> float | None:
+        """How far the running task is, 0..1, when it reported a total."""
+        if self.progress is None or self.progress[1] <= 0:
+            return None
+        return min(1.0, max(0.0, self.progress[0] / self.progress[1]))
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        """Seconds so far while it runs; the time it took once it ended."""
+        if self.status == "running" and self.started_at is not None:
+            return (time.monotonic() if now is None else now) - self.started_at
+        return self.seconds
 
 
 def layout(tasks: Iterable[dict]) -> dict[int, tuple[int, int]]:
@@ -85,7 +103,17 @@ class RunView:
             self.status = "cancelled"
         task_id = getattr(event, "task_id", None)
         if task_id in self.nodes:
-            self._refresh(self.nodes[task_id])
+            node = self.nodes[task_id]
+            if isinstance(event, ev.TaskProgress):
+                node.progress = (event.done, event.total, event.unit)
+                if node.started_at is None:
+                    node.started_at = time.monotonic() - event.seconds
+                return {task_id}
+            if isinstance(event, ev.TaskStarted):
+                node.started_at, node.progress = time.monotonic(), None
+            self._refresh(node)
+            if node.status != "running":
+                node.progress = None
             return {task_id}
         return set()
 
