@@ -42,6 +42,10 @@ _EXPORTS = {
     "PlanDraft": ("engine.plan.review", "PlanDraft"),
     "ReviewedPlan": ("engine.plan.review", "ReviewedPlan"),
     "HistoryStore": ("engine.history", "HistoryStore"),
+    "welcome": ("engine.views.welcome", "welcome"),
+    "overlay_for": ("engine.views.overlay", "overlay_for"),
+    "waveform": ("engine.views.audio", "waveform"),
+    "audio_tail": ("engine.views.audio", "tail"),
     # files and text
     "modality_of": ("engine.files", "modality_of"),
     "dialog_filter": ("engine.files", "dialog_filter"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 
 from .settings import environment
 
@@ -127,3 +128,52 @@ def pick_torch_device(cuda: bool, mps: bool, forced: str = "") -> str:
     if forced:
         return forced
     return "cuda" if cuda else "mps" if mps else "cpu"
+
+
+# -- what GPUs this machine has (for people: the welcome page) -------------------------------
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    memory_mb: float  # 0 when not known; for Apple silicon, the memory it shares with the CPU
+    shared: bool = False  # the GPU uses the machine's memory (Apple silicon)
+
+
+def parse_nvidia_smi(text: str) -> list[Gpu]:
+    """``nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`` lines."""
+    found = []
+    for line in text.splitlines():
+        name, _, memory = line.rpartition(",")
+        try:
+            found.append(Gpu(name.strip(), float(memory.strip())))
+        except ValueError:
+            continue
+    return [g for g in found if g.name]
+
+
+def gpus(timeout: float = 3.0) -> list[Gpu]:
+    """The GPUs a model could use here, without importing torch: NVIDIA cards through
+    ``nvidia-smi``, torch's view when torch is already loaded, Apple silicon through
+    ``sysctl``. An empty list: the CPU does the work."""
+    import platform
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=timeout)
+            found = parse_nvidia_smi(out.stdout) if out.returncode == 0 else []
+            if found:
+                return found
+        except (OSError, subprocess.SubprocessError):
+            pass
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "cuda", None) is not None and torch.cuda.is_available():
+        return [Gpu(torch.cuda.get_device_name(i), torch.cuda.get_device_properties(i).total_memory / 2**20)
+                for i in range(torch.cuda.device_count())]
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        from .memory import total_memory_mb
+
+        return [Gpu("Apple silicon GPU", total_memory_mb(), shared=True)]
+    return []
