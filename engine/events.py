@@ -31,6 +31,7 @@ STAGES = {
     "select": Stage("Choosing models", "choosing models"),
     "execute": Stage("Running models", "running models"),
     "answer": Stage("Answer", "answering"),
+    "compare": Stage("Comparing with the recorded run", "comparing with the recorded run"),
 }
 
 
@@ -157,6 +158,8 @@ class TaskFinished(Event):
     files: list[str]
     data: dict
     seconds: float
+    cached: bool = False  # reused (results cache, or a re-run's unchanged task), not computed now
+    provenance: dict = field(default_factory=dict)  # engine.provenance.task_provenance
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,14 @@ class TaskSkipped(Event):
     task_id: int
     task: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ReplayCompared(Event):
+    """A replay's outputs against the recorded run's (``Engine.replay``)."""
+
+    of_run: str
+    tasks: list[dict]  # per task: id, task, verdict (identical | within tolerance | differs | ...), why
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,9 @@ class Executor:
                  cancel: CancelToken | None = None, max_workers: int = 2,
                  task_types: Mapping[str, TaskType] = TASK_TYPES,
                  selection_errors: Mapping[int, str] | None = None, memory=None,
-                 offline: bool = True):
+                 offline: bool = True, memo=None):
         self.selections = selections
+        self.memo = memo  # given and cached results, and provenance (engine.results_cache.TaskMemo)
         self.offline = offline  # a URL in a plan is refused with the offline reason
         self.memory = memory  # loads experts within the memory budget (engine.memory)
         self.selection_errors = dict(selection_errors or {})
@@ -98,11 +99,15 @@ class Executor:
             while pending or running:
                 if not self.cancel.cancelled:
                     yield from self._skip_blocked(pending)
-                    for task in self._ready(pending):
-                        del pending[task.id]
-                        started = yield from self._start(task)
-                        if started is not None:
-                            running[pool.submit(self._call, task, started[1])] = (task, time.perf_counter())
+                    ready = self._ready(pending)
+                    while ready:  # a task recalled from memory finishes at once: its dependents may be ready
+                        for task in ready:
+                            del pending[task.id]
+                            started = yield from self._start(task)
+                            if started is not None:
+                                running[pool.submit(self._call, task, started[1])] = (task, time.perf_counter())
+                        yield from self._skip_blocked(pending)
+                        ready = self._ready(pending)
                 elif not running:
                     raise Cancelled("the run was cancelled")
                 if not running:
@@ -158,20 +163,30 @@ class Executor:
             self.errors[task.id] = str(exc)
             yield ev.TaskFailed(self.run_id, task.id, task.task, selection.model_id, str(exc), 0.0)
             return None
+        if self.memo is not None:  # given by an earlier run, or in the results cache: not run again
+            started = time.perf_counter()
+            hit = self.memo.recall(task, selection.expert, args, ExpertContext(self.run_dir, task.id))
+            if hit is not None:
+                self.results[task.id] = hit.result
+                yield ev.TaskFinished(self.run_id, task.id, task.task, selection.model_id, hit.result.text,
+                                      [str(f) for f in hit.result.files], hit.result.data,
+                                      time.perf_counter() - started, cached=True, provenance=hit.provenance)
+                return None
         yield ev.TaskStarted(self.run_id, task.id, task.task, selection.model_id,
                              {k: str(v) for k, v in args.items()})
         return selection, args
 
-    def _call(self, task: Task, args: dict) -> ExpertResult:
+    def _call(self, task: Task, args: dict) -> tuple[ExpertResult, dict]:
         expert = self.selections[task.id].expert
         self._started[task.id] = time.perf_counter()
         ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel,
                             report=lambda done, total, unit: self._progress.put((task, done, total, unit)))
         try:
             if self.memory is None:
-                return expert(task.task, args, ctx)
-            with self.memory.use(expert):
-                return expert(task.task, args, ctx)
+                result = expert(task.task, args, ctx)
+            else:
+                with self.memory.use(expert):
+                    result = expert(task.task, args, ctx)
         except Exception as exc:  # no half file is left; the message says what to do
             faults.remove_partial(ctx.written)
             if isinstance(exc, MemoryError):
@@ -179,15 +194,17 @@ class Executor:
             if isinstance(exc, HgptError) and not faults.is_disk_full(exc):
                 raise
             raise ExpertError(faults.describe(exc, task.task, self.selections[task.id].model_id)) from exc
+        provenance = self.memo.keep(task, expert, args, result) if self.memo is not None else {}
+        return result, provenance
 
     def _finish(self, task: Task, future: Future, seconds: float) -> ev.Event:
         model_id = self.selections[task.id].model_id
         try:
-            result = future.result()
+            result, provenance = future.result()
         except Exception as exc:  # an expert's failure is recorded; the run goes on
             message = str(exc) if isinstance(exc, HgptError) else f"{type(exc).__name__}: {exc}"
             self.errors[task.id] = message
             return ev.TaskFailed(self.run_id, task.id, task.task, model_id, message, seconds)
         self.results[task.id] = result
         return ev.TaskFinished(self.run_id, task.id, task.task, model_id, result.text,
-                               [str(f) for f in result.files], result.data, seconds)
+                               [str(f) for f in result.files], result.data, seconds, provenance=provenance)

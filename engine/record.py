@@ -67,6 +67,9 @@ class RunRecord:
     artifacts: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     started_at: float = field(default_factory=time.time)
+    provenance: dict = field(default_factory=dict)  # the controller and libraries (engine.provenance)
+    origin: dict = field(default_factory=dict)  # a re-run or replay: the run it came from
+    replay: dict = field(default_factory=dict)  # a replay's verdicts (ReplayCompared)
 
     def apply(self, event: ev.Event) -> None:
         """Fold one event into the record."""
@@ -87,7 +90,8 @@ class RunRecord:
         elif isinstance(event, ev.TaskFinished):
             self.tasks.setdefault(str(event.task_id), {}).update(
                 task=event.task, model_id=event.model_id, status="done", text=event.text,
-                files=event.files, data=event.data, seconds=event.seconds)
+                files=event.files, data=event.data, seconds=event.seconds, cached=event.cached,
+                provenance=event.provenance)
             self.artifacts += event.files
         elif isinstance(event, ev.TaskFailed):
             self.tasks.setdefault(str(event.task_id), {}).update(
@@ -95,6 +99,8 @@ class RunRecord:
                 seconds=event.seconds)
         elif isinstance(event, ev.TaskSkipped):
             self.tasks[str(event.task_id)] = {"task": event.task, "status": "skipped", "error": event.reason}
+        elif isinstance(event, ev.ReplayCompared):
+            self.replay = {"of_run": event.of_run, "tasks": event.tasks}
 
     def results(self) -> list[dict]:
         """Per-task outcomes in plan order, for the answer prompt and the summary."""

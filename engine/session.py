@@ -213,14 +213,51 @@ class Engine:
         modalities = {path.name: modality for path, modality in att.check_all(attachments)}
         return self.planner.plan(request, modalities, list(history), cancel=cancel)
 
-    def _run(self, request, checked, cancel, history, review, conversation, keep) -> Iterator[ev.Event]:
+    def rerun(self, run_id: str, from_task: int, changes=None, *, cancel: CancelToken | None = None,
+              keep: bool = True) -> Iterator[ev.Event]:
+        """Re-run task ``from_task`` of a recorded run and the tasks that depend on it, with
+        ``changes`` (``engine.rerun.Changes``: arguments, models); the other tasks keep their
+        recorded results. A new run in the same conversation; the same events as ``run``.
+        Problems with the run or the changes are a ``UserInputError`` now, before anything
+        is written (``engine.rerun``)."""
+        from .rerun import Changes, load_run, prepare_rerun
+
+        recorded = load_run(run_id, self.settings.runs_dir, self._history_or_none())
+        script, attachments = prepare_rerun(recorded, int(from_task), changes or Changes(), self.task_types,
+                                            self.registry)
+        return self._run(recorded.record.get("request", ""), att.check_all(attachments), cancel or CancelToken(),
+                         [], False, recorded.conversation_id, keep, script)
+
+    def replay(self, run_id: str, *, cancel: CancelToken | None = None) -> Iterator[ev.Event]:
+        """Run a recorded run's plan again with its models, computing every task, and compare
+        each output with the recorded one (``ReplayCompared``; ``engine.replay``). The replay
+        gets its own run folder and is not added to the conversation."""
+        from .rerun import load_run, prepare_replay
+
+        recorded = load_run(run_id, self.settings.runs_dir, self._history_or_none())
+        script, attachments = prepare_replay(recorded)
+        return self._run(recorded.record.get("request", ""), att.check_all(attachments), cancel or CancelToken(),
+                         [], False, None, False, script)
+
+    def recorded_run(self, run_id: str):
+        """A recorded run, checked (``engine.rerun.Recorded``; ``RunRecordError`` when it is gone or edited)."""
+        from .rerun import load_run
+
+        return load_run(run_id, self.settings.runs_dir, self._history_or_none())
+
+    def _history_or_none(self):
+        store = self.history_or_error()
+        return None if isinstance(store, Exception) else store
+
+    def _run(self, request, checked, cancel, history, review, conversation, keep, script=None) -> Iterator[ev.Event]:
         record, files, modalities = self._start_record(request, checked)
         run_id, run_dir = record.run_id, record.run_dir
+        record.origin = dict(script.origin) if script is not None else {}
         kept = RunKeeper(self.history_or_error, record, conversation) if keep else None
         if history is None:
             history = kept.chat_history() if kept is not None else []
         history = stage_history(history, Path(run_dir), files)  # earlier turns' files, for "that picture"
-        run = _Run(record, request, files, modalities, cancel, history, review)
+        run = _Run(record, request, files, modalities, cancel, history, review, script=script)
         started = time.perf_counter()
         yield ev.RunStarted(run_id, request, list(files), str(run_dir))
         if kept is not None:
@@ -228,8 +265,8 @@ class Engine:
         stage = "plan"
         try:
             record.controller = self.controller.name
-            for stage, step in (("plan", self._plan), ("review", self._review), ("select", self._select),
-                                ("execute", self._execute), ("answer", self._answer)):
+            for stage in run.stages:
+                step = getattr(self, f"_{stage}")
                 if stage in ("review", "select", "execute") and not run.plan.tasks:
                     continue
                 if stage == "review" and not run.review:
@@ -259,6 +296,7 @@ class Engine:
         finally:
             record.timings["total"] = time.perf_counter() - started
             record.peak_rss_mb = peak_rss_mb()
+            record.provenance = _run_provenance(self._controller, files)
             if record.status == "running":  # the consumer stopped iterating, or a bug
                 record.status = "interrupted"
                 record.error = "the run stopped before it finished"
@@ -296,6 +334,10 @@ class Engine:
 
     # -- stages: each takes the run's own state, so one Engine can serve concurrent runs --
     def _plan(self, run: "_Run"):
+        if run.script is not None:  # a re-run or replay follows the recorded plan
+            run.plan = Plan.from_list(run.script.plan.to_list())
+            yield ev.PlanReady(run.record.run_id, run.plan.to_list(), [], "", 0.0)
+            return
         plan, seconds, _trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
         if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
             from .capability import adjust
@@ -332,7 +374,9 @@ class Engine:
         for task in run.plan.tasks:
             run.cancel.check()
             try:
-                if task.id in run.pinned:
+                if run.script is not None:  # the recorded (or changed) model
+                    sel = run.script.select(task, self.registry, catalog, self.settings.top_k)
+                elif task.id in run.pinned:
                     from .plan.review import pinned_selection
 
                     sel = pinned_selection(task, run.pinned[task.id], self.registry, catalog,
@@ -363,8 +407,25 @@ class Engine:
                             task_types=self.task_types,
                             selection_errors=run.selection_errors,
                             memory=self.memory,
-                            offline=self.settings.offline)
+                            offline=self.settings.offline, memo=self._memo(run))
         yield from executor.run(run.plan.tasks)
+
+    def _memo(self, run: "_Run"):
+        from .results_cache import ResultsCache, TaskMemo
+
+        script = run.script
+        cache = ResultsCache(self.settings.results_dir, self.settings.results_cache_mb)
+        return TaskMemo(cache, self.controller, run.record.run_id, read=script.read_cache if script else True,
+                        given=dict(script.given) if script else {})
+
+    def _compare(self, run: "_Run"):
+        """A replay's last stage: each output against the recorded run's (``engine.replay``)."""
+        from .replay import compare, summary
+
+        record, recorded = run.record, run.script.recorded
+        verdicts = compare(recorded, record.to_dict())
+        yield ev.ReplayCompared(record.run_id, recorded.run_id, verdicts)
+        record.answer, record.workflow = summary(verdicts, recorded.run_id)
 
     def _answer(self, run: "_Run"):
         record = run.record
@@ -396,3 +457,24 @@ class _Run:
     selection_errors: dict = field(default_factory=dict)
     pinned: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)  # what went wrong outside a task, for the answer
+    script: object = None  # a re-run or replay (engine.rerun.Script): the recorded plan and models
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.script.stages if self.script is not None else STAGE_ORDER
+
+
+STAGE_ORDER = ("plan", "review", "select", "execute", "answer")
+
+
+def _run_provenance(controller, files) -> dict:
+    """The controller, libraries and attachments of a run (``engine.provenance``); never raises."""
+    from . import provenance
+
+    try:
+        return {"controller": provenance.controller_provenance(controller),
+                **provenance.environment_provenance(),
+                "attachments": {name: provenance.sha256_of(path) for name, path in files.items()}}
+    except Exception as exc:  # noqa: BLE001 - a record without provenance beats a lost record
+        log.warning("provenance: %s", exc)
+        return {"error": str(exc)}

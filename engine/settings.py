@@ -136,6 +136,7 @@ class Settings:
     n_ctx: int = 4096
     n_threads: int = 0  # 0 means: llama.cpp's own choice
     n_gpu_layers: int = -1  # -1: offload all layers when a GPU backend is compiled in
+    results_cache_mb: int = 512  # the results cache's bound (engine.results_cache); 0 turns it off
     offline: bool = True
     top_k: int = 5
     max_workers: int = 2
@@ -163,6 +164,11 @@ class Settings:
     def cache_dir(self) -> Path:
         """Derived data that can be rebuilt (embeddings of fixed texts, prompt states)."""
         return self.home / "cache"
+
+    @property
+    def results_dir(self) -> Path:
+        """Task results kept for reuse (``engine.results_cache``); safe to delete."""
+        return self.cache_dir / "results"
 
     @property
     def onnx_dir(self) -> Path:

@@ -37,6 +37,7 @@ class Node:
     text: str = ""
     files: list[str] = field(default_factory=list)
     error: str = ""
+    cached: bool = False  # taken from the results cache or the run it re-runs, not computed
     layer: int = 0
     row: int = 0
     started_at: float | None = None  # time.monotonic() when it started running (live runs only)
@@ -148,6 +149,7 @@ class RunView:
             node.model_id = res.get("model_id") or node.model_id
             node.seconds, node.text = res.get("seconds"), res.get("text", "")
             node.files, node.error = list(res.get("files", [])), res.get("error", "")
+            node.cached = bool(res.get("cached"))
 
     def ordered(self) -> list[Node]:
         return [self.nodes[i] for i in sorted(self.nodes)]
