@@ -21,6 +21,14 @@ pipeline itself from the voice's ``.onnx.json``:
   (pad), then ``$`` (EOS); characters the voice does not know are dropped;
 * the output is peak-normalized over the whole text and written as a 16-bit WAV,
   with a short silence between sentences.
+
+VITS samples noise (two ``RandomNormalLike`` nodes: the duration predictor's and the
+prior's), and onnxruntime seeds such a node once per session, so the same text would
+sound slightly different each time. At load the graph is rewritten (with the ``onnx``
+package) so the noise comes in as inputs, sliced to the shape the node would have
+made; each call draws it from a generator seeded with ``seed`` (0), so the same text
+gives the same WAV, byte for byte. Without ``onnx`` the graph runs as shipped
+(``seeded`` is then False, and the run's provenance says the seed is unset).
 """
 
 from __future__ import annotations
@@ -46,6 +54,36 @@ ESPEAK_TIMEOUT_S = 60
 SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 CLAUSE_RE = re.compile(r"([,;:.!?]+)(?=\s|$)")
 CLAUSE_END = {",": ", ", ";": "; ", ":": ": ", ".": ". ", "!": "! ", "?": "? "}
+NOISE_CHANNELS = 192  # at most this many channels in a noise node (the prior's; the duration predictor's has 2)
+FRAMES_PER_ID = 24  # noise frames first offered per phoneme id; more if a node needs more
+
+
+def seeded_graph(model_path):
+    """The voice's graph with each ``RandomNormalLike`` fed from an input (bytes, and the
+    input names), or (None, []) when the ``onnx`` package is missing or the graph has none."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+    except ImportError:
+        return None, []
+    model = onnx.load(str(model_path))
+    nodes, names = [], []
+    for node in model.graph.node:
+        if node.op_type != "RandomNormalLike":
+            nodes.append(node)
+            continue
+        name = f"hgpt_noise_{len(names)}"
+        names.append(name)
+        model.graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, None, None]))
+        nodes += [helper.make_node("Shape", [node.input[0]], [f"{name}_shape"]),
+                  helper.make_node("Constant", [], [f"{name}_starts"],
+                                   value=helper.make_tensor(f"{name}_starts", TensorProto.INT64, [3], [0, 0, 0])),
+                  helper.make_node("Slice", [name, f"{name}_starts", f"{name}_shape"], list(node.output))]
+    if not names:
+        return None, []
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model.SerializeToString(), names
 
 
 def voice_files():
@@ -141,6 +179,7 @@ class PiperJoe(Expert):
     downloads = 0  # piper-voices is one Hub repo for all voices; no per-voice figure
     likes = 0
     source = PIN
+    seed = 0  # of the noise VITS samples (see the module docstring)
 
     def missing(self) -> str | None:
         return (missing_packages({"onnxruntime": RUNTIMES["onnxruntime"], PACK: PIN})
@@ -157,33 +196,53 @@ class PiperJoe(Expert):
         self.config = json.loads(config.read_text(encoding="utf-8"))
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        graph, self.noise_inputs = seeded_graph(model)
+        self.session = ort.InferenceSession(graph or str(model), options, providers=["CPUExecutionProvider"])
+
+    @property
+    def seeded(self) -> bool:
+        return bool(getattr(self, "noise_inputs", None))
 
     def teardown(self) -> None:
         self.session = self.config = None
+        self.noise_inputs = []
 
     @property
     def sample_rate(self) -> int:
         return int(self.config["audio"]["sample_rate"])
 
-    def synthesize_ids(self, ids: list[int]) -> np.ndarray:
+    def synthesize_ids(self, ids: list[int], rng: np.random.Generator | None = None) -> np.ndarray:
         inference = self.config.get("inference", {})
         scales = np.array([inference.get("noise_scale", 0.667), inference.get("length_scale", 1.0),
                            inference.get("noise_w", 0.8)], dtype=np.float32)
         feeds = {"input": np.array([ids], dtype=np.int64),
                  "input_lengths": np.array([len(ids)], dtype=np.int64), "scales": scales}
-        return self.session.run(None, feeds)[0].reshape(-1).astype(np.float32)
+        if not self.seeded:
+            return self.session.run(None, feeds)[0].reshape(-1).astype(np.float32)
+        rng = rng if rng is not None else np.random.default_rng(self.seed)
+        frames = FRAMES_PER_ID * len(ids) + 64
+        for _ in range(4):  # a node that needs more noise frames than offered fails: offer more
+            noise = rng.standard_normal((1, NOISE_CHANNELS, frames), dtype=np.float32)
+            feeds.update({name: noise for name in self.noise_inputs})
+            try:
+                return self.session.run(None, feeds)[0].reshape(-1).astype(np.float32)
+            except Exception as exc:  # onnxruntime's shape error names no Python class of its own
+                if "shape" not in str(exc).lower() and "dimension" not in str(exc).lower():
+                    raise
+                frames *= 4
+        raise ExpertError("the voice needed more noise than hgpt offers for this sentence; shorten it")
 
     def speak(self, text: str, cancel=None) -> np.ndarray:
         """Samples for ``text`` at ``sample_rate``, peak-normalized to 0.95."""
         voice, id_map = self.config["espeak"]["voice"], self.config["phoneme_id_map"]
         pause = np.zeros(int(SENTENCE_PAUSE_S * self.sample_rate), dtype=np.float32)
+        rng = np.random.default_rng(self.seed)  # the same text, the same noise: the same audio
         chunks: list[np.ndarray] = []
         for sentence in sentences(text):
             for piece in split_long(phonemize(sentence, voice)):
                 if cancel is not None:
                     cancel.check()
-                chunks += [self.synthesize_ids(to_ids(piece, id_map)), pause]
+                chunks += [self.synthesize_ids(to_ids(piece, id_map), rng), pause]
         if not chunks:
             raise ExpertError("there is nothing to say: the text has no words; give it some text")
         audio = np.concatenate(chunks[:-1])
