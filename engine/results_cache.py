@@ -146,7 +146,8 @@ class ResultsCache:
             try:
                 listed = []
                 for i, f in enumerate(files):
-                    name = f"{i}-{f.name}"
+                    stem, suffix = output_name(f)
+                    name = f"{i}-{stem}{suffix}"  # copied back as <task>-<stem><suffix>
                     shutil.copyfile(f, tmp / name)
                     listed.append({"name": name, "size": f.stat().st_size, "sha256": prov.sha256_of(f)})
                 entry = {"key": key, "text": result.text, "data": prov._plain(result.data or {}), "files": listed,
