@@ -425,7 +425,8 @@ class Engine:
         record, recorded = run.record, run.script.recorded
         verdicts = compare(recorded, record.to_dict())
         yield ev.ReplayCompared(record.run_id, recorded.run_id, verdicts)
-        record.answer, record.workflow = summary(verdicts, recorded.run_id)
+        record.answer = summary(verdicts, recorded.run_id)[0]
+        record.workflow = responder.workflow_steps(record.results())
 
     def _answer(self, run: "_Run"):
         record = run.record

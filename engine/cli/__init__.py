@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SUBCOMMANDS += ["engine.cli.runs", "engine.cli.chats", "engine.cli.bundle"]  # recorded runs, chats, air-gap bundles
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

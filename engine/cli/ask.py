@@ -180,7 +180,9 @@ class TextPrinter:
         self._close_bar(e.task_id)
         outcome = _clip(e.text, 100) if e.text else ""
         files = ", ".join(e.files)
-        self.say(f"  [{e.task_id}] done in {e.seconds:.1f} s: {outcome}{' → ' + files if files else ''}")
+        how = ("kept from run " + e.provenance["reused_from"] if e.provenance.get("reused_from")
+               else "from the results cache" if e.cached else f"done in {e.seconds:.1f} s")
+        self.say(f"  [{e.task_id}] {how}: {outcome}{' → ' + files if files else ''}")
 
     def on_TaskFailed(self, e):
         self._close_bar(e.task_id)
