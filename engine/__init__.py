@@ -46,6 +46,13 @@ _EXPORTS = {
     "overlay_for": ("engine.views.overlay", "overlay_for"),
     "waveform": ("engine.views.audio", "waveform"),
     "audio_tail": ("engine.views.audio", "tail"),
+    # the local API (engine.serve: `hgpt serve`, `hgpt mcp`, the window's server toggle)
+    "ApiServer": ("engine.serve.server", "ApiServer"),
+    "ServeConfig": ("engine.serve.config", "ServeConfig"),
+    # experts and task types, for callers that run one expert directly (engine.serve)
+    "ExpertContext": ("engine.experts.base", "ExpertContext"),
+    "TASK_TYPES": ("engine.tasks", "TASK_TYPES"),
+    "environment": ("engine.settings", "environment"),
     # files and text
     "modality_of": ("engine.files", "modality_of"),
     "dialog_filter": ("engine.files", "dialog_filter"),

@@ -49,6 +49,7 @@ class Environment:
     mediapipe_venv: str = ""  # HGPT_MEDIAPIPE_VENV: the isolated MediaPipe venv
     models_lock: str = ""  # HGPT_MODELS_LOCK: another models.lock
     no_warmup: bool = False  # HGPT_NO_WARMUP: the window does not preload the engine
+    api_key: str = field(default="", repr=False)  # HGPT_API_KEY: the key `hgpt serve` asks for (never shown)
     hf_endpoint: str = ""  # HF_ENDPOINT
     hf_cache: Path = Path()  # HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub
     hf_offline: bool = False  # HF_HUB_OFFLINE
@@ -81,7 +82,7 @@ def environment(env=None) -> Environment:
         threads=env.get("HGPT_THREADS", ""), offline=env.get("HGPT_OFFLINE"),
         device=env.get("HGPT_DEVICE", ""), expert_backend=env.get("HGPT_EXPERT_BACKEND", ""),
         mediapipe_venv=env.get("HGPT_MEDIAPIPE_VENV", ""), models_lock=env.get("HGPT_MODELS_LOCK", ""),
-        no_warmup=_flag(env.get("HGPT_NO_WARMUP"), False),
+        no_warmup=_flag(env.get("HGPT_NO_WARMUP"), False), api_key=env.get("HGPT_API_KEY", ""),
         hf_endpoint=env.get("HF_ENDPOINT", ""), hf_cache=_hf_cache(env),
         hf_offline=env.get("HF_HUB_OFFLINE", "").strip().lower() in TRUE_WORDS,
     )
@@ -142,6 +143,8 @@ class Settings:
     max_workers: int = 2
     memory_budget_mb: int = 0  # 0 means: 60 % of physical memory
     review_plan: bool = False
+    api_server: bool = False  # the window serves the local API (engine.serve) while it is open
+    api_port: int = 8004  # the local API's port (`hgpt serve --port` overrides it)
 
     # -- where things live in the data folder -------------------------------------------
     @property
