@@ -13,7 +13,8 @@ import sys
 
 from ..errors import HgptError
 
-SUBCOMMANDS = ["engine.cli.ask", "engine.cli.plan", "engine.cli.models", "engine.cli.catalog"]
+SUBCOMMANDS = ["engine.cli.ask", "engine.cli.plan", "engine.cli.models", "engine.cli.catalog", "engine.cli.serve",
+               "engine.cli.mcp"]
 
 
 def build_parser() -> argparse.ArgumentParser:
