@@ -437,6 +437,39 @@ class HistoryStore:
             raise UserInputError(f"there is no run {run_id!r} in {self.path}")
         return self._run_row(row)
 
+    def has_run(self, run_id: str) -> bool:
+        return self.connect().execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def restore_conversation(self, title: str, messages: list[dict], runs: list[dict]) -> Conversation:
+        """A conversation brought back from an export (``engine.chats``), in one transaction:
+        its runs (``id``, ``status``, ``request``, ``run_dir``, ``record``, ``artifacts``,
+        times, answer, error) and its messages as they were, times included."""
+        now = time.time()
+        created = min([m.get("created_at") or now for m in messages] or [now])
+        updated = max([m.get("created_at") or now for m in messages] or [now])
+        dump = lambda v: json.dumps(v, ensure_ascii=False, default=str)  # noqa: E731
+        with self.transaction() as tx:
+            cid = tx.execute("INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
+                             (title[:200], created, updated)).lastrowid
+            for run in runs:
+                record = run.get("record", {})
+                tx.execute(
+                    "INSERT INTO runs (id, conversation_id, request, status, run_dir, plan, selections, results,"
+                    " timings, answer, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run["id"], cid, run.get("request", ""), run.get("status", "done"), run.get("run_dir", ""),
+                     dump(record.get("plan", [])), dump(record.get("selections", {})), dump(record.get("tasks", {})),
+                     dump(record.get("timings", {})), run.get("answer", ""), run.get("error", ""),
+                     run.get("started_at") or now, run.get("finished_at")))
+                tx.executemany("INSERT OR IGNORE INTO artifacts (run_id, task_id, path) VALUES (?, ?, ?)",
+                               [(run["id"], task_id, path) for task_id, path in run.get("artifacts", [])])
+            for m in messages:
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, role, content, attachments, details, run_id, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (cid, m["role"], m.get("content", ""), dump(m.get("attachments", [])), dump(m.get("details") or {}),
+                     m.get("run_id"), m.get("created_at") or now))
+        return Conversation(cid, title[:200], created, updated)
+
     def runs(self, conversation_id: int | None = None, status: str | None = None) -> list[RunRow]:
         sql, params = "SELECT * FROM runs WHERE 1=1", []
         if conversation_id is not None:
