@@ -2,15 +2,24 @@
 
 A ``QGraphicsView`` draws ``engine.views.runview.RunView``'s nodes in layers (left to
 right, in dependency order) with an arrow per dependency. Each node shows the task,
-the chosen model, and its status as a coloured bar and the time it took. Clicking
-a node shows what selection considered: the candidates (downloads, licence, size,
-installed) and the controller's reason, and the task's arguments and outcome.
+the chosen model, and its status as a coloured bar and the time it took; while it
+runs, the time so far (ticking) and, when the expert reports it (``TaskProgress``),
+a progress bar with how far it is ("12/25 steps"). Clicking a node — or moving to it
+with the arrow keys, the graph having the focus — shows what selection considered:
+the candidates (downloads, licence, size, installed) and the controller's reason,
+and the task's arguments and outcome. Node sizes follow the font, so a larger text
+size makes larger nodes.
+
+For screen readers the graph's accessible description lists every task with its
+status, and each task's status change (started, done, failed, skipped) is announced.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPolygonF
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush, QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPolygonF,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsScene, QGraphicsView,
     QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -18,34 +27,63 @@ from PySide6.QtWidgets import (
 
 from engine import Node, RunView, events as ev
 
+from .qt_a11y import announce, describe
 from .qt_chat import STATUS_COLOURS
 
-NODE_W, NODE_H, GAP_X, GAP_Y = 210, 70, 60, 24
+NODE_W, NODE_H, GAP_X, GAP_Y = 210, 70, 60, 24  # at the default font; nodes grow with the text size
+BAR_H = 6
+
+
+def node_size(font: QFont) -> tuple[float, float]:
+    """A node's width and height for this font: three lines of text and the progress bar."""
+    metrics = QFontMetrics(font)
+    width = max(NODE_W, metrics.averageCharWidth() * 30 + 24)
+    return width, max(NODE_H, metrics.lineSpacing() * 3 + BAR_H + 22)
+
+
+def node_words(node: Node) -> str:
+    """One task as a sentence: ``Task 1, text-to-speech with piper, running, 3.2 s, 5/25 steps``."""
+    parts = [f"Task {node.id}, {node.task}" + (f" with {node.model_id}" if node.model_id else ""), node.status]
+    took = node.elapsed()
+    if took is not None:
+        parts.append(f"{took:.1f} s")
+    if node.progress is not None:
+        parts.append(ev.progress_words(*node.progress))
+    if node.error and node.status in ("failed", "skipped"):
+        parts.append(node.error)
+    return ", ".join(parts)
 
 
 class NodeItem(QGraphicsObject):
     clicked = Signal(int)
 
-    def __init__(self, node: Node, palette: QPalette):
+    def __init__(self, node: Node, palette: QPalette, size: tuple[float, float] = (NODE_W, NODE_H)):
         super().__init__()
         self.node, self.palette = node, palette
+        self.w, self.h = size
         self.selected = False
         self.setAcceptedMouseButtons(Qt.LeftButton)
         self.setCursor(Qt.PointingHandCursor)
         self.setFlag(QGraphicsItem.ItemIsSelectable, False)
-        self.setPos(node.layer * (NODE_W + GAP_X), node.row * (NODE_H + GAP_Y))
+        self.setPos(node.layer * (self.w + GAP_X), node.row * (self.h + GAP_Y))
+        self.setToolTip(node_words(node))
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -2, NODE_W + 4, NODE_H + 4)
+        return QRectF(-2, -2, self.w + 4, self.h + 4)
 
     def lines(self) -> list[str]:
         n = self.node
-        took = f" · {n.seconds:.1f} s" if n.seconds is not None else ""
-        return [f"[{n.id}] {n.task}", n.model_id or "model not chosen yet", f"{n.status}{took}"]
+        took = n.elapsed()
+        took = f" · {took:.1f} s" if took is not None else ""
+        progress = f" · {ev.progress_words(*n.progress)}" if n.progress is not None else ""
+        return [f"[{n.id}] {n.task}", n.model_id or "model not chosen yet", f"{n.status}{took}{progress}"]
+
+    def bar_rect(self) -> QRectF:
+        return QRectF(14, self.h - BAR_H - 7, self.w - 24, BAR_H)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         colour = QColor(STATUS_COLOURS.get(self.node.status, STATUS_COLOURS["planned"]))
-        rect = QRectF(0, 0, NODE_W, NODE_H)
+        rect = QRectF(0, 0, self.w, self.h)
         painter.setRenderHint(QPainter.Antialiasing)
         border = self.palette.color(QPalette.Highlight) if self.selected else self.palette.color(QPalette.Mid)
         painter.setPen(QPen(border, 2.5 if self.selected else 1))
@@ -53,15 +91,38 @@ class NodeItem(QGraphicsObject):
         painter.drawRoundedRect(rect, 6, 6)
         painter.setPen(Qt.NoPen)
         painter.setBrush(colour)
-        painter.drawRoundedRect(QRectF(0, 0, 7, NODE_H), 3, 3)
+        painter.drawRoundedRect(QRectF(0, 0, 7, self.h), 3, 3)
         metrics = QFontMetrics(painter.font())
+        step = metrics.lineSpacing() + 2
         for i, text in enumerate(self.lines()):
             painter.setPen(colour if i == 2 else self.palette.color(QPalette.Text))
             font = painter.font()
             font.setBold(i == 0)
             painter.setFont(font)
-            text = metrics.elidedText(text, Qt.ElideMiddle, NODE_W - 20)
-            painter.drawText(QPointF(14, 20 + i * 20), text)
+            text = metrics.elidedText(text, Qt.ElideMiddle, int(self.w - 20))
+            painter.drawText(QPointF(14, 6 + metrics.ascent() + i * step), text)
+        if self.node.status == "running":
+            self._paint_bar(painter, colour)
+
+    def _paint_bar(self, painter: QPainter, colour: QColor) -> None:
+        """How far the task is; without a reported total, a bar that sweeps with the time so far."""
+        bar = self.bar_rect()
+        painter.setPen(QPen(self.palette.color(QPalette.Mid), 1))
+        painter.setBrush(self.palette.color(QPalette.AlternateBase))
+        painter.drawRoundedRect(bar, 2, 2)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(colour)
+        fraction = self.node.fraction
+        if fraction is not None:
+            painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * fraction, bar.height()), 2, 2)
+        else:
+            span = bar.width() / 4
+            x = (self.node.elapsed() or 0.0) % 2.0 / 2.0 * (bar.width() - span)
+            painter.drawRoundedRect(QRectF(bar.x() + x, bar.y(), span, bar.height()), 2, 2)
+
+    def refresh(self) -> None:
+        self.setToolTip(node_words(self.node))
+        self.update()
 
     def mousePressEvent(self, event) -> None:
         self.clicked.emit(self.node.id)
@@ -78,6 +139,9 @@ def edge_path(a: QPointF, b: QPointF) -> QPainterPath:
 
 
 class PlanGraph(QGraphicsView):
+    """The task graph. With the focus, the arrow keys move between tasks (in id order),
+    Home and End go to the first and last, and each move shows that task's details."""
+
     node_clicked = Signal(int)
 
     def __init__(self, parent=None):
@@ -85,10 +149,18 @@ class PlanGraph(QGraphicsView):
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.Antialiasing)
         self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.setFocusPolicy(Qt.StrongFocus)
+        describe(self, "Plan graph", "No plan yet. When a request runs, its tasks appear here; "
+                 "use the arrow keys to move between tasks and see the models considered for each.")
         self.items_by_id: dict[int, NodeItem] = {}
         self.placeholder = "No plan yet: send a request."
+        self.current: int | None = None
+        self._view: RunView | None = None
+        self.ticker = QTimer(self, interval=250)  # the time so far of running tasks
+        self.ticker.timeout.connect(self._tick)
 
     def draw(self, view: RunView) -> None:
+        self._view = view
         scene = self.scene()
         scene.clear()
         self.items_by_id = {}
@@ -96,34 +168,88 @@ class PlanGraph(QGraphicsView):
         if not view.nodes:
             text = scene.addText(self.placeholder)
             text.setDefaultTextColor(palette.color(QPalette.PlaceholderText))
+            text.setFont(self.font())
+            self.setAccessibleDescription(self.placeholder)
+            self.ticker.stop()
             return
+        size = node_size(self.font())
         for node in view.ordered():
-            item = NodeItem(node, palette)
+            item = NodeItem(node, palette, size)
             item.clicked.connect(self.node_clicked)
             scene.addItem(item)
             self.items_by_id[node.id] = item
         pen = QPen(palette.color(QPalette.Mid), 1.5)
+        w, h = size
         for node in view.ordered():
             for dep in node.dep:
                 if dep in self.items_by_id:
                     src, dst = self.items_by_id[dep].pos(), self.items_by_id[node.id].pos()
-                    edge = QGraphicsPathItem(edge_path(src + QPointF(NODE_W, NODE_H / 2),
-                                                       dst + QPointF(0, NODE_H / 2)))
+                    edge = QGraphicsPathItem(edge_path(src + QPointF(w, h / 2), dst + QPointF(0, h / 2)))
                     edge.setPen(pen)
                     edge.setBrush(QBrush(palette.color(QPalette.Mid)))
                     edge.setZValue(-1)
                     scene.addItem(edge)
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-10, -10, 10, 10))
+        self.mark(self.current if self.current in self.items_by_id else None)
+        self._describe()
 
     def refresh(self, ids) -> None:
         for i in ids:
             if i in self.items_by_id:
-                self.items_by_id[i].update()
+                self.items_by_id[i].refresh()
+        self._describe()
+
+    def _describe(self) -> None:
+        nodes = [item.node for item in self.items_by_id.values()]
+        self.setAccessibleDescription(f"{len(nodes)} task{'s' * (len(nodes) != 1)}: "
+                                      + "; ".join(node_words(n) for n in nodes))
+        if any(n.status == "running" for n in nodes):
+            if not self.ticker.isActive():
+                self.ticker.start()
+        else:
+            self.ticker.stop()
+
+    def _tick(self) -> None:
+        running = [i for i, item in self.items_by_id.items() if item.node.status == "running"]
+        for i in running:
+            self.items_by_id[i].update()
+        if not running:
+            self.ticker.stop()
 
     def mark(self, task_id: int | None) -> None:
+        self.current = task_id
         for i, item in self.items_by_id.items():
             item.selected = i == task_id
             item.update()
+        if task_id in self.items_by_id:
+            self.ensureVisible(self.items_by_id[task_id], 10, 10)
+
+    def keyPressEvent(self, event) -> None:
+        ids = sorted(self.items_by_id)
+        key = event.key()
+        if not ids or key not in (Qt.Key_Right, Qt.Key_Down, Qt.Key_Left, Qt.Key_Up, Qt.Key_Home, Qt.Key_End,
+                                  Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space):
+            super().keyPressEvent(event)
+            return
+        at = ids.index(self.current) if self.current in ids else -1
+        if key in (Qt.Key_Right, Qt.Key_Down):
+            at = min(at + 1, len(ids) - 1)
+        elif key in (Qt.Key_Left, Qt.Key_Up):
+            at = max(at - 1, 0)
+        elif key == Qt.Key_Home:
+            at = 0
+        elif key == Qt.Key_End:
+            at = len(ids) - 1
+        else:
+            at = max(at, 0)
+        self.node_clicked.emit(ids[at])
+        announce(self, node_words(self.items_by_id[ids[at]].node))
+        event.accept()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (event.Type.FontChange, event.Type.PaletteChange) and self._view is not None:
+            self.draw(self._view)  # node sizes follow the font, colours the palette
 
 
 class NodeDetails(QWidget):
@@ -138,6 +264,9 @@ class NodeDetails(QWidget):
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.table = QTableWidget(0, len(self.COLUMNS))
+        describe(self.table, "Models considered for the selected task",
+                 "the candidates selection looked at; the chosen one is in bold")
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; the arrow keys move inside
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
@@ -212,6 +341,10 @@ class PlanPanel(QWidget):
             self.graph.refresh(changed)
             if self.selected in changed:
                 self.details.show_node(self.view.nodes[self.selected])
+            if isinstance(event, (ev.TaskStarted, ev.TaskFinished, ev.TaskFailed, ev.TaskSkipped)):
+                node = self.view.nodes.get(event.task_id)
+                if node is not None:  # a status change, said to screen readers (progress is not)
+                    announce(self.graph, node_words(node))
         if isinstance(event, ev.StageStarted):
             self.header.setText(f"<b>Plan</b> — {event.stage}")
         elif isinstance(event, (ev.AnswerDone, ev.RunFailed, ev.RunCancelled)):
