@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from .qt_main import MainWindow
 from .syslibs import window_problem
+from .worker import Job
 
 ChatWindow = MainWindow  # the name the first version of the window had
 
@@ -31,11 +32,14 @@ def main(argv=None) -> int:
         return 1
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("hgpt")
-    app.setStyle("Fusion")  # follows the system palette, light or dark, the same on every OS
+    app.setStyle("Fusion")  # the same look on every OS; the window's theme sets its palette
+    app.aboutToQuit.connect(Job.wait_all)
     window = MainWindow()
     if os.environ.get("HGPT_NO_WARMUP", "") in ("", "0"):
         window.first_painted.connect(lambda: QTimer.singleShot(200, window.host.start_warm_up))
     if os.environ.get("HGPT_EXIT_AFTER_PAINT") == "1":
         window.first_painted.connect(lambda: (print("hgpt-first-paint", flush=True), app.quit()))
     window.show()
-    return app.exec()
+    code = app.exec()
+    Job.wait_all()  # a job started as the loop ended (the welcome page's facts) finishes first
+    return code

@@ -3,8 +3,13 @@ and the composer (text, attachments by button, drag and drop, or paste).
 
 ``ChatView`` is a view: it turns engine events into widgets and says what the
 user asked for through signals (``send_requested``, ``stop_requested``); the main
-window owns runs and history. Colours come from the palette (light or dark),
-except the status colours, chosen to read on both.
+window owns runs and history. Colours come from the palette (light, dark or high
+contrast), except the status colours, chosen to read on all three.
+
+For screen readers: when an answer completes, its text is announced
+(``qt_a11y.announce``); each picture a task made carries the task's text result as
+its accessible description; and the Tab key goes through the conversation in
+reading order, then the request box and its buttons.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from PySide6.QtWidgets import (
     QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine import AttachmentError, compose_answer as compose, dialog_filter, events as ev, modality_of
+from engine import (
+    AttachmentError, compose_answer as compose, dialog_filter, events as ev, modality_of, overlay_for,
+)
 
+from .qt_a11y import announce, describe, relative_font
 from .qt_media import FileWidget, Thumbnail
 
 STATUS_COLOURS = {"planned": "#8a8f98", "selected": "#7b61ff", "running": "#2f80ed",
@@ -57,9 +65,7 @@ def _label(text: str = "", *, selectable: bool = True, small: bool = False) -> Q
     if selectable:
         label.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
     if small:
-        font = label.font()
-        font.setPointSizeF(font.pointSizeF() * 0.9)
-        label.setFont(font)
+        relative_font(label, 0.9)
         label.setForegroundRole(QPalette.PlaceholderText)
     label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
     return label
@@ -106,6 +112,7 @@ class Banner(QFrame):
         self.label = _label(f"{icon}  {text}")
         row.addWidget(self.label, 1)
         close = QToolButton(text="✕", toolTip="Dismiss", autoRaise=True)
+        describe(close, "Dismiss message")
         close.clicked.connect(self.dismiss)
         row.addWidget(close, 0, Qt.AlignTop)
 
@@ -115,10 +122,12 @@ class Banner(QFrame):
 
 
 class TaskResult(QWidget):
-    """One task's outcome in the answer: header line, its text, its files."""
+    """One task's outcome in the answer: header line, its text, its files. A detection or
+    segmentation result is drawn from its data over the original picture (``OverlayView``:
+    boxes and masks to toggle, labels and scores on hover) above the expert's own files."""
 
     def __init__(self, task_id: int, task: str, model_id: str, status: str, seconds: float | None,
-                 text: str = "", files=(), error: str = "", parent=None):
+                 text: str = "", files=(), error: str = "", parent=None, *, args=None, data=None):
         super().__init__(parent)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 4, 0, 4)
@@ -132,7 +141,15 @@ class TaskResult(QWidget):
             box.addWidget(_label(text[:2000]))
         if error:
             box.addWidget(_label(f"{status}: {error}"))
-        self.files = [FileWidget(f) for f in files]
+        self.overlay = None
+        shown = overlay_for(task, args or {}, data or {}, list(files)) if status == "done" else None
+        if shown is not None:
+            from .qt_overlay import OverlayView
+
+            self.overlay = OverlayView(shown, f"Task {task_id}, {task}: {text}" if text else f"Task {task_id}, {task}")
+            box.addWidget(self.overlay)
+        described = f"Task {task_id}, {task}: {text}" if text else f"Task {task_id}, {task}"
+        self.files = [FileWidget(f, description=described) for f in files]
         for w in self.files:
             box.addWidget(w)
 
@@ -195,6 +212,8 @@ class ChatInput(QPlainTextEdit):
         self.setPlaceholderText("Ask something… attach images or audio with the button, by dropping "
                                 "or pasting them. Ctrl+Enter sends.")
         self.setTabChangesFocus(True)
+        describe(self, "Request", "What you want done, in plain words. Ctrl+Enter sends, Ctrl+O attaches "
+                 "a file, Esc stops a run.")
 
     def canInsertFromMimeData(self, source) -> bool:
         return source.hasImage() or source.hasUrls() or super().canInsertFromMimeData(source)
@@ -243,7 +262,7 @@ class Composer(QWidget):
         self.chips = QHBoxLayout()
         self.chips.setContentsMargins(0, 0, 0, 0)
         self.chips.addStretch(1)
-        self.attach_button = QPushButton("Attach…", toolTip="Attach images or audio")
+        self.attach_button = QPushButton("Attach…", toolTip="Attach images or audio (Ctrl+O)")
         self.attach_button.clicked.connect(self.choose_attachments)
         self.stop_button = QPushButton("Stop", toolTip="Stop the run (Esc)", enabled=False)
         self.stop_button.clicked.connect(self.stop_requested)
@@ -274,6 +293,7 @@ class Composer(QWidget):
             if f not in self.attachments:
                 self.attachments.append(f)
                 chip = Thumbnail(f, removable=True, side=56)
+                describe(chip, f"Attachment {Path(f).name}")
                 chip.removed.connect(self.remove_attachment)
                 self.chips.insertWidget(self.chips.count() - 1, chip)
 
@@ -313,6 +333,8 @@ class ChatView(QWidget):
         self.scroll = QScrollArea(widgetResizable=True)
         self.scroll.setWidget(inner)
         self.scroll.setFrameShape(QFrame.NoFrame)
+        describe(self.scroll, "Conversation", "the messages of this chat; Tab moves through their "
+                 "texts and files, the arrow keys scroll")
         self.scroll.verticalScrollBar().rangeChanged.connect(self._follow)
         self.composer = Composer(paste_dir_fn)
         self.composer.rejected.connect(lambda m: self.show_banner(m))
@@ -321,6 +343,9 @@ class ChatView(QWidget):
         box.addWidget(self.composer)
         self.current: AnswerMessage | None = None
         self._stick = True
+        self._args: dict[int, dict] = {}  # task id -> its arguments, from TaskStarted (for overlays)
+        self._order = QTimer(self, singleShot=True, interval=0)
+        self._order.timeout.connect(self.order_tabs)
 
     # -- drag and drop onto the whole conversation ----------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -337,7 +362,24 @@ class ChatView(QWidget):
     def _add(self, widget: QWidget) -> QWidget:
         self.messages.insertWidget(self.messages.count() - 1, widget)
         self._stick = True
+        self._order.start()
         return widget
+
+    def order_tabs(self) -> None:
+        """Tab goes through the messages in reading order, then the request box and its
+        buttons (widgets added later would otherwise come last in the window's chain)."""
+        chain = [self.scroll]
+        for i in range(self.messages.count()):
+            message = self.messages.itemAt(i).widget()
+            if message is not None:
+                chain += [w for w in message.findChildren(QWidget)
+                          if w.focusPolicy() & Qt.TabFocus and not w.isHidden() and w.window() is self.window()]
+        chain += [self.composer.input, self.composer.attach_button, self.composer.stop_button,
+                  self.composer.send_button]
+        chain += [w for w in self.composer.findChildren(QWidget)
+                  if w.focusPolicy() & Qt.TabFocus and w not in chain and w.window() is self.window()]
+        for a, b in zip(chain, chain[1:]):
+            QWidget.setTabOrder(a, b)
 
     def _follow(self, _min: int, maximum: int) -> None:
         if self._stick:
@@ -373,9 +415,13 @@ class ChatView(QWidget):
             answer.set_status(stage_status(event.stage))
         elif isinstance(event, ev.Token):
             answer.append(event.text)
+        elif isinstance(event, ev.TaskStarted):
+            self._args[event.task_id] = dict(event.args)
         elif isinstance(event, ev.TaskFinished):
             answer.add_result(TaskResult(event.task_id, event.task, event.model_id, "done", event.seconds,
-                                         event.text, event.files), event.task_id)
+                                         event.text, event.files, args=self._args.get(event.task_id),
+                                         data=event.data), event.task_id)
+            self._order.start()
         elif isinstance(event, ev.TaskFailed):
             answer.add_result(TaskResult(event.task_id, event.task, event.model_id, "failed", event.seconds,
                                          error=event.error), event.task_id)
@@ -385,16 +431,19 @@ class ChatView(QWidget):
         elif isinstance(event, ev.AnswerDone):
             answer.set_answer(event.answer["direct"], event.answer["workflow"], event.answer["notes"])
             answer.set_status("")
+            announce(answer.answer, "Answer: " + (event.text or "done"))
         elif isinstance(event, ev.RunNotice):
             self.show_banner(event.message, "info")
         elif isinstance(event, ev.RunFailed):
             answer.set_status("")
-            self.show_banner(f"The run failed while {ev.stage_words(event.stage).doing}: {event.error}")
+            banner = self.show_banner(f"The run failed while {ev.stage_words(event.stage).doing}: {event.error}")
+            announce(banner, banner.message, assertive=True)
         elif isinstance(event, ev.RunCancelled):
             answer.set_status("")
-            self.show_banner("Stopped. Send the request again to rerun it.", "info")
+            announce(self.show_banner("Stopped. Send the request again to rerun it.", "info"), "Stopped.")
 
     def finish(self) -> None:
+        self._args = {}
         if self.current is not None and not self.current.text and self.current.status.isVisible():
             self.current.set_status("")
         self.current = None
@@ -426,7 +475,8 @@ class ChatView(QWidget):
             answer.add_result(TaskResult(int(key), res.get("task", ""), res.get("model_id", ""),
                                          res.get("status", ""), res.get("seconds"), res.get("text", ""),
                                          [f for f in res.get("files", []) if Path(f).exists()],
-                                         res.get("error", "")), int(key))
+                                         res.get("error", ""), args=res.get("args"), data=res.get("data")),
+                              int(key))
 
     def _load_unanswered(self, run) -> None:
         if run.results:

@@ -1,4 +1,4 @@
-"""The conversations list: search, new, rename (double-click or F2), delete.
+"""The conversations list: search, new, rename (double-click or F2), delete (the Delete key).
 
 A view over ``engine.history.HistoryStore``: it lists conversations newest first,
 filters them by title and message text as you type, and emits ``selected`` with
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine import HgptError
+
+from .qt_a11y import describe
 
 
 def _when(ts: float) -> str:
@@ -42,7 +44,11 @@ class ConversationList(QWidget):
         self.list.setEditTriggers(QAbstractItemView.EditKeyPressed | QAbstractItemView.DoubleClicked)
         self.new_button = QPushButton("New chat", toolTip="Start a new conversation (Ctrl+N)")
         self.rename_button = QPushButton("Rename", toolTip="Rename the selected chat (F2)")
-        self.delete_button = QPushButton("Delete", toolTip="Delete the selected chat and its history")
+        self.delete_button = QPushButton("Delete", toolTip="Delete the selected chat and its history "
+                                         "(Delete, twice)")
+        describe(self.search, "Search chats", "shows only the chats whose title or messages contain these words")
+        describe(self.list, "Chats", "the conversations, newest first: Enter or a click opens one, F2 renames "
+                 "it, Delete deletes it (press twice)")
         buttons = QHBoxLayout()
         for b in (self.rename_button, self.delete_button):
             buttons.addWidget(b)
@@ -63,6 +69,8 @@ class ConversationList(QWidget):
         self.list.currentItemChanged.connect(self._on_current)
         self.list.itemChanged.connect(self._on_item_changed)
         QShortcut(QKeySequence(Qt.Key_F2), self.list, activated=self.rename_selected)
+        QShortcut(QKeySequence(Qt.Key_Delete), self.list, activated=self.delete_selected,
+                  context=Qt.WidgetShortcut)
         self._loading = False
         self.reload()
 

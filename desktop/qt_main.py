@@ -9,25 +9,32 @@ run asks for review through its stream and waits until the review panel answers.
 New settings reach the engine at once (``Engine.update``) and apply from the next
 request.
 
-Window geometry, splitters and the open tab are kept with ``QSettings`` in the
-data folder. Keyboard: Ctrl+Enter sends, Ctrl+N starts a new chat, Esc stops.
+Window geometry, splitters, the open tab, the theme and the text size are kept with
+``QSettings`` in the data folder. Every action is in the menu bar with its keys
+(Help → Keyboard shortcuts lists them): Ctrl+Enter sends, Ctrl+N starts a new chat,
+Esc stops, Ctrl+1/2/3 switch views, Ctrl+plus/minus/0 change the text size. The
+first start opens the welcome page (Help → Welcome brings it back).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox, QFormLayout, QGroupBox, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+)
 
 from engine import CancelToken, PlanDraft, Settings, events as ev, load_settings
 
 from .host import EngineHost
+from .qt_a11y import describe, name_unnamed
 from .qt_chat import ChatView
 from .qt_conversations import ConversationList
 from .qt_models import ModelsView
 from .qt_plan import PlanPanel
 from .qt_review import ReviewPanel
 from .qt_settings import SettingsView
+from .qt_theme import SCALES, THEMES, Appearance
 from .worker import RunWorker
 
 
@@ -44,12 +51,17 @@ class MainWindow(QMainWindow):
         self.conversation_id: int | None = None
         self.worker: RunWorker | None = None
         self._painted = False
+        self.appearance = Appearance(self.qsettings(), self)
+        self.appearance.apply()
+        self.welcome = None
         self._build()
-        self._shortcuts()
+        self._menus()
+        name_unnamed(self)  # a safety net: any control still without a name takes its label's
         self._restore()
         self.conversations.reload()
         if self.conversations.list.count():
             self.conversations.list.setCurrentRow(0)
+        self._welcome_pending = not self.qsettings().value("welcome/seen", False, type=bool)
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -70,7 +82,9 @@ class MainWindow(QMainWindow):
         self.split.setSizes([220, 620, 420])
         self.models = ModelsView(self._browser)
         self.settings_view = SettingsView(self.settings)
+        self.settings_view.add_section(self._appearance_box())
         self.tabs = QTabWidget()
+        describe(self.tabs, "Views", "Chat, Models and Settings (Ctrl+1, Ctrl+2, Ctrl+3)")
         self.tabs.addTab(self.split, "Chat")
         self.tabs.addTab(self.models, "Models")
         self.tabs.addTab(self.settings_view, "Settings")
@@ -84,11 +98,166 @@ class MainWindow(QMainWindow):
         self.review.declined.connect(lambda: self._review_answer(None))
         self.settings_view.saved.connect(self.apply_settings)
 
-    def _shortcuts(self) -> None:
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(keys), self, activated=self.chat.composer.send)
-        QShortcut(QKeySequence("Ctrl+N"), self, activated=self.new_chat)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.stop)
+    def _appearance_box(self) -> QGroupBox:
+        """Theme and text size: they apply at once (and are kept in window.ini)."""
+        box = QGroupBox("Appearance — applies at once")
+        form = QFormLayout(box)
+        self.theme_box = QComboBox()
+        for key, title in THEMES.items():
+            self.theme_box.addItem(title, key)
+        self.theme_box.setCurrentIndex(self.theme_box.findData(self.appearance.theme))
+        describe(self.theme_box, "Theme", "light, dark or high contrast; by default it follows the system")
+        self.theme_box.currentIndexChanged.connect(lambda i: self.appearance.set_theme(self.theme_box.itemData(i)))
+        self.scale_box = QComboBox()
+        for percent in SCALES:
+            self.scale_box.addItem(f"{percent} %", percent)
+        self.scale_box.setCurrentIndex(self.scale_box.findData(self.appearance.scale))
+        describe(self.scale_box, "Text size", "scales the whole window (Ctrl+plus, Ctrl+minus, Ctrl+0)")
+        self.scale_box.currentIndexChanged.connect(lambda i: self.appearance.set_scale(self.scale_box.itemData(i)))
+        form.addRow("Theme", self.theme_box)
+        form.addRow("Text size", self.scale_box)
+        self.appearance.changed.connect(self._appearance_changed)
+        return box
+
+    def _appearance_changed(self) -> None:
+        for combo, value in ((self.theme_box, self.appearance.theme), (self.scale_box, self.appearance.scale)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(value))
+            combo.blockSignals(False)
+        if hasattr(self, "theme_actions"):
+            self.theme_actions[self.appearance.theme].setChecked(True)
+
+    def _action(self, menu, text: str, slot, keys=(), tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _menus(self) -> None:
+        """Every action of the window, each with its keys (Help → Keyboard shortcuts lists them)."""
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New chat", self.new_chat, ["Ctrl+N"])
+        self._action(file, "&Attach files…", self.attach, ["Ctrl+O"])
+        self._action(file, "&Send request", self.chat.composer.send, ["Ctrl+Return", "Ctrl+Enter"])
+        self._action(file, "S&top", self.stop, ["Esc"], "stop the run (or the plan waiting for review)")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, ["Ctrl+Q"])
+        view = bar.addMenu("&View")
+        for i, name in enumerate(("Chat", "Models", "Settings")):
+            self._action(view, f"&{name}", lambda _=False, i=i: self.tabs.setCurrentIndex(i), [f"Ctrl+{i + 1}"])
+        view.addSeparator()
+        self._action(view, "Go to the &request box", self.focus_request, ["Ctrl+L"])
+        self._action(view, "Search &chats", self.focus_search, ["Ctrl+F"])
+        self._action(view, "Go to the &plan", self.focus_plan, ["Ctrl+P"])
+        self._action(view, "Go to the last &answer", self.focus_answer, ["Ctrl+Shift+A"],
+                     "move to the last answer (a screen reader reads it)")
+        view.addSeparator()
+        themes = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for key, title in THEMES.items():
+            action = self._action(themes, title, lambda _=False, k=key: self.appearance.set_theme(k))
+            action.setCheckable(True)
+            action.setChecked(key == self.appearance.theme)
+            group.addAction(action)
+            self.theme_actions[key] = action
+        self._action(view, "&Larger text", self.appearance.bigger, ["Ctrl++", "Ctrl+="])
+        self._action(view, "S&maller text", self.appearance.smaller, ["Ctrl+-"])
+        self._action(view, "&Normal text size", lambda: self.appearance.set_scale(100), ["Ctrl+0"])
+        plan = bar.addMenu("&Plan")
+        self.run_plan_action = self._action(plan, "&Run the reviewed plan", self.review.approve, ["Ctrl+R"])
+        self._action(plan, "&Cancel the run", self.stop)
+        self._action(plan, "Review each plan before it runs (Settings)", lambda: self.tabs.setCurrentWidget(
+            self.settings_view))
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Welcome", self.show_welcome, ["Ctrl+Shift+W"])
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, ["F1", "Ctrl+/"])
+        self._action(help_menu, "&About hgpt", self.show_about)
+
+    # -- keyboard paths ----------------------------------------------------------------------
+    def _to_chat(self) -> None:
+        self.tabs.setCurrentIndex(0)
+
+    def attach(self) -> None:
+        self._to_chat()
+        self.chat.composer.choose_attachments()
+
+    def focus_request(self) -> None:
+        self._to_chat()
+        self.chat.composer.input.setFocus(Qt.ShortcutFocusReason)
+
+    def focus_search(self) -> None:
+        self._to_chat()
+        self.conversations.search.setFocus(Qt.ShortcutFocusReason)
+        self.conversations.search.selectAll()
+
+    def focus_plan(self) -> None:
+        self._to_chat()
+        self.plan.graph.setFocus(Qt.ShortcutFocusReason)
+
+    def focus_answer(self) -> None:
+        self._to_chat()
+        from .qt_chat import AnswerMessage
+
+        answers = [a for a in self.chat.findChildren(AnswerMessage) if a.answer.isVisible()]
+        if answers:
+            answers[-1].answer.setFocus(Qt.ShortcutFocusReason)
+            self.chat.scroll.ensureWidgetVisible(answers[-1].answer)
+
+    def show_shortcuts(self) -> None:
+        from .qt_help import ShortcutsDialog
+
+        self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.show()
+
+    def show_about(self) -> None:
+        import engine
+
+        QMessageBox.about(self, "About hgpt", f"hgpt {engine.__version__}: HuggingGPT on your computer, offline. "
+                          f"Data folder: {self.settings.home}")
+
+    # -- welcome page ------------------------------------------------------------------------
+    def show_welcome(self) -> None:
+        if self.welcome is None:
+            from .qt_welcome import WelcomePage
+
+            self.welcome = WelcomePage(self._welcome_facts)
+            self.welcome.example_chosen.connect(self.use_example)
+            self.welcome.start_requested.connect(self.close_welcome)
+        if self.tabs.indexOf(self.welcome) < 0:
+            self.tabs.addTab(self.welcome, "Welcome")
+        self.tabs.setCurrentWidget(self.welcome)
+        if self._painted:
+            self.welcome.load()
+        else:  # after the first paint: the window shows before the experts are listed
+            self.first_painted.connect(self.welcome.load)
+
+    def _welcome_facts(self):
+        from engine import welcome
+
+        return welcome(self.host.get().registry, self.settings)
+
+    def close_welcome(self) -> None:
+        if self.welcome is not None and self.tabs.indexOf(self.welcome) >= 0:
+            self.tabs.removeTab(self.tabs.indexOf(self.welcome))
+        self.focus_request()
+
+    def use_example(self, request: str, needs: str, sample: str) -> None:
+        """A welcome-page example into the request box (with the sample picture it needs)."""
+        self.close_welcome()
+        composer = self.chat.composer
+        composer.input.setPlainText(request)
+        if sample:
+            composer.add_attachments([sample])
+        elif needs:
+            self.chat.show_banner(f"This example needs {'a picture' if needs == 'image' else 'a recording'}: "
+                                  "attach one with Attach… (Ctrl+O) or drop it here, then send.", "info")
+        composer.input.setFocus(Qt.ShortcutFocusReason)
 
     # -- window state ------------------------------------------------------------------------
     def qsettings(self) -> QSettings:
@@ -113,6 +282,12 @@ class MainWindow(QMainWindow):
         if not getattr(self, "_shown", False):
             self._shown = True
             self._restore_splitters()
+            if self._welcome_pending:  # first start: after the chat's splitters are laid out
+                self._welcome_pending = False
+                self.show_welcome()
+                qs = self.qsettings()
+                qs.setValue("welcome/seen", True)  # shown once; Help → Welcome brings it back
+                qs.sync()
 
     def save_state(self) -> None:
         qs = self.qsettings()
@@ -126,7 +301,7 @@ class MainWindow(QMainWindow):
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
-            QTimer.singleShot(0, self.first_painted)
+            QTimer.singleShot(0, self.first_painted.emit)
 
     def closeEvent(self, event) -> None:
         self.save_state()
@@ -171,6 +346,7 @@ class MainWindow(QMainWindow):
             self.conversation_id = conv.id
             self.conversations.reload(select=conv.id)
         cid, review = self.conversation_id, self.settings.review_plan
+        self._to_chat()
         self.chat.add_user(text, files)
         self.chat.begin_answer()
         self.chat.composer.clear()

@@ -24,8 +24,11 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engine import MODEL_COLUMNS as COLUMNS, SEARCH_LIMIT, CancelToken, Cancelled
+import time
 
+from engine import MODEL_COLUMNS as COLUMNS, SEARCH_LIMIT, CancelToken, Cancelled, events as ev
+
+from .qt_a11y import describe
 from .qt_chat import STATUS_COLOURS
 from .worker import Job
 
@@ -152,11 +155,21 @@ class ModelsView(QWidget):
         self.verify_button = QPushButton("Verify files", toolTip="Hash every file models.lock pins "
                                          "(takes a while for large models)")
         self.pull_button = QPushButton("Pull selected", toolTip="Download the selected model (needs offline mode off)")
-        self.pull_cancel = QPushButton("Cancel", enabled=False)
+        self.pull_cancel = QPushButton("Cancel", enabled=False, toolTip="Stop the download; pulling again resumes it")
+        describe(self.pull_cancel, "Cancel the pull")
+        describe(self.search, "Search models", "full-text search of the catalog: words of the id, description "
+                 "or tags; bert* for a prefix")
+        describe(self.task_filter, "Task filter", "list only models for this task")
+        describe(self.table, "Model catalog", "the models hgpt knows of; select one to pull it")
+        describe(self.installed, "Installed models", "the experts on this computer and whether they can run")
+        describe(self.lock_table, "models.lock entries", "the pinned models and whether their files are here")
         for b in (self.pull_button, self.pull_cancel):
             b.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
         self.pull_bar = QProgressBar()
+        describe(self.pull_bar, "Pull progress")
         self.pull_bar.hide()
+        for view in (self.table, self.installed, self.lock_table):
+            view.setTabKeyNavigation(False)  # Tab moves on; the arrow keys move inside
         self.pull_label = QLabel("")
         self.pull_label.setWordWrap(True)
         self._layout()
@@ -354,6 +367,7 @@ class ModelsView(QWidget):
         self.pull_button.setEnabled(False)
         self.pull_cancel.setEnabled(True)
         self.pull_label.setText(f"Pulling {model_id}…")
+        self._pulling, self._pull_t0 = model_id, time.monotonic()
         job = Job(lambda: self._pull(model_id, self._cancel), "hgpt-pull")
         job.done.connect(self.pull_done.emit)
         job.failed.connect(lambda message: self.pull_done.emit(f"Could not pull {model_id}: {message}"))
@@ -379,6 +393,10 @@ class ModelsView(QWidget):
         if total > 0:
             self.pull_bar.setRange(0, 1000)
             self.pull_bar.setValue(int(1000 * done / total))
+        if self._cancel is not None and not self._cancel.cancelled:
+            took = time.monotonic() - getattr(self, "_pull_t0", time.monotonic())
+            self.pull_label.setText(f"Pulling {getattr(self, '_pulling', '')}: "
+                                    f"{ev.progress_words(done, total, 'bytes')}, {took:.0f} s")
 
     def _on_pull_done(self, message: str) -> None:
         self._cancel = None

@@ -9,7 +9,7 @@ checks) are listed under the tasks, and Run stays disabled until there are none.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
     QScrollArea, QToolButton, QVBoxLayout, QWidget,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from engine import PlanDraft, ReviewedPlan
 
+from .qt_a11y import describe
 from .qt_chat import STATUS_COLOURS
 
 AUTO = "let hgpt choose"
@@ -33,12 +34,15 @@ class TaskEditor(QGroupBox):
         self.task_box.addItems(sorted(draft.task_types))
         self.task_box.setCurrentText(task.task)
         self.task_box.currentTextChanged.connect(lambda name: panel.change_task(task_id, name))
+        describe(self.task_box, f"Task {task.id} type", "changing it resets the task's arguments")
         form.addRow("task", self.task_box)
         self.arg_edits: dict[str, QLineEdit] = {}
         for key, modality in draft.task_types[task.task].args.items():
             edit = QLineEdit(task.args.get(key, ""))
             edit.setPlaceholderText(f"{modality}: a file name, text, or <resource>-N")
             edit.textEdited.connect(lambda text, k=key: panel.change_arg(task_id, k, text))
+            describe(edit, f"Task {task.id} {key}", f"{modality}: a file name, text, or <resource>-N for "
+                     "the output of task N")
             self.arg_edits[key] = edit
             form.addRow(key, edit)
         self.model_box = QComboBox()
@@ -52,10 +56,12 @@ class TaskEditor(QGroupBox):
                 self.model_box.addItem(pinned, pinned)
                 index = self.model_box.count() - 1
             self.model_box.setCurrentIndex(index)
+        describe(self.model_box, f"Task {task.id} model", "let hgpt choose, or pin an installed model")
         self.model_box.currentIndexChanged.connect(
             lambda i: panel.change_model(task_id, self.model_box.itemData(i)))
         form.addRow("model", self.model_box)
         delete = QToolButton(text="Delete task", toolTip="Remove this task; later tasks are renumbered")
+        describe(delete, f"Delete task {task.id}")
         delete.clicked.connect(lambda: panel.delete_task(task_id))
         form.addRow("", delete)
 
@@ -76,12 +82,15 @@ class ReviewPanel(QFrame):
         inner.setLayout(self.editors_box)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(inner)
+        describe(scroll, "Tasks of the plan")
+        self.scroll = scroll
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
         self.problems.setStyleSheet(f"color: {STATUS_COLOURS['error']}")
-        self.run_button = QPushButton("Run")
+        self.run_button = QPushButton("Run", toolTip="Run the plan as shown (Ctrl+R)")
+        describe(self.run_button, "Run the plan")
         self.run_button.clicked.connect(self.approve)
-        self.cancel_button = QPushButton("Cancel run")
+        self.cancel_button = QPushButton("Cancel run", toolTip="Stop the run without running the plan (Esc)")
         self.cancel_button.clicked.connect(self.decline)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -109,6 +118,15 @@ class ReviewPanel(QFrame):
         for i, editor in enumerate(self.editors):
             self.editors_box.insertWidget(i, editor)
         self.update_problems()
+        self.order_tabs()
+
+    def order_tabs(self) -> None:
+        """Tab goes through the task editors top to bottom, then Cancel run and Run."""
+        chain = [self.scroll] + [w for e in self.editors for w in e.findChildren(QWidget)
+                                 if w.focusPolicy() & Qt.TabFocus and w.window() is self.window()]
+        chain += [self.cancel_button, self.run_button]
+        for a, b in zip(chain, chain[1:]):
+            QWidget.setTabOrder(a, b)
 
     def update_problems(self) -> None:
         problems = self.draft.problems() if self.draft else []

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from engine import HgptError, Settings, check_controller, home_is_forced, save_home
 
+from .qt_a11y import describe
 from .qt_chat import STATUS_COLOURS
 
 
@@ -55,6 +56,21 @@ class SettingsView(QWidget):
         self.save_button.clicked.connect(self.save)
         self.revert_button = QPushButton("Revert")
         self.revert_button.clicked.connect(lambda: self.show_settings(self.settings))
+        for widget, name, description in (
+                (self.controller, "Controller model", "a models.lock name, a GGUF file or the http:// address of "
+                 "an OpenAI-compatible server; empty picks the best installed one for this computer"),
+                (self.controller_button, "Choose controller GGUF file", ""),
+                (self.threads, "Threads", "how many CPU threads llama.cpp uses; automatic by default"),
+                (self.n_ctx, "Context size in tokens", ""),
+                (self.gpu_layers, "GPU layers", "how many of the controller's layers run on the GPU"),
+                (self.memory, "Memory budget", "loaded models stay under it; the least recently used unload first"),
+                (self.offline, "Offline mode", "never reach for the network"),
+                (self.review, "Review each plan before it runs", ""),
+                (self.home, "Data folder", "where conversations, runs and settings are kept"),
+                (self.home_button, "Choose data folder", ""),
+                (self.save_button, "Save settings", ""), (self.revert_button, "Revert settings",
+                                                          "go back to the saved settings")):
+            describe(widget, name, description)
         self._layout()
         self.show_settings(settings)
 
@@ -86,12 +102,18 @@ class SettingsView(QWidget):
         inner.addLayout(form)
         inner.addWidget(self.status)
         inner.addLayout(buttons)
+        self.sections = QVBoxLayout()
+        inner.addLayout(self.sections)
         row = QHBoxLayout()
         row.addWidget(panel, 1)
         row.addStretch(0)
         box = QVBoxLayout(self)
         box.addLayout(row)
         box.addStretch(1)
+
+    def add_section(self, widget: QWidget) -> None:
+        """A group the window adds below the form (e.g. Appearance, which applies at once)."""
+        self.sections.addWidget(widget)
 
     def show_settings(self, s: Settings) -> None:
         self.controller.setText(s.controller)

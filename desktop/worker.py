@@ -97,6 +97,13 @@ class Job(QObject):
     def wait(self, ms: int = 30_000) -> bool:
         return self.thread.wait(ms)
 
+    @classmethod
+    def wait_all(cls, ms: int = 30_000) -> None:
+        """Before the application quits: let the jobs still running end (a thread
+        destroyed while it runs aborts the process)."""
+        for job in list(cls.running):
+            job.wait(ms)
+
     def _work(self) -> None:
         try:
             self.done.emit(self._fn())

@@ -400,6 +400,8 @@ def test_models_view_pages_the_catalog_and_explains_pull(make_window, qtbot):
 
 def test_window_size_and_splitters_are_restored(make_window, qtbot):
     first = make_window()
+    assert first.tabs.currentWidget() is first.welcome  # the first start opens the welcome page
+    first.tabs.setCurrentIndex(0)
     first.resize(700, 500)  # within the offscreen screen (800x600), which geometry is clamped to
     first.split.setSizes([150, 500, 350])
     sizes = first.split.sizes()

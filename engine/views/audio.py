@@ -21,22 +21,26 @@ class Waveform:
 
 
 def waveform(path: str | Path, buckets: int = 300) -> Waveform:
-    """Peaks of the recording at ``path``; ``ValueError`` when it is not readable audio."""
+    """Peaks of the recording at ``path``, read a block at a time (an hour of audio
+    never sits in memory whole); ``ValueError`` when it is not readable audio."""
     import numpy as np
     import soundfile
 
     try:
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        info = soundfile.info(str(path))
+        rate, frames = int(info.samplerate), int(info.frames)
+        peaks = []
+        if frames > 0:
+            size = max(1, frames // buckets)  # frames per bucket; the remainder joins the last one
+            for block in soundfile.blocks(str(path), blocksize=size, dtype="float32", always_2d=True):
+                peaks.append(float(np.abs(block).max()) if block.size else 0.0)
+            if len(peaks) > buckets:
+                peaks[buckets - 1:] = [max(peaks[buckets - 1:])]
     except (RuntimeError, soundfile.LibsndfileError) as exc:
         raise ValueError(f"{Path(path).name} is not readable audio ({exc})") from None
-    mono = np.abs(samples).max(axis=1) if samples.size else np.zeros(0, np.float32)
-    seconds = len(mono) / rate if rate else 0.0
-    if not len(mono):
-        return Waveform([0.0] * buckets, 0.0, int(rate))
-    edges = np.linspace(0, len(mono), buckets + 1).astype(int)
-    peaks = [float(mono[a:max(b, a + 1)].max()) for a, b in zip(edges[:-1], edges[1:])]
+    peaks = (peaks + [0.0] * buckets)[:buckets]
     top = max(peaks) or 1.0
-    return Waveform([round(p / top, 4) for p in peaks], seconds, int(rate))
+    return Waveform([round(p / top, 4) for p in peaks], frames / rate if rate else 0.0, rate)
 
 
 def tail(path: str | Path, start: float, folder: str | Path | None = None) -> Path:
