@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine import CancelToken, PlanDraft, Settings, events as ev, load_settings
 
 from .host import EngineHost
+from .qt_carry import Carry
 from .qt_a11y import describe, name_unnamed
 from .qt_chat import ChatView
 from .qt_conversations import ConversationList
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
         self.review.approved.connect(self._review_answer)
         self.review.declined.connect(lambda: self._review_answer(None))
         self.settings_view.saved.connect(self.apply_settings)
+        self.carry = Carry(self)  # re-run from a task; chat export and import
+        self.plan.rerun_requested.connect(self.carry.rerun_from)
 
     def _appearance_box(self) -> QGroupBox:
         """Theme and text size: they apply at once (and are kept in window.ini)."""
@@ -146,6 +149,13 @@ class MainWindow(QMainWindow):
         self._action(file, "&Send request", self.chat.composer.send, ["Ctrl+Return", "Ctrl+Enter"])
         self._action(file, "S&top", self.stop, ["Esc"], "stop the run (or the plan waiting for review)")
         file.addSeparator()
+        self._action(file, "&Export chat as Markdown…", lambda: self.carry.export("md"), ["Ctrl+E"],
+                     "the open chat as Markdown, its pictures and audio copied beside it")
+        self._action(file, "Export chat as &JSON…", lambda: self.carry.export("json"), ["Ctrl+Shift+E"],
+                     "the open chat with its plans, results and provenance; File → Import chat restores it")
+        self._action(file, "&Import chat…", lambda: self.carry.import_(), ["Ctrl+Shift+O"],
+                     "restore a chat exported as JSON")
+        file.addSeparator()
         self._action(file, "&Quit", self.close, ["Ctrl+Q"])
         view = bar.addMenu("&View")
         for i, name in enumerate(("Chat", "Models", "Settings")):
@@ -171,6 +181,8 @@ class MainWindow(QMainWindow):
         self._action(view, "&Normal text size", lambda: self.appearance.set_scale(100), ["Ctrl+0"])
         plan = bar.addMenu("&Plan")
         self.run_plan_action = self._action(plan, "&Run the reviewed plan", self.review.approve, ["Ctrl+R"])
+        self._action(plan, "Re-run from the &selected task…", lambda: self.carry.rerun_from(), ["Ctrl+Shift+R"],
+                     "run the selected task and the tasks after it again, arguments and model editable")
         self._action(plan, "&Cancel the run", self.stop)
         self._action(plan, "Review each plan before it runs (Settings)", lambda: self.tabs.setCurrentWidget(
             self.settings_view))
@@ -397,6 +409,8 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
 
     def _review_answer(self, decision) -> None:
+        if self.carry.take_review(decision):  # the editor was open for a re-run
+            return
         if self.worker is not None:
             self.worker.answer(decision)
 

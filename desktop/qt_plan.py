@@ -12,6 +12,12 @@ size makes larger nodes.
 
 For screen readers the graph's accessible description lists every task with its
 status, and each task's status change (started, done, failed, skipped) is announced.
+
+A task whose result was reused — from the results cache, or kept from the run a
+re-run started from — carries a "cached" badge. Once a run has ended, "Re-run from
+here" (a node's context menu, or the button under the details) asks for a re-run of
+that task and the tasks after it (``rerun_requested``; the window opens the plan
+editor on it).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsScene, QGraphicsView,
-    QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QHeaderView, QLabel, QMenu, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from engine import Node, RunView, events as ev
@@ -44,6 +50,8 @@ def node_size(font: QFont) -> tuple[float, float]:
 def node_words(node: Node) -> str:
     """One task as a sentence: ``Task 1, text-to-speech with piper, running, 3.2 s, 5/25 steps``."""
     parts = [f"Task {node.id}, {node.task}" + (f" with {node.model_id}" if node.model_id else ""), node.status]
+    if node.cached:
+        parts.append("cached")
     took = node.elapsed()
     if took is not None:
         parts.append(f"{took:.1f} s")
@@ -56,6 +64,7 @@ def node_words(node: Node) -> str:
 
 class NodeItem(QGraphicsObject):
     clicked = Signal(int)
+    rerun = Signal(int)  # "Re-run from here" in its context menu
 
     def __init__(self, node: Node, palette: QPalette, size: tuple[float, float] = (NODE_W, NODE_H)):
         super().__init__()
@@ -103,6 +112,22 @@ class NodeItem(QGraphicsObject):
             painter.drawText(QPointF(14, 6 + metrics.ascent() + i * step), text)
         if self.node.status == "running":
             self._paint_bar(painter, colour)
+        if self.node.cached:
+            self._paint_badge(painter, metrics)
+
+    def _paint_badge(self, painter: QPainter, metrics: QFontMetrics) -> None:
+        """A "cached" pill in the top right corner: the result was reused, not computed now."""
+        text = "cached"
+        width, height = metrics.horizontalAdvance(text) + 10, metrics.height() + 2
+        pill = QRectF(self.w - width - 5, 4, width, height)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(self.palette.color(QPalette.Highlight))
+        painter.drawRoundedRect(pill, height / 2, height / 2)
+        painter.setPen(self.palette.color(QPalette.HighlightedText))
+        font = painter.font()
+        font.setBold(False)
+        painter.setFont(font)
+        painter.drawText(pill, Qt.AlignCenter, text)
 
     def _paint_bar(self, painter: QPainter, colour: QColor) -> None:
         """How far the task is; without a reported total, a bar that sweeps with the time so far."""
@@ -128,6 +153,15 @@ class NodeItem(QGraphicsObject):
         self.clicked.emit(self.node.id)
         event.accept()
 
+    def contextMenuEvent(self, event) -> None:
+        self.clicked.emit(self.node.id)
+        menu = QMenu()
+        action = menu.addAction("Re-run from here…")
+        action.setEnabled(bool(getattr(self, "rerunnable", False)))
+        if menu.exec(event.screenPos()) is action:
+            self.rerun.emit(self.node.id)
+        event.accept()
+
 
 def edge_path(a: QPointF, b: QPointF) -> QPainterPath:
     path = QPainterPath(a)
@@ -143,9 +177,11 @@ class PlanGraph(QGraphicsView):
     Home and End go to the first and last, and each move shows that task's details."""
 
     node_clicked = Signal(int)
+    rerun_requested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.rerunnable = False  # the run shown has ended: its tasks can be re-run
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.Antialiasing)
         self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
@@ -176,6 +212,8 @@ class PlanGraph(QGraphicsView):
         for node in view.ordered():
             item = NodeItem(node, palette, size)
             item.clicked.connect(self.node_clicked)
+            item.rerun.connect(self.rerun_requested)
+            item.rerunnable = self.rerunnable
             scene.addItem(item)
             self.items_by_id[node.id] = item
         pen = QPen(palette.color(QPalette.Mid), 1.5)
@@ -310,6 +348,8 @@ class NodeDetails(QWidget):
 class PlanPanel(QWidget):
     """Graph above, details of the clicked node below."""
 
+    rerun_requested = Signal(int)  # a task id of the run shown (``run_id``), to re-run from
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.view = RunView()
@@ -317,6 +357,13 @@ class PlanPanel(QWidget):
         self.details = NodeDetails()
         self.header = QLabel("<b>Plan</b>")
         self.graph.node_clicked.connect(self.select)
+        self.graph.rerun_requested.connect(self.rerun_requested)
+        self.rerun_button = QPushButton("Re-run from here…")
+        describe(self.rerun_button, "Re-run from the selected task",
+                 "run the selected task and the tasks after it again, with its arguments and model editable")
+        self.rerun_button.setEnabled(False)
+        self.rerun_button.clicked.connect(lambda: self.selected is not None and self.rerun_requested.emit(self.selected))
+        self.details.layout().addWidget(self.rerun_button)
         self.split = QSplitter(Qt.Vertical)
         self.split.setObjectName("plan-split")
         self.split.addWidget(self.graph)
@@ -349,21 +396,38 @@ class PlanPanel(QWidget):
             self.header.setText(f"<b>Plan</b> — {event.stage}")
         elif isinstance(event, (ev.AnswerDone, ev.RunFailed, ev.RunCancelled)):
             self.header.setText(f"<b>Plan</b> — {self.view.status}")
+            self._set_rerunnable(True)
+        if isinstance(event, ev.RunStarted):
+            self._set_rerunnable(False)
+
+    @property
+    def run_id(self) -> str:
+        return self.view.run_id
+
+    def _set_rerunnable(self, on: bool) -> None:
+        on = on and bool(self.view.run_id) and bool(self.view.nodes)
+        self.graph.rerunnable = on
+        for item in self.graph.items_by_id.values():
+            item.rerunnable = on
+        self.rerun_button.setEnabled(on and self.selected is not None)
 
     def load(self, run) -> None:
         """A saved run (``engine.history.RunRow``), or None for an empty panel."""
         self.view = RunView()
         self.graph.placeholder = "No plan yet: send a request."
         if run is not None:
-            self.view.load(run.plan, run.selections, run.results, run.status)
+            self.view.load(run.plan, run.selections, run.results, run.status, run_id=run.id)
             if not run.plan:
                 self.graph.placeholder = "No tasks were needed: hgpt answered directly."
         self.header.setText(f"<b>Plan</b> — {run.status}" if run is not None else "<b>Plan</b>")
         self.selected = None
         self.details.show_node(None)
+        self.graph.rerunnable = run is not None and run.status != "running"
         self.graph.draw(self.view)
+        self._set_rerunnable(self.graph.rerunnable)
 
     def select(self, task_id: int) -> None:
         self.selected = task_id
         self.graph.mark(task_id)
         self.details.show_node(self.view.nodes.get(task_id))
+        self.rerun_button.setEnabled(self.graph.rerunnable and task_id in self.view.nodes)

@@ -58,6 +58,10 @@ _EXPORTS = {
     "dialog_filter": ("engine.files", "dialog_filter"),
     "clip": ("engine.text", "clip"),
     "compose_answer": ("engine.answer", "compose"),
+    # repeating runs, carrying chats (engine.rerun, engine.chats)
+    "Changes": ("engine.rerun", "Changes"),
+    "export_chat": ("engine.chats", "export_chat"),
+    "import_chat": ("engine.chats", "import_chat"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -66,6 +66,28 @@ class Changes:
             out.models[int(task)] = model.strip()
         return out
 
+    @classmethod
+    def between(cls, recorded_plan, reviewed, recorded_models: dict | None = None) -> "Changes":
+        """What a plan edited in the review editor (``engine.plan.review.ReviewedPlan``)
+        changes in a recorded plan (dicts, as run.json has them): arguments and models. A
+        re-run keeps the plan's tasks, so a task added, deleted or retyped is refused."""
+        before = {int(t["id"]): t for t in recorded_plan}
+        after = {t.id: t for t in reviewed.tasks}
+        if set(before) != set(after) or any(before[i]["task"] != after[i].task for i in before):
+            raise UserInputError("a re-run keeps the plan's tasks; change their arguments or models, "
+                                 "or ask a new request for another plan")
+        out = cls()
+        for i, task in after.items():
+            old_args = {k: str(v) for k, v in before[i].get("args", {}).items()}
+            new_args = {k: str(v) for k, v in task.args.items()}
+            changed = {k: new_args.get(k, "") for k in set(old_args) | set(new_args) if old_args.get(k) != new_args.get(k)}
+            if changed:
+                out.args[i] = changed
+        for i, model in (reviewed.models or {}).items():
+            if model and model != (recorded_models or {}).get(i):
+                out.models[int(i)] = model
+        return out
+
     def __bool__(self) -> bool:
         return bool(self.args or self.models)
 

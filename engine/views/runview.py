@@ -118,9 +118,9 @@ class RunView:
             return {task_id}
         return set()
 
-    def load(self, plan: list[dict], selections: dict, results: dict, status: str = "") -> None:
+    def load(self, plan: list[dict], selections: dict, results: dict, status: str = "", run_id: str = "") -> None:
         """A saved run: its plan, selections and per-task results (as stored)."""
-        self.record = RunRecord("", "", "", [], plan=list(plan), selections=dict(selections), tasks=dict(results))
+        self.record = RunRecord(run_id, "", "", [], plan=list(plan), selections=dict(selections), tasks=dict(results))
         self.status = status
         self._rebuild()
 
