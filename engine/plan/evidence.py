@@ -7,9 +7,11 @@ little, and it *covers* the request when the clearly asked tasks are in it.
 
 The draft is chosen when it is a usable plan (parsed, valid, not empty where the
 request brought files or asked for a task) that covers at least what the rails'
-plan covers, with no task that nothing in the request asks for. Otherwise the
-rails' plan stands: for a small controller the rails usually win this test, for
-a capable one the draft usually does, but each request is judged on its own.
+plan covers, and every task it adds beyond the rails' plan is either clearly
+asked for or an intermediate step feeding one that is (the request implies it:
+"summarise this recording" needs the recording transcribed first). Small
+controllers tend to append tasks nobody asked for ("… and read it aloud"); those
+drafts lose to the rails. Each request is judged on its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 from .graph import Plan
 
 CLEAR = 0.75  # a clause score that clearly asks for a task (the ranking's first-step bar)
-SOME = 0.35  # a clause score that asks for a task at least a little
 
 
 def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto") -> tuple[str, str]:
@@ -38,10 +39,20 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto") -> tuple
     drafted_tasks, rails_tasks = {t.task for t in drafted.tasks}, {t.task for t in rails.tasks}
     if len(clear & drafted_tasks) < len(clear & rails_tasks):
         return "rails", f"the draft leaves out {', '.join(sorted((clear & rails_tasks) - drafted_tasks))}"
-    unasked = [t for t in sorted(drafted_tasks) if support(ranking, t) < SOME and t not in rails_tasks]
+    unasked = unasked_additions(drafted, rails_tasks, clear)
     if unasked:
         return "rails", f"nothing in the request asks for {', '.join(unasked)}"
     return "draft", "the draft covers what the request asks for"
+
+
+def unasked_additions(drafted: Plan, rails_tasks: set[str], clear: set[str]) -> list[str]:
+    """Tasks the draft adds beyond the rails' plan that are neither clearly asked for nor
+    feeding (directly or through others) a task that is asked for or in the rails' plan."""
+    wanted = {t.id for t in drafted.tasks if t.task in clear or t.task in rails_tasks}
+    for task in reversed(drafted.tasks):  # a task feeding a wanted one is an implied step
+        if task.id in wanted:
+            wanted.update(d for d in task.dep if d >= 0)
+    return sorted({t.task for t in drafted.tasks if t.id not in wanted})
 
 
 def unusable(plan: Plan, triage) -> str:

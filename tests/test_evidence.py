@@ -1,0 +1,61 @@
+"""Which plan runs: the controller's draft when it covers what the request clearly asks
+and adds only implied steps, else the rails' plan."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.plan.evidence import choose
+from engine.plan.graph import Plan
+from engine.plan.ranking import Ranking
+from engine.plan.triage import Triage
+from engine.tasks import TASK_TYPES as T
+
+NAMES = ["automatic-speech-recognition", "summarization", "text-to-speech", "audio-classification"]
+
+
+def ranking(scores: dict[str, float], hits=()) -> Ranking:
+    types = [T[n] for n in NAMES]
+    row = np.array([[scores.get(n, 0.1) for n in NAMES]], dtype=np.float32)
+    return Ranking(["the request"], types, row, np.array([[n in hits for n in NAMES]]))
+
+
+def plan(*tasks) -> Plan:
+    return Plan.from_list([{"id": i, "task": name, "dep": [i - 1] if linked and i else [-1], "args": {}}
+                           for i, (name, linked) in enumerate(tasks)])
+
+
+ASKS = Triage(False, "it asks for work")
+
+
+def test_a_draft_that_appends_an_unasked_task_loses_to_the_rails():
+    rk = ranking({"automatic-speech-recognition": 0.8, "summarization": 0.9, "text-to-speech": 0.4},
+                 hits={"summarization"})
+    rails = plan(("automatic-speech-recognition", False), ("summarization", True))
+    draft = plan(("automatic-speech-recognition", False), ("summarization", True), ("text-to-speech", True))
+    assert choose({"rails": rails, "draft": draft}, rk, ASKS) == ("rails", "nothing in the request asks for text-to-speech")
+
+
+def test_a_draft_with_an_implied_step_beats_rails_that_missed_it():
+    rk = ranking({"automatic-speech-recognition": 0.5, "summarization": 0.9, "audio-classification": 0.6},
+                 hits={"summarization"})
+    rails = plan(("audio-classification", False))
+    draft = plan(("automatic-speech-recognition", False), ("summarization", True))
+    name, why = choose({"rails": rails, "draft": draft}, rk, ASKS)
+    assert name == "draft", why
+
+
+def test_a_draft_that_leaves_out_a_clearly_asked_task_loses():
+    rk = ranking({"summarization": 0.9, "text-to-speech": 0.9}, hits={"summarization", "text-to-speech"})
+    rails = plan(("summarization", False), ("text-to-speech", True))
+    draft = plan(("summarization", False))
+    assert choose({"rails": rails, "draft": draft}, rk, ASKS)[0] == "rails"
+
+
+def test_an_empty_or_unreadable_draft_loses_when_the_request_asks_for_work():
+    rk = ranking({"summarization": 0.9}, hits={"summarization"})
+    rails = plan(("summarization", False))
+    assert choose({"rails": rails, "draft": Plan(raw="[]")}, rk, ASKS)[0] == "rails"
+    unreadable = Plan(repairs=["the controller's plan is not JSON: 'x'"], raw="x")
+    assert choose({"rails": rails, "draft": unreadable}, rk, ASKS)[0] == "rails"
+    assert choose({"draft": plan(("summarization", False))}, rk, ASKS)[0] == "draft"  # no rails: the draft
