@@ -32,6 +32,9 @@ from .schemas import ChatCompletion, ChatCompletionRequest, ModelList, error_res
 from .service import Service, parse_messages
 
 MODEL_ID = "hgpt"
+STREAM_EVENT = {"type": "object", "required": ["data"], "description": "one server-sent event: data is a "
+                "chat.completion.chunk as JSON (or an error object), and the last one is [DONE]",
+                "properties": {"data": {"type": "string"}}}
 STARTED = int(time.time())
 
 
@@ -52,7 +55,7 @@ def router(service: Service) -> APIRouter:
 
     @api.post("/v1/chat/completions", response_model=ChatCompletion,
               responses={**error_responses(400, 401, 403, 404, 413, 422, 500, 503),
-                         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                         200: {"content": {"text/event-stream": {"schema": STREAM_EVENT}},
                                "description": "the answer (JSON), or server-sent chunks with stream: true"}})
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         """Run the last user message through the pipeline; the answer as a chat completion."""

@@ -65,6 +65,12 @@ class ChatMessage(_Open):
 
 
 class ChatCompletionRequest(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"model": "hgpt", "messages": [{"role": "user", "content": "What can you do?"}]},
+        {"model": "hgpt", "stream": True, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What animal is in this picture? Then say it out loud."},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,…"}}]}]}]})
+
     model: str = Field("hgpt", description="any name: hgpt serves one pipeline (GET /v1/models)")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
@@ -73,6 +79,9 @@ class ChatCompletionRequest(_Open):
 class HuggingGPTRequest(_Open):
     """The reference server's body: ``messages``; ``api_key``/``api_type``/``api_endpoint``
     named its OpenAI account and are ignored here (the controller is local)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"messages": [{"role": "user", "content": "Say hello in French."}]}]})
 
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     model: Optional[str] = None
