@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QGroupBox, QMainWindow, QMessageBox, QSplitter, QTabWidget,
 )
 
-from engine import CancelToken, PlanDraft, Settings, events as ev, load_settings
+from engine import ApiServer, CancelToken, HgptError, PlanDraft, ServeConfig, Settings, events as ev, load_settings
 
 from .host import EngineHost
 from .qt_carry import Carry
@@ -52,6 +52,8 @@ class MainWindow(QMainWindow):
         self.conversation_id: int | None = None
         self.worker: RunWorker | None = None
         self._painted = False
+        self.api_server: ApiServer | None = None  # the local API, when Settings turns it on
+        self.first_painted.connect(self.apply_api_server)
         self.appearance = Appearance(self.qsettings(), self)
         self.appearance.apply()
         self.welcome = None
@@ -317,6 +319,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_state()
+        self.stop_api_server()
         if self.worker is not None:
             self.worker.stop()
             self.worker.wait(30_000)
@@ -429,3 +432,29 @@ class MainWindow(QMainWindow):
             self.conversations.reload()
             self.open_conversation(None)
         self.models.reset()
+        self.apply_api_server()
+
+    # -- the local API server ---------------------------------------------------------------------
+    def apply_api_server(self) -> None:
+        """Start, restart (new port) or stop the local API as Settings say; it serves this
+        window's engine, so its runs are in the same history."""
+        want, port = self.settings.api_server, self.settings.api_port
+        if self.api_server is not None and (not want or self.api_server.config.port != port):
+            self.stop_api_server()
+        if not want:
+            self.settings_view.api.say("Off.", "info")
+            return
+        if self.api_server is None:
+            try:
+                server = ApiServer(self.host.get(), ServeConfig(host="127.0.0.1", port=port))
+                url = server.start()
+            except HgptError as exc:
+                self.settings_view.api.say(f"Not serving: {exc}", "error")
+                return
+            self.api_server = server
+            self.settings_view.api.say(f"Serving on {url} (OpenAI base URL {url}/v1, MCP {url}/mcp).", "done")
+
+    def stop_api_server(self) -> None:
+        if self.api_server is not None:
+            self.api_server.stop()
+            self.api_server = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox,
     QVBoxLayout, QWidget,
@@ -47,6 +47,7 @@ class SettingsView(QWidget):
         self.memory.setSuffix(" MB")
         self.offline = QCheckBox("Offline mode: never reach for the network")
         self.review = QCheckBox("Review each plan before it runs")
+        self.api = ApiServerBox()
         self.home = QLineEdit()
         self.home_button = QPushButton("Choose…")
         self.home_button.clicked.connect(self.choose_home)
@@ -88,6 +89,7 @@ class SettingsView(QWidget):
         form.addRow("", self.offline)
         form.addRow("", self.review)
         form.addRow("Data folder", _row(self.home, self.home_button))
+        form.addRow("Local API server", self.api)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.revert_button)
@@ -123,6 +125,7 @@ class SettingsView(QWidget):
         self.memory.setValue(s.memory_budget_mb)
         self.offline.setChecked(s.offline)
         self.review.setChecked(s.review_plan)
+        self.api.load(s)
         self.home.setText(str(s.home))
         self.status.setText("")
 
@@ -141,7 +144,8 @@ class SettingsView(QWidget):
             controller=self.controller.text().strip(), n_threads=self.threads.value(),
             n_ctx=self.n_ctx.value(), n_gpu_layers=self.gpu_layers.value(),
             memory_budget_mb=self.memory.value(), offline=self.offline.isChecked(),
-            review_plan=self.review.isChecked(), home=Path(self.home.text().strip() or self.settings.home))
+            review_plan=self.review.isChecked(), home=Path(self.home.text().strip() or self.settings.home),
+            **self.api.values())
 
     def problems(self, s: Settings) -> list[str]:
         out = []
@@ -185,3 +189,33 @@ def _row(*widgets) -> QWidget:
     for i, x in enumerate(widgets):
         row.addWidget(x, 1 if i == 0 else 0)
     return w
+
+
+class ApiServerBox(QWidget):
+    """The local API server (``hgpt serve`` inside the window): on/off and port, saved with
+    the other settings; the window starts or stops it on Save and says how it went here."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.enabled = QCheckBox("Serve this engine to programs on this computer (127.0.0.1): "
+                                 "OpenAI /v1, HuggingGPT /hugginggpt, MCP /mcp")
+        self.port = _spin(1024, 65535)
+        self.port.setPrefix("port ")
+        self.state = QLabel("")
+        self.state.setWordWrap(True)
+        self.state.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(_row(self.enabled, self.port))
+        box.addWidget(self.state)
+
+    def load(self, s: Settings) -> None:
+        self.enabled.setChecked(s.api_server)
+        self.port.setValue(s.api_port)
+
+    def values(self) -> dict:
+        return {"api_server": self.enabled.isChecked(), "api_port": self.port.value()}
+
+    def say(self, text: str, kind: str = "done") -> None:
+        self.state.setText(text)
+        self.state.setStyleSheet(f"color: {STATUS_COLOURS[kind]}")
