@@ -351,7 +351,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--requests", default=str(SHARED / "dev.jsonl"))
     p.add_argument("--answers", default=str(SHARED / "answers.jsonl"))
     p.add_argument("--part", choices=("tune", "held-out", "all"), default="all")
-    p.add_argument("--controller", default="", help="GGUF path or OpenAI-compatible URL (default: embedded SmolLM2-135M)")
+    p.add_argument("--controller", default="", help="a models.lock controller name, a GGUF path or an OpenAI-compatible URL (default: the best installed for this machine)")
     p.add_argument("--chat-format", default="", help="override the GGUF's chat template, e.g. chatml")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--plans-only", action="store_true")
