@@ -153,8 +153,8 @@ class Script:
                                  "here; install it, or re-run with --model "
                                  f"{task.id}=<one of: {', '.join(e.model_id for e in registry.for_task(task.task)) or 'none'}>")
         expert = registry.get(model_id)
-        try:
-            cards = candidates_for(task, registry, catalog, k)
+        try:  # a kept task does not run: the catalog is not asked what else could have run it
+            cards = [] if task.id in self.given else candidates_for(task, registry, catalog, k)
         except HgptError:
             cards = []
         if model_id not in {c["id"] for c in cards}:

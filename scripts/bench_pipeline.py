@@ -82,7 +82,7 @@ def main() -> None:
     from engine.settings import load_settings
     from engine.session import Engine
 
-    settings = load_settings().with_(n_threads=args.threads)
+    settings = load_settings().with_(n_threads=args.threads, results_cache_mb=0)  # every run computes its tasks
     engine = Engine(settings)
     chelsea = str(ROOT / "samples" / "chelsea.png")
     print(f"controller: {engine.controller.path.name}, threads {args.threads}\n")
