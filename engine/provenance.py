@@ -206,6 +206,8 @@ def expert_seed(expert) -> int | None:
     if isinstance(options, Mapping) and "seed" in options:
         return int(options["seed"])
     seed = getattr(expert, "seed", None)
+    if getattr(expert, "loaded", False) and getattr(expert, "seeded", True) is False:
+        return None  # it has a seed but could not apply it (e.g. Piper without the onnx package)
     return int(seed) if isinstance(seed, int) else None
 
 
