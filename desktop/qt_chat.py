@@ -149,7 +149,9 @@ class TaskResult(QWidget):
             self.overlay = OverlayView(shown, f"Task {task_id}, {task}: {text}" if text else f"Task {task_id}, {task}")
             box.addWidget(self.overlay)
         described = f"Task {task_id}, {task}: {text}" if text else f"Task {task_id}, {task}"
-        self.files = [FileWidget(f, description=described) for f in files]
+        drawn = {shown.drawn, *(m.path for m in shown.masks)} if shown is not None else set()
+        # files the overlay already draws are listed (open, show in folder) without a second picture
+        self.files = [FileWidget(f, description=described, preview=str(f) not in drawn) for f in files]
         for w in self.files:
             box.addWidget(w)
 
@@ -336,6 +338,7 @@ class ChatView(QWidget):
         describe(self.scroll, "Conversation", "the messages of this chat; Tab moves through their "
                  "texts and files, the arrow keys scroll")
         self.scroll.verticalScrollBar().rangeChanged.connect(self._follow)
+        self.scroll.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.composer = Composer(paste_dir_fn)
         self.composer.rejected.connect(lambda m: self.show_banner(m))
         box = QVBoxLayout(self)
@@ -380,6 +383,10 @@ class ChatView(QWidget):
                   if w.focusPolicy() & Qt.TabFocus and w not in chain and w.window() is self.window()]
         for a, b in zip(chain, chain[1:]):
             QWidget.setTabOrder(a, b)
+
+    def _scrolled(self, value: int) -> None:
+        """Scrolled up to read: new content no longer pulls the view to the bottom."""
+        self._stick = value >= self.scroll.verticalScrollBar().maximum() - 4
 
     def _follow(self, _min: int, maximum: int) -> None:
         if self._stick:

@@ -232,13 +232,15 @@ class FileWidget(QWidget):
     ``description`` (the text result of the task that made the file) is what a screen
     reader says after the picture's or recording's name."""
 
-    def __init__(self, path: str | Path, max_side: int = 320, parent=None, description: str = ""):
+    def __init__(self, path: str | Path, max_side: int = 320, parent=None, description: str = "",
+                 preview: bool = True):
         super().__init__(parent)
         self.path = Path(path)
         self.kind = kind_of(self.path)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 2, 0, 2)
-        if self.kind == "image":
+        self.preview = None
+        if self.kind == "image" and preview:
             self.preview = QLabel()
             pm = pixmap(self.path, max_side)
             self.preview.setPixmap(pm) if not pm.isNull() else self.preview.setText("(unreadable image)")

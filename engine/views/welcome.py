@@ -38,7 +38,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "tabular-classification": ("Classify the table in this picture.", "image"),
     "image-classification": ("What animal is in this picture?", "image"),
     "object-detection": ("Find and box the faces and objects in this picture.", "image"),
-    "image-segmentation": ("Separate the person from the background in this picture.", "image"),
+    "image-segmentation": ("Separate what is in front from the background of this picture.", "image"),
     "depth-estimation": ("Make a depth map of this picture.", "image"),
     "image-to-text": ("Describe this picture in words.", "image"),
     "visual-question-answering": ("What colour is the animal in this picture?", "image"),
