@@ -69,3 +69,7 @@ class StorageError(HgptError, OSError):
 
 class OfflineError(HgptError, ConnectionError):
     """A network operation was asked for while offline mode is on."""
+
+
+class ModelsMissingError(HgptError):
+    """Pre-flight found models the plan needs that are not installed; the message says what to run."""

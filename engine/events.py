@@ -29,6 +29,7 @@ STAGES = {
     "plan": Stage("Planning", "planning"),
     "review": Stage("Reviewing the plan", "reviewing the plan"),
     "select": Stage("Choosing models", "choosing models"),
+    "preflight": Stage("Checking what the plan needs", "checking what the plan needs"),
     "execute": Stage("Running models", "running models"),
     "answer": Stage("Answer", "answering"),
     "compare": Stage("Comparing with the recorded run", "comparing with the recorded run"),
@@ -106,6 +107,22 @@ class ModelSelected(Event):
     reason: str
     candidates: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class PreflightReady(Event):
+    """What the plan needs before any expert runs (``engine.preflight``): per task the model,
+    installed or not, download size, memory and the plan's peak with it, and a verdict
+    (runs | remote | download | no disk | too large | no model); ``summary`` has the
+    budget, the controller's memory, the free disk, the total download and the commands
+    that fetch what is missing. ``provisional``: the likely models, before selection (plan
+    review). ``asks``: the run waits for ``send``: ``"fetch"`` downloads the missing
+    models and runs, ``"run"`` goes on without them, None stops the run."""
+
+    tasks: list[dict]
+    summary: dict
+    provisional: bool = False
+    asks: bool = False
 
 
 @dataclass(frozen=True)

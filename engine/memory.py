@@ -4,7 +4,9 @@
 (``settings.memory_budget_mb``; 0 means 60 % of physical memory). Before an expert
 loads, its footprint is estimated (``Expert.footprint_mb()``, its file sizes, or
 failing that the sizes pinned in ``models.lock`` for its model id); if it does not
-fit, the least recently used experts that are not running are unloaded first.
+fit, idle experts are unloaded: first those the plans being run never use again (least
+recently used first), then the one whose next use is farthest (``expect`` tells the
+manager a plan's expert order; ``engine.schedule`` plans the same way before a run).
 An expert larger than the whole budget is refused with a message saying which
 setting to raise. Experts in use are never unloaded under a running task; if only
 they remain, the load goes ahead over budget and a warning is logged (waiting could
@@ -175,6 +177,21 @@ def estimate_mb(expert) -> float:
     return 0.0
 
 
+FITS, TIGHT, TOO_LARGE = "fits", "tight", "too large"
+TIGHT_SHARE = 0.75  # above this share of the budget (with the controller), a model is tight
+
+
+def fit(mb: float, budget: float, controller_mb: float = 0.0) -> str:
+    """Whether a model of ``mb`` MB fits the budget: ``too large`` when the manager would
+    refuse it (more than the whole budget), ``tight`` when with the controller it takes
+    more than three quarters of it (other experts get unloaded), else ``fits``."""
+    if mb > budget:
+        return TOO_LARGE
+    if mb + controller_mb > TIGHT_SHARE * budget:
+        return TIGHT
+    return FITS
+
+
 @dataclass
 class _Slot:
     expert: object
@@ -183,18 +200,50 @@ class _Slot:
 
 
 class MemoryManager:
-    """Loads experts on demand and unloads the least recently used to stay under a budget."""
+    """Loads experts on demand and unloads idle ones to stay under a budget: those no plan
+    being run needs again first (least recently used first), then the farthest needed."""
 
     def __init__(self, budget_mb: float):
         self.budget_mb = float(budget_mb)
         self._slots: OrderedDict[int, _Slot] = OrderedDict()
         self._lock = threading.RLock()
         self.evicted: list[str] = []  # model ids, in eviction order (for logs and tests)
+        self._plans: list[list[str]] = []  # per plan being run: model ids it will still use, in order
+
+    @property
+    def upcoming(self) -> list[str]:
+        """Model ids the plans being run will still use, in order (each plan's in turn)."""
+        with self._lock:
+            return [m for plan in self._plans for m in plan]
+
+    @contextlib.contextmanager
+    def expect(self, model_ids) -> Iterator[None]:
+        """For the block (a plan's execution), ``model_ids`` will be used in this order:
+        unloading prefers experts not needed again. Each use is struck off as it loads."""
+        plan = [m for m in model_ids if m]
+        with self._lock:
+            self._plans.append(plan)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._plans = [p for p in self._plans if p is not plan]
+
+    def _strike(self, model_id: str) -> None:
+        for plan in self._plans:
+            if model_id in plan:
+                plan.remove(model_id)
+                return
 
     @property
     def used_mb(self) -> float:
         with self._lock:
             return sum(s.mb for s in self._slots.values())
+
+    def held(self) -> dict[str, float]:
+        """Model id -> MB of the experts held, least recently used first."""
+        with self._lock:
+            return {s.expert.model_id: s.mb for s in self._slots.values()}
 
     def loaded(self) -> list[str]:
         """Model ids of the experts held, least recently used first."""
@@ -240,6 +289,7 @@ class MemoryManager:
                         "memory) or pick a smaller model")
                 self._make_room(mb)
                 slot = self._slots[id(expert)] = _Slot(expert, mb)
+            self._strike(expert.model_id)
             self._slots.move_to_end(id(expert))
             slot.users += 1
             return slot
@@ -251,12 +301,15 @@ class MemoryManager:
                 del self._slots[key]
 
     def _make_room(self, need: float) -> None:
+        from .schedule import victims
+
         used = sum(s.mb for s in self._slots.values())
-        for key, slot in list(self._slots.items()):  # least recently used first
+        idle = {slot.expert.model_id: key for key, slot in self._slots.items() if not slot.users}
+        for model_id in victims(list(idle), self.upcoming):  # not needed again first, then farthest
             if used + need <= self.budget_mb:
                 return
-            if slot.users:
-                continue
+            key = idle[model_id]
+            slot = self._slots[key]
             slot.expert.unload()
             del self._slots[key]
             used -= slot.mb

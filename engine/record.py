@@ -70,6 +70,7 @@ class RunRecord:
     provenance: dict = field(default_factory=dict)  # the controller and libraries (engine.provenance)
     origin: dict = field(default_factory=dict)  # a re-run or replay: the run it came from
     replay: dict = field(default_factory=dict)  # a replay's verdicts (ReplayCompared)
+    preflight: dict = field(default_factory=dict)  # what the plan needed (PreflightReady): tasks, summary
 
     def apply(self, event: ev.Event) -> None:
         """Fold one event into the record."""
@@ -99,6 +100,8 @@ class RunRecord:
                 seconds=event.seconds)
         elif isinstance(event, ev.TaskSkipped):
             self.tasks[str(event.task_id)] = {"task": event.task, "status": "skipped", "error": event.reason}
+        elif isinstance(event, ev.PreflightReady):
+            self.preflight = {"tasks": event.tasks, "summary": event.summary, "provisional": event.provisional}
         elif isinstance(event, ev.ReplayCompared):
             self.replay = {"of_run": event.of_run, "tasks": event.tasks}
 

@@ -2,8 +2,11 @@
 
 Candidates are the catalog's top-K cards for the task type among models that can
 run on this machine (an installed expert whose ``missing()`` is None), ranked by
-downloads. One candidate needs no LLM call; otherwise the controller picks,
-constrained by a grammar to the candidate ids, and its reason is kept.
+downloads; with a ``source`` (``engine.ondemand``: the network allowed, or an
+inference endpoint) also models that are not installed — pullable ones, or ones an
+endpoint runs — and the chosen model's expert comes from the source. One candidate
+needs no LLM call; otherwise the controller picks, constrained by a grammar to the
+candidate ids, and its reason is kept.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def _install_hint(task: str, catalog, installed: bool | None = None) -> str:
     """How to get a model for ``task`` (``installed=False``: only ones not installed yet)."""
     known = catalog.top_k(task, 3, installed=installed) if catalog is not None else []
     names = ", ".join(c["id"] for c in known)
-    hint = f" Known models for it: {names}; get one with: hgpt models pull NAME." if names else ""
+    hint = f" Known models for it: {names}; get one with: hgpt models pull NAME --online." if names else ""
     pinned = _pinned_for(task) if not names else []
     if pinned:
         hint = f" models.lock pins {', '.join(pinned)} for it; get it with: hgpt models pull {pinned[0]} --online."
@@ -69,9 +72,11 @@ def _pinned_for(task: str) -> list[str]:
         return []
 
 
-def candidates_for(task: Task, registry, catalog, k: int, request: str = "", embed=None) -> list[dict]:
+def candidates_for(task: Task, registry, catalog, k: int, request: str = "", embed=None,
+                   source=None) -> list[dict]:
     """The top ``k`` cards among installed experts that can run ``task`` here and, given
-    the request (and ``embed``), that can do what it asks (``engine.capability``)."""
+    the request (and ``embed``), that can do what it asks (``engine.capability``); with a
+    ``source``, the models it adds (not installed), by downloads, the best installed one kept."""
     runnable = {e.model_id: e for e in registry.for_task(task.task)}
     if request and embed is not None:
         from .capability import fits
@@ -81,13 +86,19 @@ def candidates_for(task: Task, registry, catalog, k: int, request: str = "", emb
     seen = {c["id"] for c in cards}
     extra = [e.card() | {"task": task.task} for e in runnable.values() if e.model_id not in seen]
     cards = (cards + sorted(extra, key=lambda c: -c["downloads"]))[:k]
+    if source is not None:
+        added = source.candidates(task.task, k, exclude={c["id"] for c in cards})
+        merged = sorted(cards + added, key=lambda c: -int(c.get("downloads") or 0))[:k]
+        if cards and not any(c["id"] == cards[0]["id"] for c in merged):
+            merged[-1] = cards[0]  # the best installed model stays a candidate
+        cards = merged
     return cards
 
 
 def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
-           cancel: CancelToken | None = None, embed=None) -> Selection:
+           cancel: CancelToken | None = None, embed=None, source=None) -> Selection:
     started = time.perf_counter()
-    cards = candidates_for(task, registry, catalog, k, request, embed)
+    cards = candidates_for(task, registry, catalog, k, request, embed, source)
     if not cards:
         installed = registry.for_task(task.task)
         if installed:  # installed, but none can do what the request asks of this task
@@ -98,11 +109,16 @@ def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
                                 + _install_hint(task.task, catalog, installed=False))
         raise NoExpertError(_install_hint(task.task, catalog))
     if len(cards) == 1:
-        chosen, reason = cards[0]["id"], f"the only installed model for {task.task}"
+        only = "installed model" if cards[0].get("installed", True) is not False else "candidate"
+        chosen, reason = cards[0]["id"], f"the only {only} for {task.task}"
     else:
         chosen, reason = _ask(controller, request, task, cards, cancel)
-    return Selection(task.id, chosen, reason, registry.get(chosen), cards,
-                     time.perf_counter() - started)
+    if source is not None:
+        card = next(c for c in cards if c["id"] == chosen)
+        expert = source.expert(chosen, card, task.task, registry)
+    else:
+        expert = registry.get(chosen)
+    return Selection(task.id, chosen, reason, expert, cards, time.perf_counter() - started)
 
 
 def _ask(controller, request: str, task: Task, cards: list[dict], cancel=None) -> tuple[str, str]:

@@ -49,7 +49,8 @@ def _checked_request(request: str) -> str:
     return request
 
 
-CONTROLLER_FIELDS = {"controller", "chat_format", "n_ctx", "n_threads", "n_gpu_layers", "offline"}
+CONTROLLER_FIELDS = {"controller", "chat_format", "n_ctx", "n_threads", "n_gpu_layers", "offline",
+                     "controller_model", "controller_api_key", "controller_grammar"}
 
 
 def installed_tasks() -> set[str]:
@@ -82,6 +83,7 @@ class Engine:
                                                ("catalog", catalog), ("planner", planner)) if part is not None}
         self._controller, self._registry, self._catalog, self._planner = controller, registry, catalog, planner
         self._memory = None
+        self._endpoint = None  # the inference endpoint (engine.ondemand), kept for what it lists
         self._history = None
         self._lock = threading.RLock()
 
@@ -96,6 +98,8 @@ class Engine:
             if "home" in changed:  # caches, exports, history and the catalog live in the data folder
                 self._drop("catalog", "planner", "registry")
                 self._history = None  # a run in flight keeps the store it started with
+            if changed & {"remote_url", "remote_token", "remote_timeout", "inference_mode", "offline"}:
+                self._endpoint = None
             if self._memory is not None and "memory_budget_mb" in changed:
                 self._memory.budget_mb = budget_mb(settings.memory_budget_mb)
 
@@ -191,7 +195,8 @@ class Engine:
 
     def run(self, request: str, attachments: Sequence[str] = (), *,
             cancel: CancelToken | None = None, history: Sequence[dict] | None = None,
-            review: bool = False, conversation: int | None = None, keep: bool = True) -> Iterator[ev.Event]:
+            review: bool = False, conversation: int | None = None, keep: bool = True,
+            missing: str = "run") -> Iterator[ev.Event]:
         """Run ``request`` through the four stages, as a generator of events.
 
         The run is kept in the history store as a turn of ``conversation`` (a new one
@@ -199,10 +204,19 @@ class Engine:
         are the chat log unless ``history`` is given. With ``review`` the plan waits:
         the generator yields ``ReviewRequested`` and takes the decision through
         ``send``. The request and attachments are checked now, before anything is
-        written (a ``UserInputError``)."""
+        written (a ``UserInputError``).
+
+        ``missing`` says what happens when pre-flight finds a model the plan needs that is
+        not installed but can be pulled (``engine.preflight``): ``"run"`` goes on (that task
+        fails saying how to get it), ``"stop"`` ends the run before execution saying exactly
+        what to run, ``"fetch"`` downloads it and runs, ``"ask"`` waits on ``PreflightReady``
+        for ``send("fetch" | "run" | None)``."""
         request = _checked_request(request)
         checked = att.check_all(attachments)
-        return self._run(request, checked, cancel or CancelToken(), history, review, conversation, keep)
+        if missing not in MISSING_POLICIES:
+            raise UserInputError(f"missing={missing!r}; use one of {', '.join(MISSING_POLICIES)}")
+        return self._run(request, checked, cancel or CancelToken(), history, review, conversation, keep,
+                         missing=missing)
 
     def plan_only(self, request: str, attachments: Sequence[str] = (), history: Sequence[dict] = (),
                   cancel: CancelToken | None = None):
@@ -249,7 +263,8 @@ class Engine:
         store = self.history_or_error()
         return None if isinstance(store, Exception) else store
 
-    def _run(self, request, checked, cancel, history, review, conversation, keep, script=None) -> Iterator[ev.Event]:
+    def _run(self, request, checked, cancel, history, review, conversation, keep, script=None,
+             missing: str = "run") -> Iterator[ev.Event]:
         record, files, modalities = self._start_record(request, checked)
         run_id, run_dir = record.run_id, record.run_dir
         record.origin = dict(script.origin) if script is not None else {}
@@ -257,7 +272,7 @@ class Engine:
         if history is None:
             history = kept.chat_history() if kept is not None else []
         history = stage_history(history, Path(run_dir), files)  # earlier turns' files, for "that picture"
-        run = _Run(record, request, files, modalities, cancel, history, review, script=script)
+        run = _Run(record, request, files, modalities, cancel, history, review, script=script, missing=missing)
         started = time.perf_counter()
         yield ev.RunStarted(run_id, request, list(files), str(run_dir))
         if kept is not None:
@@ -267,7 +282,7 @@ class Engine:
             record.controller = self.controller.name
             for stage in run.stages:
                 step = getattr(self, f"_{stage}")
-                if stage in ("review", "select", "execute") and not run.plan.tasks:
+                if stage in ("review", "select", "preflight", "execute") and not run.plan.tasks:
                     continue
                 if stage == "review" and not run.review:
                     continue
@@ -352,6 +367,9 @@ class Engine:
 
         problems: list[str] = []
         task_types = self.task_types
+        preflight = self._provisional_preflight(run)
+        if preflight is not None:
+            yield preflight
         for _ in range(MAX_REVIEW_ROUNDS):
             run.cancel.check()
             decision = yield ev.ReviewRequested(run.record.run_id, run.plan.to_list(), list(problems))
@@ -371,6 +389,11 @@ class Engine:
 
     def _select(self, run: "_Run"):
         catalog = self._catalog_or_none(run)
+        if run.script is None:
+            sources = self._sources(catalog)
+            run.source = sources.source
+            if sources.notice:
+                yield ev.RunNotice(run.record.run_id, sources.notice)
         for task in run.plan.tasks:
             run.cancel.check()
             try:
@@ -383,7 +406,7 @@ class Engine:
                                            self.settings.top_k)
                 else:
                     sel = select(task, run.request, self.registry, catalog, self.controller,
-                                 self.settings.top_k, cancel=run.cancel, embed=self._embed)
+                                 self.settings.top_k, cancel=run.cancel, embed=self._embed, source=run.source)
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
                 continue
@@ -400,7 +423,167 @@ class Engine:
             run.notes.append(str(exc))
             return None
 
+    # -- models on demand (engine.ondemand, engine.preflight) ---------------------------------------
+    def _sources(self, catalog):
+        from .ondemand import source_for
+
+        with self._lock:
+            sources = source_for(self.settings, catalog, self._endpoint)
+            if sources.endpoint is not None:
+                self._endpoint = sources.endpoint  # keeps what the endpoint lists for the next run
+            return sources
+
+    def preflight(self, tasks, selections=None, errors=None, *, provisional: bool = False):
+        """The pre-flight of ``tasks`` (``engine.preflight.check``) on this engine's experts,
+        catalog, memory budget and controller; without ``selections``, the likely ones."""
+        from .preflight import check, likely_selections
+
+        catalog = self._catalog_quietly()
+        if selections is None:
+            source = self._sources(catalog).source
+            selections, errors = likely_selections(tasks, self.registry, catalog, self.settings.top_k, source)
+            provisional = True
+        return check(tasks, selections, errors, catalog=catalog, budget_mb=self.memory.budget_mb,
+                     controller=self._controller, loaded=self.memory.held(), max_workers=self.settings.max_workers,
+                     provisional=provisional)
+
+    def _catalog_quietly(self):
+        try:
+            return self.catalog
+        except HgptError:
+            return None
+
+    def _provisional_preflight(self, run: "_Run") -> ev.PreflightReady | None:
+        try:
+            report = self.preflight(run.plan.tasks)
+        except HgptError as exc:  # the review goes on without it
+            log.warning("pre-flight before review: %s", exc)
+            return None
+        return ev.PreflightReady(run.record.run_id, [t.to_dict() for t in report.tasks], report.summary(),
+                                 provisional=True)
+
+    def _preflight(self, run: "_Run"):
+        from .errors import ModelsMissingError
+
+        report = self.preflight(run.plan.tasks, run.selections, run.selection_errors)
+        needs = report.missing
+        asks = bool(needs) and run.missing == "ask"
+        decision = yield ev.PreflightReady(run.record.run_id, [t.to_dict() for t in report.tasks],
+                                           report.summary(), asks=asks)
+        if not needs:
+            return
+        policy = run.missing
+        if asks:
+            policy = "fetch" if decision is True else decision if decision in ("fetch", "run") else "stop"
+        if policy == "stop":
+            raise ModelsMissingError(report.stop_message())
+        if policy == "fetch":
+            yield from self._fetch(run, needs)
+            after = self.preflight(run.plan.tasks, run.selections, run.selection_errors)
+            yield ev.PreflightReady(run.record.run_id, [t.to_dict() for t in after.tasks], after.summary())
+
+    def _fetch(self, run: "_Run", needs):
+        """Download the models pre-flight found missing (progress as ``TaskProgress`` in bytes on
+        the tasks that need them), then give those tasks the installed experts. A pull that
+        fails is that task's error (one line); the run goes on with the others."""
+        from .select import Selection
+
+        by_spec: dict[str, list] = {}
+        for row in needs:
+            by_spec.setdefault(row.spec or row.model_id, []).append(row)
+        for spec, rows in by_spec.items():
+            run.cancel.check()
+            try:
+                model_id = yield from self._pull_with_progress(run, spec, rows)
+            except Cancelled:
+                raise
+            except HgptError as exc:
+                for row in rows:
+                    run.selection_errors[row.task_id] = f"{rows[0].model_id} could not be downloaded: {exc}"
+                    run.selections.pop(row.task_id, None)
+                yield ev.RunNotice(run.record.run_id, f"{rows[0].model_id} could not be downloaded: {exc}")
+                continue
+            for row in rows:
+                task = next(t for t in run.plan.tasks if t.id == row.task_id)
+                expert = self.registry.get(model_id) if model_id in self.registry else None
+                if expert is None or task.task not in expert.tasks or expert.missing() is not None:
+                    why = expert.missing() if expert is not None else "hgpt found no runnable model in what was downloaded"
+                    run.selection_errors[row.task_id] = f"{model_id} was downloaded but cannot run {task.task}: {why}"
+                    run.selections.pop(row.task_id, None)
+                    continue
+                old = run.selections.get(row.task_id)
+                sel = Selection(task.id, model_id, (old.reason if old else "the catalog's most downloaded model "
+                                                    "that can be pulled for it") + "; downloaded for this run",
+                                expert, old.candidates if old else [], old.seconds if old else 0.0)
+                run.selections[task.id] = sel
+                run.selection_errors.pop(task.id, None)
+                yield ev.ModelSelected(run.record.run_id, task.id, task.task, model_id, sel.reason,
+                                       sel.candidates, sel.seconds)
+
+    def _pull_with_progress(self, run: "_Run", spec: str, rows):
+        """``pull`` in a thread, its bytes reported as ``TaskProgress`` of the first task needing it."""
+        import queue as queues
+
+        reports: queues.SimpleQueue = queues.SimpleQueue()
+        outcome: dict = {}
+        first = next(t for t in run.plan.tasks if t.id == rows[0].task_id)
+
+        def work():
+            try:
+                outcome["model"] = self.pull(spec, progress=lambda done, total: reports.put((done, total)),
+                                             cancel=run.cancel)
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="hgpt-fetch", daemon=True)
+        started = time.perf_counter()
+        worker.start()
+        while worker.is_alive() or not reports.empty():
+            worker.join(0.1)
+            latest = None
+            while not reports.empty():
+                latest = reports.get()
+            if latest is not None:
+                done, total = latest
+                yield ev.TaskProgress(run.record.run_id, first.id, first.task, float(done), float(total), "bytes",
+                                      round(time.perf_counter() - started, 2))
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["model"]
+
+    def pull(self, spec: str, *, progress=None, cancel: CancelToken | None = None, include=()) -> str:
+        """Download a model (``engine.models.pull.pull_model``: a models.lock name or any Hub id,
+        pinned in the user lock), make it an expert of this engine and mark it installed in
+        the catalog; returns its model id. ``progress(done_bytes, total_bytes)`` as it goes."""
+        from .models.pull import pull_model
+        from .views.browse import callback_bar
+
+        report = pull_model(spec, offline=self.settings.offline, include=tuple(include), cancel=cancel,
+                            tqdm_class=callback_bar(progress) if progress else None)
+        model_id = report.repo or report.name
+        with self._lock:
+            if self._registry is not None and model_id not in self._registry:
+                from .experts.hf.discover import register_one
+
+                register_one(self._registry, model_id)
+            if self._catalog is not None:
+                from .catalog.scan import refresh_local
+
+                try:
+                    refresh_local(self._catalog, self._registry)
+                except Exception as exc:  # noqa: BLE001 - the catalog catches up at the next start
+                    log.warning("catalog not refreshed after pulling %s: %s", model_id, exc)
+        return model_id
+
     def _execute(self, run: "_Run"):
+        from .schedule import steps
+
+        order = [run.selections[t].model_id for step in steps(run.plan.tasks, self.settings.max_workers)
+                 for t in step if t in run.selections]
+        with self.memory.expect(order):  # unloading prefers experts this plan does not need again
+            yield from self._execute_plan(run)
+
+    def _execute_plan(self, run: "_Run"):
         executor = Executor(run.selections, run_id=run.record.run_id, run_dir=run.record.run_dir_path,
                             attachments=run.files, controller=self.controller, cancel=run.cancel,
                             max_workers=self.settings.max_workers,
@@ -459,13 +642,16 @@ class _Run:
     pinned: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)  # what went wrong outside a task, for the answer
     script: object = None  # a re-run or replay (engine.rerun.Script): the recorded plan and models
+    missing: str = "run"  # what pre-flight does about models to download (Engine.run)
+    source: object = None  # extra candidates: pullable or remote models (engine.ondemand)
 
     @property
     def stages(self) -> tuple[str, ...]:
         return self.script.stages if self.script is not None else STAGE_ORDER
 
 
-STAGE_ORDER = ("plan", "review", "select", "execute", "answer")
+STAGE_ORDER = ("plan", "review", "select", "preflight", "execute", "answer")
+MISSING_POLICIES = ("run", "stop", "fetch", "ask")
 
 
 def _run_provenance(controller, files) -> dict:

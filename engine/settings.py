@@ -10,7 +10,9 @@ Two kinds of input:
   at the moment of the call (tests and users may change it at any time): the data
   folder override (``HGPT_HOME``), device and backend overrides, where the Hugging
   Face cache and endpoint are, and the overrides of saved settings
-  (``HGPT_CONTROLLER``, ``HGPT_CHAT_FORMAT``, ``HGPT_THREADS``, ``HGPT_OFFLINE``).
+  (``HGPT_CONTROLLER``, ``HGPT_CHAT_FORMAT``, ``HGPT_THREADS``, ``HGPT_OFFLINE``,
+  ``HGPT_INFERENCE_MODE``, ``HGPT_REMOTE_URL``, ``HGPT_REMOTE_TOKEN``,
+  ``HGPT_CONTROLLER_API_KEY``).
   No other module reads ``os.environ``; ``engine.offline`` only *sets* the Hugging
   Face offline switches when offline mode is on.
 
@@ -50,6 +52,10 @@ class Environment:
     models_lock: str = ""  # HGPT_MODELS_LOCK: another models.lock
     no_warmup: bool = False  # HGPT_NO_WARMUP: the window does not preload the engine
     api_key: str = field(default="", repr=False)  # HGPT_API_KEY: the key `hgpt serve` asks for (never shown)
+    inference_mode: str = ""  # HGPT_INFERENCE_MODE: local | hybrid | remote, above the saved setting
+    remote_url: str = ""  # HGPT_REMOTE_URL: the inference endpoint, above the saved setting
+    remote_token: str = field(default="", repr=False)  # HGPT_REMOTE_TOKEN (never shown)
+    controller_api_key: str = field(default="", repr=False)  # HGPT_CONTROLLER_API_KEY (never shown)
     hf_endpoint: str = ""  # HF_ENDPOINT
     hf_cache: Path = Path()  # HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub
     hf_offline: bool = False  # HF_HUB_OFFLINE
@@ -83,6 +89,9 @@ def environment(env=None) -> Environment:
         device=env.get("HGPT_DEVICE", ""), expert_backend=env.get("HGPT_EXPERT_BACKEND", ""),
         mediapipe_venv=env.get("HGPT_MEDIAPIPE_VENV", ""), models_lock=env.get("HGPT_MODELS_LOCK", ""),
         no_warmup=_flag(env.get("HGPT_NO_WARMUP"), False), api_key=env.get("HGPT_API_KEY", ""),
+        inference_mode=env.get("HGPT_INFERENCE_MODE", ""), remote_url=env.get("HGPT_REMOTE_URL", ""),
+        remote_token=env.get("HGPT_REMOTE_TOKEN", ""),
+        controller_api_key=env.get("HGPT_CONTROLLER_API_KEY", ""),
         hf_endpoint=env.get("HF_ENDPOINT", ""), hf_cache=_hf_cache(env),
         hf_offline=env.get("HF_HUB_OFFLINE", "").strip().lower() in TRUE_WORDS,
     )
@@ -145,6 +154,15 @@ class Settings:
     review_plan: bool = False
     api_server: bool = False  # the window serves the local API (engine.serve) while it is open
     api_port: int = 8004  # the local API's port (`hgpt serve --port` overrides it)
+    # a controller behind an OpenAI-compatible server (when ``controller`` is an http(s) URL)
+    controller_model: str = ""  # the model name the server is asked for ("" = the server's own)
+    controller_api_key: str = field(default="", repr=False)  # engine.secrets: keyring, else the file (0600)
+    controller_grammar: str = "auto"  # auto (detected) | gbnf | json_schema | both | off
+    # where experts run (engine.ondemand): local | hybrid (local first, the endpoint for the rest) | remote
+    inference_mode: str = "local"
+    remote_url: str = ""  # an endpoint speaking the HF inference protocol ("" = HF Inference Providers)
+    remote_token: str = field(default="", repr=False)  # engine.secrets: keyring, else the file (0600)
+    remote_timeout: float = 60.0  # seconds per remote call (a timeout is retried, with backoff)
 
     # -- where things live in the data folder -------------------------------------------
     @property
@@ -184,10 +202,19 @@ class Settings:
         return self.home / "models"
 
     def save(self) -> None:
+        """settings.json, written whole (temp file, rename); secrets go to the OS keyring where
+        there is one, else into the file, which is then readable by its owner only (0600)."""
+        from . import secrets
+
         self.home.mkdir(parents=True, exist_ok=True)
         data = {k: v for k, v in asdict(self).items() if k != "home"}
+        for name in secrets.SECRET_FIELDS:
+            data[name] = secrets.store(name, data.get(name, ""), self.home)
         tmp = self.settings_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2))
+        os.chmod(tmp, 0o600)  # an older file may have been created wider
         tmp.replace(self.settings_file)
 
     def with_(self, **changes) -> "Settings":
@@ -209,7 +236,15 @@ def load_settings(home: Path | None = None) -> Settings:
         except (OSError, json.JSONDecodeError):
             stored = {}
     stored = {k: v for k, v in stored.items() if k in known and k != "home"} if isinstance(stored, dict) else {}
+    from . import secrets
+
+    for name in secrets.SECRET_FIELDS:
+        if name in stored:
+            stored[name] = secrets.fetch(name, stored[name], base.home)
     env = environment()
+    stored.update({k: v for k, v in (("inference_mode", env.inference_mode), ("remote_url", env.remote_url),
+                                     ("remote_token", env.remote_token),
+                                     ("controller_api_key", env.controller_api_key)) if v})
     stored.update({k: v for k, v in (("controller", env.controller), ("chat_format", env.chat_format)) if v})
     if env.threads:
         stored["n_threads"] = int(env.threads)

@@ -21,6 +21,10 @@ def add_parser(sub) -> None:
     chat.add_argument("--continue", dest="resume", action="store_true",
                       help="continue the last conversation (its files and answers are the context)")
     chat.add_argument("--chat", type=int, metavar="ID", help="continue conversation ID")
+    p.add_argument("--pull", action="store_true", help="download the models the plan needs that are not "
+                   "installed, then run (without it, the run stops before execution and says what to run)")
+    p.add_argument("--online", action="store_true", help="allow the network for this command (downloads, "
+                   "fetchable candidates, the inference endpoint)")
     p.set_defaults(func=run)
 
 
@@ -54,10 +58,13 @@ def run(args) -> int:
     from ..session import Engine
 
     settings = checked_settings(args)
+    if getattr(args, "online", False):
+        settings = settings.with_(offline=False)
     engine = Engine(settings)
     cancel = CancelToken()
     conversation = _conversation(engine, args)
-    stream = engine.run(args.request, args.attach, cancel=cancel, conversation=conversation)
+    stream = engine.run(args.request, args.attach, cancel=cancel, conversation=conversation,
+                        missing="fetch" if args.pull else "stop")
     printer = JsonPrinter() if args.json else TextPrinter()
     try:
         for event in stream:
@@ -139,6 +146,12 @@ class TextPrinter:
             self.say(f"  [{t['id']}] {t['task']}: {args}{after}")
         if e.tasks:
             self.say(f"  planned in {e.seconds:.1f} s" + (f"; repaired: {'; '.join(e.repairs)}" if e.repairs else ""))
+
+    def on_PreflightReady(self, e):
+        from ..preflight import lines
+
+        for line in lines(e.tasks, e.summary):
+            self.say(line)
 
     def on_ModelSelected(self, e):
         self.say(f"  [{e.task_id}] {e.task} → {e.model_id}: {e.reason}")

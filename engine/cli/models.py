@@ -3,8 +3,10 @@
 ``list`` is quick (it checks presence and sizes, no hashing) and ends with a line per
 expert plugin that failed to load (``--json``: the ``plugin_errors`` field); ``verify`` recomputes
 every sha256 and exits 1 when a file does not match; ``pull NAME --online`` downloads
-a Hugging Face model with a progress bar on stderr. Ctrl-C during a pull stops it
-cleanly: nothing half-written becomes visible and the next pull resumes.
+a Hugging Face model — a lock name or any ``ORG/NAME[@REVISION]`` — with a progress
+bar on stderr, pins it in the user lock (``engine.models.pull.pull_model``) and marks
+it installed in the catalog. Ctrl-C during a pull stops it cleanly: nothing
+half-written becomes visible and the next pull resumes.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ def add_parser(sub) -> None:
     vf.add_argument("names", nargs="*", metavar="NAME", help="only these models")
     vf.add_argument("--json", action="store_true", help="print JSON")
     vf.set_defaults(func=run_verify)
-    pl = actions.add_parser("pull", help="download a Hugging Face model into the hub cache")
-    pl.add_argument("name", metavar="NAME", help="a name from 'hgpt models list' or its Hub repo id")
+    pl = actions.add_parser("pull", help="download a Hugging Face model into the hub cache, verified and pinned")
+    pl.add_argument("name", metavar="NAME", help="a name from 'hgpt models list', or any Hub model id "
+                    "ORG/NAME[@REVISION] (a branch, tag or commit; pinned in the user lock on first pull)")
     pl.add_argument("--online", action="store_true", help="allow the network for this command")
+    pl.add_argument("--include", action="append", default=[], metavar="GLOB",
+                    help="only the repo's files matching GLOB (repeatable), e.g. one GGUF of many")
     pl.set_defaults(func=run_pull)
 
 
@@ -110,15 +115,17 @@ def run_verify(args) -> int:
 def run_pull(args) -> int:
     from tqdm import tqdm
 
-    from ..models.pull import pull
+    from ..models.pull import pull_model
 
     bar = partial(tqdm, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
     try:
-        pulled = pull(args.name, offline=False if args.online else None, tqdm_class=bar)
+        report = pull_model(args.name, offline=False if args.online else None, tqdm_class=bar,
+                            include=tuple(args.include))
     except KeyboardInterrupt:
         print("\nhgpt: cancelled; nothing half-downloaded was installed. Run the same command to resume.",
               file=sys.stderr)
         return 130
+    pulled = report.files
     if not pulled:
         print(f"{args.name}: models.lock lists no files for it")
         return 0
@@ -126,7 +133,26 @@ def run_pull(args) -> int:
     fetched = sum(p.downloaded for p in pulled)
     unpinned = [p.file.path for p in pulled if not p.file.sha256]
     snapshot = pulled[0].path.parents[pulled[0].file.path.count("/")]
-    print(f"{args.name}: {len(pulled)} files ({total / 2**20:.1f} MB), {fetched} downloaded, in {snapshot}")
-    if unpinned:
+    print(f"{report.name}: {len(pulled)} files ({total / 2**20:.1f} MB), {fetched} downloaded, in {snapshot}")
+    if report.previous:
+        print(f"  the pin moved from commit {report.previous[:12]} to {report.commit[:12]}")
+    if report.recorded is not None:
+        print(f"  pinned at commit {report.commit[:12]} with every file's sha256 in {report.recorded} "
+              "(checked at every load)")
+    elif unpinned:
         print(f"  not verified (models.lock has no sha256 for): {', '.join(unpinned)}")
+    _mark_installed()
     return 0
+
+
+def _mark_installed() -> None:
+    """The catalog learns the model is here now (so selection offers it)."""
+    from ..catalog import open_catalog
+    from ..experts.registry import build_registry
+    from ..settings import load_settings
+
+    settings = load_settings()
+    try:
+        open_catalog(settings.catalog_path, build_registry(settings)).close()
+    except Exception as exc:  # noqa: BLE001 - the model is installed; the catalog catches up at the next start
+        print(f"hgpt: the catalog was not refreshed ({exc}); it will be at the next start", file=sys.stderr)

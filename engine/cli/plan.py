@@ -2,7 +2,9 @@
 
 Only stage 1 runs: no expert is loaded, no run folder is written. Useful to see
 why a request is planned as it is (which clause asked for which task, what was on
-offer, whether the controller was asked) before running it with ``hgpt ask``.
+offer, whether the controller was asked) before running it with ``hgpt ask``. The
+pre-flight follows (``engine.preflight``, with the likely models): per task the model,
+installed or not, its download size and memory, the plan's peak, and a verdict.
 """
 
 from __future__ import annotations
@@ -25,14 +27,22 @@ def run(args, out=None) -> int:
 
     out = out or sys.stdout
     settings = checked_settings(args)
-    plan, seconds, trace = Engine(settings).plan_only(args.request, args.attach)
+    engine = Engine(settings)
+    plan, seconds, trace = engine.plan_only(args.request, args.attach)
+    preflight = engine.preflight(plan.tasks) if plan.tasks else None
     if args.json:
         print(json.dumps({"tasks": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs,
-                          "seconds": round(seconds, 3), "trace": trace.to_dict()}, indent=2, ensure_ascii=False),
+                          "seconds": round(seconds, 3), "trace": trace.to_dict(),
+                          "preflight": preflight.to_dict() if preflight else None}, indent=2, ensure_ascii=False),
               file=out)
         return 0
     for line in describe(plan, seconds, trace):
         print(line, file=out)
+    if preflight is not None:
+        from ..preflight import lines
+
+        for line in lines(**preflight.to_dict()):
+            print(line, file=out)
     return 0
 
 

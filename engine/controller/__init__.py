@@ -32,7 +32,9 @@ def load_controller(settings) -> Controller:
     if is_url(settings.controller):
         from .remote import RemoteController
 
-        return RemoteController(settings.controller, offline=settings.offline)
+        return RemoteController(settings.controller, model=settings.controller_model,
+                                api_key=settings.controller_api_key, offline=settings.offline,
+                                grammar_mode=settings.controller_grammar or "auto")
     from ..devices import llama_gpu_layers, probe_llama_gpu_offload
     from .llama import LlamaController
 
@@ -42,6 +44,21 @@ def load_controller(settings) -> Controller:
         n_gpu_layers=llama_gpu_layers(settings.n_gpu_layers, probe_llama_gpu_offload()),
         chat_format=settings.chat_format or chat_format, state_dir=settings.cache_dir / "llama-states",
     )
+
+
+def probe_controller(settings) -> dict:
+    """The Settings window's "Test connection" for a controller URL: the models the server
+    lists, the grammar support found, and the seconds one short reply took (a
+    ``RemoteControllerError`` or ``OfflineError`` says what is wrong in one line)."""
+    from .remote import RemoteController
+
+    if not is_url(settings.controller):
+        from ..errors import UserInputError
+
+        raise UserInputError("the controller is not a server address (http://… or https://…)")
+    return RemoteController(settings.controller, model=settings.controller_model,
+                            api_key=settings.controller_api_key, offline=settings.offline,
+                            grammar_mode=settings.controller_grammar or "auto", timeout=30).check()
 
 
 def check_controller(settings) -> None:
@@ -62,4 +79,5 @@ def check_controller(settings) -> None:
                              "in 'hgpt models list'")
 
 
-__all__ = ["Controller", "FirstChoice", "GenerationStats", "load_controller", "check_controller", "is_url"]
+__all__ = ["Controller", "FirstChoice", "GenerationStats", "load_controller", "check_controller", "is_url",
+           "probe_controller"]

