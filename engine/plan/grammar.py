@@ -15,11 +15,10 @@ so the planner can tell when only one continuation is possible and skip the call
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
-from ..tasks import MODALITIES, TaskType
+from ..tasks import MODALITIES, TaskType, norm_name
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 
@@ -29,7 +28,7 @@ def _lit(text: str) -> str:
 
 
 def _rule_name(*parts) -> str:
-    return "-".join(re.sub(r"[^a-z0-9]+", "-", str(p).lower()).strip("-") for p in parts)
+    return "-".join(norm_name(p) for p in parts)
 
 
 def plan_grammar(

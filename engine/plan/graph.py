@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping
 
 from ..errors import PlanError
-from ..tasks import TASK_TYPES, TaskType, can_feed
+from ..tasks import TASK_TYPES, TaskType, can_feed, norm_name
 
 RESOURCE_RE = re.compile(r"<(?:resource|generated)>-(\d+)", re.IGNORECASE)
 MAX_TASKS = 8
@@ -78,17 +78,13 @@ def extract_json(raw: str):
     raise PlanError(f"the controller's plan is not JSON: {raw[:120]!r}")
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
-
-
 def match_task_name(name: str, task_types: Mapping[str, TaskType]) -> str | None:
     """Exact name, else a case/spacing-insensitive match ("Image Classification")."""
     if name in task_types:
         return name
-    wanted = _norm(name)
+    wanted = norm_name(name)
     for known in task_types:
-        if _norm(known) == wanted:
+        if norm_name(known) == wanted:
             return known
     return None
 

@@ -34,7 +34,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SUFFIX_MODALITY
-from ..tasks import TaskType
+from ..tasks import TaskType, norm_name
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -67,10 +67,6 @@ FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
-
-
-def norm_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
 
 
 def mentioned_files(text: str) -> dict[str, str]:

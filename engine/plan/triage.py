@@ -31,8 +31,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from ..tasks import TaskType
-from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, load_cues, norm_name, split_clauses
+from ..tasks import TaskType, norm_name
+from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, load_cues, split_clauses
 
 MEDIA = ("image", "audio", "video")
 PASSAGE_WORDS = 40  # a request this long carries its own text to work on

@@ -25,14 +25,10 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ...tasks import TaskType
+from ...tasks import TaskType, norm_name
 
 PLANS_PATH = Path(__file__).parent / "plans.jsonl"
 COVERAGE_BONUS = 0.15
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
 
 
 @dataclass(frozen=True)
@@ -67,10 +63,10 @@ def load_demos(path: str | Path = PLANS_PATH) -> list[Demo]:
 
 def adapt(demo: Demo, task_types: Mapping[str, TaskType]) -> Demo | None:
     """``demo`` with task names and argument keys of ``task_types``; None if one is missing."""
-    by_norm = {_norm(name): t for name, t in task_types.items()}
+    by_norm = {norm_name(name): t for name, t in task_types.items()}
     plan = []
     for item in demo.plan:
-        ttype = by_norm.get(_norm(item["task"]))
+        ttype = by_norm.get(norm_name(item["task"]))
         if ttype is None:
             return None
         values = list(item["args"].items())
