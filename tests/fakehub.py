@@ -173,6 +173,9 @@ class FakeHub:
                             sib["lfs"] = {"sha256": sha256(data), "size": len(data), "pointerSize": 134}
                     siblings.append(sib)
                 extra = dict(hub.info.get(repo, {}))
+                if "config.json" in tree and "config" not in extra:  # the Hub reads the config for its API
+                    with contextlib.suppress(ValueError):
+                        extra["config"] = json.loads(tree["config.json"])
                 data = {"id": repo, "modelId": repo, "sha": commit, "private": False,
                         "gated": "manual" if repo in hub.gated else False, "disabled": False,
                         "downloads": extra.pop("downloads", 0), "likes": 0, "tags": extra.pop("tags", []),

@@ -67,15 +67,18 @@ class RepoInfo:
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
-    """``org/name[@revision]`` -> (repo id, revision); a malformed id is one line."""
+    """``org/name[@revision]`` -> (repo id, revision or "" when none is given); a malformed
+    id is one line."""
     text = (spec or "").strip()
     repo, _, revision = text.partition("@")
     repo = repo.strip().removeprefix("hf:").removeprefix("https://huggingface.co/").strip("/")
     if not REPO_ID.match(repo) or ".." in repo:
         raise UserInputError(f"{spec!r} is not a Hugging Face model id; write ORG/NAME or ORG/NAME@REVISION "
                              "(a branch, tag or commit)")
-    revision = revision.strip() or "main"
-    if not REVISION.match(revision) or ".." in revision:
+    revision = revision.strip()
+    if "@" in text and not revision:
+        raise UserInputError(f"{spec!r} names no revision after '@'; write ORG/NAME@REVISION or leave '@' out")
+    if revision and (not REVISION.match(revision) or ".." in revision):
         raise UserInputError(f"{revision!r} is not a revision; name a branch, tag or commit hash")
     return repo, revision
 
