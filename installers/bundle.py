@@ -117,12 +117,48 @@ def installed_packs(path: Path = PACKS_FILE) -> list[Pack]:
     return packs
 
 
+def joined_parts() -> set[str]:
+    """Site-packages paths of the parts of models.lock's joined models (a GGUF split across
+    packs): the bundle carries the joined file instead (``joined_files``)."""
+    return {part for entry in _lock() if entry.joined is not None for part in entry.joined.parts}
+
+
+def joined_files() -> list[tuple[str, str]]:
+    """``(joined file, folder inside the bundle)`` for the joined models whose packs the app
+    ships, where ``engine.controller.packs`` looks first (``<sys.prefix>/share/hgpt/models``;
+    ``sys.prefix`` is the bundle's ``_internal`` folder). Join them with
+    ``python -m engine.controller.packs`` before building."""
+    import sys
+
+    shipped = {name for name, _ in pack_requirements()}
+    out = []
+    for entry in _lock():
+        if entry.joined is None or entry.package not in shipped:
+            continue
+        joined = Path(sys.prefix) / "share" / "hgpt" / "models" / entry.joined.path
+        if not joined.is_file():
+            raise FileNotFoundError(f"{joined} is missing; join it first: python -m engine.controller.packs")
+        out.append((str(joined), "share/hgpt/models"))
+    return out
+
+
+def _lock():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from engine.models.lock import load_lock
+
+    return load_lock(ROOT / "models.lock")
+
+
 def pack_files(pack: Pack) -> list[tuple[Path, str]]:
-    """``(absolute file, folder inside the bundle)`` for every file a pack ships."""
+    """``(absolute file, folder inside the bundle)`` for every file a pack ships (but the
+    parts of a joined model, which the bundle carries joined)."""
     dist = metadata.distribution(pack.dist)
+    parts = joined_parts()
     out = []
     for file in dist.files or ():
-        if file.parts[0] not in pack.modules or "__pycache__" in file.parts:
+        if file.parts[0] not in pack.modules or "__pycache__" in file.parts or file.as_posix() in parts:
             continue
         source = Path(dist.locate_file(file))
         if source.is_file():

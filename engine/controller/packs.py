@@ -61,7 +61,7 @@ def controllers(lock=None) -> list[ControllerInfo]:
         found.append(ControllerInfo(
             entry.name, entry.extra.get("title", entry.name), size, int(entry.extra.get("min_memory_mb", 0)),
             int(entry.extra.get("rank", 0)), entry.extra.get("chat_format", ""),
-            check_presence(entry) in ("installed", "unverifiable")))
+            _joined_here(entry) or check_presence(entry) in ("installed", "unverifiable")))
     return sorted(found, key=lambda c: -c.rank)
 
 
@@ -102,6 +102,11 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def _joined_here(entry) -> bool:
+    """A joined controller already in the shared folder (as the packaged app carries it)."""
+    return entry.joined is not None and (shared_models_dir() / entry.joined.path).is_file()
+
+
 def controller_gguf(name: str, fallback_dir: Path | None = None) -> Path:
     """The GGUF of the controller models.lock calls ``name`` (joined first if it comes in parts)."""
     from ..models import load_lock
@@ -113,11 +118,11 @@ def controller_gguf(name: str, fallback_dir: Path | None = None) -> Path:
     for folder in folders:
         target = folder / entry.joined.path
         if target.exists():
-            return ensure_joined(entry, folder)
+            return ensure_joined(entry, folder, stamps=fallback_dir)
     target_dir = next((f for f in folders if _writable(f)), None)
     if target_dir is None:
         raise ModelFileError(f"no folder to join {entry.name} into is writable: {', '.join(map(str, folders))}")
-    return ensure_joined(entry, target_dir)
+    return ensure_joined(entry, target_dir, stamps=fallback_dir)
 
 
 def _single_file(entry) -> Path:
@@ -142,7 +147,10 @@ EMBEDDED = "smollm2-135m-instruct"
 
 
 # -- joining a GGUF split across packs ------------------------------------------------------------
-def _stamp(target: Path) -> Path:
+def _stamp(target: Path, stamps: Path | None = None) -> Path:
+    """Beside the file, or in ``stamps`` where the file's folder is read-only (an installed app)."""
+    if stamps is not None and not os.access(target.parent, os.W_OK):
+        return Path(stamps) / (target.name + STAMP_SUFFIX)
     return target.with_name(target.name + STAMP_SUFFIX)
 
 
@@ -151,31 +159,37 @@ def _identity(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
 
 
-def _stamped(target: Path, sha256: str) -> bool:
+def _stamped(target: Path, sha256: str, stamps: Path | None = None) -> bool:
     try:
-        stamp = json.loads(_stamp(target).read_text())
+        stamp = json.loads(_stamp(target, stamps).read_text())
     except (OSError, ValueError):
         return False
     return stamp == {**_identity(target), "sha256": sha256}
 
 
-def _write_stamp(target: Path, sha256: str) -> None:
+def _write_stamp(target: Path, sha256: str, stamps: Path | None = None) -> None:
     try:
-        _stamp(target).write_text(json.dumps({**_identity(target), "sha256": sha256}))
+        path = _stamp(target, stamps)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**_identity(target), "sha256": sha256}))
     except OSError:
         pass  # it is hashed again next time
 
 
-def ensure_joined(entry, folder: Path) -> Path:
-    """``entry``'s joined file in ``folder``: trusted by its stamp, else hashed, else (re)joined."""
+def ensure_joined(entry, folder: Path, stamps: Path | None = None) -> Path:
+    """``entry``'s joined file in ``folder``: trusted by its stamp, else hashed, else (re)joined.
+    ``stamps`` keeps the stamp where ``folder`` is read-only (the packaged app)."""
     joined = entry.joined
     target = Path(folder) / joined.path
     if target.exists():
-        if _stamped(target, joined.sha256):
+        if _stamped(target, joined.sha256, stamps):
             return target
         if target.stat().st_size == joined.size and _sha256(target) == joined.sha256:
-            _write_stamp(target, joined.sha256)
+            _write_stamp(target, joined.sha256, stamps)
             return target
+        if not os.access(target.parent, os.W_OK):
+            raise ModelFileError(f"{target} does not match models.lock (sha256 {joined.sha256[:16]}…); "
+                                 "reinstall hgpt")
         target.unlink()  # changed since it was joined: join it again from the packs
     return join(entry, Path(folder))
 
