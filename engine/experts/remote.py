@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import logging
 import time
 import urllib.parse
@@ -40,6 +41,10 @@ BACKOFF = 0.5  # seconds before the second try; doubled for each further one
 
 class RemoteEndpointError(ExpertError, ConnectionError):
     """The inference endpoint is down, does not answer in time, or keeps failing."""
+
+
+class UnreadableAnswer(ExpertError):
+    """The endpoint answered, but not in the shape the task's answer has."""
 
 
 class RemoteEndpoint:
@@ -135,6 +140,8 @@ class RemoteEndpoint:
                 return fn(client)
             except Exception as exc:  # noqa: BLE001 - sorted below
                 kind = _failure(exc)
+                if kind == "final" and _status(exc) is None:
+                    raise UnreadableAnswer(_short(exc)) from exc  # it answered, in another shape
                 if kind == "final":
                     raise ExpertError(self._refused(exc, model_id, task)) from exc
                 last = exc
@@ -182,6 +189,7 @@ def _short(exc: BaseException | None) -> str:
         return f"HTTP {status}"
     text = str(exc).strip().splitlines()
     text = text[0] if text else type(exc).__name__
+    text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>?", r"\1", text)
     if "Connection refused" in text or "Errno 111" in text:
         return "connection refused"
     if "timed out" in text.lower():
@@ -354,8 +362,9 @@ class RemoteExpert(Expert):
             result.data["remote"] = {"endpoint": self.endpoint.name, "fallback": self.fallback.model_id,
                                      "why": str(exc)}
             return result
-        except ExpertError:
-            raise
+        except UnreadableAnswer as exc:
+            raise ExpertError(f"the inference endpoint {self.endpoint.name} answered {task} with something that "
+                              f"is not {expected} ({exc}); does {self.model_id} do {task}?") from None
         try:
             result = read(answer, args, ctx)
         except Exception as exc:  # noqa: BLE001 - the server answered something else
