@@ -17,7 +17,8 @@ brings ("segment a picture of 'a castle'": draw it first). An order with a cue
 keyword names its own input ("translate hola"); a question does not ("how many
 continents are there?" asks for no object detection). A clause whose meaning is
 close to a task counts from the ranking's first-step score, or from its
-later-step score when the request brings something to work on.
+later-step score when the request brings something to work on (an order to make
+a picture, video or sound brings its description).
 
 ``triage`` reads keywords first; the meaning of clauses (MiniLM, through the
 planner's ``TaskRanker``) is computed only when keywords decide nothing and the
@@ -119,8 +120,16 @@ class Triager:
         if ranking is None:
             return Triage(not inputs.text and not inputs.modalities, "no task ranking; judged by its inputs")
         best = ranking.scores.max(axis=0)
-        bar = LATER_STEP if inputs.text or inputs.modalities else FIRST_STEP  # it brings something to work on
-        asked = [t.name for t, score in zip(ranking.task_types, best) if score >= bar and inputs.can_run(t)]
+        asked = [t.name for t, score in zip(ranking.task_types, best)
+                 if score >= self._bar(t, inputs, talk) and inputs.can_run(t)]
         if asked:
             return Triage(False, "its meaning is close to " + ", ".join(asked), asked)
         return Triage(True, "no task it could ask for has anything to work on")
+
+    @staticmethod
+    def _bar(task: TaskType, inputs: Inputs, talk: bool) -> float:
+        """The clause score that asks for ``task``: lower when the request brings something to
+        work on — text, files, or (an order to make a picture, video or sound) its description."""
+        makes_media = task.output in MEDIA and set(task.args.values()) == {"text"}
+        brings = inputs.text or bool(inputs.modalities) or (makes_media and not talk)
+        return LATER_STEP if brings else FIRST_STEP
