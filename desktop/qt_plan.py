@@ -110,7 +110,7 @@ class NodeItem(QGraphicsObject):
             painter.setFont(font)
             text = metrics.elidedText(text, Qt.ElideMiddle, int(self.w - 20))
             painter.drawText(QPointF(14, 6 + metrics.ascent() + i * step), text)
-        if self.node.status == "running":
+        if self.node.status == "running" or self.node.progress is not None:  # running, or its model downloading
             self._paint_bar(painter, colour)
         if self.node.cached:
             self._paint_badge(painter, metrics)
@@ -241,14 +241,15 @@ class PlanGraph(QGraphicsView):
         nodes = [item.node for item in self.items_by_id.values()]
         self.setAccessibleDescription(f"{len(nodes)} task{'s' * (len(nodes) != 1)}: "
                                       + "; ".join(node_words(n) for n in nodes))
-        if any(n.status == "running" for n in nodes):
+        if any(n.status == "running" or n.progress is not None for n in nodes):
             if not self.ticker.isActive():
                 self.ticker.start()
         else:
             self.ticker.stop()
 
     def _tick(self) -> None:
-        running = [i for i, item in self.items_by_id.items() if item.node.status == "running"]
+        running = [i for i, item in self.items_by_id.items()
+                   if item.node.status == "running" or item.node.progress is not None]
         for i in running:
             self.items_by_id[i].update()
         if not running:

@@ -113,6 +113,26 @@ def test_cli_prints_plain_progress_lines_when_piped():
     assert "\r" not in text and "\x1b" not in text
 
 
+def test_cli_gives_a_task_a_new_bar_after_its_model_downloaded():
+    run = "r1"
+    events = [ev.TaskProgress(run, 0, "image-classification", 2**20, 2 * 2**20, "bytes", 1.0),
+              ev.TaskStarted(run, 0, "image-classification", "vit", {}),
+              ev.TaskProgress(run, 0, "image-classification", 1, 4, "steps", 0.2)]
+    from engine.cli.ask import TextPrinter
+
+    class Out(io.StringIO):
+        def isatty(self):
+            return True
+
+    printer = TextPrinter(Out())
+    printer.show(events[0])
+    download = printer.bars[0]
+    printer.show(events[1])
+    assert 0 not in printer.bars  # the download's bar is closed
+    printer.show(events[2])
+    assert printer.bars[0] is not download and printer.bars[0].total == 4
+
+
 def test_cli_draws_a_progress_bar_on_a_terminal():
     text = _printer_output(True, _progress_run())
     assert "\r" in text or "\x1b" in text  # the bar redraws in place

@@ -51,6 +51,17 @@ def test_a_running_node_has_its_progress_and_time_so_far():
     assert node.progress is None and node.elapsed() == 3.5  # once done: the time it took
 
 
+def test_a_model_downloading_for_a_task_shows_its_bytes_before_the_task_starts():
+    view = RunView()
+    view.apply(ev.RunStarted("r", "req", [], "/tmp"))
+    view.apply(ev.PlanReady("r", [{"id": 0, "task": "image-classification", "dep": [-1], "args": {}}], [], "", 0.1))
+    view.apply(ev.TaskProgress("r", 0, "image-classification", 2**20, 4 * 2**20, "bytes", 3.0))
+    node = view.nodes[0]
+    assert node.status == "planned" and node.fraction == 0.25 and node.elapsed() >= 3.0
+    view.apply(ev.TaskStarted("r", 0, "image-classification", "vit", {}))
+    assert node.progress is None and node.status == "running" and node.elapsed() < 1.0
+
+
 class Reader(Expert):
     model_id = "org/reader"
     tasks = ("image-to-text",)

@@ -157,6 +157,7 @@ class TextPrinter:
         self.say(f"  [{e.task_id}] {e.task} → {e.model_id}: {e.reason}")
 
     def on_TaskStarted(self, e):
+        self._close_bar(e.task_id)  # a download for the task may have had a bar; the task gets its own
         self.say(f"  [{e.task_id}] {e.task} started with {e.model_id}")
 
     def on_TaskProgress(self, e):

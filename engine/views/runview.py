@@ -51,8 +51,9 @@ class Node:
         return min(1.0, max(0.0, self.progress[0] / self.progress[1]))
 
     def elapsed(self, now: float | None = None) -> float | None:
-        """Seconds so far while it runs; the time it took once it ended."""
-        if self.status == "running" and self.started_at is not None:
+        """Seconds so far while it runs (or while its model downloads); the time it took
+        once it ended."""
+        if self.started_at is not None and (self.status == "running" or self.progress is not None):
             return (time.monotonic() if now is None else now) - self.started_at
         return self.seconds
 
