@@ -122,3 +122,34 @@ def test_settings_with_a_url_load_the_remote_controller(settings, server):
 
     llm = load_controller(settings.with_(controller=server.url))
     assert isinstance(llm, RemoteController) and llm.offline is settings.offline
+
+
+# -- grammar support, detected (grammar_mode="auto"; the real llama_cpp.server: test_llm_remote_server.py) --
+def test_a_server_that_ignores_grammar_but_honours_schemas_gets_schemas(server):
+    server.replies += ["Hello there", '{"w": "zqxv"}', "[]"]  # the grammar probe ignored, the schema honoured
+    llm = RemoteController(server.url, grammar_mode="auto")
+    assert llm.accepts_schema and not llm.accepts_grammar and llm.grammar_mode == "json_schema"
+    probes = [r["body"] for r in server.requests]
+    assert probes[0]["grammar"] == 'root ::= "zqxv"' and "response_format" not in probes[0]
+    assert probes[1]["response_format"]["json_schema"]["schema"]["properties"]["w"]["enum"] == ["zqxv"]
+    llm.complete([{"role": "user", "content": "plan"}], grammar="root ::= x", schema={"type": "array"})
+    assert "grammar" not in server.requests[-1]["body"] and "response_format" in server.requests[-1]["body"]
+
+
+def test_a_server_that_honours_neither_gets_plain_text_and_the_planner_repairs(server):
+    from engine.plan.planner import Planner
+
+    server.replies += ["Hello", "Hello", 'Sure! [{"task": "image-classification", "id": 0, '
+                                         '"args": {"image": "cat.png"}}] Hope this helps.']
+    llm = RemoteController(server.url, grammar_mode="auto")
+    plan, *_ = Planner(llm, list(T.values())).plan("What is in cat.png?", {"cat.png": "image"})
+    assert llm.grammar_mode == "off" and [t.task for t in plan.tasks] == ["image-classification"]
+    body = server.requests[-1]["body"]
+    assert "grammar" not in body and "response_format" not in body
+
+
+def test_detection_waits_for_a_server_that_is_down():
+    closed = FakeServer()
+    closed.close()
+    llm = RemoteController(closed.url, grammar_mode="auto", timeout=2)
+    assert not llm.accepts_grammar and llm.grammar_mode == "auto"  # asked again once it is up
