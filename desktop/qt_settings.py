@@ -45,6 +45,8 @@ class SettingsView(QWidget):
         self.gpu_layers = _spin(-1, 999, "all (when a GPU backend is built in)")
         self.memory = _spin(0, 1_048_576, "60 % of memory", step=256)
         self.memory.setSuffix(" MB")
+        self.results_cache = _spin(0, 1_048_576, "off", step=128)
+        self.results_cache.setSuffix(" MB")
         self.offline = QCheckBox("Offline mode: never reach for the network")
         self.review = QCheckBox("Review each plan before it runs")
         self.api = ApiServerBox()
@@ -65,6 +67,8 @@ class SettingsView(QWidget):
                 (self.n_ctx, "Context size in tokens", ""),
                 (self.gpu_layers, "GPU layers", "how many of the controller's layers run on the GPU"),
                 (self.memory, "Memory budget", "loaded models stay under it; the least recently used unload first"),
+                (self.results_cache, "Results cache", "task results kept for reuse when a request runs again; "
+                 "the least recently used go first; 0 turns it off"),
                 (self.offline, "Offline mode", "never reach for the network"),
                 (self.review, "Review each plan before it runs", ""),
                 (self.home, "Data folder", "where conversations, runs and settings are kept"),
@@ -78,7 +82,7 @@ class SettingsView(QWidget):
     def _layout(self) -> None:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
-        for spin in (self.threads, self.n_ctx, self.gpu_layers, self.memory):
+        for spin in (self.threads, self.n_ctx, self.gpu_layers, self.memory, self.results_cache):
             spin.setMinimumWidth(260)
             spin.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
         form.addRow("Controller GGUF", _row(self.controller, self.controller_button))
@@ -86,6 +90,7 @@ class SettingsView(QWidget):
         form.addRow("Context size (tokens)", self.n_ctx)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("Memory budget", self.memory)
+        form.addRow("Results cache", self.results_cache)
         form.addRow("", self.offline)
         form.addRow("", self.review)
         form.addRow("Data folder", _row(self.home, self.home_button))
@@ -123,6 +128,7 @@ class SettingsView(QWidget):
         self.n_ctx.setValue(s.n_ctx)
         self.gpu_layers.setValue(s.n_gpu_layers)
         self.memory.setValue(s.memory_budget_mb)
+        self.results_cache.setValue(s.results_cache_mb)
         self.offline.setChecked(s.offline)
         self.review.setChecked(s.review_plan)
         self.api.load(s)
@@ -144,6 +150,7 @@ class SettingsView(QWidget):
             controller=self.controller.text().strip(), n_threads=self.threads.value(),
             n_ctx=self.n_ctx.value(), n_gpu_layers=self.gpu_layers.value(),
             memory_budget_mb=self.memory.value(), offline=self.offline.isChecked(),
+            results_cache_mb=self.results_cache.value(),
             review_plan=self.review.isChecked(), home=Path(self.home.text().strip() or self.settings.home),
             **self.api.values())
 
