@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from .experts.base import ExpertContext, ExpertResult
 
 log = logging.getLogger(__name__)
 ENTRY = "entry.json"
+_totals: dict[str, int] = {}  # bytes this process believes a cache folder holds (rescanned when over)
+_totals_lock = threading.Lock()
 STEM_RE = re.compile(r"^\d+-(?P<stem>.+?)(?:-\d+)?$")
 
 
@@ -162,8 +165,24 @@ class ResultsCache:
         except OSError as exc:  # a full disk or a race with another writer: nothing is lost
             log.info("results cache: %s not kept: %s", key[:12], exc)
             return False
-        self.evict()
+        self._grew(size + len(json.dumps(entry)))
         return True
+
+    def _grew(self, added: int) -> None:
+        """Evict only when this process's running total says the bound is passed, so a
+        write does not walk the whole folder (which may hold many small entries)."""
+        key = str(self.root)
+        with _totals_lock:
+            total = _totals.get(key)
+        if total is None:
+            total = self.size_bytes()
+        else:
+            total += added
+        if total > self.limit_bytes:
+            self.evict()
+            total = self.size_bytes()
+        with _totals_lock:
+            _totals[key] = total
 
     def entries(self) -> list[tuple[float, int, Path]]:
         """(last used, bytes, folder) of every entry."""
