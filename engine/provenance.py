@@ -124,9 +124,24 @@ def _snapshot_files(folder: Path) -> list[dict]:
     return out
 
 
+HASH_AT_MOST = 256 << 20  # a plain folder's bigger files are named by size and time, not hashed
+
+
 def _folder_files(folder: Path) -> list[dict]:
-    return [{"path": p.relative_to(folder).as_posix(), "sha256": sha256_of(p), "size": p.stat().st_size}
-            for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts]
+    """A plain model folder (no lock, no hub cache): files hashed once per process, except
+    big ones (a diffusion checkpoint), recorded by size and modification time instead."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or ".git" in p.parts:
+            continue
+        st = p.stat()
+        item = {"path": p.relative_to(folder).as_posix(), "size": st.st_size}
+        if st.st_size <= HASH_AT_MOST:
+            item["sha256"] = sha256_of(p)
+        else:
+            item.update(sha256="", mtime_ns=st.st_mtime_ns)
+        out.append(item)
+    return out
 
 
 def _from_lock(entry, cache_dir=None) -> dict:
@@ -175,7 +190,8 @@ def model_identity(expert) -> dict:
     if known is None:
         known = _identity(expert)
         known["digest"] = hashlib.sha256(json.dumps(
-            [known["source"], known["revision"], [(f["path"], f["sha256"]) for f in known["files"]],
+            [known["source"], known["revision"],
+             [(f["path"], f["sha256"] or f"{f['size']}:{f.get('mtime_ns')}") for f in known["files"]],
              known.get("joined")], sort_keys=True).encode()).hexdigest()
         with _lock:
             _identities[key] = known
