@@ -85,13 +85,13 @@ def run(args) -> int:
                          cors_origins=tuple(args.cors_origin), mcp=not args.no_mcp).check()
     engine = Engine(settings)
     server = ApiServer(engine, config, log_level="info" if args.verbose else "warning")
-    if not args.no_warm_up:
-        warm_up(engine)
     note = "" if config.loopback else " (API key required)"
 
     def ready(url: str) -> None:
         print(f"hgpt: serving on {url}{note}: OpenAI {url}/v1, HuggingGPT /hugginggpt /tasks /results, "
               "experts /models/{id}, MCP /mcp; Ctrl+C stops", file=sys.stderr, flush=True)
+        if not args.no_warm_up:  # after the line above: llama.cpp silences stderr while it loads
+            warm_up(engine)
 
     try:
         server.serve_forever(ready)
