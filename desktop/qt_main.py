@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.chat.composer.send_requested.connect(self.send)
         self.chat.composer.stop_requested.connect(self.stop)
         self.review.approved.connect(self._review_answer)
+        self.plan.preflight_answer.connect(lambda decision: self.worker is not None and self.worker.answer(decision))
         self.review.declined.connect(lambda: self._review_answer(None))
         self.settings_view.saved.connect(self.apply_settings)
         self.carry = Carry(self)  # re-run from a task; chat export and import
@@ -366,8 +367,11 @@ class MainWindow(QMainWindow):
         self.chat.begin_answer()
         self.chat.composer.clear()
 
+        missing = "run" if self.settings.offline else "ask"  # online: the plan panel offers Download and run
+
         def start(cancel):
-            return self.host.ready().run(text, files, cancel=cancel, review=review, conversation=cid)
+            return self.host.ready().run(text, files, cancel=cancel, review=review, conversation=cid,
+                                         missing=missing)
 
         self.worker = RunWorker(start, CancelToken())
         self.worker.event.connect(self.on_event)

@@ -34,7 +34,9 @@ from .worker import Job
 
 PAGE = 200
 HEADERS = {"id": "model", "task": "task", "downloads": "downloads", "likes": "likes", "licence": "licence",
-           "size_mb": "size MB", "runtime": "runtime", "installed": "installed"}
+           "size_mb": "size MB", "fit": "memory", "runtime": "runtime", "installed": "installed"}
+FIT_TIPS = {"fits": "fits this computer's memory budget", "tight": "fits, but other models get unloaded to make room",
+            "too large": "more than the whole memory budget: it would be refused (raise it in Settings)"}
 
 
 class CatalogTableModel(QAbstractTableModel):
@@ -106,6 +108,8 @@ class CatalogTableModel(QAbstractTableModel):
                 return f"{float(value or 0):.0f}" if value else ""
             return str(value)
         if role == Qt.ToolTipRole:
+            if key == "fit":
+                return FIT_TIPS.get(row.get("fit") or "")
             return row.get("description") or None
         if role == Qt.TextAlignmentRole and key in ("downloads", "likes", "size_mb"):
             return int(Qt.AlignRight | Qt.AlignVCenter)
@@ -154,7 +158,8 @@ class ModelsView(QWidget):
         _tidy(self.lock_table, stretch=3)
         self.verify_button = QPushButton("Verify files", toolTip="Hash every file models.lock pins "
                                          "(takes a while for large models)")
-        self.pull_button = QPushButton("Pull selected", toolTip="Download the selected model (needs offline mode off)")
+        self.pull_button = QPushButton("Pull selected", toolTip="Download the selected model, or the Hub id "
+                                       "(ORG/NAME[@REVISION]) typed in the search box (needs offline mode off)")
         self.pull_cancel = QPushButton("Cancel", enabled=False, toolTip="Stop the download; pulling again resumes it")
         describe(self.pull_cancel, "Cancel the pull")
         describe(self.search, "Search models", "full-text search of the catalog: words of the id, description "
@@ -281,6 +286,10 @@ class ModelsView(QWidget):
     def apply_filter(self) -> None:
         if self.model is None:
             return
+        typed = self.typed_id()
+        self.pull_button.setText(f"Pull {typed}" if typed else "Pull selected")
+        if typed:
+            self.table.clearSelection()
         try:
             self.model.refresh(self.search.text(), self.task_filter.currentData() or "")
         except sqlite3.Error as exc:  # e.g. the catalog is locked by an import: say so, in place
@@ -356,10 +365,14 @@ class ModelsView(QWidget):
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
         return self.model.rows[rows[0].row()]["id"] if rows and self.model else None
 
+    def typed_id(self) -> str:
+        """A Hub id typed into the search box (ORG/NAME[@REVISION]): what Pull takes when no row is selected."""
+        return self.browser.pullable_id(self.search.text()) if self.browser is not None else ""
+
     def pull_selected(self) -> None:
-        model_id = self.selected_model()
+        model_id = self.selected_model() or self.typed_id()
         if not model_id:
-            self.pull_label.setText("Select a model in the table first.")
+            self.pull_label.setText("Select a model in the table, or type a Hub id (ORG/NAME) in the search box.")
             return
         self._cancel = CancelToken()
         self.pull_bar.setRange(0, 0)

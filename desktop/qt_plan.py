@@ -28,7 +28,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsScene, QGraphicsView,
-    QHeaderView, QLabel, QMenu, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QWidget,
 )
 
 from engine import Node, RunView, events as ev
@@ -291,6 +292,49 @@ class PlanGraph(QGraphicsView):
             self.draw(self._view)  # node sizes follow the font, colours the palette
 
 
+class PreflightBar(QWidget):
+    """Pre-flight above the graph: what the plan needs in a sentence and, when the run waits
+    for it (models to download, the network allowed), Download and run / Run without."""
+
+    answered = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.text = QLabel("")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.fetch = QPushButton("Download and run")
+        self.skip = QPushButton("Run without")
+        describe(self.text, "Pre-flight", "what the plan needs before it runs: models, downloads, memory")
+        describe(self.fetch, "Download and run", "download the models the plan needs, then run it")
+        describe(self.skip, "Run without", "run now; the tasks whose model is missing fail and say how to get it")
+        self.fetch.clicked.connect(lambda: self._answer("fetch"))
+        self.skip.clicked.connect(lambda: self._answer("run"))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.text, 1)
+        row.addWidget(self.fetch)
+        row.addWidget(self.skip)
+        self.done_asking()
+        self.hide()
+
+    def show_for(self, view: RunView) -> None:
+        self.text.setText(view.preflight_words())
+        self.fetch.setVisible(view.asks)
+        self.skip.setVisible(view.asks)
+        self.show()
+        if view.asks:
+            announce(self, self.text.text())
+
+    def done_asking(self) -> None:
+        self.fetch.hide()
+        self.skip.hide()
+
+    def _answer(self, decision: str) -> None:
+        self.done_asking()
+        self.answered.emit(decision)
+
+
 class NodeDetails(QWidget):
     COLUMNS = ("model", "downloads", "licence", "size MB", "installed")
 
@@ -328,8 +372,9 @@ class NodeDetails(QWidget):
         outcome = node.text or node.error
         self.title.setText(f"[{node.id}] {node.task} ({args}) — {node.status}"
                            + (f": {outcome[:300]}" if outcome else ""))
-        self.reason.setText(f"Chose {node.model_id}: {node.reason}" if node.reason else
-                            ("No model chosen yet." if not node.model_id else f"Model: {node.model_id}"))
+        self.reason.setText((f"Chose {node.model_id}: {node.reason}" if node.reason else
+                             ("No model chosen yet." if not node.model_id else f"Model: {node.model_id}"))
+                            + (f" Pre-flight: {node.verdict_words}." if node.verdict_words else ""))
         self.table.setRowCount(len(node.candidates))
         for r, card in enumerate(node.candidates):
             installed = card.get("installed", True)
@@ -350,6 +395,7 @@ class PlanPanel(QWidget):
     """Graph above, details of the clicked node below."""
 
     rerun_requested = Signal(int)  # a task id of the run shown (``run_id``), to re-run from
+    preflight_answer = Signal(object)  # "fetch" (Download and run) or "run" (Run without), for the waiting run
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -357,6 +403,8 @@ class PlanPanel(QWidget):
         self.graph = PlanGraph()
         self.details = NodeDetails()
         self.header = QLabel("<b>Plan</b>")
+        self.preflight = PreflightBar()
+        self.preflight.answered.connect(self.preflight_answer)
         self.graph.node_clicked.connect(self.select)
         self.graph.rerun_requested.connect(self.rerun_requested)
         self.rerun_button = QPushButton("Re-run from here…")
@@ -373,6 +421,7 @@ class PlanPanel(QWidget):
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.header)
+        box.addWidget(self.preflight)
         box.addWidget(self.split, 1)
         self.selected: int | None = None
         self.graph.draw(self.view)
@@ -393,6 +442,12 @@ class PlanPanel(QWidget):
                 node = self.view.nodes.get(event.task_id)
                 if node is not None:  # a status change, said to screen readers (progress is not)
                     announce(self.graph, node_words(node))
+        if isinstance(event, ev.PreflightReady):
+            self.preflight.show_for(self.view)
+        elif isinstance(event, (ev.RunStarted, ev.TaskStarted, ev.RunFailed, ev.RunCancelled, ev.AnswerDone)):
+            self.preflight.done_asking()
+        if isinstance(event, ev.RunStarted):
+            self.preflight.hide()
         if isinstance(event, ev.StageStarted):
             self.header.setText(f"<b>Plan</b> — {event.stage}")
         elif isinstance(event, (ev.AnswerDone, ev.RunFailed, ev.RunCancelled)):

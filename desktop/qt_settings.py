@@ -1,4 +1,4 @@
-"""The Settings view: the controller model and its resources, offline mode, review, data folder.
+"""The Settings view: the controller (a GGUF, or a server with its model, key and Test connection), its resources, where experts run, offline mode, review, data folder.
 
 A form over ``engine.settings.Settings``. Save checks what can be checked at once
 (the GGUF file's magic, a writable data folder), writes ``settings.json`` with
@@ -22,6 +22,7 @@ from engine import HgptError, Settings, check_controller, home_is_forced, save_h
 
 from .qt_a11y import describe
 from .qt_chat import STATUS_COLOURS
+from .qt_remote import ControllerServerBox, InferenceBox
 
 
 def _spin(low: int, high: int, special: str = "", step: int = 1) -> QSpinBox:
@@ -37,7 +38,8 @@ class SettingsView(QWidget):
     def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.controller = QLineEdit(placeholderText="embedded SmolLM2-135M-Instruct (default)")
+        self.controller = QLineEdit(placeholderText="the best controller for this memory (default), a GGUF file, "
+                                    "or an OpenAI-compatible server: http://host:port")
         self.controller_button = QPushButton("Choose…")
         self.controller_button.clicked.connect(self.choose_controller)
         self.threads = _spin(0, max(64, os.cpu_count() or 1), "automatic")
@@ -50,6 +52,8 @@ class SettingsView(QWidget):
         self.offline = QCheckBox("Offline mode: never reach for the network")
         self.review = QCheckBox("Review each plan before it runs")
         self.api = ApiServerBox()
+        self.server = ControllerServerBox(self.controller, self.edited)
+        self.inference = InferenceBox()
         self.home = QLineEdit()
         self.home_button = QPushButton("Choose…")
         self.home_button.clicked.connect(self.choose_home)
@@ -85,7 +89,8 @@ class SettingsView(QWidget):
         for spin in (self.threads, self.n_ctx, self.gpu_layers, self.memory, self.results_cache):
             spin.setMinimumWidth(260)
             spin.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
-        form.addRow("Controller GGUF", _row(self.controller, self.controller_button))
+        form.addRow("Controller (GGUF or server URL)", _row(self.controller, self.controller_button))
+        form.addRow("Controller server", self.server)
         form.addRow("Threads", self.threads)
         form.addRow("Context size (tokens)", self.n_ctx)
         form.addRow("GPU layers", self.gpu_layers)
@@ -94,6 +99,7 @@ class SettingsView(QWidget):
         form.addRow("", self.offline)
         form.addRow("", self.review)
         form.addRow("Data folder", _row(self.home, self.home_button))
+        form.addRow("Where experts run", self.inference)
         form.addRow("Local API server", self.api)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -132,6 +138,8 @@ class SettingsView(QWidget):
         self.offline.setChecked(s.offline)
         self.review.setChecked(s.review_plan)
         self.api.load(s)
+        self.server.load(s)
+        self.inference.load(s)
         self.home.setText(str(s.home))
         self.status.setText("")
 
@@ -152,7 +160,7 @@ class SettingsView(QWidget):
             memory_budget_mb=self.memory.value(), offline=self.offline.isChecked(),
             results_cache_mb=self.results_cache.value(),
             review_plan=self.review.isChecked(), home=Path(self.home.text().strip() or self.settings.home),
-            **self.api.values())
+            **self.api.values(), **self.server.values(), **self.inference.values())
 
     def problems(self, s: Settings) -> list[str]:
         out = []

@@ -6,8 +6,9 @@ which the engine checks between steps (and the controller between tokens).
 
 Plan review is a question the engine asks through its stream (``ReviewRequested``):
 the worker emits it, waits for the window's ``answer`` — a plan to run, or None —
-and sends that back into the generator. ``stop()`` answers None, so a run waiting
-for review stops at once.
+and sends that back into the generator. A pre-flight that asks (``PreflightReady``
+with ``asks``: models to download) waits the same way for "fetch" or "run".
+``stop()`` answers None, so a run waiting for either stops at once.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class RunWorker(QObject):
                     break
                 reply = None
                 self.event.emit(item)
-                if isinstance(item, ev.ReviewRequested):
-                    reply = self._answers.get()
+                if isinstance(item, ev.ReviewRequested) or getattr(item, "asks", False):
+                    reply = self._answers.get()  # a reviewed plan; or, for a pre-flight, "fetch" / "run"
         except Exception as exc:  # shown as a banner, never a crash
             self.failed.emit(str(exc) or type(exc).__name__)
         finally:

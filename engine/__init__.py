@@ -27,6 +27,8 @@ _EXPORTS = {
     "save_home": ("engine.settings", "save_home"),
     "home_is_forced": ("engine.settings", "home_is_forced"),
     "check_controller": ("engine.controller", "check_controller"),
+    "probe_controller": ("engine.controller", "probe_controller"),
+    "INFERENCE_MODES": ("engine.ondemand", "MODES"),
     # errors
     "errors": ("engine.errors", None),
     "HgptError": ("engine.errors", "HgptError"),

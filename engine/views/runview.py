@@ -21,6 +21,9 @@ from .. import events as ev
 from ..record import RunRecord
 
 STATUSES = ("planned", "selected", "running", "done", "failed", "skipped")
+VERDICT_WORDS = {"runs": ("runs here", "run here"), "remote": ("runs remotely", "run remotely"),
+                 "download": ("needs a download", "need a download"), "no disk": ("needs more disk", "need more disk"),
+                 "too large": ("is too large", "are too large"), "no model": ("has no model", "have no model")}
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Node:
     row: int = 0
     started_at: float | None = None  # time.monotonic() when it started running (live runs only)
     progress: tuple[float, float, str] | None = None  # latest (done, total, unit) while it runs
+    verdict: str = ""  # pre-flight's (engine.preflight): runs | remote | download | no disk | too large | no model
+    verdict_words: str = ""  # the same for people: "needs a download of 340 MB"
 
     @property
     def fraction(self) -> float | None:
@@ -80,6 +85,7 @@ class RunView:
         self.nodes: dict[int, Node] = {}
         self.stage = ""
         self.status = ""
+        self.asks = False  # the run waits for an answer to its pre-flight (download and run, or not)
 
     @property
     def run_id(self) -> str:
@@ -95,6 +101,11 @@ class RunView:
         self.record.apply(event)
         if isinstance(event, (ev.PlanReady, ev.PlanReviewed)):
             return self._rebuild()
+        if isinstance(event, ev.PreflightReady):
+            self.asks = event.asks
+            for node in self.nodes.values():
+                self._refresh(node)
+            return set(self.nodes)
         if isinstance(event, ev.StageStarted):
             self.stage = event.stage
         elif isinstance(event, ev.AnswerDone):
@@ -142,6 +153,11 @@ class RunView:
         """The node's state as the record has it."""
         sel = self.record.selections.get(str(node.id), {})
         res = self.record.tasks.get(str(node.id), {})
+        check = next((t for t in self.record.preflight.get("tasks", []) if t.get("task_id") == node.id), None)
+        if check is not None:
+            node.verdict, node.verdict_words = check.get("verdict", ""), check.get("words", "")
+            if not sel and check.get("model_id") and not node.model_id:
+                node.model_id = check["model_id"]  # the likely model (provisional), or the suggestion
         if sel:
             node.status, node.model_id = "selected", sel.get("model_id", "") or node.model_id
             node.reason, node.candidates = sel.get("reason", ""), list(sel.get("candidates", []))
@@ -151,6 +167,27 @@ class RunView:
             node.seconds, node.text = res.get("seconds"), res.get("text", "")
             node.files, node.error = list(res.get("files", [])), res.get("error", "")
             node.cached = bool(res.get("cached"))
+
+    def preflight_words(self) -> str:
+        """The pre-flight in a sentence: what runs, what needs a download and the command, the peak."""
+        pre = self.record.preflight
+        if not pre:
+            return ""
+        tasks, summary = pre.get("tasks", []), pre.get("summary", {})
+        counts: dict[str, int] = {}
+        for t in tasks:
+            counts[t["verdict"]] = counts.get(t["verdict"], 0) + 1
+        said = ", ".join(f"{n} task{'s' * (n != 1)} {VERDICT_WORDS.get(v, (v, v))[n != 1]}"
+                         for v, n in counts.items())
+        parts = [f"{'Likely models' if pre.get('provisional') else 'Pre-flight'}: {said}"]
+        if summary.get("commands"):
+            size = summary.get("download_mb") or 0
+            parts.append((f"{size:,.0f} MB to download" if size else "downloads of unknown size")
+                         + " (" + "; ".join(summary["commands"]) + ")")
+        if summary.get("peak_mb"):
+            budget = summary.get("budget_mb")
+            parts.append(f"peak memory {summary['peak_mb']:,.0f} MB" + (f" of a {budget:,.0f} MB budget" if budget else ""))
+        return "; ".join(parts) + "."
 
     def ordered(self) -> list[Node]:
         return [self.nodes[i] for i in sorted(self.nodes)]
