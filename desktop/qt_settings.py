@@ -1,4 +1,5 @@
-"""The Settings view: the controller (a GGUF, or a server with its model, key and Test connection), its resources, where experts run, offline mode, review, data folder.
+"""The Settings view: the controller (a GGUF, or a server with its model name, API key and
+Test connection), its resources, where experts run, offline mode, review, data folder.
 
 A form over ``engine.settings.Settings``. Save checks what can be checked at once
 (the GGUF file's magic, a writable data folder), writes ``settings.json`` with
