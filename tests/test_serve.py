@@ -467,3 +467,30 @@ def test_gate_retry_after_follows_recent_runs():
     assert info.value.retry_after == 8  # two turns of the 4 s the last run took
     second.release()
     assert gate.stats() == {"running": 0, "waiting": 1, "slots": 1, "queue": 1}
+
+
+def test_runs_use_a_few_long_lived_threads(engine):
+    """A thread per request would leave a history-store connection behind for each."""
+    with served(engine, running=2) as url:
+        for i in range(6):
+            assert httpx.post(f"{url}/hugginggpt", json={"messages": [{"role": "user", "content": f"hi {i}"}]},
+                              timeout=60).status_code == 200
+        serving = [t.name for t in threading.enumerate() if t.name.startswith("hgpt-serve")]
+        assert 1 <= len(serving) <= 2
+        assert len(engine.history._file._connections) <= 4  # the test's thread, the pool's, the server's
+
+
+def test_a_request_dropped_before_it_ran_gives_its_place_back(settings):
+    import gc
+
+    from engine import CancelToken
+    from engine.serve.service import Parsed, Service
+
+    engine, _ = fake_engine(settings)
+    service = Service(engine)
+    bridge = service.run(Parsed("hello"), service.uploads(), CancelToken())
+    assert service.gate.stats()["waiting"] == 1
+    del bridge
+    gc.collect()
+    assert service.gate.stats() == {"running": 0, "waiting": 0, "slots": 2, "queue": 32}
+    service.close()

@@ -53,11 +53,14 @@ def create_app(engine, config: ServeConfig | None = None, service: Service | Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        if manager is None:
-            yield
-            return
-        async with manager.run():
-            yield
+        try:
+            if manager is None:
+                yield
+            else:
+                async with manager.run():
+                    yield
+        finally:
+            service.close()
 
     app = FastAPI(title="hgpt", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="HuggingGPT on your laptop, offline: HuggingGPT's endpoints, an OpenAI-compatible "

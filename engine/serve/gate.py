@@ -8,8 +8,9 @@ Beyond that ``admit`` raises ``Busy`` at once, with a Retry-After estimate from 
 recent runs' durations, so a client learns in milliseconds that it should come back,
 instead of holding a connection open behind a long queue.
 
-A ticket waits for its slot in the worker thread, checking the request's cancel
-token, so a client that goes away while queued frees its place without ever running.
+A ticket waits for its slot on the event loop (``try_take``, polled) or in a thread
+(``wait``), checking the request's cancel token, so a client that goes away while
+queued frees its place without ever running.
 """
 
 from __future__ import annotations
@@ -90,6 +91,13 @@ class Ticket:
         while not self.gate._slots.acquire(timeout=poll):
             if cancel is not None and cancel.cancelled:
                 return False
+        return self._took()
+
+    def try_take(self) -> bool:
+        """Take a free slot now if there is one (the event loop polls this, never blocking)."""
+        return self.gate._slots.acquire(blocking=False) and self._took()
+
+    def _took(self) -> bool:
         with self._lock:
             if self.released:  # released while waiting (the request went away): give the slot back
                 self.gate._slots.release()

@@ -1,9 +1,11 @@
 """Engine work in a worker thread, its events delivered to the event loop.
 
 ``Bridge`` takes a ticket from the gate, a blocking callable (``Engine.run``'s
-generator, ``plan_only``, an expert call) and a cancel token. It waits for its slot
-and runs the work in its own thread; events arrive through an asyncio queue, so the
-server's loop never blocks on a model. When the consumer stops early (the client
+generator, ``plan_only``, an expert call), a cancel token and the service's thread
+pool. It waits for its slot on the event loop, then runs the work on the pool; events
+arrive through an asyncio queue, so the server's loop never blocks on a model. The
+pool's threads live as long as the server (a thread per request would leave a
+database connection behind for each: the history store keeps one per thread). When the consumer stops early (the client
 disconnected, a stream was closed) the token is cancelled: the engine stops between
 steps or between two generated tokens, and records the run as cancelled.
 
@@ -14,7 +16,7 @@ engine sends with ``AnswerDone`` (or the failure), with every run file as a URL.
 from __future__ import annotations
 
 import asyncio
-import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -32,16 +34,23 @@ class _Raised:
 
 
 class Bridge:
-    """``async for item in Bridge(ticket, work, cancel)``: ``work()`` returns an iterator
-    (its items are yielded) or a value (yielded once); it runs in a thread once the
-    ticket has a slot."""
+    """``async for item in Bridge(ticket, work, cancel, pool)``: once the ticket has a slot,
+    ``work()`` runs on ``pool`` (a few long-lived threads, so each keeps its database
+    connections); it returns an iterator (its items are yielded) or a value (yielded once)."""
 
-    def __init__(self, ticket: Ticket, work: Callable[[], Any], cancel: CancelToken, *,
+    POLL = 0.05  # seconds between looks at the queue while waiting for a slot
+
+    def __init__(self, ticket: Ticket, work: Callable[[], Any], cancel: CancelToken, pool, *,
                  iterate: bool = True, cleanup: Callable[[], None] | None = None):
-        self.ticket, self.work, self.cancel = ticket, work, cancel
+        self.ticket, self.work, self.cancel, self.pool = ticket, work, cancel, pool
         self.iterate, self.cleanup = iterate, cleanup
         self.finished = False
         self._started = False
+        self._submitted = False
+        self._state = {"submitted": False}
+        # never iterated (a streaming reply the client left before it began): the place is
+        # given back when the bridge is dropped
+        weakref.finalize(self, _abandon, ticket, cleanup, self._state)
 
     def _thread(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
         def put(item) -> None:
@@ -51,19 +60,18 @@ class Bridge:
                 self.cancel.cancel()
 
         try:
-            if self.ticket.wait(self.cancel):
-                result = self.work()
-                if self.iterate:
-                    stream: Iterator = result
-                    try:
-                        for item in stream:
-                            put(item)
-                    finally:
-                        close = getattr(stream, "close", None)
-                        if close is not None:
-                            close()
-                else:
-                    put(result)
+            result = self.work()
+            if self.iterate:
+                stream: Iterator = result
+                try:
+                    for item in stream:
+                        put(item)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+            else:
+                put(result)
         except BaseException as exc:  # delivered to the consumer, which raises it there
             put(_Raised(exc))
         finally:
@@ -78,8 +86,13 @@ class Bridge:
         self._started = True
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
-        threading.Thread(target=self._thread, args=(loop, queue), name="hgpt-serve", daemon=True).start()
         try:
+            while not self.ticket.try_take():  # queued: wait for a slot without holding a thread
+                if self.cancel.cancelled:
+                    return
+                await asyncio.sleep(self.POLL)
+            self._state["submitted"] = self._submitted = True
+            self.pool.submit(self._thread, loop, queue)
             while True:
                 item = await queue.get()
                 if item is _DONE:
@@ -92,13 +105,15 @@ class Bridge:
         finally:
             if not self.finished:  # the consumer went away: stop the work
                 self.cancel.cancel()
+            if not self._submitted:  # it never ran: give the place back
+                self._state["submitted"] = True
+                _abandon(self.ticket, self.cleanup, {"submitted": False})
 
-    def close_unstarted(self) -> None:
-        """Give the ticket back when the work will never start (an error before streaming)."""
-        if not self._started:
-            self.ticket.release(record=False)
-            if self.cleanup is not None:
-                self.cleanup()
+def _abandon(ticket: Ticket, cleanup, state: dict) -> None:
+    if not state["submitted"]:
+        ticket.release(record=False)
+        if cleanup is not None:
+            cleanup()
 
 
 async def watch_disconnect(request, cancel: CancelToken, every: float = 0.25) -> None:

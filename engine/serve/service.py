@@ -16,6 +16,7 @@ turn, so "now read that aloud" works across requests. System messages are not us
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -127,6 +128,8 @@ class Service:
         self.config = config or ServeConfig()
         self.gate = Gate(self.config.running, self.config.waiting)
         self.experts = ExpertCalls(engine)
+        # one thread per slot, for the server's life: runs, plans and expert calls go here
+        self.pool = ThreadPoolExecutor(max_workers=self.config.running, thread_name_prefix="hgpt-serve")
 
     @property
     def runs_dir(self) -> Path:
@@ -150,18 +153,22 @@ class Service:
             stream.close()
             uploads.close()
             raise
-        return Bridge(ticket, lambda: stream, cancel, cleanup=uploads.close)
+        return Bridge(ticket, lambda: stream, cancel, self.pool, cleanup=uploads.close)
 
     def plan(self, parsed: Parsed, uploads: Uploads, cancel: CancelToken) -> Bridge:
         """Stage 1 alone (``Engine.plan_only``): ``(plan, seconds, trace)``; nothing is run or kept."""
         ticket = self.gate.admit()
         return Bridge(ticket, lambda: self.engine.plan_only(parsed.request, [str(p) for p in parsed.attachments],
                                                             parsed.history, cancel=cancel),
-                      cancel, iterate=False, cleanup=uploads.close)
+                      cancel, self.pool, iterate=False, cleanup=uploads.close)
 
     def call_expert(self, work, cancel: CancelToken) -> Bridge:
         """``work()`` (an expert call) when a slot is free."""
-        return Bridge(self.gate.admit(), work, cancel, iterate=False)
+        return Bridge(self.gate.admit(), work, cancel, self.pool, iterate=False)
+
+    def close(self) -> None:
+        """Let the pool's threads end once their work is done (the server stopped)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def health(self) -> dict:
         from engine import __version__
