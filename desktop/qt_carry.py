@@ -138,7 +138,6 @@ class Carry(QObject):
 
     def _job(self, fn, name: str, done) -> Job:
         job = Job(fn, name)
-        job.done.connect(done)
-        job.failed.connect(self.window.chat.show_banner)
+        job.then(self.window, done, self.window.chat.show_banner)
         self.jobs = [j for j in self.jobs if j.thread.isRunning()] + [job]
         return job.start()

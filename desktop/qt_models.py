@@ -125,7 +125,6 @@ class ModelsView(QWidget):
     pull_progress = Signal(int, int)
     pull_done = Signal(str)
     lock_checked = Signal(object)  # engine.views.browse.LockStatus
-    opened = Signal(dict)
 
     def __init__(self, browser_fn, parent=None):
         """``browser_fn()`` builds the ``ModelBrowser`` (on first show)."""
@@ -188,7 +187,6 @@ class ModelsView(QWidget):
         self.pull_done.connect(self._on_pull_done)
         self.verify_button.clicked.connect(self.verify_lock)
         self.lock_checked.connect(self._show_lock)
-        self.opened.connect(self._on_opened)
         self._loading = False
 
     def _layout(self) -> None:
@@ -242,9 +240,7 @@ class ModelsView(QWidget):
         self.count_label.setText("loading…")
         self.lock_label.setText("Opening the model catalog…")
         job = Job(self._open, "hgpt-models")
-        job.done.connect(self.opened.emit)
-        job.failed.connect(lambda message: self.opened.emit({"error": message}))
-        job.start()
+        job.then(self, self._on_opened, lambda message: self._on_opened({"error": message})).start()
 
     def _open(self) -> dict:
         browser = self._browser_fn()
@@ -329,8 +325,8 @@ class ModelsView(QWidget):
         self.lock_label.setText("models.lock: hashing the files…")
         browser = self.browser
         job = Job(lambda: browser.lock(full=True), "hgpt-verify")
-        job.done.connect(self.lock_checked.emit)
-        job.failed.connect(lambda message: self.lock_label.setText(f"models.lock: could not hash the files: {message}"))
+        job.then(self, self.lock_checked.emit,
+                 lambda message: self.lock_label.setText(f"models.lock: could not hash the files: {message}"))
         job.start()
 
     def _show_lock(self, lock) -> None:
@@ -382,8 +378,7 @@ class ModelsView(QWidget):
         self.pull_label.setText(f"Pulling {model_id}…")
         self._pulling, self._pull_t0 = model_id, time.monotonic()
         job = Job(lambda: self._pull(model_id, self._cancel), "hgpt-pull")
-        job.done.connect(self.pull_done.emit)
-        job.failed.connect(lambda message: self.pull_done.emit(f"Could not pull {model_id}: {message}"))
+        job.then(self, self.pull_done.emit, lambda message: self.pull_done.emit(f"Could not pull {model_id}: {message}"))
         job.start()
 
     def _pull(self, model_id: str, cancel) -> str:

@@ -89,9 +89,7 @@ class ControllerServerBox(QWidget):
         _status(self.state, f"Asking {settings.controller}…", "running")
         self.test.setEnabled(False)
         job = Job(lambda: probe_controller(settings), "hgpt-test-controller")
-        job.done.connect(self.tested.emit)
-        job.failed.connect(self.tested.emit)
-        job.start()
+        job.then(self, self.tested.emit, self.tested.emit).start()
 
     def _show(self, found) -> None:
         self.test.setEnabled(True)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox,
-    QVBoxLayout, QWidget,
+    QCheckBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
+    QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from engine import HgptError, Settings, check_controller, home_is_forced, save_home
@@ -121,9 +121,18 @@ class SettingsView(QWidget):
         row = QHBoxLayout()
         row.addWidget(panel, 1)
         row.addStretch(0)
-        box = QVBoxLayout(self)
+        page = QWidget()
+        box = QVBoxLayout(page)
         box.addLayout(row)
         box.addStretch(1)
+        # The form is taller than a small laptop screen: it scrolls, so it never sets the
+        # window's minimum size (a focused field is scrolled into view by QScrollArea).
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setWidget(page)
+        describe(scroll, "Settings form", "scrolls when the window is small")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     def add_section(self, widget: QWidget) -> None:
         """A group the window adds below the form (e.g. Appearance, which applies at once)."""

@@ -94,9 +94,7 @@ class WelcomePage(QScrollArea):
             return
         self._loading = True
         job = Job(self._facts_fn, "hgpt-welcome")
-        job.done.connect(self.show_facts)
-        job.failed.connect(self._failed)
-        job.start()
+        job.then(self, self.show_facts, self._failed).start()
 
     def _failed(self, message: str) -> None:
         self._loading = False

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import queue
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine import CancelToken, events as ev
 
@@ -70,6 +70,26 @@ class RunWorker(QObject):
             self.finished.emit()
 
 
+class _Relay(QObject):
+    """Lives on the UI thread as a child of a view: a job's results reach the view through
+    it, and Qt drops the queued call when the view (and so the relay) is gone."""
+
+    def __init__(self, owner: QObject, done, failed):
+        super().__init__(owner)
+        self._done, self._failed = done, failed
+
+    @Slot(object)
+    def on_done(self, result) -> None:
+        self._done(result)
+        self.deleteLater()
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        if self._failed is not None:
+            self._failed(message)
+        self.deleteLater()
+
+
 class Job(QObject):
     """A function run once off the UI thread: ``done(result)`` or ``failed(message)``.
 
@@ -89,6 +109,15 @@ class Job(QObject):
         self.moveToThread(self.thread)
         self.thread.started.connect(self._work)
         self.thread.finished.connect(lambda: Job.running.discard(self))
+
+    def then(self, owner: QObject, done, failed=None) -> "Job":
+        """Call ``done(result)`` / ``failed(message)`` on the UI thread, for as long as
+        ``owner`` lives: a view closed while its job runs hears nothing (no call into a
+        deleted widget, no signal emitted from a deleted object)."""
+        relay = _Relay(owner, done, failed)
+        self.done.connect(relay.on_done)
+        self.failed.connect(relay.on_failed)
+        return self
 
     def start(self) -> "Job":
         Job.running.add(self)
