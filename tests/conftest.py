@@ -27,6 +27,19 @@ def hgpt_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def offline_mode_ends_with_its_test():
+    """An Engine in offline mode sets the process's HF_* switches and keeps what they were
+    to put back; a test ends with them put back, so the next test starts from the same
+    environment whatever ran before it."""
+    yield
+    import sys
+
+    offline = sys.modules.get("engine.offline")
+    if offline is not None:
+        offline.enforce(False)
+
+
 @pytest.fixture
 def settings(hgpt_home):
     from engine.settings import load_settings
