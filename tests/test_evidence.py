@@ -59,3 +59,17 @@ def test_an_empty_or_unreadable_draft_loses_when_the_request_asks_for_work():
     unreadable = Plan(repairs=["the controller's plan is not JSON: 'x'"], raw="x")
     assert choose({"rails": rails, "draft": unreadable}, rk, ASKS)[0] == "rails"
     assert choose({"draft": plan(("summarization", False))}, rk, ASKS)[0] == "draft"  # no rails: the draft
+
+
+def test_a_draft_that_makes_up_its_text_loses_to_the_rails():
+    rk = ranking({"text-to-speech": 0.9}, hits={"text-to-speech"})
+    rails = Plan.from_list([{"id": 0, "task": "text-to-speech", "dep": [-1], "args": {"text": "It is a tabby cat."}}])
+    copied = Plan.from_list([{"id": 0, "task": "text-to-speech", "dep": [-1],
+                              "args": {"text": "Good morning, everyone"}}])  # from a demonstration
+    sources = ["Now read that aloud.", "What animal is in chelsea.png?", "It is a tabby cat."]
+    name, why = choose({"rails": rails, "draft": copied}, rk, ASKS, sources=sources)
+    assert (name, why) == ("rails", "the draft makes up its text 'Good morning, everyone'")
+    reworded = Plan.from_list([{"id": 0, "task": "text-to-speech", "dep": [-1], "args": {"text": "a tabby cat"}},
+                               {"id": 1, "task": "summarization", "dep": [0], "args": {"text": "<resource>-0"}}])
+    assert choose({"rails": rails, "draft": reworded}, rk, ASKS, sources=sources)[1] != \
+        "the draft makes up its text 'a tabby cat'"

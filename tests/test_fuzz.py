@@ -247,7 +247,8 @@ def test_most_near_valid_plans_are_repaired_rather_than_rejected():
     by_kind = {how: f"{sum(r)}/{len(r)}" for how, r in sorted(outcomes.items())}
     assert len(outcomes) >= len(BREAKS), f"some kinds of break were never tried: {by_kind}"
     assert share >= 0.85, f"only {share:.0%} of near-valid plans were repaired: {by_kind}"
-    assert all(sum(r) / len(r) >= 0.5 for r in outcomes.values()), by_kind
+    weak = {how: by_kind[how] for how, r in outcomes.items() if sum(r) / len(r) < 0.5}
+    assert not weak, f"kinds of break mostly rejected: {weak}"
 
 
 # -- anything at all -------------------------------------------------------------------------------

@@ -11,18 +11,29 @@ plan covers, and every task it adds beyond the rails' plan is either clearly
 asked for or an intermediate step feeding one that is (the request implies it:
 "summarise this recording" needs the recording transcribed first). Small
 controllers tend to append tasks nobody asked for ("… and read it aloud"); those
-drafts lose to the rails. Each request is judged on its own.
+drafts lose to the rails. They also copy text from the demonstrations: a draft whose
+text argument is made of words found neither in the request nor in the chat log
+loses too (the rails take text only from there).
 """
 
 from __future__ import annotations
 
-from .graph import Plan
+import re
+from collections.abc import Sequence
+
+from .graph import RESOURCE_RE, Plan
 
 CLEAR = 0.75  # a clause score that clearly asks for a task (the ranking's first-step bar)
 
 
-def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto") -> tuple[str, str]:
-    """``(writer, why)``: the name of the plan to run among ``plans``."""
+WORD_RE = re.compile(r"[^\W_]{3,}")
+GROUNDED = 0.5  # the share of a text argument's words that must come from the request or the chat
+
+
+def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
+           sources: Sequence[str] = ()) -> tuple[str, str]:
+    """``(writer, why)``: the name of the plan to run among ``plans``. ``sources`` are the
+    texts a text argument may be taken from (the request and the chat log's turns)."""
     rails, drafted = plans.get("rails"), plans.get("draft")
     if drafted is None:
         return ("rails", "the rails wrote the plan") if rails is not None else ("", "no plan was written")
@@ -30,7 +41,7 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto") -> tuple
         return "draft", "the controller wrote the plan"
     if mode == "never":
         return "rails", "the rails wrote the plan"
-    problem = unusable(drafted, triage)
+    problem = unusable(drafted, triage) or (invented(drafted, sources) if sources else "")
     if problem:
         return "rails", f"the draft {problem}"
     if ranking is None:
@@ -62,6 +73,19 @@ def unusable(plan: Plan, triage) -> str:
         return "is empty although the request asks for work"
     if any(r.startswith("task ") and ("refers to later" in r or "missing argument" in r) for r in plan.repairs):
         return "is not a valid graph"
+    return ""
+
+
+def invented(plan: Plan, sources: Sequence[str]) -> str:
+    """Says which text argument of ``plan`` is not taken from ``sources``, else ''."""
+    known = {w.lower() for text in sources for w in WORD_RE.findall(text)}
+    for task in plan.tasks:
+        for value in task.args.values():
+            if not isinstance(value, str) or RESOURCE_RE.search(value):
+                continue
+            words = [w.lower() for w in WORD_RE.findall(value)]
+            if len(words) >= 2 and sum(w in known for w in words) < GROUNDED * len(words):
+                return f"makes up its text {value[:40]!r}"
     return ""
 
 

@@ -123,7 +123,8 @@ class Planner:
         unreadable: dict[str, HgptError] = {}
         plans = self._write(request, history, files, current, ranking, offered, messages, triage, trace, cancel,
                             unreadable)
-        name, why = evidence.choose(plans, ranking, triage, options.draft)
+        sources = [request, *files, *(str(turn.get("content", "")) for turn in history)]
+        name, why = evidence.choose(plans, ranking, triage, options.draft, sources)
         trace.chosen, trace.why = name, why
         trace.candidates = {k: p.to_list() for k, p in plans.items()}
         if name in unreadable:  # nothing better was written: say what went wrong
