@@ -272,10 +272,56 @@ def read_export(path: str | Path) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ChatFileError(f"{path} is not an hgpt chat export (export one with File → Export or "
                             "'hgpt chats export ID --format json')")
-    if int(data.get("version", 0)) > VERSION:
-        raise ChatFileError(f"{path} is chat export format {data.get('version')}; this hgpt reads up to "
+    version = data.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ChatFileError(f"{path} is a damaged hgpt chat export (its version is {version!r}, not a "
+                            "number); export the chat again")
+    if version > VERSION:
+        raise ChatFileError(f"{path} is chat export format {version}; this hgpt reads up to "
                             f"{VERSION}. Update hgpt")
+    problem = _shape_problem(data)
+    if problem:
+        raise ChatFileError(f"{path} is a damaged hgpt chat export ({problem}); export the chat again")
     return data
+
+
+def _shape_problem(data: dict) -> str | None:
+    """What in a current-format export is not where or what the import expects, or None."""
+    if not isinstance(data.get("conversation", {}), dict):
+        return "its conversation is not an object"
+    for key in ("messages", "runs", "files"):
+        if not isinstance(data.get(key, []), list):
+            return f"its {key} are not a list"
+    for i, f in enumerate(data.get("files", [])):
+        if not isinstance(f, dict) or not isinstance(f.get("path"), str) or not isinstance(f.get("sha256", ""), str):
+            return f"file {i} has no path"
+    ids = set()
+    for i, run in enumerate(data.get("runs", [])):
+        if not isinstance(run, dict) or not isinstance(run.get("id"), str) or not run["id"].strip():
+            return f"run {i} has no id"
+        if run["id"] in ids:
+            return f"run {run['id']} is there twice"
+        ids.add(run["id"])
+        record = run.get("record", {})
+        if not isinstance(record, dict) or not isinstance(record.get("tasks", {}), dict) \
+                or not isinstance(record.get("inputs", []), list):
+            return f"run {run['id']}'s record is not a run record"
+        for key, info in record.get("tasks", {}).items():
+            if not str(key).isdigit() or not isinstance(info, dict) or not isinstance(info.get("files", []), list) \
+                    or not all(isinstance(f, str) for f in info.get("files", [])):
+                return f"run {run['id']}'s task {key} is not a task record"
+        if not all(isinstance(f, str) for f in record.get("inputs", [])):
+            return f"run {run['id']}'s inputs are not file names"
+    for i, m in enumerate(data.get("messages", [])):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            return f"message {i} is neither the user's nor the assistant's"
+        if not isinstance(m.get("content", ""), str) or not isinstance(m.get("details") or {}, dict):
+            return f"message {i}'s text or details are not text"
+        if not isinstance(m.get("attachments", []), list) or not all(isinstance(a, str) for a in m.get("attachments", [])):
+            return f"message {i}'s attachments are not file names"
+        if m.get("run_id") is not None and not isinstance(m["run_id"], str):
+            return f"message {i}'s run id is not a run id"
+    return None
 
 
 def import_chat(store, path: str | Path, runs_dir: str | Path):
@@ -289,6 +335,16 @@ def import_chat(store, path: str | Path, runs_dir: str | Path):
             raise ChatFileError(f"{path}: its file {f['path']} is missing; copy the export's folder with it")
         if f.get("sha256") and _sha(source) != f["sha256"]:
             raise ChatFileError(f"{path}: its file {f['path']} was changed since the export (sha256 differs)")
+    listed = {f["path"] for f in data.get("files", [])}
+    for run in data.get("runs", []):  # and every file a run names is one of those
+        record = run.get("record") or {}
+        named = list(record.get("inputs", [])) + [f for info in record.get("tasks", {}).values()
+                                                  for f in info.get("files", [])]
+        for rel in named:
+            _inside(base, rel, path)
+            if rel not in listed:
+                raise ChatFileError(f"{path}: run {run['id']} names {rel}, which is not in the export's file list; "
+                                    "it was not made by hgpt")
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     made: list[Path] = []

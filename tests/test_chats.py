@@ -107,6 +107,25 @@ def test_bad_imports_are_refused_and_write_nothing(chat, tmp_path):
     escape["files"][0]["path"] = "../../etc/passwd"
     (tmp_path / "out" / "escape.json").write_text(json.dumps(escape))
     refused(tmp_path / "out" / "escape.json", "names a file outside its folder")
+    # damaged in shape: one line naming what is wrong, not a traceback or a database error
+    for n, (damage, message) in enumerate([
+        (lambda d: d | {"version": "2.0"}, "damaged hgpt chat export .its version is '2.0', not a number"),
+        (lambda d: d | {"files": "x"}, "damaged hgpt chat export .its files are not a list"),
+        (lambda d: d | {"runs": [{k: v for k, v in d["runs"][0].items() if k != "id"}]}, "run 0 has no id"),
+        (lambda d: d | {"runs": [d["runs"][0], d["runs"][0]]}, f"run {data['runs'][0]['id']} is there twice"),
+        (lambda d: d | {"messages": d["messages"] + [{"role": "system", "content": "x"}]},
+         "message 4 is neither the user's nor the assistant's"),
+        (lambda d: d | {"messages": [{"role": "user", "content": 3}]}, "message 0's text or details are not text"),
+    ]):
+        (tmp_path / "out" / f"damaged{n}.json").write_text(json.dumps(damage(json.loads(out.read_text()))))
+        refused(tmp_path / "out" / f"damaged{n}.json", message)
+    # a run naming a file that is in the folder but not in the export's list (so never checked by sha256)
+    unlisted = json.loads(out.read_text())
+    wav_path = next(f["path"] for f in unlisted["files"] if f["path"].endswith(".wav"))
+    shutil.copyfile(tmp_path / "out" / wav_path, tmp_path / "out" / "extra.wav")
+    unlisted["runs"][-1]["record"]["tasks"]["2"]["files"].append("extra.wav")
+    (tmp_path / "out" / "unlisted.json").write_text(json.dumps(unlisted))
+    refused(tmp_path / "out" / "unlisted.json", "names extra.wav, which is not in the export's file list")
     wav = next(f for f in data["files"] if f["path"].endswith(".wav"))
     target = tmp_path / "out" / wav["path"]
     target.write_bytes(target.read_bytes()[:-4] + b"\0\0\0\0")
