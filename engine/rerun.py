@@ -1,7 +1,8 @@
 """Runs you can repeat: re-run part of a recorded run, or replay it whole.
 
 ``Engine.rerun(run_id, from_task, changes)`` re-runs task ``from_task`` and every task
-that depends on it (and any task ``changes`` touches, with its dependents); the other
+that depends on it (and any task whose arguments or model ``changes`` really change — a
+value given as it was recorded changes nothing — with its dependents); the other
 tasks keep the recorded run's results, copied into the new run's folder, and are
 reported as ``TaskFinished(cached=True)`` without running. The new run is recorded in
 the same conversation, with ``origin`` naming the run it came from.
@@ -209,8 +210,8 @@ def _same_as_history(run_id: str, path: Path, record: dict, row) -> None:
     mine = {"plan": record.get("plan"), "results": _comparable(record.get("tasks", {}))}
     theirs = {"plan": row.plan, "results": _comparable(row.results)}
     if row.status != "running" and plain(mine) != plain(theirs):
-        what = "plan" if plain(mine["plan"]) != plain(theirs["plan"]) else "results"
-        raise RunRecordError(f"run {run_id}'s run.json was edited since the run (its {what} differs from "
+        what = "plan differs" if plain(mine["plan"]) != plain(theirs["plan"]) else "results differ"
+        raise RunRecordError(f"run {run_id}'s run.json was edited since the run (its {what} from "
                              f"the history's copy in hgpt.db); restore {path} or ask the request again")
 
 
@@ -332,10 +333,13 @@ def prepare_rerun(recorded: Recorded, from_task: int, changes: Changes, task_typ
     _check_task(plan, int(from_task), recorded)
     attachments = {p.name: modality_of(p) for p in recorded.attachments()}
     extra: list[Path] = []
+    touched: set[int] = set()  # tasks whose arguments or model really change (a value as recorded is no change)
     for task_id, values in changes.args.items():
         task = _check_task(plan, task_id, recorded)
         for arg, value in values.items():
             checked, new_file = _check_value(task, arg, value, task_types, attachments, plan, recorded)
+            if new_file is not None or checked.strip() != str(task.args.get(arg, "")).strip():
+                touched.add(task_id)
             if new_file is not None:
                 if new_file.name in attachments:
                     raise UserInputError(f"{new_file.name} has the name of one of the run's attachments; "
@@ -352,11 +356,13 @@ def prepare_rerun(recorded: Recorded, from_task: int, changes: Changes, task_typ
     for task_id, model_id in changes.models.items():
         task = _check_task(plan, task_id, recorded)
         _check_model(task, model_id, registry)
-        models[task_id], reasons[task_id] = model_id, "changed by you for this re-run"
+        if model_id != models[task_id]:
+            models[task_id], reasons[task_id] = model_id, "changed by you for this re-run"
+            touched.add(task_id)
     problems = validate(plan.tasks, task_types)
     if problems:
         raise UserInputError("the changed plan has problems: " + "; ".join(problems))
-    again = dependents(plan, {int(from_task)} | set(changes.args) | set(changes.models))
+    again = dependents(plan, {int(from_task)} | touched)
     # a task that did not finish in the recorded run has no result to keep: it runs again
     again |= dependents(plan, {t.id for t in plan.tasks if recorded.task_info(t.id).get("status") != "done"})
     given = {t.id: _given(recorded, t.id) for t in plan.tasks if t.id not in again}

@@ -166,6 +166,16 @@ def test_rerun_of_the_last_task_alone(settings):
     assert events[-1].record["tasks"]["2"]["text"] == "read aloud: something else"
 
 
+def test_a_value_or_model_given_as_recorded_changes_nothing(settings):
+    engine, _, record = first_run(settings, extra=["Said."])
+    same = Changes.parse(sets=["0.text=hello there", "1.text=<resource>-0"], models=["1=test/count"])
+    events = list(engine.rerun(record["run_id"], 2, same))
+    assert [e.task_id for e in kinds(events, ev.TaskStarted)] == [2]  # tasks 0 and 1 are kept
+    assert [e.task_id for e in kinds(events, ev.TaskFinished) if e.cached] == [0, 1]
+    assert events[-1].record["origin"]["kept_tasks"] == [0, 1]
+    assert {e.task_id: e.reason for e in kinds(events, ev.ModelSelected)}[1] == f"as recorded in run {record['run_id']}"
+
+
 # -- bad input: one clear line, nothing written ------------------------------------------------------
 def _runs(settings):
     return sorted(p.name for p in settings.runs_dir.iterdir())
