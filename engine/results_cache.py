@@ -12,7 +12,8 @@ On disk, under ``<data folder>/cache/results``: ``<key[:2]>/<key>/entry.json`` (
 data, provenance, and each output file's name, size and sha256) beside copies of the
 output files. An entry is written in a temporary folder and renamed into place, so a
 reader sees all of it or nothing. A hit is checked before use: a file that was deleted
-or changed drops the entry and the task is computed again. The folder is bounded
+or changed drops the entry and the task is computed again (a run that computes it
+anyway, such as a replay or a re-run, puts the entry back whole). The folder is bounded
 (``Settings.results_cache_mb``; 0 turns the cache off): after each write the least
 recently used entries go until it fits. ``hgpt cache clear`` is not needed: deleting
 the folder is always safe.
@@ -142,8 +143,12 @@ class ResultsCache:
         try:
             files = [Path(f) for f in result.files]
             size = sum(f.stat().st_size for f in files)
-            if size > self.limit_bytes or self._folder(key).is_dir():
+            if size > self.limit_bytes:
                 return False
+            if self._folder(key).is_dir():
+                if self._whole(self._folder(key)):
+                    return False
+                self._drop(self._folder(key))  # a file of it was deleted or changed: this result replaces it
             tmp = self.root / "tmp" / uuid.uuid4().hex
             tmp.mkdir(parents=True)
             try:
@@ -167,6 +172,15 @@ class ResultsCache:
             return False
         self._grew(size + len(json.dumps(entry)))
         return True
+
+    @staticmethod
+    def _whole(folder: Path) -> bool:
+        """Whether an entry still has its record and every file at its size (``get`` hashes them)."""
+        try:
+            entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
+            return all((folder / f["name"]).stat().st_size == f["size"] for f in entry.get("files", []))
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
     def _grew(self, added: int) -> None:
         """Evict only when this process's running total says the bound is passed, so a

@@ -328,6 +328,19 @@ def test_a_request_run_again_takes_its_results_from_the_cache(settings):
     assert [e.task_id for e in kinds(events, ev.TaskStarted)] == [2]
     assert isinstance(events[-1], ev.AnswerDone)
 
+    # deleted again, then a replay (which computes without reading the cache) puts the entry back whole
+    def delete_cached_wavs():
+        gone = [f for _, _, folder in cache.entries() for f in folder.iterdir() if f.suffix == ".wav"]
+        for f in gone:
+            f.unlink()
+        return len(gone)
+
+    assert delete_cached_wavs() == 1
+    assert isinstance(list(engine.replay(record["run_id"]))[-1], ev.AnswerDone)
+    controller.enqueue(json.dumps(CHAIN), "And again.")
+    events = list(engine.run("shout, count and say it"))
+    assert kinds(events, ev.TaskStarted) == [] and all(e.cached for e in kinds(events, ev.TaskFinished))
+
 
 def test_the_cache_key_covers_inputs_model_and_settings(settings, tmp_path):
     cache = ResultsCache(tmp_path / "results")
