@@ -67,3 +67,17 @@ def test_bad_input_is_one_line_and_exit_2(recorded, capsys, settings):
         err = capsys.readouterr().err
         assert err.startswith("hgpt: ") and message in err and err.count("\n") == 1, (argv, err)
     assert sorted(p.name for p in settings.runs_dir.iterdir()) == before
+
+
+def test_a_reader_that_goes_away_is_not_a_data_folder_fault(recorded, capsys, monkeypatch):
+    class ClosedPipe:  # what 'hgpt runs show ID | head -3' gives print once head has exited
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    _, _, record = recorded
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["runs", "show", record["run_id"]]) == 141
+    assert capsys.readouterr().err == ""  # not "cannot write its data: Broken pipe; check the data folder"

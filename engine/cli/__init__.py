@@ -1,6 +1,7 @@
 """The ``hgpt`` command. Each sub-command lives in its own module with ``add_parser``.
 
-Exit codes: 0 success, 1 the run failed, 2 bad input or usage, 130 cancelled.
+Exit codes: 0 success, 1 the run failed, 2 bad input or usage, 130 cancelled, 141 the
+output's reader went away (``| head``).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sqlite3
 import sys
 
@@ -51,11 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hgpt: cancelled", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # what reads the output went away ('| head'): not the data folder's fault
+        _quiet_stdout()
+        return 141
     except (OSError, sqlite3.Error) as exc:  # the data folder could not be written
         from ..faults import storage_message
 
         print(f"hgpt: {storage_message(exc, 'its data')}", file=sys.stderr)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so flushing it at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
 
 
 if __name__ == "__main__":
