@@ -209,8 +209,9 @@ class Engine:
         written (a ``UserInputError``).
 
         ``missing`` says what happens when pre-flight finds a model the plan needs that is
-        not installed but can be pulled (``engine.preflight``): ``"run"`` goes on (that task
-        fails saying how to get it), ``"stop"`` ends the run before execution saying exactly
+        not installed but can be pulled (``engine.preflight``): ``"run"`` goes on without it (the
+        task runs with the best installed candidate selection offered, else fails saying how
+        to get its model), ``"stop"`` ends the run before execution saying exactly
         what to run, ``"fetch"`` downloads it and runs, ``"ask"`` waits on ``PreflightReady``
         for ``send("fetch" | "run" | None)``."""
         request = _checked_request(request)
@@ -480,9 +481,47 @@ class Engine:
         if policy == "stop":
             raise ModelsMissingError(report.stop_message())
         if policy == "fetch":
-            yield from self._fetch(run, needs)
+            changed = yield from self._fetch(run, needs)
+        else:
+            changed = yield from self._fall_back(run, needs)
+        if changed:
             after = self.preflight(run.plan.tasks, run.selections, run.selection_errors)
             yield ev.PreflightReady(run.record.run_id, [t.to_dict() for t in after.tasks], after.summary())
+
+    def _fall_back(self, run: "_Run", needs):
+        """Run without downloading: a task whose chosen model is not downloaded runs with the
+        best installed candidate selection offered it, when there is one (a model the user
+        pinned in review is kept); the others fail at execution saying how to get theirs.
+        Returns whether a selection changed."""
+        from .select import Selection
+
+        changed = False
+        for row in needs:
+            old = run.selections.get(row.task_id)
+            if old is None or row.task_id in run.pinned:
+                continue
+            local = self._installed_candidate(old, row.task)
+            if local is None:
+                continue
+            sel = Selection(old.task_id, local.model_id, f"{old.model_id} is not downloaded, so the best installed "
+                            "candidate runs instead", local, old.candidates, old.seconds)
+            run.selections[row.task_id] = sel
+            changed = True
+            yield ev.ModelSelected(run.record.run_id, row.task_id, row.task, sel.model_id, sel.reason,
+                                   sel.candidates, sel.seconds)
+        return changed
+
+    def _installed_candidate(self, selection, task: str):
+        """The first (most downloaded) of ``selection``'s other candidates that is installed
+        and can run ``task`` here, or None."""
+        for card in selection.candidates:
+            model_id = card["id"]
+            if model_id == selection.model_id or model_id not in self.registry:
+                continue
+            expert = self.registry.get(model_id)
+            if task in expert.tasks and expert.missing() is None:
+                return expert
+        return None
 
     def _fetch(self, run: "_Run", needs):
         """Download the models pre-flight found missing (progress as ``TaskProgress`` in bytes on
@@ -521,6 +560,7 @@ class Engine:
                 run.selection_errors.pop(task.id, None)
                 yield ev.ModelSelected(run.record.run_id, task.id, task.task, model_id, sel.reason,
                                        sel.candidates, sel.seconds)
+        return True
 
     def _pull_with_progress(self, run: "_Run", spec: str, rows):
         """``pull`` in a thread, its bytes reported as ``TaskProgress`` of the first task needing it."""

@@ -4,7 +4,9 @@ Only stage 1 runs: no expert is loaded, no run folder is written. Useful to see
 why a request is planned as it is (which clause asked for which task, what was on
 offer, whether the controller was asked) before running it with ``hgpt ask``. The
 pre-flight follows (``engine.preflight``, with the likely models): per task the model,
-installed or not, its download size and memory, the plan's peak, and a verdict.
+installed or not, its download size and memory, the plan's peak, and a verdict. With
+``--online`` the likely models include those that can be pulled (or, in hybrid and
+remote inference, the endpoint's), as ``hgpt ask --online`` would select them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from .ask import _clip, add_request_arguments, checked_settings
 def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="show the task graph for a request, without running it")
     add_request_arguments(p, json_help="print the plan and the planner's trace as JSON")
+    p.add_argument("--online", action="store_true", help="let the pre-flight consider what the network allows: "
+                   "models that can be pulled, the inference endpoint (nothing is downloaded)")
     p.set_defaults(func=run)
 
 
@@ -27,6 +31,8 @@ def run(args, out=None) -> int:
 
     out = out or sys.stdout
     settings = checked_settings(args)
+    if getattr(args, "online", False):
+        settings = settings.with_(offline=False)
     engine = Engine(settings)
     plan, seconds, trace = engine.plan_only(args.request, args.attach)
     preflight = engine.preflight(plan.tasks) if plan.tasks else None
