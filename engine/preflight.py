@@ -11,6 +11,8 @@ the memory manager follows at run time) — and a verdict:
 * ``download`` — not installed but can be pulled: the size and the exact command;
 * ``no disk`` — would need a download larger than the free disk;
 * ``too large`` — more memory than the whole budget (the manager would refuse it);
+  a model that fits alone but not beside the experts of the tasks running at the same
+  time is ``tight``, and its words say with which;
 * ``no model`` — nothing installed, pullable or remote is known for the task type.
 
 A task selection found no model for gets the catalog's most downloaded pullable model
@@ -29,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .memory import TOO_LARGE, estimate_mb, fit, total_memory_mb
+from .memory import TIGHT, TOO_LARGE, estimate_mb, fit, total_memory_mb
 from .ondemand import MEMORY_FACTOR, PendingExpert, pullable
 from .schedule import simulate, steps
 
@@ -231,6 +233,10 @@ def check(tasks, selections: dict, errors: dict | None = None, *, catalog=None, 
             row.verdict = TOO_BIG
             row.words = (f"too large for the memory budget: needs about {_mb(row.memory_mb)}, the budget is "
                          f"{_mb(budget_mb)} (raise memory_budget_mb in Settings or pick a smaller model)")
+        elif memory is not None and memory.over_budget and row.verdict in (RUNS, DOWNLOAD):
+            row.fit = TIGHT
+            row.words += (f"; with {', '.join(memory.with_models)} loaded beside it (the tasks run at the same "
+                          f"time) the experts exceed the {_mb(budget_mb)} memory budget")
         report.tasks.append(row)
     report.seconds = time.perf_counter() - started
     return report

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakehub import COMMIT, FakeHub
+from fakehub import FakeHub
 
 from engine import events as ev
 from engine.catalog import open_catalog
@@ -147,6 +147,19 @@ def test_peak_counts_the_controller_and_the_experts_kept_loaded(hgpt_home):
     assert rows[1].peak_mb == pytest.approx(ctrl + 300, abs=0.1)  # a stays loaded for task 2 while b runs
     assert rows[0].kept and rows[2].load == "loaded" and report.loads == 2
     assert report.peak_mb == pytest.approx(ctrl + 300, abs=0.1)
+
+
+def test_experts_that_run_at_once_and_together_exceed_the_budget_are_tight(hgpt_home):
+    a, b, c = Sized("a", 600), Sized("b", 600), Sized("c", 100)
+    plan = [task(0), task(1), task(2, dep=[0, 1])]
+    chosen = {0: selection(0, a), 1: selection(1, b), 2: selection(2, c)}
+    rows = {t.task_id: t for t in check(plan, chosen, budget_mb=1000, max_workers=2).tasks}
+    assert [rows[i].verdict for i in range(3)] == ["runs"] * 3
+    assert (rows[0].fit, rows[1].fit, rows[2].fit) == ("tight", "tight", "fits")
+    assert rows[0].words == "runs; with b loaded beside it (the tasks run at the same time) the experts exceed the " \
+                            "1,000 MB memory budget"
+    one_at_a_time = {t.task_id: t for t in check(plan, chosen, budget_mb=1000, max_workers=1).tasks}
+    assert one_at_a_time[0].fit == "fits" and one_at_a_time[0].words == "runs"
 
 
 def test_a_task_without_a_model_gets_the_catalogs_pullable_suggestion(hgpt_home):
