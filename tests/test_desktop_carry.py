@@ -98,3 +98,25 @@ def test_export_and_import_from_the_window(make_window, qtbot, tmp_path):
     bad.write_text("{}")
     window.carry.import_(str(bad))
     qtbot.waitUntil(lambda: any("not an hgpt chat export" in b.text() for b in _banner_texts(window)), timeout=30_000)
+
+
+def test_rerun_of_a_run_changed_on_disk_says_why_in_a_banner_and_runs_nothing(make_window, qtbot):
+    import shutil
+
+    window = _run_showcase(make_window, qtbot)
+    first = window.store.runs()[0]
+    # its input deleted while the editor is open: Run says why, and nothing is recorded
+    assert window.carry.rerun_from(1)
+    (Path(first.run_dir) / "inputs" / "chelsea.png").unlink()
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        window.review.run_button.click()
+    qtbot.waitUntil(lambda: any("input chelsea.png was deleted" in b.text() for b in _banner_texts(window)),
+                    timeout=30_000)
+    assert [r.id for r in window.store.runs()] == [first.id] and window.worker is None
+    # its folder deleted: the editor does not open, the banner says so
+    shutil.rmtree(first.run_dir)
+    window.plan.select(1)
+    window.plan.rerun_button.click()
+    assert not window.review.isVisible() and window.carry.pending is None
+    assert any(f"folder {first.run_dir} was deleted" in b.text() for b in _banner_texts(window))
+    assert [r.id for r in window.store.runs()] == [first.id]
