@@ -34,8 +34,9 @@ def add_request_arguments(p, json_help: str) -> None:
     p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
                    help="an image or audio file (repeatable)")
     p.add_argument("--json", action="store_true", help=json_help)
-    p.add_argument("--controller", metavar="GGUF|URL", help="a chat GGUF to plan with (default: embedded "
-                   "SmolLM2-135M), or the http:// address of an OpenAI-compatible server")
+    p.add_argument("--controller", metavar="NAME|GGUF|URL", help="the controller: a models.lock name "
+                   "(hgpt models list), a chat GGUF, or the http:// address of an OpenAI-compatible server "
+                   "(default: the best installed one for this computer's memory)")
     p.add_argument("--chat-format", help="override the chat format read from the GGUF")
     p.add_argument("--threads", type=int, help="llama.cpp threads")
 
