@@ -49,6 +49,7 @@ class FakeController(Controller):
     * "shout X" → translation of "hi there", then text-to-speech of its output;
     * "look" (with an image attached) → image-classification of the first attached file;
     * "hold" → the answer waits (up to 60 s) until ``release`` is set or the run is cancelled;
+    * "ponder" → the plan waits the same way (a long planning call), then no tasks;
     * anything else → no tasks, a direct answer."""
 
     name = "fake"
@@ -62,6 +63,8 @@ class FakeController(Controller):
 
     def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None):
         text = messages[-1]["content"]
+        if "ponder" in text:
+            self._hold(cancel)
         if "shout" in text:
             return json.dumps([{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hi there"}},
                                {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<resource>-0"}}])
@@ -70,20 +73,22 @@ class FakeController(Controller):
             return json.dumps([{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": name}}])
         return "[]"
 
-    def stream(self, messages, *, max_tokens=512, cancel=None):
-        prompt = json.dumps(messages)
-        if "hold" in prompt:
+    def _hold(self, cancel) -> None:
+        with self._lock:
+            self.holding += 1
+        try:
+            deadline = time.monotonic() + 60
+            while not self.release.is_set() and time.monotonic() < deadline:
+                if cancel is not None:
+                    cancel.check()
+                time.sleep(0.02)
+        finally:
             with self._lock:
-                self.holding += 1
-            try:
-                deadline = time.monotonic() + 60
-                while not self.release.is_set() and time.monotonic() < deadline:
-                    if cancel is not None:
-                        cancel.check()
-                    time.sleep(0.02)
-            finally:
-                with self._lock:
-                    self.holding -= 1
+                self.holding -= 1
+
+    def stream(self, messages, *, max_tokens=512, cancel=None):
+        if "hold" in json.dumps(messages):
+            self._hold(cancel)
         for word in ("Hello", " from", " the", " fake", " controller."):
             if cancel is not None:
                 cancel.check()

@@ -218,6 +218,38 @@ def test_a_client_that_disconnects_cancels_its_run(settings):
         assert httpx.get(f"{url}/health").json()["queue"]["running"] == 0
 
 
+def test_a_client_that_leaves_while_planning_stops_the_plan(settings):
+    engine, controller = fake_engine(settings)
+    with served(engine) as url:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{url}/tasks", timeout=1.5, json={"messages": [{"role": "user", "content": "ponder it"}]})
+        assert controller.holding == 1  # still planning when the client left
+        # stopped within the controller's call (it would hold 60 s), its slot given back
+        assert wait_for(lambda: controller.holding == 0, timeout=10)
+        assert wait_for(lambda: httpx.get(f"{url}/health").json()["queue"]["running"] == 0, timeout=5)
+    assert engine.history.runs() == []
+
+
+def test_an_mcp_client_that_gives_up_cancels_its_run(settings):
+    """The client's timeout sends notifications/cancelled; the server stops the run."""
+    from mcp import Client
+
+    engine, controller = fake_engine(settings)
+
+    async def session(url):
+        async with Client(f"{url}/mcp") as client:
+            with pytest.raises(Exception):
+                await client.call_tool("ask", {"request": "hold on"}, read_timeout_seconds=1.5)
+            return await client.call_tool("translation", {"text": "still here"})
+
+    with served(engine) as url:
+        after = asyncio.run(session(url))
+        assert wait_for(lambda: _run_statuses(engine) == ["cancelled"]), _run_statuses(engine)
+        assert controller.holding == 0
+        assert httpx.get(f"{url}/health").json()["queue"]["running"] == 0
+    assert after.content[0].text == "STILL HERE"  # the session goes on after a cancelled call
+
+
 # -- the experts over the Hugging Face inference protocol --------------------------------------------
 def test_huggingface_inference_client_calls_an_expert(engine, monkeypatch):
     import huggingface_hub.constants

@@ -16,13 +16,16 @@ Messages may carry files as OpenAI content parts with data URLs; the reference's
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from engine import CancelToken
 
 from .api_openai import collect
-from .responses import run_error
+from .responses import error, run_error
+from .runs import watch_disconnect
 from .schemas import HuggingGPTAnswer, HuggingGPTRequest, PlannedTask, TaskResult, error_responses
 from .service import Service, parse_messages
 
@@ -50,7 +53,7 @@ def router(service: Service) -> APIRouter:
         """The whole pipeline; the answer as ``{"message": …}``."""
         outcome, files = await _run(body, request)
         if outcome.status != "done":
-                return run_error(outcome)
+            return run_error(outcome)
         return JSONResponse({"message": outcome.public_text(files, relative=True)},
                             headers={"X-Hgpt-Run": outcome.run_id})
 
@@ -72,8 +75,14 @@ def router(service: Service) -> APIRouter:
             uploads.close()
             raise
         plan = None
-        async for result in bridge:
-            plan = result[0]
+        watcher = asyncio.create_task(watch_disconnect(request, cancel))  # a client that leaves stops planning
+        try:
+            async for result in bridge:
+                plan = result[0]
+        finally:
+            watcher.cancel()
+        if plan is None:  # the client left while the request waited for a slot
+            return error(409, "the request was cancelled before it was planned", "cancelled")
         return plan.to_list()
 
     @api.post("/results", response_model=dict[str, TaskResult],
@@ -82,7 +91,7 @@ def router(service: Service) -> APIRouter:
         """Run the request; each task's result, keyed by task id."""
         outcome, files = await _run(body, request)
         if outcome.status != "done":
-                return run_error(outcome)
+            return run_error(outcome)
         out = {}
         inputs = {name: files.url(f"{outcome.record.get('run_dir', '')}/inputs/{name}")[len(files.base):]
                   for name in outcome.record.get("attachments", [])}
