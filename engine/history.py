@@ -515,11 +515,16 @@ class RunKeeper:
 
     PROGRESS = (ev.PlanReady, ev.PlanReviewed, ev.ModelSelected, ev.TaskFinished, ev.TaskFailed,
                 ev.TaskSkipped)
+    # written with the next write: no work was done for them (a selection, a result kept
+    # or cached), and each write is a commit the disk syncs
+    DEFERRED = (ev.ModelSelected,)
+    FLUSH = (ev.TaskStarted, ev.Token, ev.PreflightReady, ev.ReviewRequested)  # before work or a wait
 
     def __init__(self, open_store, record: RunRecord, conversation_id: int | None):
         self.record, self.conversation_id = record, conversation_id
         self.store = open_store()
         self.problem = ""
+        self.dirty = False  # progress not written yet (see progress)
         if not isinstance(self.store, HistoryStore):
             self.problem = f"this run is not kept in the history ({self.store})"
             self.store = None
@@ -545,9 +550,19 @@ class RunKeeper:
         return self._write(write)
 
     def progress(self, event: ev.Event) -> str | None:
-        if self.store is None or not isinstance(event, self.PROGRESS):
+        """Write the record's progress after ``event``: at once after work (a plan, a task
+        computed, failed or skipped); a selection or a kept or cached result waits for the
+        next write, or the next task, answer token or wait for the user, so a re-run that
+        keeps N tasks does not commit more often than running its one task alone."""
+        if self.store is None:
             return None
-        return self._write(lambda: self.store.update_run(self.record))
+        if isinstance(event, self.DEFERRED) or (isinstance(event, ev.TaskFinished) and event.cached):
+            self.dirty = True
+            return None
+        if isinstance(event, self.PROGRESS) or (self.dirty and isinstance(event, self.FLUSH)):
+            self.dirty = False
+            return self._write(lambda: self.store.update_run(self.record))
+        return None
 
     def finish(self, stage_doing: str = "") -> None:
         record = self.record

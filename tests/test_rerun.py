@@ -166,6 +166,38 @@ def test_rerun_of_the_last_task_alone(settings):
     assert events[-1].record["tasks"]["2"]["text"] == "read aloud: something else"
 
 
+def test_kept_tasks_cost_no_history_commits_and_computed_ones_are_kept_at_once(settings, monkeypatch):
+    from engine.history import HistoryStore
+
+    engine, controller, chain = first_run(settings)
+    controller.enqueue(json.dumps([dict(CHAIN[2], id=0, dep=[-1], args={"text": "11 letters: HELLO THERE"})]), "Said.")
+    one = list(engine.run("say it"))[-1].record
+    writes = []
+    real = HistoryStore.update_run
+    monkeypatch.setattr(HistoryStore, "update_run", lambda self, record: writes.append(1) or real(self, record))
+
+    def commits(stream):
+        writes.clear()
+        events = []
+        for event in stream:  # the engine writes after the consumer has seen the event: look at the next one
+            last = events[-1] if events else None
+            if isinstance(last, ev.TaskFinished) and not last.cached:  # a computed result is kept at once
+                assert str(last.task_id) in engine.history.run(last.run_id).results
+            if isinstance(last, ev.TaskStarted):  # and the selections before a task runs
+                assert str(last.task_id) in engine.history.run(last.run_id).selections
+            events.append(event)
+        assert isinstance(events[-1], ev.AnswerDone)
+        return len(writes), events[-1].record
+
+    controller.enqueue("Said.", "Said.")
+    kept_two, rerun = commits(engine.rerun(chain["run_id"], 2))
+    alone, _ = commits(engine.rerun(one["run_id"], 0))
+    assert (kept_two, alone) == (3, 3)  # the plan, the selections before execution, the task's result
+    # what was not written on the way is there at the end
+    assert engine.history.run(rerun["run_id"]).results["0"]["text"] == "HELLO THERE"
+    assert engine.history.run(rerun["run_id"]).selections.keys() == {"0", "1", "2"}
+
+
 def test_a_value_or_model_given_as_recorded_changes_nothing(settings):
     engine, _, record = first_run(settings, extra=["Said."])
     same = Changes.parse(sets=["0.text=hello there", "1.text=<resource>-0"], models=["1=test/count"])
