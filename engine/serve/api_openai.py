@@ -96,6 +96,7 @@ async def collect(bridge, request: Request, cancel: CancelToken) -> Outcome:
             outcome.apply(event)
     finally:
         watcher.cancel()
+    outcome.queued = bridge.ticket.waited
     return outcome
 
 
@@ -130,6 +131,7 @@ async def _chunks(bridge, files, created: int):
             elif isinstance(event, ev.Token):
                 yield _chunk(run_id, created, {"content": event.text})
             elif isinstance(event, ev.AnswerDone):
+                outcome.queued = bridge.ticket.waited
                 details = outcome.public_text(files)
                 direct = outcome.answer.get("direct", "")
                 tail = details[len(direct):] if details.startswith(direct) else ""

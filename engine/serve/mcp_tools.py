@@ -132,6 +132,7 @@ class McpTools:
         outcome = Outcome()
         async for event in bridge:
             outcome.apply(event)
+        outcome.queued = bridge.ticket.waited
         if outcome.status != "done":
             return _error(f"the run {outcome.status}" + (f" while {outcome.stage}: {outcome.error}" if outcome.error else ""))
         content: list = [types.TextContent(text=outcome.public_text(self.files))]

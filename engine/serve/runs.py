@@ -136,6 +136,7 @@ class Outcome:
     answer: dict = field(default_factory=dict)  # {"direct", "workflow", "notes"}
     text: str = ""
     notices: list[str] = field(default_factory=list)
+    queued: float = 0.0  # seconds the request waited for a slot before the engine started it
 
     def apply(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
@@ -180,7 +181,8 @@ class Outcome:
 
     def summary(self, files: RunFiles, relative: bool = False) -> dict:
         """The ``hgpt`` field of an API answer: the run id, plan, per-task results and files,
-        the engine's own timings (seconds per stage and in total)."""
+        the engine's own timings (seconds per stage and in total) and the seconds the request
+        waited in the queue before the engine started it."""
         results = self.results(files, relative)
         return {"run_id": self.run_id, "status": self.status, "plan": self.record.get("plan", []),
                 "results": results, "files": [u for r in results for u in r["files"]],
@@ -188,8 +190,8 @@ class Outcome:
                            "workflow": [files.rewrite(w, self.paths(), relative=relative)
                                         for w in self.answer.get("workflow", [])],
                            "notes": list(self.answer.get("notes", []))},
-                "timings": self.record.get("timings", {}), "controller": self.record.get("controller", ""),
-                "notices": self.notices}
+                "timings": self.record.get("timings", {}), "queued": round(self.queued, 3),
+                "controller": self.record.get("controller", ""), "notices": self.notices}
 
 
 def public_event(event: ev.Event, files: RunFiles) -> dict:
