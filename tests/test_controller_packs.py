@@ -101,3 +101,22 @@ def test_a_joined_file_in_a_read_only_folder_keeps_its_stamp_elsewhere(split_pac
     out.write_bytes(b"GGUF" + b"\1" * (len(body) - 4))
     with pytest.raises(ModelFileError, match="does not match models.lock.*reinstall hgpt"):
         packs.ensure_joined(entry, app, stamps=stamps)
+
+
+def test_a_joined_controller_without_its_parts_counts_as_installed_and_is_verified(split_pack, hgpt_home):
+    """As the Linux package carries it: the joined file, none of the part files."""
+    from engine.models.verify import MISMATCH, MISSING, VERIFIED, check_model, check_presence
+
+    entry, body, site = split_pack
+    for part in site.glob("toy_part*/data/*.bin"):
+        part.unlink()
+    assert check_presence(entry) == MISSING and check_model(entry).status == MISSING
+    joined = hgpt_home / "models" / "toy.gguf"
+    joined.parent.mkdir(parents=True)
+    joined.write_bytes(body)
+    assert check_presence(entry) == "installed"
+    check = check_model(entry)
+    assert check.status == VERIFIED and check.files[0].path == joined
+    joined.write_bytes(b"GGUF" + b"\0" * (len(body) - 4))  # same size, other bytes
+    assert check_presence(entry) == "installed" and check_model(entry).status == MISMATCH
+    assert "does not match models.lock" in check_model(entry).message()

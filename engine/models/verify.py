@@ -117,7 +117,35 @@ def _installed_version(entry: ModelEntry) -> str:
         return ""
 
 
+def joined_file(entry: ModelEntry) -> Path | None:
+    """Where ``entry``'s joined file is, when it comes in parts and was joined: the folder
+    the app carries it in (``<prefix>/share/hgpt/models``) or the data folder's models."""
+    if entry.joined is None:
+        return None
+    import sys
+
+    from ..settings import default_home
+
+    for folder in (Path(sys.prefix) / "share" / "hgpt" / "models", default_home() / "models"):
+        if (folder / entry.joined.path).is_file():
+            return folder / entry.joined.path
+    return None
+
+
+def _joined_check(entry: ModelEntry, path: Path, cached: bool) -> FileCheck:
+    j = entry.joined
+    file = ModelFile(j.path, j.sha256, j.size)
+    size = path.stat().st_size
+    if size != j.size:
+        return FileCheck(file, path, MISMATCH, size=size)
+    digest = sha256_file(path, cached=cached)
+    return FileCheck(file, path, VERIFIED if digest == j.sha256 else MISMATCH, digest, size)
+
+
 def check_model(entry: ModelEntry, *, cache_dir: Path | None = None, cached: bool = False) -> ModelCheck:
+    joined = joined_file(entry)
+    if joined is not None:  # the joined file is what runs; its parts may be gone (the package drops them)
+        return ModelCheck(entry, [_joined_check(entry, joined, cached)])
     check = ModelCheck(entry, [_check_file(entry, f, cache_dir, cached) for f in entry.files])
     if entry.kind == "pypi" and check.status == MISMATCH:
         installed = _installed_version(entry)
@@ -128,6 +156,9 @@ def check_model(entry: ModelEntry, *, cache_dir: Path | None = None, cached: boo
 
 def check_presence(entry: ModelEntry, *, cache_dir: Path | None = None) -> str:
     """A quick status without hashing: missing, mismatch (wrong size) or installed."""
+    joined = joined_file(entry)
+    if joined is not None:
+        return "installed" if joined.stat().st_size == entry.joined.size else MISMATCH
     for file in entry.files:
         path = paths.file_path(entry, file, cache_dir)
         if path is None or not path.is_file():
