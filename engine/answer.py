@@ -11,6 +11,7 @@ parts (``direct``, ``workflow`` steps, ``notes`` on what failed outside any task
 
 from __future__ import annotations
 
+import re
 from typing import Iterator, Sequence
 
 from .cancel import CancelToken
@@ -111,6 +112,17 @@ def direct_answer_fallback(results: Sequence[dict]) -> str:
     if files:
         parts.append("Output: " + ", ".join(files))
     return " ".join(parts)
+
+
+ADDRESSES_ME = re.compile(r"\b(you|your|yours|yourself|hgpt)\b", re.IGNORECASE)
+
+
+def asks_about_me(request: str) -> bool:
+    """Whether a request speaks to the assistant ("which files can you read?"): only then
+    does the prompt say what this installation can do. Said to every question, the list
+    of model tasks pulls plain questions towards machine learning ("H2O" became a
+    machine-learning platform, the leap year 365 days, with Qwen2.5-Coder-1.5B)."""
+    return bool(ADDRESSES_ME.search(request))
 
 
 def about_hgpt(task_types: Sequence[str], file_kinds: dict[str, Sequence[str]]) -> str:

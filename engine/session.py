@@ -657,7 +657,7 @@ class Engine:
         record = run.record
         results = record.results()
         pieces = []
-        about = "" if results else self._about()
+        about = self._about() if not results and responder.asks_about_me(run.request) else ""
         for piece in responder.direct_answer(self.controller, run.request, results, run.history, run.cancel, about):
             run.cancel.check()
             pieces.append(piece)

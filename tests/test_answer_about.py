@@ -1,0 +1,29 @@
+"""A direct answer's prompt says what this installation can do only when the request
+speaks to the assistant: said to every question, the model-task list pulls plain
+questions towards machine learning."""
+
+from __future__ import annotations
+
+from engine.answer import asks_about_me
+from engine.experts import ExpertRegistry
+from engine.session import Engine
+from engine.testing import ScriptedController, collect, scripted_planner
+
+
+def test_questions_to_the_assistant_are_told_apart_from_questions_about_the_world():
+    assert asks_about_me("Which kinds of files can you work with?")
+    assert asks_about_me("What is hgpt?") and asks_about_me("Tell me about yourself.")
+    assert not asks_about_me("What is H2O commonly called?")
+    assert not asks_about_me("How many days are in a leap year?")
+    assert not asks_about_me("Which is younger, the Eiffel Tower or Big Ben?")  # a word that holds 'you'
+
+
+def test_only_a_question_to_the_assistant_gets_the_installation_in_its_prompt(settings):
+    controller = ScriptedController(["[]", "Water.", "[]", "Pictures and sound."])
+    engine = Engine(settings, controller=controller, registry=ExpertRegistry([]),
+                    planner=scripted_planner(controller))
+    collect(engine.run("What is H2O commonly called?"))
+    collect(engine.run("Which kinds of files can you work with?"))
+    systems = [call["messages"][0]["content"] for call in controller.calls if call["stream"]]
+    assert len(systems) == 2
+    assert "Installed task types" not in systems[0] and "Files you can take" in systems[1]
