@@ -24,6 +24,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 def hgpt_home(tmp_path, monkeypatch):
     home = tmp_path / "hgpt-home"
     monkeypatch.setenv("HGPT_HOME", str(home))
+    # the data-folder choice Settings remembers goes here, not into the user's own config
+    monkeypatch.setenv("HGPT_CONFIG_DIR", str(tmp_path / "hgpt-config"))
     return home
 
 
