@@ -315,7 +315,7 @@ def test_cli_pull_needs_online(lock_file, cache, no_network, capsys):
 
 
 def test_cli_ctrl_c_cancels_cleanly_and_the_next_pull_resumes(hub, lock_file, cache, tmp_path):
-    hub.delay = 0.05  # about 2.5 s for the weights
+    hub.delay = 0.2  # 64 KiB every 0.2 s: about 10 s for the weights, time for SIGINT on a busy machine
     env = _cli_env(hub, lock_file, cache, tmp_path / "home")
     cmd = [sys.executable, "-m", "engine.cli", "models", "pull", "tiny-model", "--online"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
