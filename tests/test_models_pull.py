@@ -315,10 +315,14 @@ def test_cli_pull_needs_online(lock_file, cache, no_network, capsys):
 
 
 def test_cli_ctrl_c_cancels_cleanly_and_the_next_pull_resumes(hub, lock_file, cache, tmp_path):
-    hub.delay = 0.2  # 64 KiB every 0.2 s: about 10 s for the weights, time for SIGINT on a busy machine
+    hub.delay = 0.05  # about 2.5 s for the weights
     env = _cli_env(hub, lock_file, cache, tmp_path / "home")
     cmd = [sys.executable, "-m", "engine.cli", "models", "pull", "tiny-model", "--online"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as in a terminal: a child started while SIGINT is ignored here (something in a
+    # long test run may leave it so) would ignore it too, and Python would never raise it
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     incomplete = cache / STAGING / "models--hgpt-test--tiny-model" / "blobs" / f"{sha256(WEIGHTS)}.incomplete"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not incomplete.exists() or incomplete.stat().st_size < 2**20):
