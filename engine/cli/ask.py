@@ -66,7 +66,11 @@ def run(args) -> int:
     conversation = _conversation(engine, args)
     stream = engine.run(args.request, args.attach, cancel=cancel, conversation=conversation,
                         missing="fetch" if args.pull else "stop")
-    printer = JsonPrinter() if args.json else TextPrinter()
+    return follow(stream, JsonPrinter() if args.json else TextPrinter(), cancel)
+
+
+def follow(stream, printer, cancel) -> int:
+    """Print a run's events as they come; Ctrl-C cancels the run (exit 130)."""
     try:
         for event in stream:
             printer.show(event)

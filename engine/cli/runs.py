@@ -12,12 +12,11 @@ edited, a task that is not in the plan, a value of the wrong kind: one line, exi
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from ..cancel import CancelToken
 from ..text import clip
-from .ask import JsonPrinter, TextPrinter
+from .ask import JsonPrinter, TextPrinter, follow
 
 
 def add_parser(sub) -> None:
@@ -148,23 +147,11 @@ class RunPrinter(TextPrinter):
         super().on_AnswerDone(e)
 
 
-def _follow(stream, printer, cancel) -> int:
-    try:
-        for event in stream:
-            printer.show(event)
-    except KeyboardInterrupt:
-        cancel.cancel()
-        stream.close()
-        print("\nhgpt: cancelled", file=sys.stderr)
-        return 130
-    return printer.exit_code
-
-
 def run_replay(args) -> int:
     cancel = CancelToken()
     stream = _engine().replay(args.run_id, cancel=cancel)
     printer = JsonPrinter() if args.json else RunPrinter()
-    code = _follow(stream, printer, cancel)
+    code = follow(stream, printer, cancel)
     if isinstance(printer, RunPrinter) and printer.differs and code == 0:
         return 1
     return code
@@ -177,4 +164,4 @@ def run_rerun(args) -> int:
     cancel = CancelToken()
     stream = _engine().rerun(args.run_id, args.from_task, changes, cancel=cancel)
     printer = JsonPrinter() if args.json else RunPrinter()
-    return _follow(stream, printer, cancel)
+    return follow(stream, printer, cancel)

@@ -36,15 +36,7 @@ def router(service: Service) -> APIRouter:
     api = APIRouter(tags=["HuggingGPT"])
 
     async def _run(body: HuggingGPTRequest, request: Request):
-        files = service.files(str(request.base_url))
-        uploads = service.uploads()
-        try:
-            parsed = parse_messages(body.messages, uploads, files)
-            cancel = CancelToken()
-            bridge = service.run(parsed, uploads, cancel)
-        except BaseException:
-            uploads.close()
-            raise
+        bridge, files, cancel = service.start(body.messages, str(request.base_url))
         return await collect(bridge, request, cancel), files
 
     @api.post("/hugginggpt", response_model=HuggingGPTAnswer,

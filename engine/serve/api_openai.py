@@ -29,7 +29,7 @@ from engine import CancelToken, events as ev
 from .responses import ApiError, run_error
 from .runs import Outcome, public_event, watch_disconnect
 from .schemas import ChatCompletion, ChatCompletionRequest, ModelList, error_responses
-from .service import Service, parse_messages
+from .service import Service
 
 MODEL_ID = "hgpt"
 STREAM_EVENT = {"type": "object", "required": ["data"], "description": "one server-sent event: data is a "
@@ -59,15 +59,7 @@ def router(service: Service) -> APIRouter:
                                "description": "the answer (JSON), or server-sent chunks with stream: true"}})
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         """Run the last user message through the pipeline; the answer as a chat completion."""
-        files = service.files(str(request.base_url))
-        uploads = service.uploads()
-        try:
-            parsed = parse_messages(body.messages, uploads, files)
-            cancel = CancelToken()
-            bridge = service.run(parsed, uploads, cancel)
-        except BaseException:
-            uploads.close()
-            raise
+        bridge, files, cancel = service.start(body.messages, str(request.base_url))
         created = int(time.time())
         if body.stream:
             return StreamingResponse(_chunks(bridge, files, created), media_type="text/event-stream",

@@ -142,6 +142,18 @@ class Service:
         return Uploads(self.config.max_file_bytes, self.config.max_files, folder)
 
     # -- the work, each behind the gate ---------------------------------------------------------------
+    def start(self, messages: Iterable[Any], base_url: str) -> tuple[Bridge, RunFiles, CancelToken]:
+        """A run of chat ``messages`` (their files saved as uploads, closed if it cannot
+        start), with the files it will write served under ``base_url``."""
+        files = self.files(base_url)
+        uploads = self.uploads()
+        try:
+            cancel = CancelToken()
+            return self.run(parse_messages(messages, uploads, files), uploads, cancel), files, cancel
+        except BaseException:
+            uploads.close()
+            raise
+
     def run(self, parsed: Parsed, uploads: Uploads, cancel: CancelToken) -> Bridge:
         """A pipeline run of ``parsed`` (inputs are checked now: ``UserInputError`` before
         anything is queued); recorded in the history store like the CLI's and the window's."""
