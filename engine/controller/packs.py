@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelFileError
+from ..models.paths import shared_models_dir
 
 GGUF_MAGIC = b"GGUF"
 CHUNK = 1 << 22
@@ -87,10 +88,6 @@ def default_controller(memory_mb: float | None = None) -> str:
 
 
 # -- where a controller's GGUF is ----------------------------------------------------------
-def shared_models_dir() -> Path:
-    return Path(sys.prefix) / "share" / "hgpt" / "models"
-
-
 def _writable(folder: Path) -> bool:
     try:
         folder.mkdir(parents=True, exist_ok=True)

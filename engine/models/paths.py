@@ -25,6 +25,13 @@ from ..settings import environment
 from .lock import COMMIT, ModelEntry, ModelFile
 
 
+def shared_models_dir() -> Path:
+    """Model files installed with hgpt itself (the joined controller the Linux package carries)."""
+    import sys
+
+    return Path(sys.prefix) / "share" / "hgpt" / "models"
+
+
 def hf_cache_dir() -> Path:
     """The Hugging Face hub cache folder, as the environment says now (``Environment.hf_cache``)."""
     return environment().hf_cache

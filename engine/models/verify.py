@@ -122,11 +122,9 @@ def joined_file(entry: ModelEntry) -> Path | None:
     the app carries it in (``<prefix>/share/hgpt/models``) or the data folder's models."""
     if entry.joined is None:
         return None
-    import sys
-
     from ..settings import default_home
 
-    for folder in (Path(sys.prefix) / "share" / "hgpt" / "models", default_home() / "models"):
+    for folder in (paths.shared_models_dir(), default_home() / "models"):
         if (folder / entry.joined.path).is_file():
             return folder / entry.joined.path
     return None
