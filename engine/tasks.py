@@ -81,6 +81,12 @@ _CONTROL = [
 TASK_TYPES: dict[str, TaskType] = {t.name: t for t in _BASE + _CONTROL}
 
 
+# The task that turns a file of each modality into the text it holds: a step that works
+# on text, asked about a file the user brought, reads the file with it first
+# ("translate the text on this menu", "summarise this recording").
+READERS = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
+
+
 def norm_name(name: str) -> str:
     """A task name compared loosely: "Image Classification" = "image-classification"."""
     return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")

@@ -80,7 +80,21 @@ def make_engine(args):
 
     settings = load_settings(Path(args.home)).with_(
         controller=args.controller, chat_format=args.chat_format, n_threads=args.threads)
-    return Engine(settings)
+    if not (args.no_controller or args.draft != "auto"):
+        return Engine(settings)
+    from engine.plan.options import PlanningOptions
+    from engine.plan.planner import default_planner
+
+    controller = None
+    if args.no_controller:  # the rails alone: the first choice wherever the controller would be asked
+        from engine.controller.base import FirstChoice
+
+        controller = FirstChoice()
+    engine = Engine(settings, controller=controller)
+    draft = "never" if args.no_controller else args.draft
+    engine._planner = default_planner(engine.controller, options=PlanningOptions(draft=draft),
+                                      cache_dir=settings.cache_dir)
+    return engine
 
 
 def plan_case(engine, request: str, attachments: list[str], history: list[dict]):
@@ -355,11 +369,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--chat-format", default="", help="override the GGUF's chat template, e.g. chatml")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--plans-only", action="store_true")
+    p.add_argument("--no-controller", action="store_true",
+                   help="plans only, by the rails alone (the first choice wherever the controller would be asked)")
+    p.add_argument("--draft", choices=("never", "auto", "always", "only"), default="auto",
+                   help="the controller's own plan: never (rails only), auto (evidence chooses), always, only")
     p.add_argument("--answers-only", action="store_true")
     p.add_argument("--json", default="", help="write the per-case results and figures here")
     p.add_argument("--home", default="", help="data folder (default: a fresh temp folder, removed after)")
     p.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     args = p.parse_args(argv)
+    if args.no_controller:
+        args.plans_only = True
     if args.plans_only and args.answers_only:
         p.error("--plans-only and --answers-only exclude each other")
     return args

@@ -73,3 +73,17 @@ def test_a_draft_that_makes_up_its_text_loses_to_the_rails():
                                {"id": 1, "task": "summarization", "dep": [0], "args": {"text": "<resource>-0"}}])
     assert choose({"rails": rails, "draft": reworded}, rk, ASKS, sources=sources)[1] != \
         "the draft makes up its text 'a tabby cat'"
+
+
+def test_a_draft_that_covers_no_more_than_the_rails_loses_and_is_not_written():
+    from engine.plan.evidence import draft_can_win
+
+    rk = ranking({"automatic-speech-recognition": 0.6, "summarization": 0.9, "audio-classification": 0.6},
+                 hits={"summarization"})
+    rails = plan(("automatic-speech-recognition", False), ("summarization", True))
+    draft = plan(("audio-classification", False), ("summarization", True))  # an implied step, but no more asked
+    assert choose({"rails": rails, "draft": draft}, rk, ASKS) == \
+        ("rails", "the draft covers no more of what the request clearly asks for")
+    assert not draft_can_win(rails, rk, ASKS)  # so the planner does not write it
+    assert draft_can_win(plan(("audio-classification", False)), rk, ASKS)  # rails without summarization
+    assert draft_can_win(Plan(raw="[]"), rk, ASKS)  # an empty plan where work is asked

@@ -276,3 +276,30 @@ def test_texts_taken_by_earlier_tasks_are_known():
              '{"task": "image-classification", "id": 2, "args": {"image": "cat.png"}}')
     assert _texts_used(reply) == {"Good night"}
     assert _texts_used("[") == set() and _texts_used('[{"task": ') == set()
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # a text task asked about a file the user brought reads the file first
+    ("Translate the sign in this photo into German.", {"sign.jpg": "image"}, ["image-to-text", "translation"]),
+    ("Give me a short summary of this voice memo.", {"memo.wav": "audio"},
+     ["automatic-speech-recognition", "summarization"]),
+    # a second word the user wrote in one clause asks for its own task, in the order the media flow
+    ("Say out loud what you see in this picture.", {"holiday.png": "image"}, ["image-to-text", "text-to-speech"]),
+    # a ControlNet drawing from a photo gets the photo's control map first
+    ("Paint a robot in the same pose as the woman in this picture.", {"woman.jpg": "image"},
+     ["openpose-control", "openpose-text-to-image"]),
+])
+def test_rails_plan_the_steps_a_request_implies(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == expected
+    assert "<resource>-0" in plan.tasks[1].args.values() and plan.tasks[1].dep == [0]
+
+
+def test_a_file_a_later_step_uses_is_not_read_first(ranker):
+    from engine.controller import FirstChoice
+
+    request_ = "Write a short poem about autumn, then classify what is in leaves.jpg."
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"leaves.jpg": "image"})
+    assert "image-to-text" not in [t.task for t in plan.tasks]

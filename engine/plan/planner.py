@@ -36,6 +36,7 @@ from ..errors import HgptError, MissingDependencyError, ModelFileError
 from ..tasks import TASK_TYPES, TaskType
 from . import draft, evidence, prompts
 from .graph import Plan, parse, validate
+from .implied import add_control_maps
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 
@@ -125,6 +126,8 @@ class Planner:
                             unreadable)
         sources = [request, *files, *(str(turn.get("content", "")) for turn in history)]
         name, why = evidence.choose(plans, ranking, triage, options.draft, sources)
+        if name == "rails" and "draft" not in plans and options.draft == "auto":
+            why = "the rails' plan has every task the request clearly asks for: no draft was written"
         trace.chosen, trace.why = name, why
         trace.candidates = {k: p.to_list() for k, p in plans.items()}
         if name in unreadable:  # nothing better was written: say what went wrong
@@ -142,10 +145,12 @@ class Planner:
             must_plan = bool(current) or bool(triage and triage.asked) or (ranking is not None and _asks_for_work(ranking))
             rails = Rails(controller, self.task_types, request, history, files, must_plan, ranking, offered, messages,
                           options.max_tasks, options.step_tokens, options.guided, options.per_clause,
-                          options.free_text, self.edge_ok)
+                          options.free_text, self.edge_ok, attachments=current)
             plans["rails"] = self._parsed(rails.write(cancel), files, "rails", unreadable)
             trace.steps, trace.calls = rails.steps, trace.calls + rails.calls
-        if options.draft != "never" or not stepwise:
+        skip = (options.draft == "auto" and "rails" in plans
+                and not evidence.draft_can_win(plans["rails"], ranking, triage))
+        if (options.draft != "never" and not skip) or not stepwise:
             cancel.check()
             if options.hint and ranking is not None:
                 messages = _with_hint(messages, draft.hint_line(ranking.order()))
@@ -167,6 +172,8 @@ class Planner:
             return Plan(repairs=[str(exc)], raw=raw)
         problems = validate(plan.tasks, self.types_by_name)
         plan.repairs += problems
+        if not problems:
+            plan.repairs += add_control_maps(plan, self.types_by_name)
         return plan
 
     # -- inputs ---------------------------------------------------------------------

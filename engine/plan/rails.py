@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
-from ..tasks import TaskType, can_feed
+from ..tasks import READERS, TaskType, can_feed, norm_name
 from . import grammar
 from .ranking import PlanStep, Ranking
 
@@ -36,6 +36,7 @@ FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
 MAX_REQUEST_TEXT = 300
 MAX_ANSWER_QUOTE = 300
+READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
 REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
 
@@ -96,6 +97,7 @@ class Rails:
     per_clause: int = 1
     free_text: bool = False
     edge_ok: object = None
+    attachments: Mapping[str, str] = field(default_factory=dict)  # this turn's own files
     steps: list[dict] = field(default_factory=list)  # clause -> task types, for the trace
     calls: int = 0  # steps where a real choice remained
 
@@ -112,6 +114,11 @@ class Rails:
         while len(earlier) < self.max_tasks and (queue is None or queue):
             cancel.check()
             step = queue.pop(0) if queue is not None else None
+            reader = None if step is None or id(step) in helped else self._reader(step, earlier, reply, texts, queue)
+            if reader is not None:  # "translate the text on this menu": read the menu first
+                helped.add(id(step))
+                queue[:0] = [reader, step]
+                continue
             choices = self._choices(step, earlier, texts, allow_end=step is None and (bool(earlier) or not self.must_plan),
                                     used=texts_used(reply))
             if not choices.alternatives:
@@ -137,7 +144,7 @@ class Rails:
             return None
         steps = self.ranking.plan_steps(self.per_clause)
         if not steps and self.must_plan:
-            steps = [PlanStep(self.ranking.clauses[0], self.ranking.order()[: self.per_clause])]
+            steps = [self.ranking.fallback_step(self.per_clause)]
         return steps or None
 
     def _choices(self, step, earlier, texts, allow_end, used=frozenset()):
@@ -150,6 +157,41 @@ class Rails:
             texts = texts + [step.clause]
         return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
                                     free_text=self.free_text, edge_ok=self.edge_ok or can_feed, local=local)
+
+    def _reader(self, step, earlier, reply, texts, later=()):
+        """A step reading a file this turn brought, for a step that works on text alone
+        when nothing else gives it text: the clause names no text of its own, no earlier
+        task made text, and no task written or still to come uses the file."""
+        task = step.candidates[0]
+        if set(task.args.values()) != {"text"} or any(t.output == "text" for t in earlier):
+            return None
+        if named_in(step.clause, texts, {}) - {self.request.strip()}:
+            return None
+        used = files_used(reply)
+        for name, modality in self.attachments.items():
+            reader = self._best_reader(modality)
+            wanted_later = any(modality in t.args.values() for s in later for t in s.candidates[:1])
+            if (name not in used and not wanted_later and reader is not None
+                    and reader.name not in {e.name for e in earlier}):
+                return PlanStep(step.clause, [reader])
+        return None
+
+    def _best_reader(self, modality: str) -> TaskType | None:
+        """The task that reads a file of ``modality`` into text: the plain reader
+        (``READERS``) unless the request asks clearly more for another task taking
+        that file and giving text ("what is the main subject of this picture")."""
+        by_norm = {norm_name(t.name): t for t in self.task_types}
+        plain = by_norm.get(READERS.get(modality, ""))
+        if self.ranking is None:
+            return plain
+        scores = dict(zip((t.name for t in self.ranking.task_types), self.ranking.task_scores()))
+        fits = [t for t in self.task_types if t.output == "text" and modality in t.args.values()
+                and set(t.args.values()) <= {modality, "text"}]
+        best = max(fits, key=lambda t: scores.get(t.name, -1.0), default=None)
+        if plain is None or (best is not None and
+                             scores.get(best.name, -1.0) - scores.get(plain.name, -1.0) > READER_MARGIN):
+            return best
+        return plain
 
     def _producer(self, step, earlier):
         """A step making the file a stuck step needs, from inputs at hand (best ranked)."""
@@ -179,6 +221,16 @@ def texts_used(reply: str) -> set[str]:
         return set()
     values = {v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values() if isinstance(v, str)}
     return {v for v in values if not v.startswith("<resource>-") and not FILE_LIKE.match(v)}
+
+
+def files_used(reply: str) -> set[str]:
+    """File names the tasks written so far take."""
+    try:
+        tasks = json.loads(reply + "]")
+    except json.JSONDecodeError:
+        return set()
+    return {v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values()
+            if isinstance(v, str) and FILE_LIKE.match(v)}
 
 
 def read_step(piece: str, types: Mapping[str, TaskType]) -> TaskType | None:

@@ -65,6 +65,7 @@ MISSING_INPUT_PENALTY = 0.12
 SCENE_PENALTY = 0.15
 FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on TaskBench dev records)
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
+TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
 
@@ -161,8 +162,41 @@ class Ranking:
             if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
                 continue
             used.add(fresh[0])
-            steps.append(PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]]))
+            step = PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]])
+            # a second word the user wrote in the same clause asks for its own task ("tell me
+            # out loud what is in this picture": a caption, then speech)
+            named = [i for i in fresh[1:] if self.keyword_hits[c, i] and scores[i] >= later
+                     and _chains(self.task_types[fresh[0]], self.task_types[i])]
+            if named:
+                used.add(named[0])
+                extra = PlanStep(self.clauses[c], [self.task_types[named[0]]])
+                first, then = step.candidates[0], extra.candidates[0]
+                feeds_back = then.output in first.args.values() and first.output not in then.args.values()
+                steps += [extra, step] if feeds_back else [step, extra]
+            else:
+                steps.append(step)
         return steps
+
+
+    def fallback_step(self, per_clause: int = 1) -> PlanStep:
+        """The one step of a request that must be planned although no clause clearly asks
+        for a task: the best task overall with its clause, or one a keyword the user wrote
+        names if it scores as well (within ``TIE``)."""
+        scores = self.scores
+        if self.keyword_hits.any():
+            named = np.where(self.keyword_hits, self.scores, -np.inf)
+            if named.max() >= scores.max() - TIE:
+                scores = named
+        c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        rest = [t for t in self.order() if t is not self.task_types[best]]
+        return PlanStep(self.clauses[int(c)], [self.task_types[int(best)], *rest][:per_clause])
+
+
+def _chains(first: TaskType, other: TaskType) -> bool:
+    """Do two tasks of one clause make a chain into another medium (a caption, then speech)?"""
+    if first.output == other.output:
+        return False
+    return other.output in first.args.values() or first.output in other.args.values()
 
 
 class TaskRanker:
