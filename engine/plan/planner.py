@@ -12,11 +12,14 @@ Planning has four parts, each its own module:
   (``draft``: the whole plan in one call under the plan grammar, with the ranking
   named as a hint and retrieved demonstrations, then relinked);
 * **evidence** (``evidence``) — which of the two plans the request's clauses
-  support better: the draft when it covers what the clauses clearly ask for
-  without tasks nothing asked for, else the rails. No switch says which
-  controller is "capable"; each plan is judged on this request.
+  support better: the draft when it covers more of what the clauses clearly ask
+  for without tasks nothing asked for, else the rails. No switch says which
+  controller is "capable"; each plan is judged on this request. Where the rails'
+  plan already has every clearly asked task, no draft is written (most requests:
+  planning then costs no generation at all).
 
-Whatever was written is parsed and repaired (``graph``). ``Planner.plan`` returns
+Whatever was written is parsed and repaired (``graph``), and steps it implies are
+added (``implied``: a ControlNet drawing needs its control map first). ``Planner.plan`` returns
 the plan with its seconds and a ``PlanTrace`` of what it offered, saw and chose;
 the planner keeps no per-request state, so concurrent runs can share it. Each
 part can be switched off for ablation (``options.PlanningOptions``).

@@ -15,7 +15,11 @@ little to decide:
   back to it;
 * **forced steps** — a step with a single possible continuation is written
   without asking the controller; a step whose file input nothing supplies gets a
-  producer first (no image: draw one).
+  producer first (no image: draw one);
+* **read what was brought** — a step that works on text alone, when the user
+  brought a file this turn that nothing in the plan uses and the clause names no
+  text of its own, reads the file first ("translate the text on this menu":
+  the menu's text, then the translation; ``tasks.READERS``).
 
 ``write`` returns the plan text (a JSON list); the planner parses and repairs it.
 """

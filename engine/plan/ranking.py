@@ -17,7 +17,9 @@ quoted text is never split) and each clause is scored against each task type:
   loses a little unless a keyword fired.
 
 ``Ranking`` keeps the clause-by-task matrix: ``offered`` narrows the whole list,
-``plan_steps`` turns the clauses that ask for a task into the steps of a plan
+``plan_steps`` turns the clauses that ask for a task into the steps of a plan (a
+clause whose cue words name two tasks that chain into another medium, "tell me out
+loud what is in this picture", gives both)
 (thresholds tuned on the even-numbered TaskBench dev records; later choices were
 checked on both halves, see the README).
 """
