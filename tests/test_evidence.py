@@ -89,3 +89,12 @@ def test_no_draft_is_needed_where_the_rails_read_every_clause_and_cover_the_clea
     other = Ranking(["summarise it for me", "what else could you do with it"], rk.task_types, rk.scores,
                     rk.keyword_hits)
     assert draft_needed(rails, other, ASKS, read)  # a clause the rails passed over: the controller reads it
+
+
+def test_a_tie_goes_to_the_plan_with_more_of_the_tasks_the_request_names():
+    rk = ranking({"automatic-speech-recognition": 0.8, "summarization": 0.9, "audio-classification": 0.8},
+                 hits={"summarization", "automatic-speech-recognition"})
+    rails = plan(("automatic-speech-recognition", False), ("summarization", True))
+    draft = plan(("audio-classification", False), ("summarization", True))  # as many clear tasks, fewer named
+    assert choose({"rails": rails, "draft": draft}, rk, ASKS) == \
+        ("rails", "the draft leaves out automatic-speech-recognition, which the request names")

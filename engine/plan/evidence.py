@@ -57,6 +57,9 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
     unasked = unasked_additions(drafted, rails_tasks, clear)
     if unasked:
         return "rails", f"nothing in the request asks for {', '.join(unasked)}"
+    named = named_tasks(ranking)  # a tie goes to the plan with more of the tasks the user's words name
+    if len(clear & drafted_tasks) == len(clear & rails_tasks) and len(named & rails_tasks) > len(named & drafted_tasks):
+        return "rails", f"the draft leaves out {', '.join(sorted((named & rails_tasks) - drafted_tasks))}, which the request names"
     return "draft", "the draft covers what the request asks for"
 
 
@@ -107,9 +110,15 @@ def invented(plan: Plan, sources: Sequence[str]) -> str:
     return ""
 
 
+def named_tasks(ranking) -> set[str]:
+    """Tasks a cue word in the request names ("transcribe", "out loud")."""
+    names = [t.name for t in ranking.task_types]
+    return {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
+
+
 def asked_clearly(ranking, triage) -> set[str]:
     names = [t.name for t in ranking.task_types]
-    hits = {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
+    hits = named_tasks(ranking)
     best = ranking.scores.max(axis=0)
     strong = {names[i] for i, s in enumerate(best) if s >= CLEAR}
     asked = set(triage.asked) if triage is not None else set()
