@@ -12,11 +12,11 @@ Planning has four parts, each its own module:
   (``draft``: the whole plan in one call under the plan grammar, with the ranking
   named as a hint and retrieved demonstrations, then relinked);
 * **evidence** (``evidence``) — which of the two plans the request's clauses
-  support better: the draft when it covers what the clauses clearly ask for
-  without tasks nothing asked for, else the rails. No switch says which
-  controller is "capable"; each plan is judged on this request. Where the rails
-  read every clause and their plan has every clearly asked task, no draft is
-  written (most short requests: planning then costs no generation at all).
+  support better: the draft when it covers more of what the clauses clearly ask
+  for, without tasks nothing asked for, else the rails. No switch says which
+  controller is "capable"; each plan is judged on this request. Where the rails'
+  plan has every clearly asked task no draft is written (most requests: planning
+  then costs no generation at all).
 
 Whatever was written is parsed and repaired (``graph``), and steps it implies are
 added (``implied``: a ControlNet drawing needs its control map first). ``Planner.plan`` returns
@@ -130,7 +130,7 @@ class Planner:
         sources = [request, *files, *(str(turn.get("content", "")) for turn in history)]
         name, why = evidence.choose(plans, ranking, triage, options.draft, sources)
         if name == "rails" and "draft" not in plans and options.draft == "auto":
-            why = "the rails read every clause and cover what it clearly asks for: no draft was written"
+            why = "the rails' plan has every task the request clearly asks for: no draft was written"
         trace.chosen, trace.why = name, why
         trace.candidates = {k: p.to_list() for k, p in plans.items()}
         if name in unreadable:  # nothing better was written: say what went wrong
@@ -152,7 +152,7 @@ class Planner:
             plans["rails"] = self._parsed(rails.write(cancel), files, "rails", unreadable)
             trace.steps, trace.calls = rails.steps, trace.calls + rails.calls
         skip = (options.draft == "auto" and "rails" in plans
-                and not evidence.draft_needed(plans["rails"], ranking, triage, [s["clause"] for s in trace.steps]))
+                and not evidence.draft_needed(plans["rails"], ranking, triage))
         if (options.draft != "never" and not skip) or not stepwise:
             cancel.check()
             if options.hint and ranking is not None:
