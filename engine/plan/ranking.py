@@ -172,8 +172,8 @@ class Ranking:
             if named:
                 used.add(named[0])
                 extra = PlanStep(self.clauses[c], [self.task_types[named[0]]])
-                first, then = step.candidates[0], extra.candidates[0]
-                feeds_back = then.output in first.args.values() and first.output not in then.args.values()
+                chosen, then = step.candidates[0], extra.candidates[0]
+                feeds_back = then.output in chosen.args.values() and chosen.output not in then.args.values()
                 steps += [extra, step] if feeds_back else [step, extra]
             else:
                 steps.append(step)
