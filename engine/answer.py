@@ -67,8 +67,9 @@ def _describe_input(args: dict) -> str:
     return " and ".join(_describe_value(k, v) for k, v in args.items())
 
 
-def workflow_steps(results: Sequence[dict]) -> list[str]:
-    """One first-person line per task: what ran, with which model, on what, and what came of it."""
+def workflow_steps(results: Sequence[dict], controller: str = "") -> list[str]:
+    """One first-person line per task: what ran, with which model, on what, and what came of
+    it; then, when ``controller`` is named, the model that planned the steps and answered."""
     lines = []
     for r in results:
         step = f"{r['id'] + 1}. I ran {r['task']}"
@@ -85,6 +86,8 @@ def workflow_steps(results: Sequence[dict]) -> list[str]:
         else:
             step += f" — it {r['status'].replace('not run', 'did not run')}: {_short(r.get('error', ''), 200)}."
         lines.append(step)
+    if lines and controller:
+        lines.append(f"I planned these steps and wrote this answer with {controller}.")
     return lines
 
 

@@ -663,7 +663,7 @@ class Engine:
             pieces.append(piece)
             yield ev.Token(record.run_id, piece)
         record.answer = "".join(pieces).strip()
-        record.workflow = responder.workflow_steps(results)
+        record.workflow = responder.workflow_steps(results, record.controller)
         record.notes = faults.plan_failures(run.plan.repairs) + run.notes
 
 

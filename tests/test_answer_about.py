@@ -27,3 +27,14 @@ def test_only_a_question_to_the_assistant_gets_the_installation_in_its_prompt(se
     systems = [call["messages"][0]["content"] for call in controller.calls if call["stream"]]
     assert len(systems) == 2
     assert "Installed task types" not in systems[0] and "Files you can take" in systems[1]
+
+
+def test_the_workflow_names_the_controller_after_the_experts():
+    from engine.answer import workflow_steps
+
+    results = [{"id": 0, "task": "image-classification", "model_id": "timm/tf_efficientnet_lite0.in1k",
+                "args": {"image": "chelsea.png"}, "status": "done", "text": "tiger cat", "files": []}]
+    lines = workflow_steps(results, "qwen2.5-coder-1.5b-instruct-q4_k_m")
+    assert lines[0].startswith("1. I ran image-classification with timm/tf_efficientnet_lite0.in1k on chelsea.png")
+    assert lines[-1] == "I planned these steps and wrote this answer with qwen2.5-coder-1.5b-instruct-q4_k_m."
+    assert workflow_steps([], "qwen") == []  # a direct answer has no workflow to name it in

@@ -59,7 +59,7 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
         return "rails", f"nothing in the request asks for {', '.join(unasked)}"
     if len(clear & drafted_tasks) == len(clear & rails_tasks) and not unusable(rails, triage):
         return "rails", "the draft covers no more of what the request clearly asks for"
-    return "draft", "the draft covers what the request asks for"
+    return "draft", "the draft covers more of what the request clearly asks for"
 
 
 def draft_needed(rails: Plan, ranking, triage) -> bool:
