@@ -217,24 +217,23 @@ def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set
     return {t for t in list(texts) + list(files) if t in clause and t != clause}
 
 
-def texts_used(reply: str) -> set[str]:
-    """Text values the tasks written so far take (not references, not files)."""
+def written_values(reply: str) -> list[str]:
+    """The string argument values of the tasks written so far."""
     try:
         tasks = json.loads(reply + "]")
     except json.JSONDecodeError:
-        return set()
-    values = {v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values() if isinstance(v, str)}
-    return {v for v in values if not v.startswith("<resource>-") and not FILE_LIKE.match(v)}
+        return []
+    return [v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values() if isinstance(v, str)]
+
+
+def texts_used(reply: str) -> set[str]:
+    """Text values the tasks written so far take (not references, not files)."""
+    return {v for v in written_values(reply) if not v.startswith("<resource>-") and not FILE_LIKE.match(v)}
 
 
 def files_used(reply: str) -> set[str]:
     """File names the tasks written so far take."""
-    try:
-        tasks = json.loads(reply + "]")
-    except json.JSONDecodeError:
-        return set()
-    return {v for t in tasks if isinstance(t, dict) for v in (t.get("args") or {}).values()
-            if isinstance(v, str) and FILE_LIKE.match(v)}
+    return {v for v in written_values(reply) if FILE_LIKE.match(v)}
 
 
 def read_step(piece: str, types: Mapping[str, TaskType]) -> TaskType | None:
