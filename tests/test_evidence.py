@@ -87,3 +87,23 @@ def test_a_draft_that_covers_no_more_than_the_rails_loses_and_is_not_written():
     assert not draft_needed(rails, rk, ASKS)  # so the planner does not write it
     assert draft_needed(plan(("audio-classification", False)), rk, ASKS)  # rails without summarization
     assert draft_needed(Plan(raw="[]"), rk, ASKS)  # an empty plan where work is asked
+
+
+def test_an_unasked_leaf_is_dropped_and_the_rest_of_the_draft_judged():
+    from engine.plan.evidence import pruned
+
+    rk = ranking({"automatic-speech-recognition": 0.8, "summarization": 0.9, "text-to-speech": 0.2},
+                 hits={"summarization", "automatic-speech-recognition"})
+    rails = plan(("automatic-speech-recognition", False))  # misses summarization
+    draft = Plan.from_list([
+        {"id": 0, "task": "automatic-speech-recognition", "dep": [-1], "args": {"audio": "talk.wav"}},
+        {"id": 1, "task": "text-to-speech", "dep": [0], "args": {"text": "<resource>-0"}},  # nobody asked
+        {"id": 2, "task": "summarization", "dep": [0], "args": {"text": "<resource>-0"}},
+    ])
+    smaller = pruned(draft, rails, rk, ASKS)
+    assert [(t.id, t.task, t.args, t.dep) for t in smaller.tasks] == [
+        (0, "automatic-speech-recognition", {"audio": "talk.wav"}, [-1]),
+        (1, "summarization", {"text": "<resource>-0"}, [0])]
+    assert smaller.repairs[-1] == "dropped text-to-speech: nothing in the request asks for it"
+    assert choose({"rails": rails, "draft": smaller}, rk, ASKS)[0] == "draft"
+    assert pruned(smaller, rails, rk, ASKS) is smaller  # nothing more to drop

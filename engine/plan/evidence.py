@@ -14,8 +14,9 @@ coverage the rails' plan stands: on 68 TaskBench records from outside the dev
 sample, Qwen2.5-Coder-1.5B's drafts chosen at equal coverage cost 4.6 points of edge
 F1 for 0.5 of node F1. So a draft is only written
 when it could win (``draft_needed``), which makes most plans cost no generation. Small
-controllers tend to append tasks nobody asked for ("… and read it aloud"); those
-drafts lose to the rails. They also copy text from the demonstrations: a draft whose
+controllers tend to append tasks nobody asked for ("… and read it aloud"); such a
+task is dropped when nothing asked for uses it (``pruned``), and a draft that still
+holds one loses to the rails. They also copy text from the demonstrations: a draft whose
 text argument is made of words found neither in the request nor in the chat log
 loses too (the rails take text only from there).
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .graph import RESOURCE_RE, Plan
+from .graph import RESOURCE_RE, Plan, without
 
 CLEAR = 0.75  # a clause score that clearly asks for a task (the ranking's first-step bar)
 
@@ -74,11 +75,31 @@ def draft_needed(rails: Plan, ranking, triage) -> bool:
 def unasked_additions(drafted: Plan, rails_tasks: set[str], clear: set[str]) -> list[str]:
     """Tasks the draft adds beyond the rails' plan that are neither clearly asked for nor
     feeding (directly or through others) a task that is asked for or in the rails' plan."""
+    unasked = unasked_ids(drafted, rails_tasks, clear)
+    return sorted({t.task for t in drafted.tasks if t.id in unasked})
+
+
+def unasked_ids(drafted: Plan, rails_tasks: set[str], clear: set[str]) -> set[int]:
     wanted = {t.id for t in drafted.tasks if t.task in clear or t.task in rails_tasks}
     for task in reversed(drafted.tasks):  # a task feeding a wanted one is an implied step
         if task.id in wanted:
             wanted.update(d for d in task.dep if d >= 0)
-    return sorted({t.task for t in drafted.tasks if t.id not in wanted})
+    return {t.id for t in drafted.tasks} - wanted
+
+
+def pruned(drafted: Plan, rails: Plan | None, ranking, triage) -> Plan:
+    """The draft without the tasks nothing asks for that feed nothing asked for: the
+    leaves a controller appends ("… and write a story about it"). What remains is
+    judged as any draft."""
+    if ranking is None or rails is None or not drafted.tasks:
+        return drafted
+    drop = unasked_ids(drafted, {t.task for t in rails.tasks}, asked_clearly(ranking, triage))
+    smaller = without(drafted, drop) if drop and len(drop) < len(drafted.tasks) else None
+    if smaller is None:
+        return drafted
+    names = sorted({t.task for t in drafted.tasks if t.id in drop})
+    smaller.repairs.append(f"dropped {', '.join(names)}: nothing in the request asks for it")
+    return smaller
 
 
 def unusable(plan: Plan, triage) -> str:

@@ -164,6 +164,8 @@ class Planner:
             plan = self._parsed(raw, files, "draft", unreadable)
             if options.relink:
                 plan.repairs += draft.relink(plan, self.types_by_name, request_texts(request), files, self.edge_ok)
+            if options.draft == "auto":
+                plan = evidence.pruned(plan, plans.get("rails"), ranking, triage)
             plans["draft"] = plan
         return plans
 
