@@ -125,15 +125,9 @@ def invented(plan: Plan, sources: Sequence[str]) -> str:
     return ""
 
 
-def named_tasks(ranking) -> set[str]:
-    """Tasks a cue word in the request names ("transcribe", "out loud")."""
-    names = [t.name for t in ranking.task_types]
-    return {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
-
-
 def asked_clearly(ranking, triage) -> set[str]:
     names = [t.name for t in ranking.task_types]
-    hits = named_tasks(ranking)
+    hits = {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
     best = ranking.scores.max(axis=0)
     strong = {names[i] for i, s in enumerate(best) if s >= CLEAR}
     asked = set(triage.asked) if triage is not None else set()

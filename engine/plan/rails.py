@@ -188,7 +188,7 @@ class Rails:
         plain = by_norm.get(READERS.get(modality, ""))
         if self.ranking is None:
             return plain
-        scores = dict(zip((t.name for t in self.ranking.task_types), self.ranking.task_scores()))
+        scores = self.ranking.scores_by_name()
         fits = [t for t in self.task_types if t.output == "text" and modality in t.args.values()
                 and set(t.args.values()) <= {modality, "text"}]
         best = max(fits, key=lambda t: scores.get(t.name, -1.0), default=None)
@@ -203,7 +203,7 @@ class Rails:
         need = [m for m in step.candidates[0].args.values() if m not in have]
         if not need or self.ranking is None:
             return None
-        scores = dict(zip((t.name for t in self.ranking.task_types), self.ranking.task_scores()))
+        scores = self.ranking.scores_by_name()
         makers = [t for t in self.task_types if t.output == need[0] and set(t.args.values()) <= have
                   and t.name not in {e.name for e in earlier}]
         if not makers:

@@ -132,6 +132,10 @@ class Ranking:
     def task_scores(self) -> np.ndarray:
         return self.scores.max(axis=0)
 
+    def scores_by_name(self) -> dict[str, float]:
+        """Each task type's best clause score, by name."""
+        return {t.name: float(v) for t, v in zip(self.task_types, self.task_scores())}
+
     def order(self) -> list[TaskType]:
         return [self.task_types[i] for i in np.argsort(-self.task_scores(), kind="stable")]
 
