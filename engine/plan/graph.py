@@ -241,19 +241,27 @@ def _fill_missing(args, ttype, earlier, task_types, attachments, notes) -> None:
         notes.append(f"task {ttype.name}: missing {key!r} filled with {args[key]!r}")
 
 
+def renumber(tasks: Iterable[Task], new_id: Mapping[int, int]) -> list[Task]:
+    """``tasks`` with their ids and ``<resource>-N`` references moved by ``new_id``, deps rebuilt."""
+    def move(value):
+        if not isinstance(value, str):
+            return value
+        return RESOURCE_RE.sub(lambda m: f"<resource>-{new_id[int(m.group(1))]}", value)
+
+    moved = []
+    for t in tasks:
+        task = Task(new_id[t.id], t.task, [-1], {k: move(v) for k, v in t.args.items()})
+        task.dep = task.references() or [-1]
+        moved.append(task)
+    return moved
+
+
 def without(plan: Plan, drop: set[int]) -> Plan | None:
     """``plan`` without the tasks ``drop``, renumbered; None when a kept task uses one."""
     kept = [t for t in plan.tasks if t.id not in drop]
     if any(ref in drop for t in kept for ref in t.references()):
         return None
-    new_id = {t.id: i for i, t in enumerate(kept)}
-    tasks = []
-    for t in kept:
-        args = {k: RESOURCE_RE.sub(lambda m: f"<resource>-{new_id[int(m.group(1))]}", str(v)) for k, v in t.args.items()}
-        task = Task(new_id[t.id], t.task, [-1], args)
-        task.dep = task.references() or [-1]
-        tasks.append(task)
-    return Plan(tasks, list(plan.repairs), plan.raw)
+    return Plan(renumber(kept, {t.id: i for i, t in enumerate(kept)}), list(plan.repairs), plan.raw)
 
 
 def parse(raw: str, task_types=TASK_TYPES, attachments=None) -> Plan:

@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import Mapping
 
 from ..tasks import TaskType
-from .graph import RESOURCE_RE, Plan, Task
+from .graph import RESOURCE_RE, Plan, Task, renumber
 
 DRAWS_FROM_MAP = "-text-to-image"
 ALSO_MAKES = {"depth": ("depth-estimation",), "seg": ("image-segmentation",)}  # maps by another name
@@ -35,12 +35,14 @@ def add_control_maps(plan: Plan, task_types: Mapping[str, TaskType]) -> list[str
         maker = f"{kind}-control"
         image = str(task.args.get("image", ""))
         if kind and maker in task_types and image and not _is_map(plan, image, kind):
-            _insert(plan, position, Task(position, maker, [-1], {"image": image}))
-            task.args["image"] = f"<resource>-{position}"
+            # the map goes in at this position; this task and later ones move up one
+            plan.tasks = renumber(plan.tasks, {t.id: t.id + (t.id >= position) for t in plan.tasks})
+            plan.tasks.insert(position, Task(position, maker, [-1], {"image": image}))
+            plan.tasks[position + 1].args["image"] = f"<resource>-{position}"
             notes.append(f"task {position + 1} ({task.task}) draws from a control map: {maker} makes it first")
             position += 1
         position += 1
-    for task in plan.tasks:
+    for task in plan.tasks:  # the maps and the tasks that now take them
         task.dep = task.references() or [-1]
     return notes
 
@@ -51,17 +53,3 @@ def _is_map(plan: Plan, image: str, kind: str) -> bool:
         source = int(refs[0])
         return 0 <= source < len(plan.tasks) and plan.tasks[source].task in map_makers(kind)
     return kind in PurePath(image).stem.lower()
-
-
-def _insert(plan: Plan, position: int, new: Task) -> None:
-    """Put ``new`` at ``position``, shifting later ids and the references to them."""
-    def shift(value):
-        if not isinstance(value, str):
-            return value
-        return RESOURCE_RE.sub(lambda m: f"<resource>-{int(m.group(1)) + (int(m.group(1)) >= position)}", value)
-
-    for task in plan.tasks:
-        task.args = {k: shift(v) for k, v in task.args.items()}
-        if task.id >= position:
-            task.id += 1
-    plan.tasks.insert(position, new)
