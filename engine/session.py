@@ -76,12 +76,13 @@ class Engine:
     """
 
     def __init__(self, settings: Settings | None = None, *, controller=None, registry=None,
-                 catalog=None, planner=None):
+                 catalog=None, planner=None, planning=None):
         self.settings = settings or load_settings()
         offline.enforce(self.settings.offline)  # before any loader imports huggingface_hub
         self._given = {name for name, part in (("controller", controller), ("registry", registry),
                                                ("catalog", catalog), ("planner", planner)) if part is not None}
         self._controller, self._registry, self._catalog, self._planner = controller, registry, catalog, planner
+        self._planning = planning  # engine.plan.options.PlanningOptions for the planner built here (None: defaults)
         self._memory = None
         self._endpoint = None  # the inference endpoint (engine.ondemand), kept for what it lists
         self._history = None
@@ -149,7 +150,8 @@ class Engine:
             if self._planner is None:
                 from .plan.planner import default_planner
 
-                self._planner = default_planner(self.controller, cache_dir=self.settings.cache_dir)
+                self._planner = default_planner(self.controller, options=self._planning,
+                                                cache_dir=self.settings.cache_dir)
             return self._planner
 
     def _embed(self, texts):

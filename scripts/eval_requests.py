@@ -77,24 +77,17 @@ def in_part(cases: list[dict], part: str) -> list[dict]:
 
 def make_engine(args):
     from engine import Engine, load_settings
+    from engine.plan.options import PlanningOptions
 
     settings = load_settings(Path(args.home)).with_(
         controller=args.controller, chat_format=args.chat_format, n_threads=args.threads)
-    if not (args.no_controller or args.draft != "auto"):
-        return Engine(settings)
-    from engine.plan.options import PlanningOptions
-    from engine.plan.planner import default_planner
-
     controller = None
     if args.no_controller:  # the rails alone: the first choice wherever the controller would be asked
         from engine.controller.base import FirstChoice
 
         controller = FirstChoice()
-    engine = Engine(settings, controller=controller)
     draft = "never" if args.no_controller else args.draft
-    engine._planner = default_planner(engine.controller, options=PlanningOptions(draft=draft),
-                                      cache_dir=settings.cache_dir)
-    return engine
+    return Engine(settings, controller=controller, planning=PlanningOptions(draft=draft))
 
 
 def plan_case(engine, request: str, attachments: list[str], history: list[dict]):

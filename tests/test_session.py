@@ -178,3 +178,12 @@ def test_esc_during_planning_cancels_the_run(settings, llm):
                              cancel=CancelAfter(2)))
     assert isinstance(events[-1], ev.RunCancelled) and events[-1].stage == "plan"
     assert engine.history.runs()[0].status == "cancelled"
+
+
+def test_the_engine_builds_its_planner_with_the_planning_options_it_was_given(settings):
+    rails_only = Engine(settings, controller=FirstChoice(), planning=PlanningOptions(draft="never"))
+    assert rails_only.planner.options.draft == "never"
+    plan, _, trace = rails_only.plan_only("Transcribe meeting.wav and summarize it")
+    assert [t.task for t in plan.tasks] == ["automatic-speech-recognition", "summarization"]
+    assert "draft" not in trace.candidates
+    assert Engine(settings, controller=FirstChoice()).planner.options == PlanningOptions()
