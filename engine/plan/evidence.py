@@ -133,7 +133,3 @@ def asked_clearly(ranking, triage) -> set[str]:
     asked = set(triage.asked) if triage is not None else set()
     return (hits | strong) & (asked | hits | strong)
 
-
-def support(ranking, task: str) -> float:
-    names = [t.name for t in ranking.task_types]
-    return float(ranking.scores.max(axis=0)[names.index(task)]) if task in names else 0.0
