@@ -192,7 +192,8 @@ def score_plan(case: dict, plan: list[dict]) -> dict:
     planned = {t["task"] for t in plan}
     links = plan_links(plan)
     must_missing = [m for m in case.get("must") or [] if not planned & set(m.split("|"))]
-    links_missing = [list(k) for k in case.get("links") or [] if tuple(k) not in links]
+    links_missing = [list(k) for k in case.get("links") or []
+                     if not any((s, t) in links for s in k[0].split("|") for t in k[1].split("|"))]
     allow = case.get("allow")
     outside = sorted(planned - set(allow)) if allow is not None else []
     empty_bad = not plan and not case.get("empty_ok")

@@ -132,6 +132,26 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
     assert "text-to-image" not in [n[0] for n in names(ranker.rank(
         "Please draw out the main argument of this essay and summarize it").plan_steps(1))]
 
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # the podcast and the clip are the input, not something to make
+    ("transcribe this podcast segment and list every person and place they mention", {"ep.mp3": "audio"},
+     [["automatic-speech-recognition"], ["token-classification"]]),
+    ("transcribe this French podcast clip", {"clip.mp3": "audio"}, [["automatic-speech-recognition"]]),
+    # boxes drawn around things are detection, not a drawing
+    ("please draw boxes around every car in this photo", {"street.jpg": "image"}, [["object-detection"]]),
+    # mending a photo is an image-to-image step
+    ("this scan is faded, can you sharpen it up and make it look cleaner?", {"scan.jpg": "image"},
+     [["image-to-image"]]),
+])
+def test_cue_words_name_the_ask_not_the_input(ranker, request_, files, expected):
+    assert names(ranker.rank(request_, files).plan_steps(1)) == expected
+
+
+def test_recommending_similar_things_is_not_measuring_similarity(ranker):
+    ranking = ranker.rank("I loved The Martian. Can you recommend a few similar sci-fi books?")
+    assert not ranking.keyword_hits[:, [t.name for t in ranking.task_types].index("sentence-similarity")].any()
+
 def test_demo_bank_is_varied_and_valid():
     from engine.plan.demos import adapt, load_demos
 

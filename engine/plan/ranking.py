@@ -49,7 +49,9 @@ ACTION_VERBS = (
     "estimate", "segment", "edit", "change", "compare", "check", "find", "give", "provide", "write",
     "analy[sz]e", "determine", "recogni[sz]e", "enhance", "improve", "transform", "apply", "use", "chat",
     "discuss", "evaluate", "measure", "calculate", "assess", "compose", "craft", "draft", "design", "paint",
-    "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let")
+    "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
+    "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
+    "colori[sz]e", "denoise")
 CLAUSE_RE = re.compile(
     r"\s*(?:,\s*|\b)(?:and\s+)?(?:then|after that|afterwards|finally|lastly|additionally|moreover|"
     r"furthermore|secondly|thirdly|besides|as well as)\b"
