@@ -143,6 +143,9 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
     # mending a photo is an image-to-image step
     ("this scan is faded, can you sharpen it up and make it look cleaner?", {"scan.jpg": "image"},
      [["image-to-image"]]),
+    # a clause whose own cue word names its task is asked at a lower first bar
+    ("what kind of plant is this? and then make me a painting of a whole garden of them", {"leaf.jpg": "image"},
+     [["image-classification"], ["text-to-image"]]),
 ])
 def test_cue_words_name_the_ask_not_the_input(ranker, request_, files, expected):
     assert names(ranker.rank(request_, files).plan_steps(1)) == expected

@@ -69,6 +69,7 @@ MISSING_INPUT_PENALTY = 0.12
 SCENE_PENALTY = 0.15
 FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on TaskBench dev records)
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
+NAMED_FIRST = 0.65  # the first-step bar for a clause whose best task a cue word of its own names
 TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
@@ -153,8 +154,9 @@ class Ranking:
         """Candidates for each step of the plan, one step per clause that asks for a task.
 
         A clause asks for a task when its best score reaches ``first`` (for the first
-        step) or ``later`` (once a task is planned: a request that asked for one thing
-        often asks for more). A clause whose best task an earlier clause already took
+        step; ``NAMED_FIRST`` when a cue word in the clause names that task: "what kind
+        of flower is this?") or ``later`` (once a task is planned: a request that asked
+        for one thing often asks for more). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
         ``second`` and within ``margin`` of the best. Each step offers the clause's top
         ``per_clause`` remaining task types, the chosen one first.
@@ -164,7 +166,8 @@ class Ranking:
         for c in range(len(self.clauses)):
             scores = self.scores[c]
             order = [int(i) for i in np.argsort(-scores, kind="stable")]
-            if scores[order[0]] < (later if steps else first):
+            bar = later if steps else min(first, NAMED_FIRST) if self.keyword_hits[c, order[0]] else first
+            if scores[order[0]] < bar:
                 continue
             fresh = [i for i in order if i not in used]
             if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
