@@ -57,6 +57,15 @@ def test_read_that_aloud_takes_the_previous_answer(planner):
     assert tasks(plan) == [("text-to-speech", {"text": "It is a tabby cat."})]
 
 
+
+def test_an_answer_with_quotes_is_text_a_follow_up_can_take(planner):
+    # the grammar spells the quotes inside the JSON string; the plan reads them back whole
+    answer = 'The sign says "Keep out" and "Private road".'
+    history = [{"role": "user", "content": "What does the sign in sign.jpg say?", "files": {"sign.jpg": "image"}},
+               {"role": "assistant", "content": answer}]
+    plan, *_ = planner.plan("Translate that into French.", {}, history)
+    assert tasks(plan) == [("translation", {"text": answer})]
+
 def test_unguided_and_whole_plan_grammars_run_in_llama_cpp(llm):
     from engine.plan.graph import validate
     from engine.plan.options import PlanningOptions

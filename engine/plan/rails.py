@@ -66,7 +66,7 @@ def request_texts(request: str) -> list[str]:
 def last_answer(history: Sequence[dict]) -> str:
     answers = [str(t.get("content", "")).strip() for t in history if t.get("role") == "assistant"]
     last = answers[-1] if answers else ""
-    return last if 0 < len(last) <= MAX_ANSWER_QUOTE and '"' not in last else ""
+    return last if 0 < len(last) <= MAX_ANSWER_QUOTE else ""
 
 
 def points_back(request: str, history: Sequence[dict]) -> bool:

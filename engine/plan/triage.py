@@ -8,7 +8,8 @@ is also the fastest path (no embedding model, no planning prompt).
 What a request brings (``Inputs``): the files of this turn (attached, or named in
 the text like ``photo.jpg``); text to work on (quoted words, the text after a
 colon, a long passage); and, when it points back ("read that aloud", "that
-picture"), the previous answer and the earlier turns' files. A task asked for in
+picture", or a word of the previous answer: "the counter" after "It shows a kitchen
+counter …"), the previous answer and the earlier turns' files. A task asked for in
 a clause (a cue keyword, or a clause whose meaning is close to the task's) counts
 when its inputs are at hand: every input modality is there, or the task makes an
 image, video or sound from a description (the request itself is that
@@ -49,6 +50,21 @@ POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|r
                          r"same)\b", re.IGNORECASE)
 
 
+WORD_RE = re.compile(r"[a-z]{4,}")
+# words too common to show that a request is about what the previous answer said
+COMMON_WORDS = frozenset("""this that these those there their them they then than what which when where with
+without from into onto about above after before again also just only very really please could would should
+have will your yours mine some many much more most such other every each thing things something anything
+make made like look looks show shows tell want need help give know said says here even well still ever""".split())
+
+
+def shared_words(request: str, last_answer: str) -> set[str]:
+    """Content words the request shares with the previous answer: "draw boxes around
+    everything on the counter" after "It shows a kitchen counter …" is about that picture."""
+    words = lambda text: set(WORD_RE.findall(text.lower())) - COMMON_WORDS  # noqa: E731
+    return words(request) & words(last_answer) if last_answer else set()
+
+
 @dataclass(frozen=True)
 class Inputs:
     """What a request brings for experts to work on."""
@@ -79,7 +95,7 @@ class Triage:
 
 def inputs_of(request: str, files: Mapping[str, str], earlier_files: Mapping[str, str],
               last_answer: str = "") -> Inputs:
-    pointed = bool(POINTS_BACK.search(request))
+    pointed = bool(POINTS_BACK.search(request)) or bool(shared_words(request, last_answer))
     modalities = set(files.values()) | (set(earlier_files.values()) if pointed else set())
     quoted = any(m for m in QUOTED_RE.finditer(request))
     text = quoted or bool(COLON_TEXT.search(request)) or len(request.split()) >= PASSAGE_WORDS \

@@ -1,0 +1,32 @@
+"""Triage with the project's real cue words: which follow-ups point back at the chat."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.plan.triage import Triager, shared_words
+from engine.tasks import TASK_TYPES
+
+KITCHEN = "It shows a kitchen counter with a kettle, a cutting board and a bowl of lemons."
+EARLIER = {"kitchen.jpg": "image"}
+
+
+@pytest.fixture(scope="module")
+def triager():
+    return Triager(list(TASK_TYPES.values()))
+
+
+def test_a_follow_up_naming_what_the_answer_showed_works_on_the_earlier_picture(triager):
+    verdict = triager.triage("can you draw boxes around everything on the counter?", {}, EARLIER, KITCHEN)
+    assert not verdict.direct and verdict.asked == ["object-detection"]
+
+
+@pytest.mark.parametrize("request_", ["how many continents are there?", "can you draw boxes around every planet?"])
+def test_a_question_about_something_else_is_answered_directly(triager, request_):
+    assert triager.triage(request_, {}, EARLIER, KITCHEN).direct
+
+
+def test_shared_words_ignore_common_ones():
+    assert shared_words("what about the lemons there?", KITCHEN) == {"lemons"}
+    assert shared_words("could you tell me more", "It shows a dog. Tell me more?") == set()
+    assert shared_words("the counter", "") == set()
