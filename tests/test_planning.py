@@ -326,3 +326,18 @@ def test_a_file_a_later_step_uses_is_not_read_first(ranker):
     request_ = "Write a short poem about autumn, then classify what is in leaves.jpg."
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"leaves.jpg": "image"})
     assert "image-to-text" not in [t.task for t in plan.tasks]
+
+
+def test_a_new_file_with_no_ask_of_its_own_gets_the_previous_request_again(ranker):
+    from engine.controller import FirstChoice
+
+    history = [{"role": "user", "content": "Is this a porcini?", "files": {"first.jpg": "image"}},
+               {"role": "assistant", "content": "Yes, it looks like a porcini."}]
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, _, trace = planner.plan("and this one? picked it this morning", {"second.jpg": "image"}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "second.jpg", "text": "Is this a porcini?"})]
+    assert trace.why.startswith("the previous request, asked again")
+    # a follow-up that asks something of its own is planned as itself, on this turn's file first
+    plan, *_ = planner.plan("now describe this one", {"second.jpg": "image"}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-text", {"image": "second.jpg"})]

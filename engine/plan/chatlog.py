@@ -86,3 +86,13 @@ def _unique(path: Path, taken: Mapping[str, Path]) -> str:
         n += 1
         name = f"{path.stem}-{n}{path.suffix}"
     return name
+
+
+def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str]) -> str:
+    """The previous request, when this turn brings a new file of the kind it brought:
+    "and what about this one?" with a second photo asks the same again. '' otherwise."""
+    users = [t for t in clean(history) if t.get("role") == "user"]
+    if not users or not attachments:
+        return ""
+    last = users[-1]
+    return last["content"] if set(turn_files(last).values()) & set(attachments.values()) else ""

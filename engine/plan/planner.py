@@ -38,6 +38,7 @@ from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
 from ..tasks import TASK_TYPES, TaskType
 from . import draft, evidence, prompts
+from .chatlog import asked_before
 from .graph import Plan, parse, validate
 from .implied import add_control_maps
 from .options import PlanningOptions
@@ -101,7 +102,7 @@ class Planner:
         cancel = cancel or CancelToken()
         options = self.options
         current, earlier = self._current_files(request, attachments), self._earlier_files(history)
-        files = {**earlier, **current}
+        files = {**current, **earlier}  # this turn's files first: a slot offers them first
         trace = PlanTrace(files=files, attachments=dict(attachments or {}))
         rankings: list = []
 
@@ -111,6 +112,12 @@ class Planner:
                 rankings.append(ranker.rank(request, files) if ranker is not None else None)
             return rankings[0]
 
+        again = asked_before(history, current)
+        if again and again != request and rank() is not None and not rank().plan_steps():
+            # "and what about this one?" with a new file asks the previous request again, of it
+            planned = self.plan(again, attachments, (), cancel)
+            planned.trace.why = f"the previous request, asked again of this turn's file ({planned.trace.why})"
+            return Planned(planned.plan, time.perf_counter() - started, planned.trace)
         triage = self._triage(request, current, earlier, history, rank)
         if triage is not None:
             trace.triage = triage.to_dict()
