@@ -1,9 +1,10 @@
-"""Steps a plan implies: a ControlNet drawing needs the control map of its kind first."""
+"""Steps a plan implies: a ControlNet drawing needs the control map of its kind first, and a
+request that keeps a photo's pose, outlines or depth while making something new needs the drawing."""
 
 from __future__ import annotations
 
 from engine.plan.graph import Plan
-from engine.plan.implied import add_control_maps
+from engine.plan.implied import add_control_maps, add_guided_drawing, guided_kind
 from engine.tasks import TASK_TYPES as T
 
 
@@ -46,3 +47,44 @@ def test_a_drawing_from_a_generated_picture_also_gets_the_map():
     assert [(t.task, t.args.get("image"), t.dep) for t in plan.tasks] == [
         ("text-to-image", None, [-1]), ("canny-control", "<resource>-0", [0]),
         ("canny-text-to-image", "<resource>-1", [1])]
+
+
+def test_which_map_a_request_keeps_while_it_makes_something_new():
+    assert guided_kind("Keep the outlines of this house but turn it into a gingerbread house") == "canny"
+    assert guided_kind("redesign this loft as a library, keeping the straight lines") == "mlsd"
+    assert guided_kind("same posture as me in this photo, but make it a knight in armour") == "openpose"
+    assert guided_kind("Using the depth of this canyon photo, render an alien landscape") == "depth"
+    assert guided_kind("follow the soft edges of this portrait and paint a watercolour") == "hed"
+    # the map alone, or keeping something that is no map, asks for no drawing
+    for request in ("give me the edge map of this", "make a normal map from this rock photo",
+                    "Estimate the depth of this photo", "keep the colours but make it brighter"):
+        assert guided_kind(request) == "", request
+
+
+def test_a_restyle_of_the_photo_becomes_the_drawing_from_its_map():
+    request = "Keep the outlines of this house but turn it into a gingerbread house"
+    plan = Plan.from_list([
+        {"id": 0, "task": "image-to-image", "dep": [-1], "args": {"image": "house.jpg"}},
+        {"id": 1, "task": "image-to-text", "dep": [0], "args": {"image": "<resource>-0"}},
+    ])
+    notes = add_guided_drawing(plan, request, {"house.jpg": "image"}, T) + add_control_maps(plan, T)
+    assert tasks(plan) == [
+        (0, "canny-control", {"image": "house.jpg"}, [-1]),
+        (1, "canny-text-to-image", {"text": request, "image": "<resource>-0"}, [0]),
+        (2, "image-to-text", {"image": "<resource>-1"}, [1]),
+    ]
+    assert notes[0] == "task 0 (image-to-image) keeps the picture's canny map: canny-text-to-image"
+
+
+def test_a_map_alone_gets_the_drawing_after_it_and_a_plan_without_either_gets_both():
+    request = "Using the depth of this canyon photo, render an alien landscape"
+    mapped = Plan.from_list([{"id": 0, "task": "depth-estimation", "dep": [-1], "args": {"image": "canyon.jpg"}}])
+    add_guided_drawing(mapped, request, {"canyon.jpg": "image"}, T)
+    assert tasks(mapped) == [(0, "depth-estimation", {"image": "canyon.jpg"}, [-1]),
+                             (1, "depth-text-to-image", {"text": request, "image": "<resource>-0"}, [0])]
+    empty = Plan.from_list([])
+    add_guided_drawing(empty, request, {"canyon.jpg": "image"}, T)
+    add_control_maps(empty, T)
+    assert [t.task for t in empty.tasks] == ["depth-control", "depth-text-to-image"]
+    # no picture of the user's, or a drawing already planned: nothing to add
+    assert add_guided_drawing(Plan.from_list([]), request, {}, T) == []

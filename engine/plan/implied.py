@@ -7,10 +7,18 @@ two steps, the map and the drawing; writers, small and large, often write only t
 second. ``add_control_maps`` puts the map-making step in front of any ControlNet
 task whose image is not a map of its kind (a file named for its kind, such as
 ``pose.png``, is taken as a map the user made).
+
+The other way round, a request that keeps a photo's pose, outlines, depth, lines or
+layout while making something new ("keep the outlines of my bedroom but make it a
+cyberpunk room") asks for that ControlNet drawing even when its clauses name only
+the map or a plain restyle: ``add_guided_drawing`` turns the plan's image-to-image
+or text-to-image step on that photo into the drawing, or draws from the map the plan
+already makes, or adds the drawing; ``add_control_maps`` then puts the map first.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 from typing import Mapping
 
@@ -19,6 +27,23 @@ from .graph import RESOURCE_RE, Plan, Task, renumber
 
 DRAWS_FROM_MAP = "-text-to-image"
 ALSO_MAKES = {"depth": ("depth-estimation",), "seg": ("image-segmentation",)}  # maps by another name
+# what of a picture each kind of map keeps; the more specific kinds first ("soft edges" before "edges")
+KEPT_FEATURE = {
+    "openpose": r"pose|posture|stance|body position",
+    "scribble": r"scribble|doodle",
+    "normal": r"normal map|surface normals?",
+    "seg": r"segmentation|segments|regions",
+    "mlsd": r"straight lines|lines|architecture",
+    "hed": r"soft edges|hed",
+    "depth": r"depth|3d layout|3d structure|perspective",
+    "canny": r"outlines?|edges|contours",
+}
+KEEPS = r"\b(?:keep(?:s|ing)?|same|matching|match|follow(?:s|ing)?|preserv\w*|retain\w*|based on|guided by|use|using)\b"
+KEEPS_FEATURE = {kind: re.compile(KEEPS + r"[^.?!]{0,40}?\b(?:" + words + r")\b", re.IGNORECASE)
+                 for kind, words in KEPT_FEATURE.items()}
+MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw|paint|transform|reimagine|"
+                       r"new (?:picture|image|photo|version))\b", re.IGNORECASE)
+RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 
 
 def map_makers(kind: str) -> set[str]:
@@ -53,3 +78,38 @@ def _is_map(plan: Plan, image: str, kind: str) -> bool:
         source = int(refs[0])
         return 0 <= source < len(plan.tasks) and plan.tasks[source].task in map_makers(kind)
     return kind in PurePath(image).stem.lower()
+
+
+def guided_kind(request: str) -> str:
+    """The kind of control map a request keeps while it makes something new, else ''."""
+    if not MAKES_NEW.search(request):
+        return ""
+    return next((kind for kind, pattern in KEEPS_FEATURE.items() if pattern.search(request)), "")
+
+
+def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
+                       task_types: Mapping[str, TaskType]) -> list[str]:
+    """Make the plan draw from the kept map of a user's picture (see the module); returns notes."""
+    kind = guided_kind(request)
+    drawing = f"{kind}{DRAWS_FROM_MAP}"
+    if not kind or drawing not in task_types or any(t.task.endswith(DRAWS_FROM_MAP) for t in plan.tasks):
+        return []
+    pictures = [name for name, modality in files.items() if modality == "image"]
+    text = request.strip()
+    for task in plan.tasks:  # a restyle of the user's picture is the drawing, misread
+        if task.task in RESTYLES and (task.args.get("image") in pictures or task.task == "text-to-image"):
+            image = task.args.get("image") if task.task == "image-to-image" else (pictures[:1] or [""])[0]
+            if image:
+                old, task.task, task.args = task.task, drawing, {"text": text, "image": image}
+                task.dep = task.references() or [-1]
+                return [f"task {task.id} ({old}) keeps the picture's {kind} map: {drawing}"]
+    maker = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
+    if maker is not None:  # draw from the map the plan makes, right after it
+        at = maker.id + 1
+        plan.tasks = renumber(plan.tasks, {t.id: t.id + (t.id >= at) for t in plan.tasks})
+        plan.tasks.insert(at, Task(at, drawing, [maker.id], {"text": text, "image": f"<resource>-{maker.id}"}))
+        return [f"the request keeps the picture's {kind} map to make something new: {drawing} draws from it"]
+    if pictures:
+        plan.tasks.append(Task(len(plan.tasks), drawing, [-1], {"text": text, "image": pictures[0]}))
+        return [f"the request keeps the picture's {kind} map to make something new: {drawing} added"]
+    return []

@@ -40,7 +40,7 @@ from ..tasks import TASK_TYPES, TaskType
 from . import draft, evidence, prompts
 from .chatlog import asked_before
 from .graph import Plan, parse, validate
-from .implied import add_control_maps
+from .implied import add_control_maps, add_guided_drawing
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 
@@ -156,7 +156,7 @@ class Planner:
             rails = Rails(controller, self.task_types, request, history, files, must_plan, ranking, offered, messages,
                           options.max_tasks, options.step_tokens, options.guided, options.per_clause,
                           options.free_text, self.edge_ok, attachments=current)
-            plans["rails"] = self._parsed(rails.write(cancel), files, "rails", unreadable)
+            plans["rails"] = self._parsed(rails.write(cancel), request, files, "rails", unreadable)
             trace.steps, trace.calls = rails.steps, trace.calls + rails.calls
         skip = (options.draft == "auto" and "rails" in plans
                 and not evidence.draft_needed(plans["rails"], ranking, triage))
@@ -168,7 +168,7 @@ class Planner:
             raw = (draft.write(controller, messages, allowed, files, options.max_tasks, options.max_tokens, cancel)
                    if options.grammar else controller.complete(messages, max_tokens=options.max_tokens, cancel=cancel))
             trace.calls += 1
-            plan = self._parsed(raw, files, "draft", unreadable)
+            plan = self._parsed(raw, request, files, "draft", unreadable)
             if options.relink:
                 plan.repairs += draft.relink(plan, self.types_by_name, request_texts(request), files, self.edge_ok)
             if options.draft == "auto":
@@ -176,7 +176,7 @@ class Planner:
             plans["draft"] = plan
         return plans
 
-    def _parsed(self, raw: str, files, name: str, unreadable: dict) -> Plan:
+    def _parsed(self, raw: str, request: str, files, name: str, unreadable: dict) -> Plan:
         try:
             plan = parse(raw, self.types_by_name, files)
         except HgptError as exc:  # an unreadable plan is no plan; the other writer's may stand
@@ -185,6 +185,7 @@ class Planner:
         problems = validate(plan.tasks, self.types_by_name)
         plan.repairs += problems
         if not problems:
+            plan.repairs += add_guided_drawing(plan, request, files, self.types_by_name)
             plan.repairs += add_control_maps(plan, self.types_by_name)
         return plan
 
