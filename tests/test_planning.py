@@ -146,6 +146,9 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
     # a clause whose own cue word names its task is asked at a lower first bar
     ("what kind of plant is this? and then make me a painting of a whole garden of them", {"leaf.jpg": "image"},
      [["image-classification"], ["text-to-image"]]),
+    # rewording, and sorting a text into the user's own categories
+    ("rephrase this so it sounds more polite and then read it out: 'send me the file now'", {},
+     [["text2text-generation"], ["text-to-speech"]]),
 ])
 def test_cue_words_name_the_ask_not_the_input(ranker, request_, files, expected):
     assert names(ranker.rank(request_, files).plan_steps(1)) == expected
@@ -341,3 +344,11 @@ def test_a_new_file_with_no_ask_of_its_own_gets_the_previous_request_again(ranke
     # a follow-up that asks something of its own is planned as itself, on this turn's file first
     plan, *_ = planner.plan("now describe this one", {"second.jpg": "image"}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-text", {"image": "second.jpg"})]
+
+
+def test_a_text_sorted_into_the_user_s_own_categories_is_zero_shot_classification(ranker):
+    from engine.controller import FirstChoice
+
+    request_ = "Which department should this email go to, sales or legal? 'I would like a refund for my order'"
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_)
+    assert [t.task for t in plan.tasks] == ["zero-shot-classification"]
