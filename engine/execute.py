@@ -2,7 +2,8 @@
 
 A task is submitted to a thread pool as soon as every task it depends on has
 finished. ``<resource>-N`` arguments are replaced by task N's real output: a file
-path for image/audio/video slots, text for text slots. A failed task does not
+path for image/audio/video slots, text for text slots (a text slot naming an
+attached text file gets the file's words). A failed task does not
 stop the others; its dependents are skipped with the reason. Cancellation is
 checked between steps: running experts finish, nothing new starts. An expert's
 ``ctx.progress`` reports reach the stream as ``TaskProgress`` events between those
@@ -23,7 +24,7 @@ from .cancel import CancelToken
 from .errors import Cancelled, ExpertError, HgptError
 from .experts.base import ExpertContext, ExpertResult
 from .plan.graph import RESOURCE_RE, Task
-from .files import FILE_SUFFIXES
+from .files import FILE_SUFFIXES, modality_of, read_text
 from .references import check_output, resolve_attachment
 from .tasks import TASK_TYPES, TaskType
 
@@ -56,6 +57,8 @@ def resolve_args(task: Task, ttype: TaskType, results: Mapping[int, ExpertResult
             else:
                 resolved[key] = resolve_attachment(value, modality, attachments, key=key,
                                                    task=task.task, offline=offline)
+        elif value.strip() in attachments and modality_of(attachments[value.strip()]) == "text":
+            resolved[key] = read_text(attachments[value.strip()])  # an attached text file: its words
         else:
             resolved[key] = RESOURCE_RE.sub(lambda m: _result(results, int(m.group(1)), task).text.strip(),
                                             value)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from .errors import AttachmentError
 
-MODALITY_ORDER = ("image", "audio", "video")  # a suffix in two lists takes the first
+MODALITY_ORDER = ("image", "audio", "video", "text")  # a suffix in two lists takes the first
 FILE_SUFFIXES = {
     "image": (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"),
     "audio": (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac"),
     "video": (".mp4", ".webm", ".avi", ".mov", ".mkv", ".gif"),
+    "text": (".txt", ".md"),  # a text slot takes the file's words (read when the task runs)
 }
+TEXT_LIMIT = 1_000_000  # characters of an attached text file a task reads
 SUFFIX_MODALITY: dict[str, str] = {}  # ".png" -> "image": each suffix's first modality
 for _modality in MODALITY_ORDER:
     for _suffix in FILE_SUFFIXES[_modality]:
@@ -48,10 +50,10 @@ def modality_of(path: Path) -> str:
                           f"attach one of {' '.join(sorted(SUFFIX_MODALITY))}")
 
 
-def dialog_filter(modalities=("image", "audio")) -> str:
+def dialog_filter(modalities=("image", "audio", "text")) -> str:
     """A file-dialog filter for the kinds a user may attach, e.g. ``Images and audio (*.png …)``."""
     patterns = " ".join(f"*{s}" for m in modalities for s in FILE_SUFFIXES[m] if SUFFIX_MODALITY[s] == m)
-    names = {"image": "Images", "audio": "audio", "video": "video"}
+    names = {"image": "Images", "audio": "audio", "video": "video", "text": "text"}
     return f"{' and '.join(names[m] for m in modalities)} ({patterns})"
 
 
@@ -73,7 +75,27 @@ def check(path: str | Path) -> tuple[Path, str]:
     signatures = SIGNATURES.get(modality)
     if signatures and not any(head.startswith(s) for s in signatures):
         raise AttachmentError(f"{path}: does not look like an {modality} file; attach a real {modality} file")
+    if modality == "text" and not _is_text(path):
+        raise AttachmentError(f"{path}: does not look like a text file (not UTF-8 text); attach a plain text file")
     return path.resolve(), modality
+
+
+def _is_text(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut at the end of the sample is fine
+        return exc.start >= len(head) - 3
+    return True
+
+
+def read_text(path: Path) -> str:
+    """An attached text file's words, for a text slot (at most ``TEXT_LIMIT`` characters)."""
+    with Path(path).open(encoding="utf-8", errors="replace") as fh:
+        return fh.read(TEXT_LIMIT).strip()
 
 
 def check_all(paths) -> list[tuple[Path, str]]:

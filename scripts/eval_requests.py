@@ -49,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "requests"
 SAMPLE_IMAGE = ROOT / "samples" / "chelsea.png"
 SPOKEN = "Please tell me what you can see in the picture, and how many there are."
+WRITTEN = ("The council met on Monday and agreed to build a new park by the river. Work starts in spring, "
+           "and the mayor, Ana Ruiz, will open it in September.\n")
 PARTS = ("tune", "held-out")
 REFERENCE = re.compile(r"<(?:resource|generated)>-(\d+)", re.IGNORECASE)
 CLIP = 160
@@ -142,13 +144,34 @@ def make_audio(path: Path) -> None:
         raise Skip(f"no encoder for {path.suffix} audio (soundfile missing)") from None
     fmt = path.suffix.lstrip(".").upper()
     if fmt not in soundfile.available_formats():
-        raise Skip(f"no encoder for {path.suffix} audio in this libsndfile")
-    data, rate = soundfile.read(wav)
-    soundfile.write(path, data, rate, format=fmt)
+        encode_with_av(wav, path)
+    else:
+        data, rate = soundfile.read(wav)
+        soundfile.write(path, data, rate, format=fmt)
     wav.unlink()
 
 
-MAKERS = {"image": make_image, "audio": make_audio}
+def encode_with_av(wav: Path, path: Path) -> None:
+    """``wav`` re-encoded as ``path`` (.m4a, .aac) with PyAV, which faster-whisper brings."""
+    try:
+        import av
+    except ImportError:
+        raise Skip(f"no encoder for {path.suffix} audio (neither libsndfile nor PyAV)") from None
+    with av.open(str(wav)) as source, av.open(str(path), "w") as target:
+        stream = target.add_stream("aac", rate=source.streams.audio[0].rate)
+        for frame in source.decode(audio=0):
+            frame.pts = None
+            for packet in stream.encode(frame):
+                target.mux(packet)
+        for packet in stream.encode(None):
+            target.mux(packet)
+
+
+def make_text(path: Path) -> None:
+    path.write_text(WRITTEN, encoding="utf-8")
+
+
+MAKERS = {"image": make_image, "audio": make_audio, "text": make_text}
 
 
 def make_file(folder: Path, name: str, modality: str) -> str:

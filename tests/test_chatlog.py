@@ -8,7 +8,8 @@ from engine.plan.prompts import history_messages
 
 
 def test_turn_files_from_paths_or_names(tmp_path):
-    assert turn_files({"files": [str(tmp_path / "a.png"), "b.wav", "notes.txt"]}) == {"a.png": "image", "b.wav": "audio"}
+    assert turn_files({"files": [str(tmp_path / "a.png"), "b.wav", "notes.txt", "data.xyz"]}) == {
+        "a.png": "image", "b.wav": "audio", "notes.txt": "text"}
     assert turn_files({"files": {"c.png": "image"}}) == {"c.png": "image"}
     assert history_files([{"role": "user", "content": "x", "files": ["a.png"]},
                           {"role": "assistant", "content": "y", "files": ["out.wav"]}]) == {

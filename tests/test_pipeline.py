@@ -176,3 +176,22 @@ def test_argument_naming_an_unattached_file_fails_that_task(settings):
     events = drain(engine.run("classify"))
     failed = [e for e in events if isinstance(e, ev.TaskFailed)]
     assert "not an attached file" in failed[0].error
+
+
+def test_an_attached_text_file_gives_a_text_slot_its_words(settings, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The board approved the budget.\nHiring resumes in January.\n", encoding="utf-8")
+    engine, _ = make_engine(settings, [plan(("summarization", {"text": "notes.txt"})), "Done."])
+    events = drain(engine.run("Summarize this", [notes]))
+    done = next(e for e in events if isinstance(e, ev.TaskFinished))
+    assert done.text == "summarization:The board approved the budget.\nHiring resumes in January."
+
+
+@pytest.mark.parametrize("content, why", [(b"\x00\x01\x02binary", "does not look like a text file"),
+                                          (b"\xff\xfe\xfa not utf-8 at all", "does not look like a text file")])
+def test_a_file_named_txt_that_is_not_text_is_refused_at_attach_time(settings, tmp_path, content, why):
+    fake = tmp_path / "notes.txt"
+    fake.write_bytes(content)
+    engine, _ = make_engine(settings, [])
+    with pytest.raises(AttachmentError, match=why):
+        engine.run("Summarize this", [fake])

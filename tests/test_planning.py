@@ -41,8 +41,8 @@ def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
 
 
 def test_files_and_spans_named_in_the_request():
-    assert mentioned_files("Use 'example.jpg' and voice.WAV, not notes.txt") == {
-        "example.jpg": "image", "voice.WAV": "audio"}
+    assert mentioned_files("Use 'example.jpg' and voice.WAV, not notes.txt or data.csv") == {
+        "example.jpg": "image", "voice.WAV": "audio", "notes.txt": "text"}
     assert quoted_spans("I've got 'example.wav' and the line 'What's up, doc?' here") == ["What's up, doc?"]
     texts = request_texts("Summarize this: The council met on Monday and voted for the park.")
     assert "The council met on Monday and voted for the park." in texts
@@ -146,6 +146,9 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
     # a clause whose own cue word names its task is asked at a lower first bar
     ("what kind of plant is this? and then make me a painting of a whole garden of them", {"leaf.jpg": "image"},
      [["image-classification"], ["text-to-image"]]),
+    # "the summary" is the input; reading it to someone asks for speech
+    ("summarise this article for me and then read the summary to me", {"article.txt": "text"},
+     [["summarization"], ["text-to-speech"]]),
     # rewording, and sorting a text into the user's own categories
     ("rephrase this so it sounds more polite and then read it out: 'send me the file now'", {},
      [["text2text-generation"], ["text-to-speech"]]),
@@ -352,3 +355,12 @@ def test_a_text_sorted_into_the_user_s_own_categories_is_zero_shot_classificatio
     request_ = "Which department should this email go to, sales or legal? 'I would like a refund for my order'"
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_)
     assert [t.task for t in plan.tasks] == ["zero-shot-classification"]
+
+
+def test_a_text_file_the_user_brought_fills_the_text_slot(ranker):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(
+        "Give me the gist of this and read it out loud", {"minutes.txt": "text"})
+    assert [(t.task, t.args) for t in plan.tasks] == [("summarization", {"text": "minutes.txt"}),
+                                                      ("text-to-speech", {"text": "<resource>-0"})]

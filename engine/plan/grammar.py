@@ -219,7 +219,7 @@ def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, loc
     refs = [f"<resource>-{j}" for j, src in enumerate(earlier) if src.output == modality and edge_ok(src, ttype)]
     if local is not None:
         refs = refs[-1:]  # a guided step continues the chain from the latest output that fits
-    own = [f for f, m in files.items() if m == modality] if modality != "text" else list(texts)
+    own = [f for f, m in files.items() if m == modality] + (list(texts) if modality == "text" else [])
     if refs and local is not None:
         return refs + [v for v in own if v in local]
     return refs + own + ([FREE] if modality == "text" and free_text and not refs else [])

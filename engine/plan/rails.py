@@ -173,6 +173,8 @@ class Rails:
             return None
         used = files_used(reply)
         for name, modality in self.attachments.items():
+            if modality == "text":  # a text file is read as it is: the step's text slot takes it
+                continue
             reader = self._best_reader(modality)
             wanted_later = any(modality in t.args.values() for s in later for t in s.candidates[:1])
             if (name not in used and not wanted_later and reader is not None
