@@ -21,6 +21,12 @@ Scoring, as the set's README states it. A planning case passes when
 Must-task recall and link recall count entries over all cases (micro). Direct-answer
 cases (no ``must``, ``empty_ok``) are "answered directly" when their plan is empty.
 
+A second set of the same form, ``scripts/data/everyday_requests.jsonl`` (94 requests:
+single tasks, chains, graphs, ControlNet drawings, direct questions, follow-ups, text
+and .m4a files), was written for the project by a writer who saw neither the planner
+nor ``../shared/requests``; pass it with ``--requests``. Its held-out part was scored
+once, after the work its tune part guided.
+
 Split. Each file is split by a hash of the case id: the first byte of
 sha256(id) even puts the case in the "tune" part, odd in the "held-out" part (about
 half each; stable across runs and machines, independent of line order). Tune on
@@ -28,6 +34,7 @@ the tune part and look at the held-out part only to check; ``--part`` selects on
 
     .venv/bin/python scripts/eval_requests.py --threads 2
     .venv/bin/python scripts/eval_requests.py --part tune --plans-only
+    .venv/bin/python scripts/eval_requests.py --requests scripts/data/everyday_requests.jsonl --plans-only
     .venv/bin/python scripts/eval_requests.py --controller /path/to/model.gguf --json out.json
 """
 
