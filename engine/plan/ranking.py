@@ -154,8 +154,9 @@ class Ranking:
         """Candidates for each step of the plan, one step per clause that asks for a task.
 
         A clause asks for a task when its best score reaches ``first`` (for the first
-        step; ``NAMED_FIRST`` when a cue word in the clause names that task: "what kind
-        of flower is this?") or ``later`` (once a task is planned: a request that asked
+        step; ``NAMED_FIRST`` when a cue word in the clause names that task and the
+        clause does more than set the scene: "what kind of flower is this?", not "I'm
+        writing a story") or ``later`` (once a task is planned: a request that asked
         for one thing often asks for more). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
         ``second`` and within ``margin`` of the best. Each step offers the clause's top
@@ -166,7 +167,8 @@ class Ranking:
         for c in range(len(self.clauses)):
             scores = self.scores[c]
             order = [int(i) for i in np.argsort(-scores, kind="stable")]
-            bar = later if steps else min(first, NAMED_FIRST) if self.keyword_hits[c, order[0]] else first
+            named = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
+            bar = later if steps else min(first, NAMED_FIRST) if named else first
             if scores[order[0]] < bar:
                 continue
             fresh = [i for i in order if i not in used]
