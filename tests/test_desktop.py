@@ -325,6 +325,12 @@ def test_paste_and_drop_attach_files(make_window, qtbot, settings):
     assert composer.attachments == [str(pasted), str(CHELSEA)]
     composer.remove_attachment(str(pasted))
     assert composer.attachments == [str(CHELSEA)]
+    notes = settings.home / "notes.txt"
+    notes.write_text("Budget approved; hiring resumes in January.", encoding="utf-8")
+    dropped_text = QMimeData()
+    dropped_text.setUrls([QUrl.fromLocalFile(str(notes))])
+    composer.input.insertFromMimeData(dropped_text)
+    assert composer.attachments == [str(CHELSEA), str(notes)]  # a text file is attached like a picture
 
 
 def test_audio_plays_and_stops(qtbot, tmp_path):

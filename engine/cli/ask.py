@@ -32,7 +32,7 @@ def add_request_arguments(p, json_help: str) -> None:
     """The request, its attachments and the controller options (``ask`` and ``plan``)."""
     p.add_argument("request", help="what you want done, in plain words")
     p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
-                   help="an image or audio file (repeatable)")
+                   help="an image, audio or text file (repeatable)")
     p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--controller", metavar="NAME|GGUF|URL", help="the controller: a models.lock name "
                    "(hgpt models list), a chat GGUF, or the http:// address of an OpenAI-compatible server "
