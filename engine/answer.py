@@ -45,7 +45,8 @@ def answer_messages(request: str, results: Sequence[dict], history: Sequence[dic
     lines = []
     for r in results:
         outcome = r.get("text") or ", ".join(r.get("files", [])) or r.get("error", "")
-        lines.append(f"- {r['task']} with {r['model_id']}: {outcome}")
+        on = f" on {_describe_input(r['args'])}" if r.get("args") else ""  # which file: a follow-up's is new
+        lines.append(f"- {r['task']} with {r['model_id']}{on}: {outcome}")
     log = "\n".join(lines) or "(no models were run)"
     return ([{"role": "system", "content": ANSWER_SPEC}] + turns
             + [{"role": "user", "content": f"{request}\n\nResults:\n{log}"}])

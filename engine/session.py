@@ -358,11 +358,12 @@ class Engine:
             run.plan = Plan.from_list(run.script.plan.to_list())
             yield ev.PlanReady(run.record.run_id, run.plan.to_list(), [], "", 0.0)
             return
-        plan, seconds, _trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
+        plan, seconds, trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
+        run.asked = trace.asked or run.request
         if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
             from .capability import adjust
 
-            plan.repairs += adjust(plan, run.request, self.registry, self.task_types, self._embed)
+            plan.repairs += adjust(plan, run.asked, self.registry, self.task_types, self._embed)
         run.plan = plan
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
@@ -410,7 +411,7 @@ class Engine:
                     sel = pinned_selection(task, run.pinned[task.id], self.registry, catalog,
                                            self.settings.top_k)
                 else:
-                    sel = select(task, run.request, self.registry, catalog, self.controller,
+                    sel = select(task, run.asked or run.request, self.registry, catalog, self.controller,
                                  self.settings.top_k, cancel=run.cancel, embed=self._embed, source=run.source)
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
@@ -660,7 +661,10 @@ class Engine:
         results = record.results()
         pieces = []
         about = self._about() if not results and responder.asks_about_me(run.request) else ""
-        for piece in responder.direct_answer(self.controller, run.request, results, run.history, run.cancel, about):
+        request = run.request
+        if run.asked and run.asked != run.request:  # "and this one?": say what was asked of the new file
+            request = f'{run.request} (I asked "{run.asked}" again, of the file I attached now.)'
+        for piece in responder.direct_answer(self.controller, request, results, run.history, run.cancel, about):
             run.cancel.check()
             pieces.append(piece)
             yield ev.Token(record.run_id, piece)
@@ -687,6 +691,7 @@ class _Run:
     notes: list = field(default_factory=list)  # what went wrong outside a task, for the answer
     script: object = None  # a re-run or replay (engine.rerun.Script): the recorded plan and models
     missing: str = "run"  # what pre-flight does about models to download (Engine.run)
+    asked: str = ""  # what the plan's experts are asked: the request, or the previous one asked again
     source: object = None  # extra candidates: pullable or remote models (engine.ondemand)
 
     @property

@@ -107,3 +107,15 @@ def test_an_unasked_leaf_is_dropped_and_the_rest_of_the_draft_judged():
     assert smaller.repairs[-1] == "dropped text-to-speech: nothing in the request asks for it"
     assert choose({"rails": rails, "draft": smaller}, rk, ASKS)[0] == "draft"
     assert pruned(smaller, rails, rk, ASKS) is smaller  # nothing more to drop
+
+
+def test_a_clause_clearly_asks_for_its_best_task_not_for_a_close_runner_up():
+    from engine.plan.evidence import asked_clearly, draft_needed
+
+    # "read the text in this scan": OCR first, document QA close behind and also above the bar
+    rk = ranking({"automatic-speech-recognition": 0.95, "summarization": 0.78})
+    assert asked_clearly(rk, ASKS) == {"automatic-speech-recognition"}
+    assert not draft_needed(plan(("automatic-speech-recognition", False)), rk, ASKS)
+    # a cue word the user wrote still names the runner-up
+    named = ranking({"automatic-speech-recognition": 0.95, "summarization": 0.78}, hits={"summarization"})
+    assert asked_clearly(named, ASKS) == {"automatic-speech-recognition", "summarization"}

@@ -344,6 +344,12 @@ def test_a_new_file_with_no_ask_of_its_own_gets_the_previous_request_again(ranke
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("visual-question-answering", {"image": "second.jpg", "text": "Is this a porcini?"})]
     assert trace.why.startswith("the previous request, asked again")
+    # asked again once more: the request that asked for work, not the last "and this one?"
+    longer = history + [{"role": "user", "content": "and this one? picked it this morning",
+                         "files": {"second.jpg": "image"}}, {"role": "assistant", "content": "That one too."}]
+    plan, *_ = planner.plan("and this one?", {"third.jpg": "image"}, longer)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "third.jpg", "text": "Is this a porcini?"})]
     # a follow-up that asks something of its own is planned as itself, on this turn's file first
     plan, *_ = planner.plan("now describe this one", {"second.jpg": "image"}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-text", {"image": "second.jpg"})]

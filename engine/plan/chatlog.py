@@ -88,11 +88,9 @@ def _unique(path: Path, taken: Mapping[str, Path]) -> str:
     return name
 
 
-def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str]) -> str:
-    """The previous request, when this turn brings a new file of the kind it brought:
-    "and what about this one?" with a second photo asks the same again. '' otherwise."""
-    users = [t for t in clean(history) if t.get("role") == "user"]
-    if not users or not attachments:
-        return ""
-    last = users[-1]
-    return last["content"] if set(turn_files(last).values()) & set(attachments.values()) else ""
+def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str], limit: int = 3) -> list[str]:
+    """Earlier requests, latest first, that brought a file of a kind this turn brings:
+    "and what about this one?" with a second photo may ask one of them again."""
+    kinds = set(attachments.values())
+    users = [t for t in clean(history) if t.get("role") == "user" and set(turn_files(t).values()) & kinds]
+    return [t["content"] for t in reversed(users)][:limit] if kinds else []

@@ -128,8 +128,9 @@ def invented(plan: Plan, sources: Sequence[str]) -> str:
 def asked_clearly(ranking, triage) -> set[str]:
     names = [t.name for t in ranking.task_types]
     hits = {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
-    best = ranking.scores.max(axis=0)
-    strong = {names[i] for i, s in enumerate(best) if s >= CLEAR}
+    # a clause clearly asks for its own best task; the runner-up of a clause ("read the text in
+    # this scan": OCR first, document QA close behind) is asked only if a cue word names it
+    strong = {names[int(i)] for c, i in enumerate(ranking.scores.argmax(axis=1)) if ranking.scores[c, i] >= CLEAR}
     asked = set(triage.asked) if triage is not None else set()
     return (hits | strong) & (asked | hits | strong)
 

@@ -62,6 +62,7 @@ class PlanTrace:
     candidates: dict[str, list] = field(default_factory=dict)  # writer -> the plan it wrote
     chosen: str = ""  # which writer's plan this is, and why
     why: str = ""
+    asked: str = ""  # the request the plan answers, when not this one: the previous one, asked again
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,11 +113,11 @@ class Planner:
                 rankings.append(ranker.rank(request, files) if ranker is not None else None)
             return rankings[0]
 
-        again = asked_before(history, current)
-        if again and again != request and rank() is not None and not rank().plan_steps():
-            # "and what about this one?" with a new file asks the previous request again, of it
+        again = self._asked_again(request, current, history, rank)
+        if again:  # "and what about this one?" with a new file asks an earlier request again, of it
             planned = self.plan(again, attachments, (), cancel)
             planned.trace.why = f"the previous request, asked again of this turn's file ({planned.trace.why})"
+            planned.trace.asked = again
             return Planned(planned.plan, time.perf_counter() - started, planned.trace)
         triage = self._triage(request, current, earlier, history, rank)
         if triage is not None:
@@ -190,6 +191,15 @@ class Planner:
         return plan
 
     # -- inputs ---------------------------------------------------------------------
+    def _asked_again(self, request, current, history, rank) -> str:
+        """The earlier request a follow-up with a new file and no ask of its own repeats:
+        the latest one that brought a file of that kind and asks for work itself."""
+        earlier = [r for r in asked_before(history, current) if r.strip() != request.strip()]
+        ranker = self.part("ranker") if earlier else None
+        if ranker is None or rank().plan_steps():
+            return ""
+        return next((r for r in earlier if _asks_for_work(ranker.rank(r, current))), "")
+
     def _triage(self, request, current, earlier, history, rank):
         if not self.options.triage or self.triager is None:
             return None
