@@ -136,9 +136,37 @@ def about_hgpt(task_types: Sequence[str], file_kinds: dict[str, Sequence[str]]) 
             f"Installed task types: {', '.join(sorted(task_types))}. Files you can take: {kinds}.")
 
 
+# tasks whose text is itself what the user asked to see: what is written, what is said
+VERBATIM = {"image-to-text": "The text I read from {input}", "automatic-speech-recognition": "What {input} says"}
+QUESTION = re.compile(r"\?|^\s*(what|which|who|whom|whose|when|where|why|how|is|are|does|do|did|can|could)\b",
+                      re.IGNORECASE)
+
+
+def verbatim(request: str, results: Sequence[dict]) -> str:
+    """The answer when the last step's text is what the request asks to see ("read the text
+    in this scan", "transcribe this") and the request asks no question: that
+    text, as the step gave it. A small controller retelling it gets it wrong (it called a
+    page about segmentation "a description of an image processing task"). '' otherwise."""
+    if not results or QUESTION.search(request):
+        return ""
+    last = results[-1]
+    lead = VERBATIM.get(last.get("task", ""))
+    if last.get("status") != "done" or not lead or not (last.get("text") or "").strip():
+        return ""
+    if last["task"] == "image-to-text" and not re.search(r"\b(read|text|written|says?|ocr|transcri)", request, re.I):
+        return ""  # a caption: the controller words it
+    inputs = [v for v in (last.get("args") or {}).values() if isinstance(v, str) and not RESOURCE_RE.search(v)]
+    return f"{lead.format(input=inputs[0] if inputs else 'it')}:\n\n{last['text'].strip()}"
+
+
 def direct_answer(controller, request: str, results: Sequence[dict], history: Sequence[dict] = (),
                   cancel: CancelToken | None = None, about: str = "") -> Iterator[str]:
-    """The controller's direct answer in pieces; if it says nothing, a summary of the results."""
+    """The controller's direct answer in pieces; if it says nothing, a summary of the results.
+    A text the request asks to see as it is (``verbatim``) is given as it is."""
+    text = verbatim(request, results)
+    if text:
+        yield text
+        return
     produced = False
     if controller is not None:
         messages = answer_messages(request, results, history, about)

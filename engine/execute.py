@@ -78,8 +78,9 @@ class Executor:
                  cancel: CancelToken | None = None, max_workers: int = 2,
                  task_types: Mapping[str, TaskType] = TASK_TYPES,
                  selection_errors: Mapping[int, str] | None = None, memory=None,
-                 offline: bool = True, memo=None):
+                 offline: bool = True, memo=None, request: str = ""):
         self.selections = selections
+        self.request = request  # what the user asked: the controller's text tasks follow its wording
         self.memo = memo  # given and cached results, and provenance (engine.results_cache.TaskMemo)
         self.offline = offline  # a URL in a plan is refused with the offline reason
         self.memory = memory  # loads experts within the memory budget (engine.memory)
@@ -168,7 +169,8 @@ class Executor:
             return None
         if self.memo is not None:  # given by an earlier run, or in the results cache: not run again
             started = time.perf_counter()
-            hit = self.memo.recall(task, selection.expert, args, ExpertContext(self.run_dir, task.id))
+            hit = self.memo.recall(task, selection.expert, args,
+                                   ExpertContext(self.run_dir, task.id, request=self.request))
             if hit is not None:
                 self.results[task.id] = hit.result
                 yield ev.TaskFinished(self.run_id, task.id, task.task, selection.model_id, hit.result.text,
@@ -183,7 +185,8 @@ class Executor:
         expert = self.selections[task.id].expert
         self._started[task.id] = time.perf_counter()
         ctx = ExpertContext(self.run_dir, task.id, self.controller, self.cancel,
-                            report=lambda done, total, unit: self._progress.put((task, done, total, unit)))
+                            report=lambda done, total, unit: self._progress.put((task, done, total, unit)),
+                            request=self.request)
         try:
             if self.memory is None:
                 result = expert(task.task, args, ctx)

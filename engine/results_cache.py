@@ -79,7 +79,7 @@ class ResultsCache:
 
     # -- keys -------------------------------------------------------------------------------
     @staticmethod
-    def key(task: str, expert, args: Mapping[str, Any], controller=None) -> str:
+    def key(task: str, expert, args: Mapping[str, Any], controller=None, request: str = "") -> str:
         identity = prov.model_identity(expert)
         inputs = {}
         for name, value in sorted(args.items()):
@@ -90,8 +90,9 @@ class ResultsCache:
         what = {"format": prov.CACHE_FORMAT, "task": task, "model_id": expert.model_id,
                 "model": identity["digest"], "runtime": prov.runtime_of(expert)["libraries"],
                 "settings": prov.expert_settings(expert), "seed": prov.expert_seed(expert), "inputs": inputs}
-        if expert.model_id == "controller":
+        if expert.model_id == "controller":  # the controller follows the request's wording too
             what["controller"] = prov.controller_fingerprint(controller)
+            what["request"] = request
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
     def _folder(self, key: str) -> Path:
@@ -278,7 +279,7 @@ class TaskMemo:
         if self.cache is None or not self.cache.enabled:
             return None
         try:
-            key = self.cache.key(task.task, expert, args, self.controller)
+            key = self.cache.key(task.task, expert, args, self.controller, ctx.request)
         except OSError as exc:  # an input vanished: the task itself will say so
             log.info("results cache: no key for task %s: %s", task.id, exc)
             return None

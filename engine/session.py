@@ -635,7 +635,8 @@ class Engine:
                             task_types=self.task_types,
                             selection_errors=run.selection_errors,
                             memory=self.memory,
-                            offline=self.settings.offline, memo=self._memo(run))
+                            offline=self.settings.offline, memo=self._memo(run),
+                            request=run.asked or run.request)
         yield from executor.run(run.plan.tasks)
 
     def _memo(self, run: "_Run"):

@@ -47,6 +47,7 @@ class ExpertContext:
     cancel: CancelToken = field(default_factory=CancelToken)
     written: list[Path] = field(default_factory=list)  # paths handed out (removed if the task fails)
     report: Callable[[float, float, str], None] | None = None  # the run's listener (engine.execute)
+    request: str = ""  # what the user asked, for an expert that follows its wording ("… into French")
 
     def progress(self, done: float, total: float = 0, unit: str = "steps") -> None:
         """Say how far the task has got (``done`` of ``total`` ``unit``; total 0 when not

@@ -4,11 +4,13 @@ text generation and text-to-text rewriting."""
 
 from __future__ import annotations
 
+import re
+
 from .base import Expert, ExpertContext, ExpertResult
 
 INSTRUCTIONS = {
     "summarization": "Summarize the following text in one or two sentences.",
-    "translation": "Translate the following text as the user asked. Reply with the translation only.",
+    "translation": "You translate texts. Reply with the translation only.",
     "conversational": "Reply helpfully and briefly to the following message.",
     "text-generation": "Write what the following asks for. Be brief.",
     "text2text-generation": "Rewrite or answer the following text as it asks. Be brief.",
@@ -28,9 +30,23 @@ class ControllerText(Expert):
         if ctx.controller is None:
             raise RuntimeError("no controller LLM is loaded")
         messages = [{"role": "system", "content": INSTRUCTIONS[task]},
-                    {"role": "user", "content": args["text"]}]
+                    {"role": "user", "content": framed(args["text"], ctx.request, ASK.get(task, "The text:"))}]
         text = ctx.controller.complete(messages, max_tokens=200).strip()
         return ExpertResult(text=text, data={"generated_by": getattr(ctx.controller, "name", "controller")})
+
+
+ASK = {"translation": "Translate this text accordingly:"}  # what follows the request, before the text
+
+
+def framed(text: str, request: str, ask: str = "The text:") -> str:
+    """The text to work on, after the user's request when the request says more than the
+    text itself ("translate that into French" names the language; the text does not)."""
+    # lines broken by the page (OCR, a transcript) are one paragraph: a small model given them
+    # line by line translates the first line and stops
+    text, request = re.sub(r"(?<!\n)\n(?!\n)", " ", str(text).strip()), str(request or "").strip()
+    if not request or request == text or request in text:
+        return text
+    return f'The user asked: "{request}"\n{ask}\n\n{text}'
 
 
 EXPERTS = [ControllerText]

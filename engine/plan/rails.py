@@ -39,7 +39,7 @@ from .ranking import PlanStep, Ranking
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
 MAX_REQUEST_TEXT = 300
-MAX_ANSWER_QUOTE = 300
+MAX_ANSWER_QUOTE = 600  # as much of an answer as the chat log keeps (HistoryStore.chat_history)
 READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
 REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
@@ -64,8 +64,11 @@ def request_texts(request: str) -> list[str]:
 
 
 def last_answer(history: Sequence[dict]) -> str:
+    """The previous answer's text, as a follow-up may take it ("translate that"); a first
+    line that only introduces it ("What memo.wav says:") is left out."""
     answers = [str(t.get("content", "")).strip() for t in history if t.get("role") == "assistant"]
     last = answers[-1] if answers else ""
+    last = re.sub(r"^[^\n]{1,80}:\n\s*\n", "", last, count=1).strip()
     return last if 0 < len(last) <= MAX_ANSWER_QUOTE else ""
 
 

@@ -1,0 +1,90 @@
+"""The answer and the controller's own text tasks follow what the user asked: a text the
+request asks to see is given as it is; the controller translating knows the language the
+request names, and a cached result is kept apart per request."""
+
+from __future__ import annotations
+
+from engine import events as ev
+from engine.answer import answer_messages, verbatim
+from engine.experts import Expert, ExpertRegistry, ExpertResult
+from engine.experts.controller_text import ControllerText, framed
+from engine.experts.base import ExpertContext
+from engine.results_cache import ResultsCache
+from engine.session import Engine
+from engine.testing import ScriptedController, scripted_planner
+
+OCR = {"id": 0, "task": "image-to-text", "model_id": "RapidAI/RapidOCR", "status": "done",
+       "text": "Region-based segmentation\nLet us first find markers.", "files": [], "args": {"image": "page.png"}}
+
+
+def test_a_text_asked_for_as_it_is_is_the_answer():
+    assert verbatim("Read the text in this scan", [OCR]) == (
+        "The text I read from page.png:\n\nRegion-based segmentation\nLet us first find markers.")
+    heard = dict(OCR, task="automatic-speech-recognition", args={"audio": "memo.wav"}, text="call me back")
+    assert verbatim("transcribe this please", [heard]) == "What memo.wav says:\n\ncall me back"
+    # a question, a caption, a failed step, or a later step: the controller words the answer
+    assert verbatim("What does the sign say?", [OCR]) == ""
+    assert verbatim("Describe this picture", [OCR]) == ""
+    assert verbatim("Read the text in this scan", [dict(OCR, status="failed")]) == ""
+    assert verbatim("Read the text and summarise it", [OCR, dict(OCR, id=1, task="summarization")]) == ""
+
+
+def test_each_result_line_names_its_input():
+    messages = answer_messages("and this one?", [dict(OCR, task="image-classification", text="espresso (90%)",
+                                                      args={"image": "coffee.jpg"})])
+    assert "- image-classification with RapidAI/RapidOCR on coffee.jpg: espresso (90%)" in messages[-1]["content"]
+
+
+def test_the_controller_s_text_task_sees_the_request_and_one_paragraph():
+    assert framed("Guten Morgen", "Guten Morgen") == "Guten Morgen"  # the request is the text: nothing to add
+    text = framed("Line one of a page\nline two.\n\nA new paragraph.", "now translate that into French",
+                  "Translate this text accordingly:")
+    assert text == ('The user asked: "now translate that into French"\nTranslate this text accordingly:\n\n'
+                    "Line one of a page line two.\n\nA new paragraph.")
+
+
+class Recorder(ScriptedController):
+    """Scripted for planning and the answer; the translation expert's call is recorded."""
+
+    seen: list = []
+
+    def complete(self, messages, **kwargs):
+        if messages and "You translate texts" in messages[0]["content"]:
+            self.seen = messages
+            return "Bonjour"
+        return super().complete(messages, **kwargs)
+
+
+def test_the_run_hands_the_request_to_the_controller_s_translation(settings):
+    plan = '[{"task": "translation", "id": 0, "args": {"text": "Good morning"}}]'
+    llm = Recorder([plan, "It is Bonjour."])
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([ControllerText()]),
+                    planner=scripted_planner(llm))
+    events = list(engine.run("please put 'Good morning' into French"))
+    assert any(isinstance(e, ev.TaskFinished) and e.text == "Bonjour" for e in events)
+    assert "please put 'Good morning' into French" in llm.seen[-1]["content"]
+
+
+def test_the_controller_s_cached_result_is_kept_apart_per_request(tmp_path):
+    cache = ResultsCache(tmp_path / "results", 64)
+    expert, controller = ControllerText(), ScriptedController([])
+    french = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French")
+    german = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into German")
+    assert french != german
+
+
+def test_an_expert_gets_the_request_in_its_context(settings):
+    seen = []
+
+    class Looks(Expert):
+        model_id, tasks = "test/looks", ("summarization",)
+
+        def run(self, task, args, ctx: ExpertContext):
+            seen.append(ctx.request)
+            return ExpertResult(text="short")
+
+    plan = '[{"task": "summarization", "id": 0, "args": {"text": "a long text"}}]'
+    llm = ScriptedController([plan, "ok"])
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Looks()]), planner=scripted_planner(llm))
+    list(engine.run("sum up 'a long text' in five words"))
+    assert seen == ["sum up 'a long text' in five words"]
