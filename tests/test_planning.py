@@ -370,3 +370,13 @@ def test_a_text_file_the_user_brought_fills_the_text_slot(ranker):
         "Give me the gist of this and read it out loud", {"minutes.txt": "text"})
     assert [(t.task, t.args) for t in plan.tasks] == [("summarization", {"text": "minutes.txt"}),
                                                       ("text-to-speech", {"text": "<resource>-0"})]
+
+
+def test_the_trace_says_when_no_draft_was_written(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), PlanningOptions(), ranker=ranker)
+    plan, _, trace = planner.plan("Transcribe meeting.wav and summarize it", {"meeting.wav": "audio"})
+    assert [t.task for t in plan.tasks] == ["automatic-speech-recognition", "summarization"]
+    assert (trace.chosen, "draft" in trace.candidates) == ("rails", False)
+    assert trace.why.endswith("no draft was written")

@@ -133,11 +133,11 @@ class Planner:
         messages = prompts.planning_messages(request, listed, files, demos, history)
         trace.offered, trace.demos = [t.name for t in offered], [d["request"] for d in demos]
         unreadable: dict[str, HgptError] = {}
-        plans = self._write(request, history, files, current, ranking, offered, messages, triage, trace, cancel,
-                            unreadable)
+        plans, skipped = self._write(request, history, files, current, ranking, offered, messages, triage, trace,
+                                     cancel, unreadable)
         sources = [request, *files, *(str(turn.get("content", "")) for turn in history)]
         name, why = evidence.choose(plans, ranking, triage, options.draft, sources)
-        if name == "rails" and "draft" not in plans and options.draft == "auto":
+        if skipped:
             why = "the rails' plan has every task the request clearly asks for: no draft was written"
         trace.chosen, trace.why = name, why
         trace.candidates = {k: p.to_list() for k, p in plans.items()}
@@ -147,7 +147,8 @@ class Planner:
 
     # -- the writers --------------------------------------------------------------------
     def _write(self, request, history, files, current, ranking, offered, messages, triage, trace, cancel,
-               unreadable):
+               unreadable) -> tuple[dict[str, Plan], bool]:
+        """The plans written, by writer, and whether the draft was skipped as not needed."""
         options, controller = self.options, self.controller
         controller.prime(messages[:1])  # the instructions and every task type: evaluated once, kept on disk
         plans: dict[str, Plan] = {}
@@ -175,7 +176,7 @@ class Planner:
             if options.draft == "auto":
                 plan = evidence.pruned(plan, plans.get("rails"), ranking, triage)
             plans["draft"] = plan
-        return plans
+        return plans, skip
 
     def _parsed(self, raw: str, request: str, files, name: str, unreadable: dict) -> Plan:
         try:
