@@ -57,12 +57,17 @@ def resolve_args(task: Task, ttype: TaskType, results: Mapping[int, ExpertResult
             else:
                 resolved[key] = resolve_attachment(value, modality, attachments, key=key,
                                                    task=task.task, offline=offline)
-        elif value.strip() in attachments and modality_of(attachments[value.strip()]) == "text":
-            resolved[key] = read_text(attachments[value.strip()])  # an attached text file: its words
+        elif (text_file := _text_file(value, attachments)) is not None:  # an attached text file: its words
+            resolved[key] = read_text(text_file)
         else:
             resolved[key] = RESOURCE_RE.sub(lambda m: _result(results, int(m.group(1)), task).text.strip(),
                                             value)
     return resolved
+
+
+def _text_file(value: str, attachments: Mapping[str, Path]) -> Path | None:
+    path = attachments.get(value.strip())
+    return path if path is not None and modality_of(path) == "text" else None
 
 
 def _result(results: Mapping[int, ExpertResult], source: int, task: Task) -> ExpertResult:

@@ -67,7 +67,7 @@ def check(path: str | Path) -> tuple[Path, str]:
     modality = modality_of(path)
     try:
         with path.open("rb") as fh:
-            head = fh.read(16)
+            head = fh.read(4096)
     except OSError as exc:
         raise AttachmentError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from None
     if not head:
@@ -75,14 +75,13 @@ def check(path: str | Path) -> tuple[Path, str]:
     signatures = SIGNATURES.get(modality)
     if signatures and not any(head.startswith(s) for s in signatures):
         raise AttachmentError(f"{path}: does not look like an {modality} file; attach a real {modality} file")
-    if modality == "text" and not _is_text(path):
+    if modality == "text" and not _is_text(head):
         raise AttachmentError(f"{path}: does not look like a text file (not UTF-8 text); attach a plain text file")
     return path.resolve(), modality
 
 
-def _is_text(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(4096)
+def _is_text(head: bytes) -> bool:
+    """Does a file's start read as UTF-8 text?"""
     if b"\x00" in head:
         return False
     try:

@@ -359,11 +359,11 @@ class Engine:
             yield ev.PlanReady(run.record.run_id, run.plan.to_list(), [], "", 0.0)
             return
         plan, seconds, trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
-        run.asked = trace.asked or run.request
+        run.asked = trace.asked
         if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
             from .capability import adjust
 
-            plan.repairs += adjust(plan, run.asked, self.registry, self.task_types, self._embed)
+            plan.repairs += adjust(plan, run.task_request, self.registry, self.task_types, self._embed)
         run.plan = plan
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
@@ -411,7 +411,7 @@ class Engine:
                     sel = pinned_selection(task, run.pinned[task.id], self.registry, catalog,
                                            self.settings.top_k)
                 else:
-                    sel = select(task, run.asked or run.request, self.registry, catalog, self.controller,
+                    sel = select(task, run.task_request, self.registry, catalog, self.controller,
                                  self.settings.top_k, cancel=run.cancel, embed=self._embed, source=run.source)
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
@@ -636,7 +636,7 @@ class Engine:
                             selection_errors=run.selection_errors,
                             memory=self.memory,
                             offline=self.settings.offline, memo=self._memo(run),
-                            request=run.asked or run.request)
+                            request=run.task_request)
         yield from executor.run(run.plan.tasks)
 
     def _memo(self, run: "_Run"):
@@ -663,7 +663,7 @@ class Engine:
         pieces = []
         about = self._about() if not results and responder.asks_about_me(run.request) else ""
         request = run.request
-        if run.asked and run.asked != run.request:  # "and this one?": say what was asked of the new file
+        if run.asked:  # "and this one?": say what was asked of the new file
             request = f'{run.request} (I asked "{run.asked}" again, of the file I attached now.)'
         for piece in responder.direct_answer(self.controller, request, results, run.history, run.cancel, about):
             run.cancel.check()
@@ -692,8 +692,13 @@ class _Run:
     notes: list = field(default_factory=list)  # what went wrong outside a task, for the answer
     script: object = None  # a re-run or replay (engine.rerun.Script): the recorded plan and models
     missing: str = "run"  # what pre-flight does about models to download (Engine.run)
-    asked: str = ""  # what the plan's experts are asked: the request, or the previous one asked again
+    asked: str = ""  # an earlier request the plan asks again, of this turn's file ("and this one?")
     source: object = None  # extra candidates: pullable or remote models (engine.ondemand)
+
+    @property
+    def task_request(self) -> str:
+        """What the plan's experts are asked: the request, or the earlier one it asks again."""
+        return self.asked or self.request
 
     @property
     def stages(self) -> tuple[str, ...]:

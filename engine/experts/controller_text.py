@@ -30,15 +30,16 @@ class ControllerText(Expert):
         if ctx.controller is None:
             raise RuntimeError("no controller LLM is loaded")
         messages = [{"role": "system", "content": INSTRUCTIONS[task]},
-                    {"role": "user", "content": framed(args["text"], ctx.request, ASK.get(task, "The text:"))}]
+                    {"role": "user", "content": framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK))}]
         text = ctx.controller.complete(messages, max_tokens=200).strip()
         return ExpertResult(text=text, data={"generated_by": getattr(ctx.controller, "name", "controller")})
 
 
-ASK = {"translation": "Translate this text accordingly:"}  # what follows the request, before the text
+TEXT_ASK = "The text:"  # what follows the request, before the text
+ASK = {"translation": "Translate this text accordingly:"}
 
 
-def framed(text: str, request: str, ask: str = "The text:") -> str:
+def framed(text: str, request: str, ask: str = TEXT_ASK) -> str:
     """The text to work on, after the user's request when the request says more than the
     text itself ("translate that into French" names the language; the text does not)."""
     # lines broken by the page (OCR, a transcript) are one paragraph: a small model given them

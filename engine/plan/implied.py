@@ -60,9 +60,7 @@ def add_control_maps(plan: Plan, task_types: Mapping[str, TaskType]) -> list[str
         maker = f"{kind}-control"
         image = str(task.args.get("image", ""))
         if kind and maker in task_types and image and not _is_map(plan, image, kind):
-            # the map goes in at this position; this task and later ones move up one
-            plan.tasks = renumber(plan.tasks, {t.id: t.id + (t.id >= position) for t in plan.tasks})
-            plan.tasks.insert(position, Task(position, maker, [-1], {"image": image}))
+            _insert(plan, Task(position, maker, [-1], {"image": image}))  # this task moves up one
             plan.tasks[position + 1].args["image"] = f"<resource>-{position}"
             notes.append(f"task {position + 1} ({task.task}) draws from a control map: {maker} makes it first")
             position += 1
@@ -78,6 +76,12 @@ def _is_map(plan: Plan, image: str, kind: str) -> bool:
         source = int(refs[0])
         return 0 <= source < len(plan.tasks) and plan.tasks[source].task in map_makers(kind)
     return kind in PurePath(image).stem.lower()
+
+
+def _insert(plan: Plan, new: Task) -> None:
+    """Put ``new`` at position ``new.id``; the tasks from there on, and references to them, move up one."""
+    plan.tasks = renumber(plan.tasks, {t.id: t.id + (t.id >= new.id) for t in plan.tasks})
+    plan.tasks.insert(new.id, new)
 
 
 def guided_kind(request: str) -> str:
@@ -105,9 +109,7 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
                 return [f"task {task.id} ({old}) keeps the picture's {kind} map: {drawing}"]
     maker = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
     if maker is not None:  # draw from the map the plan makes, right after it
-        at = maker.id + 1
-        plan.tasks = renumber(plan.tasks, {t.id: t.id + (t.id >= at) for t in plan.tasks})
-        plan.tasks.insert(at, Task(at, drawing, [maker.id], {"text": text, "image": f"<resource>-{maker.id}"}))
+        _insert(plan, Task(maker.id + 1, drawing, [maker.id], {"text": text, "image": f"<resource>-{maker.id}"}))
         return [f"the request keeps the picture's {kind} map to make something new: {drawing} draws from it"]
     if pictures:
         plan.tasks.append(Task(len(plan.tasks), drawing, [-1], {"text": text, "image": pictures[0]}))

@@ -167,8 +167,8 @@ class Ranking:
         for c in range(len(self.clauses)):
             scores = self.scores[c]
             order = [int(i) for i in np.argsort(-scores, kind="stable")]
-            named = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
-            bar = later if steps else min(first, NAMED_FIRST) if named else first
+            own_cue = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
+            bar = later if steps else min(first, NAMED_FIRST) if own_cue else first
             if scores[order[0]] < bar:
                 continue
             fresh = [i for i in order if i not in used]
