@@ -106,6 +106,46 @@ def nodes_to_links(nodes: Sequence[dict]) -> list[dict]:
     return [{"source": names[s], "target": names[t]} for s, t in _node_refs(nodes)]
 
 
+def record_demo(record: dict, task_types: Mapping[str, TaskType]):
+    """A record as a demonstration for the planner (``engine.plan.demos.Demo``): its
+    instruction, the files its arguments name, and its nodes as a plan with
+    ``<resource>-j`` links. Arguments go to slots by modality (a file by its
+    extension, a reference by its source's output, anything else is text), in the
+    order written; what no slot takes is dropped. None for a record whose nodes
+    name an unknown tool or refer to a later node, which a plan cannot."""
+    from .plan.demos import Demo
+
+    nodes = record_nodes(record)
+    names = [str(n["task"]) for n in nodes]
+    if not nodes or any(name not in task_types for name in names):
+        return None
+    files: dict[str, str] = {}
+    plan = []
+    for index, node in enumerate(nodes):
+        ttype = task_types[names[index]]
+        free = list(ttype.args.items())
+        args: dict[str, str] = {}
+        for arg in node.get("arguments", []) or []:
+            text = _arg_text(arg).strip()
+            match = NODE_RE.fullmatch(text)
+            if match:
+                source = int(match.group(1))
+                if source >= index:
+                    return None
+                modality, value = task_types[names[source]].output, f"<resource>-{source}"
+            else:
+                modality = content_type(text)
+                value = text.strip("'")
+                if modality != "text":
+                    files[value] = modality
+            slot = next((key for key, kind in free if kind == modality), None)
+            if slot is not None:
+                args[slot] = value
+                free = [(key, kind) for key, kind in free if key != slot]
+        plan.append({"task": ttype.name, "id": index, "args": args})
+    return Demo(str(record.get("instruction", "")), files, tuple(plan))
+
+
 def _node_refs(nodes: Sequence[dict]) -> list[tuple[int, int]]:
     refs = []
     for target, node in enumerate(nodes):

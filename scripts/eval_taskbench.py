@@ -57,6 +57,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--per-clause", type=int, default=None, help="task types offered per step")
     p.add_argument("--top-k", type=int, default=None, help="task types offered overall")
     p.add_argument("--demos", type=int, default=None, help="demonstrations shown")
+    p.add_argument("--demo-records", default="",
+                   help="retrieve demonstrations from these TaskBench records (e.g. the dev sample) instead "
+                        "of hgpt's own bank, as TaskBench's protocol shows in-domain demos; a record being "
+                        "scored is never its own demo")
     p.add_argument("--draft", choices=("never", "auto", "always", "only"), default=None,
                    help="the controller's own plan: never (rails only), auto (evidence chooses), always, only")
     p.add_argument("--no-triage", action="store_true", help="plan every request (no direct answers)")
@@ -79,7 +83,7 @@ def graph_edges(graph):
     return (lambda source, target: (source.name, target.name) in graph) if graph else None
 
 
-def build_planner(args, task_types, graph):
+def build_planner(args, task_types, graph, scored=()):
     from engine.controller.llama import LlamaController
     from engine.plan.options import PlanningOptions
     from engine.plan.planner import default_planner
@@ -101,9 +105,22 @@ def build_planner(args, task_types, graph):
         controller = LlamaController(_gguf(args.model), n_threads=args.threads, chat_format=args.chat_format)
     from engine.settings import load_settings
 
+    cache_dir = load_settings().cache_dir
     planner = default_planner(controller, task_types=task_types, options=options, edge_ok=graph_edges(graph),
-                              cache_dir=load_settings().cache_dir)
+                              cache_dir=cache_dir)
+    if args.demo_records and options.retrieval:
+        planner.bank = record_bank(args.demo_records, task_types, {str(r.get("id")) for r in scored}, cache_dir)
     return planner, controller
+
+
+def record_bank(path, task_types, leave_out: set[str], cache_dir):
+    """A demonstration bank of TaskBench records, without those in ``leave_out``."""
+    from engine.plan.demos import DemoBank
+    from engine.taskbench import load_records, record_demo
+
+    by_name = {t.name: t for t in task_types}
+    demos = [record_demo(r, by_name) for r in load_records(path) if str(r.get("id")) not in leave_out]
+    return DemoBank([d for d in demos if d is not None], cache_dir=cache_dir)
 
 
 def _gguf(model: str):
@@ -171,7 +188,7 @@ def main(argv=None) -> int:
     records = select(load_records(args.data), args.half, args.limit, args.data_split)
     if args.gold_tasks:
         return score_gold_tasks(records, tools, task_types, graph)
-    planner, controller = build_planner(args, task_types, graph)
+    planner, controller = build_planner(args, task_types, graph, records)
     board = Scoreboard(tools)
     out = open(args.out, "w", encoding="utf-8") if args.out else None
     seconds, asked = [], 0

@@ -14,6 +14,7 @@ from engine.plan.options import PlanningOptions
 from engine.plan.planner import Planner
 from engine.plan.rails import quoted_spans, request_texts
 from engine.plan.ranking import mentioned_files, split_clauses
+from engine.plan.triage import Triager
 from engine.tasks import TASK_TYPES as T
 
 SHOWCASE = "What animal is in chelsea.png? Then say the answer out loud."
@@ -324,6 +325,33 @@ def test_rails_plan_the_steps_a_request_implies(ranker, request_, files, expecte
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [t.task for t in plan.tasks] == expected
     assert "<resource>-0" in plan.tasks[1].args.values() and plan.tasks[1].dep == [0]
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # a picture task asked of a recording is that task for sound, not a picture drawn from it
+    ("Which bird is that? It sings every morning.", {"birdsong.wav": "audio"}, [("audio-classification", {})]),
+    # a question about a voice note is answered from its transcript
+    ("my landlord mentions a rent increase in this voicemail, how much is it?", {"msg.mp3": "audio"},
+     [("automatic-speech-recognition", {}), ("question-answering", {"context": "<resource>-0"})]),
+])
+def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == [task for task, _ in expected]
+    for task, (_, args) in zip(plan.tasks, expected):
+        assert args.items() <= task.args.items()
+
+
+def test_texts_on_the_lines_after_a_question_are_the_texts_to_compare(ranker):
+    from engine.controller import FirstChoice
+
+    request_ = "Are these two lines saying the same?\n- Shops close early on Sundays.\n- On Sunday the stores shut early."
+    plan, _, trace = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker,
+                             triager=Triager(list(T.values()))).plan(request_)
+    assert not trace.triage["direct"]
+    assert [(t.task, t.args) for t in plan.tasks] == [("sentence-similarity", {
+        "text": "Shops close early on Sundays.", "text2": "On Sunday the stores shut early."})]
 
 
 def test_a_file_a_later_step_uses_is_not_read_first(ranker):

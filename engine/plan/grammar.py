@@ -15,6 +15,7 @@ so the planner can tell when only one continuation is possible and skip the call
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
@@ -174,7 +175,8 @@ def step_choices(
     for ttype in candidates:
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
-        slots = {key: _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local)
+        slots = {key: _another_first(key, _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok,
+                                                       local))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
             continue
@@ -186,6 +188,14 @@ def step_choices(
     if allow_end:
         choices.alternatives.append(["]"])
     return choices
+
+
+def _another_first(key: str, values: list) -> list:
+    """A numbered slot ("text2": the second of two texts to compare) offers first the
+    value its number points to, so two slots of one kind do not both take the first."""
+    match = re.fullmatch(r"[a-z]+(\d)", key)
+    n = int(match.group(1)) - 1 if match else 0
+    return [values[n], *values[:n], *values[n + 1:]] if 0 < n < len(values) else values
 
 
 REF_SLOTS_FIRST = ("context", "text")  # where an earlier output goes first (a passage, the text)

@@ -15,7 +15,10 @@ little to decide:
   back to it;
 * **forced steps** — a step with a single possible continuation is written
   without asking the controller; a step whose file input nothing supplies gets a
-  producer first (no image: draw one);
+  producer first (no image: draw one), unless the user brought a file of another
+  kind that a task of the same kind takes: "what animal is that?" of a recording
+  is audio classification, not a picture drawn from its transcript and classified,
+  and a question about a voice note is answered from its transcript;
 * **read what was brought** — a step that works on text alone, when the user
   brought a file this turn that nothing in the plan uses and the clause names no
   text of its own, reads the file first ("translate the text on this menu":
@@ -38,6 +41,9 @@ from .ranking import PlanStep, Ranking
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
+# the lines after a question or a colon, each a text to work on ("do these mean the same?\n1) … \n2) …")
+LINES_RE = re.compile(r"[?:][ \t]*((?:\n[ \t]*\S[^\n]*){1,12})")
+LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 MAX_REQUEST_TEXT = 300
 MAX_ANSWER_QUOTE = 600  # as much of an answer as the chat log keeps (HistoryStore.chat_history)
 READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
@@ -55,9 +61,12 @@ def quoted_spans(request: str) -> list[str]:
 
 def request_texts(request: str) -> list[str]:
     """Spans of the request a text argument may be: quoted words, the text after a
-    colon, and the whole request when it is short."""
+    colon, each line after a question or a colon (list marks left out), and the
+    whole request when it is short."""
     spans = quoted_spans(request)
     spans += [m.group(1).strip() for m in COLON_RE.finditer(request) if len(m.group(1).split()) >= 3]
+    spans += [LIST_MARK.sub("", line).strip() for m in LINES_RE.finditer(request)
+              for line in m.group(1).splitlines() if len(line.split()) >= 3]
     if len(request) <= MAX_REQUEST_TEXT:
         spans.append(request.strip())
     return list(dict.fromkeys(s for s in spans if s))
@@ -131,6 +140,10 @@ class Rails:
             if not choices.alternatives:
                 if step is None:
                     break
+                counterpart = None if id(step) in helped else self._counterpart(step)
+                if counterpart is not None:  # "what animal is that?" of a recording
+                    queue[:0] = [counterpart]
+                    continue
                 producer = None if id(step) in helped else self._producer(step, earlier)
                 if producer is not None:  # e.g. "segment a castle" with no image: draw one first
                     helped.add(id(step))
@@ -202,6 +215,21 @@ class Rails:
             return best
         return plain
 
+    def _counterpart(self, step):
+        """The step's task for the kind of file this turn brought, when the user brought
+        none of the kind it takes: image classification of a recording is audio
+        classification; visual or document question answering of one is question
+        answering (its transcript is read first by ``_reader``)."""
+        task = step.candidates[0]
+        brought = set(self.attachments.values())
+        needed = {m for m in task.args.values() if m != "text"}
+        if not brought or not needed or needed & brought:
+            return None
+        fits = [t for t in self.task_types if t is not task and t.output == task.output and task_kind(t) == task_kind(task)
+                and set(t.args.values()) <= brought | {"text"}]
+        fits.sort(key=lambda t: not set(t.args.values()) & brought)  # one that takes the file itself first
+        return PlanStep(step.clause, fits[:1]) if fits else None
+
     def _producer(self, step, earlier):
         """A step making the file a stuck step needs, from inputs at hand (best ranked)."""
         have = {"text"} | set(self.files.values()) | {t.output for t in earlier}
@@ -214,6 +242,16 @@ class Rails:
         if not makers:
             return None
         return PlanStep(step.clause, [max(makers, key=lambda t: scores.get(t.name, -1.0))])
+
+
+MEDIUM_WORDS = ("image", "visual", "document", "audio", "video", "speech", "text", "tabular")
+
+
+def task_kind(task: TaskType) -> str:
+    """What a task does, whatever it does it to: "image-classification" and
+    "audio-classification" are both "classification"."""
+    words = norm_name(task.name).split("-")
+    return "-".join(words[1:] if len(words) > 1 and words[0] in MEDIUM_WORDS else words)
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:
