@@ -92,6 +92,16 @@ def norm_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
 
 
+MEDIUM_WORDS = ("image", "visual", "document", "audio", "video", "speech", "text", "tabular")
+
+
+def task_kind(task: "TaskType") -> str:
+    """What a task does, whatever it does it to: "image-classification" and
+    "audio-classification" are both "classification"."""
+    words = norm_name(task.name).split("-")
+    return "-".join(words[1:] if len(words) > 1 and words[0] in MEDIUM_WORDS else words)
+
+
 def get(name: str) -> TaskType:
     from .errors import UnknownNameError
 

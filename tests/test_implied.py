@@ -1,10 +1,11 @@
 """Steps a plan implies: a ControlNet drawing needs the control map of its kind first, and a
-request that keeps a photo's pose, outlines or depth while making something new needs the drawing."""
+request that keeps a photo's pose, outlines or depth while making something new needs the drawing;
+a result asked for in a language is translated."""
 
 from __future__ import annotations
 
 from engine.plan.graph import Plan
-from engine.plan.implied import add_control_maps, add_guided_drawing, guided_kind
+from engine.plan.implied import add_control_maps, add_guided_drawing, add_translation, guided_kind
 from engine.tasks import TASK_TYPES as T
 
 
@@ -88,3 +89,21 @@ def test_a_map_alone_gets_the_drawing_after_it_and_a_plan_without_either_gets_bo
     assert [t.task for t in empty.tasks] == ["depth-control", "depth-text-to-image"]
     # no picture of the user's, or a drawing already planned: nothing to add
     assert add_guided_drawing(Plan.from_list([]), request, {}, T) == []
+
+
+def test_a_result_asked_for_in_a_language_is_translated():
+    plan = Plan.from_list([{"id": 0, "task": "image-to-text", "dep": [-1], "args": {"image": "menu.jpg"}}])
+    notes = add_translation(plan, "describe this photo in Portuguese for my aunt", T)
+    assert tasks(plan) == [(0, "image-to-text", {"image": "menu.jpg"}, [-1]),
+                           (1, "translation", {"text": "<resource>-0"}, [0])]
+    assert notes == ["the request asks for a language: translation translates the output of task 0"]
+    # nothing to add: no language named, a translation already planned, or no text made
+    for request, plan in [
+        ("describe this photo", [{"id": 0, "task": "image-to-text", "dep": [-1], "args": {"image": "a.jpg"}}]),
+        ("translate this into German", [{"id": 0, "task": "translation", "dep": [-1], "args": {"text": "hi"}}]),
+        ("draw a cat in French style... in French", [{"id": 0, "task": "text-to-image", "dep": [-1],
+                                                       "args": {"text": "a cat"}}]),
+    ]:
+        plan = Plan.from_list(plan)
+        before = tasks(plan)
+        assert add_translation(plan, request, T) == [] and tasks(plan) == before

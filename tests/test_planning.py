@@ -343,6 +343,24 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
         assert args.items() <= task.args.items()
 
 
+@pytest.mark.parametrize("request_, files, expected", [
+    # two things of different kinds done to the same file, named in one clause: each works on the file
+    ("Make a depth map and an edge map of this dancer photo", {"dancer.png": "image"},
+     {("depth-estimation", "dancer.png"), ("canny-control", "dancer.png")}),
+    # a cue word the user wrote breaks a tie: tidying the words of a transcript is rewriting text
+    ("Transcribe this lecture, then fix the grammar.", {"lecture.mp3": "audio"},
+     {("automatic-speech-recognition", "lecture.mp3"), ("text2text-generation", "<resource>-0")}),
+    # "noise" the user asks about is not noise to remove
+    ("What is making that noise in this recording?", {"attic.wav": "audio"},
+     {("audio-classification", "attic.wav")}),
+])
+def test_the_tasks_a_clause_names(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert {(t.task, next(iter(t.args.values()))) for t in plan.tasks} == expected
+
+
 def test_texts_on_the_lines_after_a_question_are_the_texts_to_compare(ranker):
     from engine.controller import FirstChoice
 

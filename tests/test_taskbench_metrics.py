@@ -133,3 +133,26 @@ def test_link_latest_links_each_slot_to_the_latest_fitting_output():
     no_qa = link_latest(["Summarization", "Question Answering"], types,
                         edge_ok=lambda source, target: target.name != "Question Answering")
     assert no_qa[1]["arguments"] == ["", ""]
+
+
+def test_a_record_becomes_a_demonstration_with_links_and_files():
+    from engine.taskbench import record_demo
+
+    tools = [{"id": "Image-to-Text", "input-type": ["image"], "output-type": ["text"]},
+             {"id": "Translation", "input-type": ["text"], "output-type": ["text"]},
+             {"id": "Sentence Similarity", "input-type": ["text", "text"], "output-type": ["text"]}]
+    types = {t.name: t for t in task_types_from_tools(tools)}
+    record = {"instruction": "Caption 'photo.png' in French and compare it with 'un chat'.",
+              "task_nodes": [{"task": "Image-to-Text", "arguments": ["photo.png"]},
+                             {"task": "Translation", "arguments": ["<node-0>"]},
+                             {"task": "Sentence Similarity", "arguments": ["<node-1>", "un chat", "extra"]}]}
+    demo = record_demo(record, types)
+    assert demo.files == {"photo.png": "image"}
+    assert [(t["task"], t["args"]) for t in demo.plan] == [
+        ("Image-to-Text", {"image": "photo.png"}), ("Translation", {"text": "<resource>-0"}),
+        ("Sentence Similarity", {"text": "<resource>-1", "text2": "un chat"})]  # what no slot takes is dropped
+    # a reference to a later node, or an unknown tool, cannot be a plan
+    forward = {**record, "task_nodes": [{"task": "Translation", "arguments": ["<node-1>"]},
+                                        {"task": "Image-to-Text", "arguments": ["photo.png"]}]}
+    unknown = {**record, "task_nodes": [{"task": "Juggling", "arguments": ["photo.png"]}]}
+    assert record_demo(forward, types) is None and record_demo(unknown, types) is None

@@ -22,7 +22,7 @@ import re
 from pathlib import PurePath
 from typing import Mapping
 
-from ..tasks import TaskType
+from ..tasks import TaskType, norm_name
 from .graph import RESOURCE_RE, Plan, Task, renumber
 
 DRAWS_FROM_MAP = "-text-to-image"
@@ -44,6 +44,27 @@ KEEPS_FEATURE = {kind: re.compile(KEEPS + r"[^.?!]{0,40}?\b(?:" + words + r")\b"
 MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw|paint|transform|reimagine|"
                        r"new (?:picture|image|photo|version))\b", re.IGNORECASE)
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
+
+
+LANGUAGES = (r"english|french|spanish|german|italian|portuguese|dutch|swedish|norwegian|danish|finnish|polish|czech|"
+             r"greek|turkish|russian|ukrainian|arabic|hebrew|hindi|bengali|urdu|chinese|mandarin|japanese|korean|"
+             r"vietnamese|thai|indonesian|swahili")
+IN_LANGUAGE = re.compile(r"\b(?:in|into)\s+(?:" + LANGUAGES + r")\b", re.IGNORECASE)
+
+
+def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
+    """Translate the plan's last text when the request asks for a language and no task translates."""
+    translation = next((t for t in task_types.values() if norm_name(t.name) == "translation"), None)
+    if translation is None or not IN_LANGUAGE.search(request):
+        return []
+    if any(norm_name(t.task) == "translation" for t in plan.tasks):
+        return []
+    last = next((t for t in reversed(plan.tasks) if task_types[t.task].output == "text"), None)
+    if last is None:
+        return []
+    slot = next(iter(translation.args))
+    plan.tasks.append(Task(len(plan.tasks), translation.name, [last.id], {slot: f"<resource>-{last.id}"}))
+    return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
 def map_makers(kind: str) -> set[str]:

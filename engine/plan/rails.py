@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
-from ..tasks import READERS, TaskType, can_feed, norm_name
+from ..tasks import READERS, TaskType, can_feed, norm_name, task_kind
 from . import grammar
 from .ranking import PlanStep, Ranking
 
@@ -175,8 +175,9 @@ class Rails:
         local = named_in(step.clause, texts, self.files) - set(used) if step is not None else None
         if step is not None and step.clause not in texts and not points_back(self.request, self.history):
             texts = texts + [step.clause]
+        edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or can_feed
         return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
-                                    free_text=self.free_text, edge_ok=self.edge_ok or can_feed, local=local)
+                                    free_text=self.free_text, edge_ok=edge_ok, local=local)
 
     def _reader(self, step, earlier, reply, texts, later=()):
         """A step reading a file this turn brought, for a step that works on text alone
@@ -242,16 +243,6 @@ class Rails:
         if not makers:
             return None
         return PlanStep(step.clause, [max(makers, key=lambda t: scores.get(t.name, -1.0))])
-
-
-MEDIUM_WORDS = ("image", "visual", "document", "audio", "video", "speech", "text", "tabular")
-
-
-def task_kind(task: TaskType) -> str:
-    """What a task does, whatever it does it to: "image-classification" and
-    "audio-classification" are both "classification"."""
-    words = norm_name(task.name).split("-")
-    return "-".join(words[1:] if len(words) > 1 and words[0] in MEDIUM_WORDS else words)
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:

@@ -36,7 +36,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SUFFIX_MODALITY
-from ..tasks import TaskType, norm_name
+from ..tasks import TaskType, norm_name, task_kind
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -120,6 +120,7 @@ class PlanStep:
 
     clause: str
     candidates: list[TaskType]
+    own_input: bool = False  # works on what the user brought, not on the step before ("… and a depth map")
 
 
 @dataclass
@@ -166,7 +167,7 @@ class Ranking:
         used: set[int] = set()
         for c in range(len(self.clauses)):
             scores = self.scores[c]
-            order = [int(i) for i in np.argsort(-scores, kind="stable")]
+            order = _tie_to_keyword([int(i) for i in np.argsort(-scores, kind="stable")], scores, self.keyword_hits[c])
             own_cue = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
             bar = later if steps else min(first, NAMED_FIRST) if own_cue else first
             if scores[order[0]] < bar:
@@ -178,11 +179,15 @@ class Ranking:
             step = PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]])
             # a second word the user wrote in the same clause asks for its own task ("tell me
             # out loud what is in this picture": a caption, then speech)
-            named = [i for i in fresh[1:] if self.keyword_hits[c, i] and scores[i] >= later
-                     and _chains(self.task_types[fresh[0]], self.task_types[i])]
+            chained = [i for i in fresh[1:] if self.keyword_hits[c, i] and scores[i] >= later
+                       and _chains(self.task_types[fresh[0]], self.task_types[i])]
+            beside = [i for i in fresh[1:] if self.keyword_hits[c, i] and self.keyword_hits[c, fresh[0]]
+                      and min(scores[fresh[0]], scores[i]) >= first
+                      and _also(self.task_types[fresh[0]], self.task_types[i], set(self.files.values()))]
+            named = chained or beside
             if named:
                 used.add(named[0])
-                extra = PlanStep(self.clauses[c], [self.task_types[named[0]]])
+                extra = PlanStep(self.clauses[c], [self.task_types[named[0]]], own_input=not chained)
                 chosen, then = step.candidates[0], extra.candidates[0]
                 feeds_back = then.output in chosen.args.values() and chosen.output not in then.args.values()
                 steps += [extra, step] if feeds_back else [step, extra]
@@ -203,6 +208,25 @@ class Ranking:
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
         rest = [t for t in self.order() if t is not self.task_types[best]]
         return PlanStep(self.clauses[int(c)], [self.task_types[int(best)], *rest][:per_clause])
+
+
+def _also(first: TaskType, other: TaskType, brought: set[str]) -> bool:
+    """Do two tasks a clause names both belong in the plan although they stay in one
+    medium: two things of different kinds done to the same file the user brought ("a
+    segmentation mask and a depth map"; not "classify it in a table", where image and
+    tabular classification are one ask by two names)?"""
+    first_files = set(first.args.values()) - {"text"}
+    return (bool(first_files) and first_files == set(other.args.values()) - {"text"} and first_files <= brought
+            and task_kind(first) != task_kind(other))
+
+
+def _tie_to_keyword(order: list[int], scores: np.ndarray, hits: np.ndarray) -> list[int]:
+    """``order`` with a task a cue word names first when it ties (within ``TIE``) with a
+    best task no cue word names: "clean up the ums and grammar" is rewriting text."""
+    if hits[order[0]]:
+        return order
+    named = next((i for i in order[1:] if hits[i] and scores[order[0]] - scores[i] <= TIE), None)
+    return order if named is None else [named, *(i for i in order if i != named)]
 
 
 def _chains(first: TaskType, other: TaskType) -> bool:
