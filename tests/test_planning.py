@@ -350,6 +350,9 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # a cue word the user wrote breaks a tie: tidying the words of a transcript is rewriting text
     ("Transcribe this lecture, then fix the grammar.", {"lecture.mp3": "audio"},
      {("automatic-speech-recognition", "lecture.mp3"), ("text2text-generation", "<resource>-0")}),
+    # a question whose answer is read aloud is answered in text, not with boxes
+    ("How many birds are sitting on this fence? Say the answer out loud please.", {"fence.jpg": "image"},
+     {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
     # "noise" the user asks about is not noise to remove
     ("What is making that noise in this recording?", {"attic.wav": "audio"},
      {("audio-classification", "attic.wav")}),

@@ -63,6 +63,7 @@ QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)
+QUESTION_RE = re.compile(r"^(?:how|what|which|who|whose|where|when|why|is|are|does|do|did|was|were)\b", re.IGNORECASE)
 KEYWORD_BONUS = 0.25
 MODALITY_BONUS = 0.05
 MISSING_INPUT_PENALTY = 0.12
@@ -193,6 +194,31 @@ class Ranking:
                 steps += [extra, step] if feeds_back else [step, extra]
             else:
                 steps.append(step)
+        return self._text_for_text_tasks(steps, used, margin)
+
+    def _text_for_text_tasks(self, steps: list[PlanStep], used: set[int], margin: float) -> list[PlanStep]:
+        """A question feeding a task that works on text alone is answered in text:
+        "how many candles are on this cake? tell me out loud" counts by answering the
+        question (text to speak), not by drawing boxes the speech cannot read. The step
+        takes its clause's best task that reads the same files and gives text, if that
+        one scores within ``margin`` of the chosen task."""
+        by_task = {id(t): i for i, t in enumerate(self.task_types)}
+        for step, then in zip(steps, steps[1:]):
+            chosen, reader = step.candidates[0], then.candidates[0]
+            files = set(chosen.args.values()) - {"text"}
+            if (step.own_input or then.own_input or chosen.output == "text" or not files
+                    or not QUESTION_RE.match(step.clause)
+                    or set(reader.args.values()) != {"text"} or QUOTED_RE.search(then.clause)):
+                continue
+            c, best = self.clauses.index(step.clause), by_task[id(chosen)]
+            fits = [i for i, t in enumerate(self.task_types) if i not in used and t.output == "text"
+                    and set(t.args.values()) - {"text"} == files
+                    and self.scores[c, i] >= self.scores[c, best] - margin]
+            if fits:
+                swap = max(fits, key=lambda i: self.scores[c, i])
+                used.discard(best)
+                used.add(swap)
+                step.candidates = [self.task_types[swap], *(t for t in step.candidates if t is not chosen)]
         return steps
 
 
