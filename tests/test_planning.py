@@ -429,3 +429,12 @@ def test_the_trace_says_when_no_draft_was_written(ranker):
     assert [t.task for t in plan.tasks] == ["automatic-speech-recognition", "summarization"]
     assert (trace.chosen, "draft" in trace.candidates) == ("rails", False)
     assert trace.why.endswith("no draft was written")
+
+
+def test_a_task_only_a_cue_word_asks_for_is_not_planned_on_meaning_alone(ranker):
+    from engine.plan.ranking import UNNAMED_CAP
+
+    scores = ranker.rank("Please remove the filler words from this transcript.").scores_by_name()
+    assert scores["fill-mask"] <= UNNAMED_CAP
+    ranking = ranker.rank("Fill in the blank: 'Paris is the ___ of France.'")
+    assert ranking.plan_steps()[0].candidates[0].name == "fill-mask"

@@ -10,7 +10,8 @@ quoted text is never split) and each clause is scored against each task type:
   name and description and its cue phrases
   (``engine/plan/demos/cues.json``, the project's own short example requests);
 * keywords — a cue pattern that fires in the clause ("transcri", "out loud")
-  adds a fixed bonus;
+  adds a fixed bonus; a task marked ``only_when_named`` (fill-mask: a blank to
+  fill) is never a step without one;
 * modality — a task that takes a file of a modality the user attached (or named
   in the text, like ``photo.jpg``) gains a little, one whose file input nobody
   supplied loses a little; a clause that only sets the scene ("I have a photo …")
@@ -72,6 +73,7 @@ FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 NAMED_FIRST = 0.65  # the first-step bar for a clause whose best task a cue word of its own names
 TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
+UNNAMED_CAP = 0.3  # the most a task cues.json marks "only_when_named" scores without its cue word
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
 
@@ -277,6 +279,8 @@ class TaskRanker:
         cues = load_cues() if cues is None else cues
         self.keywords = [[re.compile(p, re.IGNORECASE) for p in cues.get(norm_name(t.name), {}).get("keywords", [])]
                          for t in self.task_types]
+        # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
+        self.named_only = np.array([bool(cues.get(norm_name(t.name), {}).get("only_when_named")) for t in self.task_types])
         texts, owner = [], []
         for index, t in enumerate(self.task_types):
             phrases = cues.get(norm_name(t.name), {}).get("phrases", [])
@@ -295,6 +299,8 @@ class TaskRanker:
             scores[:, index] = sims[:, self._owner == index].max(axis=1)
         hits = np.array([[any(p.search(c) for p in pats) for pats in self.keywords] for c in clauses], dtype=bool)
         scores += KEYWORD_BONUS * hits + self._modality_adjustment(set(files.values()))
+        unnamed = self.named_only[None, :] & ~hits
+        scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
         scene = np.array([bool(SCENE_RE.match(c)) and not hits[i].any() for i, c in enumerate(clauses)])
         scores -= SCENE_PENALTY * scene[:, None]
         return Ranking(clauses, self.task_types, scores, hits, files)
