@@ -364,17 +364,22 @@ class HistoryStore:
         """The last ``max_turns`` user/assistant exchanges as chat logs for the planner
         and the answer: each turn's direct text (the workflow listing is long and
         exact, so it is left out) and its ``files`` — what the user attached, what the
-        run wrote — which ``engine.plan.chatlog.stage_history`` brings into the next run."""
+        run wrote — which ``engine.plan.chatlog.stage_history`` brings into the next run;
+        a user turn that asked an earlier request again ("and this one?") carries it
+        as ``asked``, so the request outlives the turns kept."""
         if not max_turns:
             return []
         messages = self.messages(conversation_id)[-2 * max_turns:]
         produced = self._artifacts_by_run({m.run_id for m in messages if m.role == "assistant" and m.run_id})
+        asked = {m.run_id: m.details["asked"] for m in messages if m.role == "assistant" and m.details.get("asked")}
         turns = []
         for m in messages:
             files = m.attachments if m.role == "user" else produced.get(m.run_id, [])
             turn = {"role": m.role, "content": clip(m.content.strip(), max_chars)}
             if files:
                 turn["files"] = list(files)
+            if m.role == "user" and asked.get(m.run_id):
+                turn["asked"] = asked[m.run_id]
             turns.append(turn)
         return turns
 
@@ -425,7 +430,10 @@ class HistoryStore:
                 tx.executemany("INSERT OR IGNORE INTO artifacts (run_id, task_id, path) VALUES (?, ?, ?)",
                                [(record.run_id, int(task_id), str(f)) for f in info.get("files", [])])
             if status == "done" and conversation_id is not None:
-                details = json.dumps({"workflow": record.workflow, "notes": record.notes}, ensure_ascii=False)
+                details = {"workflow": record.workflow, "notes": record.notes}
+                if record.asked:  # the request this turn asked again: a later "and this one?" asks it too
+                    details["asked"] = record.asked
+                details = json.dumps(details, ensure_ascii=False)
                 tx.execute(
                     "INSERT INTO messages (conversation_id, role, content, details, run_id, created_at)"
                     " VALUES (?, 'assistant', ?, ?, ?, ?)", (conversation_id, record.answer, details, record.run_id, now))

@@ -62,6 +62,7 @@ class RunRecord:
     answer: str = ""  # the direct answer
     workflow: list[str] = field(default_factory=list)  # one line per task: what ran and what came of it
     notes: list[str] = field(default_factory=list)  # what went wrong outside any task
+    asked: str = ""  # an earlier request this run asked again, of this turn's file ("and this one?")
     error: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)

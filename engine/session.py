@@ -354,12 +354,13 @@ class Engine:
 
     # -- stages: each takes the run's own state, so one Engine can serve concurrent runs --
     def _plan(self, run: "_Run"):
-        if run.script is not None:  # a re-run or replay follows the recorded plan
+        if run.script is not None:  # a re-run or replay follows the recorded plan, asked as it was
             run.plan = Plan.from_list(run.script.plan.to_list())
+            run.asked = run.record.asked = str(run.script.recorded.record.get("asked", "") or "")
             yield ev.PlanReady(run.record.run_id, run.plan.to_list(), [], "", 0.0)
             return
         plan, seconds, trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
-        run.asked = trace.asked
+        run.asked = run.record.asked = trace.asked
         if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
             from .capability import adjust
 

@@ -97,6 +97,23 @@ def test_a_run_is_folded_into_the_store_and_feeds_the_next_plan(store, settings)
     assert len(store.messages(conv.id)) == 4
 
 
+def test_a_request_asked_again_outlives_the_turns_the_chat_log_keeps(store, settings, tmp_path):
+    from engine.plan.chatlog import asked_before
+    from engine.record import RunRecord
+
+    conv = store.new_conversation()
+    turns = [("Is this a porcini?", "first.jpg", ""), ("and this one?", "second.jpg", "Is this a porcini?"),
+             ("and this?", "third.jpg", "Is this a porcini?"), ("what about this one", "fourth.jpg", "Is this a porcini?")]
+    for n, (request, photo, asked) in enumerate(turns):
+        record = RunRecord(f"run-{n}", str(tmp_path / f"run-{n}"), request, [photo], asked=asked, answer="It is.")
+        store.start_run(record.run_id, conv.id, request, record.run_dir, [str(tmp_path / photo)])
+        store.finish_run(record, "done", conversation_id=conv.id)
+    history = store.chat_history(conv.id)  # the last three exchanges: the first request is not among them
+    assert "Is this a porcini?" not in [t["content"] for t in history]
+    assert [t.get("asked") for t in history if t["role"] == "user"] == ["Is this a porcini?"] * 3
+    assert asked_before(history, {"fifth.jpg": "image"})[0] == "Is this a porcini?"
+
+
 def test_cancel_and_early_stop_are_recorded(store, settings):
     conv = store.new_conversation()
     llm = ScriptedController([_plan("a"), "x", _plan("b")])

@@ -90,7 +90,8 @@ def _unique(path: Path, taken: Mapping[str, Path]) -> str:
 
 def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str], limit: int = 3) -> list[str]:
     """Earlier requests, latest first, that brought a file of a kind this turn brings:
-    "and what about this one?" with a second photo may ask one of them again."""
+    "and what about this one?" with a second photo may ask one of them again. A turn
+    that itself asked an earlier request again gives that request (``asked``)."""
     kinds = set(attachments.values())
     users = [t for t in clean(history) if t.get("role") == "user" and set(turn_files(t).values()) & kinds]
-    return [t["content"] for t in reversed(users)][:limit] if kinds else []
+    return [t.get("asked") or t["content"] for t in reversed(users)][:limit] if kinds else []
