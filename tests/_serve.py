@@ -48,6 +48,7 @@ class FakeController(Controller):
 
     * "shout X" → translation of "hi there", then text-to-speech of its output;
     * "look" (with an image attached) → image-classification of the first attached file;
+    * "uppercase" (with a text file attached) → translation (Upper) of that file;
     * "hold" → the answer waits (up to 60 s) until ``release`` is set or the run is cancelled;
     * "ponder" → the plan waits the same way (a long planning call), then no tasks;
     * anything else → no tasks, a direct answer."""
@@ -68,6 +69,9 @@ class FakeController(Controller):
         if "shout" in text:
             return json.dumps([{"task": "translation", "id": 0, "dep": [-1], "args": {"text": "hi there"}},
                                {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<resource>-0"}}])
+        if "uppercase" in text:  # the first text file attached
+            name = next((w.strip(".,:") for w in text.split() if w.strip(".,:").endswith((".txt", ".md"))), "")
+            return json.dumps([{"task": "translation", "id": 0, "dep": [-1], "args": {"text": name}}])
         if "look" in text:
             name = next((w.strip(".,:") for w in text.split() if w.strip(".,:").endswith(".png")), "upload-1.png")
             return json.dumps([{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": name}}])

@@ -153,6 +153,31 @@ def test_audio_and_file_parts_are_attachments(engine):
     assert inputs == ["chelsea.png", "upload-1.wav"]
 
 
+def test_a_text_file_part_is_read_into_the_text_slot(engine):
+    with served(engine) as url:
+        text = "Meeting moved to noon, bring the slides. Café at 3."
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={"model": "hgpt", "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "uppercase this"},
+                {"type": "file", "file": {"file_data": data_url(text.encode("utf-8"), "text/plain")}}]}]})
+        assert r.status_code == 200, r.text
+        run = r.json()["hgpt"]
+        assert run["results"][0]["args"] == {"text": "upload-1.txt"}
+        assert run["results"][0]["text"] == text.upper()
+        # a named Markdown file keeps its name; a file that is not UTF-8 text is a clear 4xx
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={"model": "hgpt", "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "uppercase this"},
+                {"type": "file", "file": {"file_data": data_url(b"# Notes\nbuy milk", "text/markdown"),
+                                          "filename": "notes.md"}}]}]})
+        assert r.status_code == 200 and r.json()["hgpt"]["results"][0]["text"] == "# NOTES\nBUY MILK"
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={"model": "hgpt", "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "uppercase this"},
+                {"type": "file", "file": {"file_data": data_url(b"\xff\xfe\x00bad", "text/plain")}}]}]})
+        assert 400 <= r.status_code < 500 and "UTF-8" in r.text, r.text
+
+
 # -- every run is recorded; the queue; cancellation -------------------------------------------------
 def test_every_request_is_one_recorded_run(engine):
     with served(engine) as url:

@@ -9,7 +9,7 @@ names the server makes (``upload-1.png``), each within the size limit; the engin
 then checks their first bytes like any attachment.
 
 Out: ``RunFiles`` maps a run's files to ``/v1/files/<run id>/<name>`` URLs (and
-``hgpt://runs/<run id>/<name>`` URIs for MCP) and back. Only a media file directly
+``hgpt://runs/<run id>/<name>`` URIs for MCP) and back. Only a media or text file directly
 in a run folder, or in its ``inputs``, under the data folder's ``runs``, can be
 named; nothing else in the data folder can.
 """
@@ -42,12 +42,14 @@ MIME_SUFFIX = {
     "audio/flac": ".flac", "audio/x-flac": ".flac", "audio/mpeg": ".mp3", "audio/mp3": ".mp3",
     "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a", "audio/aac": ".aac",
     "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
+    "text/plain": ".txt", "text/markdown": ".md", "text/x-markdown": ".md",
 }
 SUFFIX_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".webp": "image/webp", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",
                ".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
                ".m4a": "audio/mp4", ".aac": "audio/aac", ".mp4": "video/mp4", ".webm": "video/webm",
-               ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
+               ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+               ".txt": "text/plain; charset=utf-8", ".md": "text/markdown; charset=utf-8"}
 AUDIO_FORMATS = {"wav": ".wav", "mp3": ".mp3", "flac": ".flac", "ogg": ".ogg", "m4a": ".m4a", "aac": ".aac"}
 SIGNATURES = [(b"\x89PNG", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"),
               (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"), (b"fLaC", ".flac"), (b"OggS", ".ogg"),
@@ -115,7 +117,7 @@ def decode(value: str, *, what: str = "a file", limit: int, suffix_hint: str = "
     suffix = MIME_SUFFIX.get(mime) or sniff_suffix(data) or suffix_hint
     if not suffix:
         raise Refused(f"{what}: cannot tell what kind of file it is; send it as a data: URL with its "
-                      "type (data:image/png;base64,…) or as PNG/JPEG/WAV/FLAC/MP3")
+                      "type (data:image/png;base64,…, data:text/plain;base64,…) or as PNG/JPEG/WAV/FLAC/MP3")
     return data, suffix
 
 
@@ -194,7 +196,7 @@ class RunFiles:
     def resolve(self, run_id: str, name: str) -> Path:
         """The file ``name`` of run ``run_id``, or ``Refused``/``FileNotFoundError``.
 
-        Only media files directly in the run folder or in its ``inputs`` folder; no
+        Only media and text files directly in the run folder or in its ``inputs`` folder; no
         hidden file, no ``..``, no link out of the folder."""
         name = unquote(name)
         if not RUN_ID.fullmatch(run_id or ""):
@@ -206,7 +208,7 @@ class RunFiles:
         try:
             modality_of(Path(parts[-1]))
         except errors.AttachmentError:
-            raise Refused(f"{name!r} is not an image, audio or video file; only those are served") from None
+            raise Refused(f"{name!r} is not an image, audio, video or text file; only those are served") from None
         folder = (self.runs_dir / run_id).resolve()
         path = (folder / name).resolve()
         if folder.parent != self.runs_dir.resolve() or not path.is_relative_to(folder) or path == folder:
