@@ -51,7 +51,7 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
         return "rails", f"the draft {problem}"
     if ranking is None:
         return "draft", "no ranking to judge by: the controller's plan"
-    clear = asked_clearly(ranking, triage)
+    clear = asked_clearly(ranking)
     drafted_tasks, rails_tasks = {t.task for t in drafted.tasks}, {t.task for t in rails.tasks}
     if len(clear & drafted_tasks) < len(clear & rails_tasks):
         return "rails", f"the draft leaves out {', '.join(sorted((clear & rails_tasks) - drafted_tasks))}"
@@ -69,7 +69,7 @@ def draft_needed(rails: Plan, ranking, triage) -> bool:
     requests are not like that, and planning them costs no generation at all."""
     if ranking is None or unusable(rails, triage):
         return True
-    return not asked_clearly(ranking, triage) <= {t.task for t in rails.tasks}
+    return not asked_clearly(ranking) <= {t.task for t in rails.tasks}
 
 
 def unasked_additions(drafted: Plan, rails_tasks: set[str], clear: set[str]) -> list[str]:
@@ -93,7 +93,7 @@ def pruned(drafted: Plan, rails: Plan | None, ranking, triage) -> Plan:
     judged as any draft."""
     if ranking is None or rails is None or not drafted.tasks:
         return drafted
-    drop = unasked_ids(drafted, {t.task for t in rails.tasks}, asked_clearly(ranking, triage))
+    drop = unasked_ids(drafted, {t.task for t in rails.tasks}, asked_clearly(ranking))
     smaller = without(drafted, drop) if drop and len(drop) < len(drafted.tasks) else None
     if smaller is None:
         return drafted
@@ -125,12 +125,13 @@ def invented(plan: Plan, sources: Sequence[str]) -> str:
     return ""
 
 
-def asked_clearly(ranking, triage) -> set[str]:
+def asked_clearly(ranking) -> set[str]:
+    """The task types the request clearly asks for: those a cue word names, and each
+    clause's own best task when it scores at least ``CLEAR``. The runner-up of a clause
+    ("read the text in this scan": OCR first, document QA close behind) is asked only
+    if a cue word names it."""
     names = [t.name for t in ranking.task_types]
     hits = {names[i] for i in ranking.keyword_hits.any(axis=0).nonzero()[0]}
-    # a clause clearly asks for its own best task; the runner-up of a clause ("read the text in
-    # this scan": OCR first, document QA close behind) is asked only if a cue word names it
     strong = {names[int(i)] for c, i in enumerate(ranking.scores.argmax(axis=1)) if ranking.scores[c, i] >= CLEAR}
-    asked = set(triage.asked) if triage is not None else set()
-    return (hits | strong) & (asked | hits | strong)
+    return hits | strong
 
