@@ -164,7 +164,15 @@ class Ranking:
         for one thing often asks for more). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
         ``second`` and within ``margin`` of the best. Each step offers the clause's top
-        ``per_clause`` remaining task types, the chosen one first.
+        ``per_clause`` remaining task types, the chosen one first; a cue word breaks a
+        tie for the best (``_tie_to_keyword``).
+
+        A second task a cue word names in the same clause is a step of its own when it
+        chains into another medium with the first ("tell me out loud what is in this
+        picture": a caption, then speech) or is another kind of thing done to the same
+        file the user brought ("a segmentation mask and a depth map": both on the
+        photo, ``own_input``). Last, a question whose answer a text-only task takes
+        next is answered in text (``_text_for_text_tasks``).
         """
         steps: list[PlanStep] = []
         used: set[int] = set()
@@ -180,8 +188,7 @@ class Ranking:
                 continue
             used.add(fresh[0])
             step = PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]])
-            # a second word the user wrote in the same clause asks for its own task ("tell me
-            # out loud what is in this picture": a caption, then speech)
+            # a second word the user wrote in the same clause asks for its own task
             chained = [i for i in fresh[1:] if self.keyword_hits[c, i] and scores[i] >= later
                        and _chains(self.task_types[fresh[0]], self.task_types[i])]
             beside = [i for i in fresh[1:] if self.keyword_hits[c, i] and self.keyword_hits[c, fresh[0]]
