@@ -5,7 +5,7 @@ a result asked for in a language is translated."""
 from __future__ import annotations
 
 from engine.plan.graph import Plan
-from engine.plan.implied import add_control_maps, add_guided_drawing, add_translation, guided_kind
+from engine.plan.implied import add_control_maps, add_guided_drawing, add_question, add_translation, guided_kind
 from engine.tasks import TASK_TYPES as T
 
 
@@ -107,3 +107,20 @@ def test_a_result_asked_for_in_a_language_is_translated():
         plan = Plan.from_list(plan)
         before = tasks(plan)
         assert add_translation(plan, request, T) == [] and tasks(plan) == before
+
+
+def test_a_question_about_what_a_recording_says_is_answered_from_its_transcript():
+    transcribed = [{"id": 0, "task": "automatic-speech-recognition", "dep": [-1], "args": {"audio": "call.m4a"}}]
+    plan = Plan.from_list(transcribed)
+    request = "The caller gives a pickup time somewhere in this message. What time is it?"
+    notes = add_question(plan, request, T)
+    assert tasks(plan)[1] == (1, "question-answering", {"text": request, "context": "<resource>-0"}, [0])
+    assert notes == ["the request asks a question about what is said: question-answering answers it from the transcript"]
+    # nothing to add: a question about the words themselves, no question, or more than a transcript planned
+    for request, steps in [("What is she saying in this message?", transcribed),
+                           ("Transcribe this message for me.", transcribed),
+                           ("What is this message about?", transcribed + [
+                               {"id": 1, "task": "summarization", "dep": [0], "args": {"text": "<resource>-0"}}])]:
+        plan = Plan.from_list(steps)
+        before = tasks(plan)
+        assert add_question(plan, request, T) == [] and tasks(plan) == before

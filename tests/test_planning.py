@@ -353,6 +353,16 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # a question whose answer is read aloud is answered in text, not with boxes
     ("How many birds are sitting on this fence? Say the answer out loud please.", {"fence.jpg": "image"},
      {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
+    # cue words people use for rewording, colouring, people and places, pictures and speech
+    ("Make this old photo of my parents in colour, please.", {"parents.jpg": "image"},
+     {("image-to-image", "parents.jpg")}),
+    ("List all the people and places in this note: 'Ana met Joao in Lisbon last May.'", {},
+     {("token-classification", "Ana met Joao in Lisbon last May.")}),
+    ("Is the garage door open in this picture?", {"garage.jpg": "image"},
+     {("visual-question-answering", "garage.jpg")}),
+    ("Turn my recorded Spanish greeting into German audio.", {"greeting.wav": "audio"},
+     {("automatic-speech-recognition", "greeting.wav"), ("translation", "<resource>-0"),
+      ("text-to-speech", "<resource>-1")}),
     # "noise" the user asks about is not noise to remove
     ("What is making that noise in this recording?", {"attic.wav": "audio"},
      {("audio-classification", "attic.wav")}),

@@ -67,6 +67,30 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
+QUESTION = re.compile(r"(?:^|[.!?]\s+|\n)((?:what|when|where|who|whom|which|why|how|is|are|does|do|did|was|were|"
+                      r"will)\b[^.!?\n]*\?)", re.IGNORECASE)
+ABOUT_THE_WORDS = re.compile(r"\b(say|says|said|saying|spoken|speaking|talking|transcri\w*|words?|language)\b",
+                             re.IGNORECASE)
+MAX_QUESTION_TEXT = 300
+
+
+def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
+    """Answer the request's question from the transcript when the plan only transcribes."""
+    by_norm = {norm_name(name): t for name, t in task_types.items()}
+    reader, answerer = by_norm.get("automatic-speech-recognition"), by_norm.get("question-answering")
+    if reader is None or answerer is None or [t.task for t in plan.tasks] != [reader.name]:
+        return []
+    asked = [m.group(1) for m in QUESTION.finditer(request) if not ABOUT_THE_WORDS.search(m.group(1))]
+    if not asked:
+        return []
+    question = request.strip() if len(request) <= MAX_QUESTION_TEXT else asked[0]
+    slots = list(answerer.args)  # the question, then the passage it is answered from
+    if len(slots) < 2:
+        return []
+    plan.tasks.append(Task(1, answerer.name, [0], {slots[0]: question, slots[1]: "<resource>-0"}))
+    return [f"the request asks a question about what is said: {answerer.name} answers it from the transcript"]
+
+
 def map_makers(kind: str) -> set[str]:
     return {f"{kind}-control", *ALSO_MAKES.get(kind, ())}
 

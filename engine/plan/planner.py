@@ -40,7 +40,7 @@ from ..tasks import TASK_TYPES, TaskType
 from . import draft, evidence, prompts
 from .chatlog import asked_before
 from .graph import Plan, parse, validate
-from .implied import add_control_maps, add_guided_drawing, add_translation
+from .implied import add_control_maps, add_guided_drawing, add_question, add_translation
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 
@@ -189,6 +189,7 @@ class Planner:
         if not problems:
             plan.repairs += add_guided_drawing(plan, request, files, self.types_by_name)
             plan.repairs += add_control_maps(plan, self.types_by_name)
+            plan.repairs += add_question(plan, request, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
         return plan
 
