@@ -354,6 +354,7 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     ("How many birds are sitting on this fence? Say the answer out loud please.", {"fence.jpg": "image"},
      {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
     # cue words people use for rewording, colouring, people and places, pictures and speech
+    ("This scan is all speckled. Clean it up please.", {"scan.jpg": "image"}, {("image-to-image", "scan.jpg")}),
     ("Make this old photo of my parents in colour, please.", {"parents.jpg": "image"},
      {("image-to-image", "parents.jpg")}),
     ("List all the people and places in this note: 'Ana met Joao in Lisbon last May.'", {},
