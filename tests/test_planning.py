@@ -449,3 +449,13 @@ def test_a_task_only_a_cue_word_asks_for_is_not_planned_on_meaning_alone(ranker)
     assert scores["fill-mask"] == pytest.approx(UNNAMED_CAP)  # capped: its meaning alone scored higher
     ranking = ranker.rank("Fill in the blank: 'Paris is the ___ of France.'")
     assert ranking.plan_steps()[0].candidates[0].name == "fill-mask"
+
+
+def test_a_question_about_a_picture_asks_the_question_not_the_whole_request(ranker):
+    from engine.controller import FirstChoice
+
+    request_ = "My neighbour sent me this. What colour is the car in the driveway? Read the answer out loud."
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"yard.jpg": "image"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "yard.jpg", "text": "What colour is the car in the driveway?"}),
+        ("text-to-speech", {"text": "<resource>-0"})]

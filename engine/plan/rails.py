@@ -175,6 +175,9 @@ class Rails:
         local = named_in(step.clause, texts, self.files) - set(used) if step is not None else None
         if step is not None and step.clause not in texts and not points_back(self.request, self.history):
             texts = texts + [step.clause]
+        if step is not None and step.clause in texts and _asks_of_a_file(step):  # the question, not the whole request
+            question = step.clause + "?" if step.clause + "?" in self.request else step.clause
+            texts = [question] + [t for t in texts if t != step.clause]
         edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or can_feed
         return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
                                     free_text=self.free_text, edge_ok=edge_ok, local=local)
@@ -243,6 +246,15 @@ class Rails:
         if not makers:
             return None
         return PlanStep(step.clause, [max(makers, key=lambda t: scores.get(t.name, -1.0))])
+
+
+def _asks_of_a_file(step: PlanStep) -> bool:
+    """Is the step a question about a file (a file slot and a text slot, its clause a
+    question: "how many birds are on this fence")? Its text slot takes the clause."""
+    from .ranking import QUESTION_RE
+
+    slots = set(step.candidates[0].args.values()) if step.candidates else set()
+    return "text" in slots and bool(slots - {"text"}) and bool(QUESTION_RE.match(step.clause))
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:
