@@ -356,11 +356,11 @@ class Engine:
     def _plan(self, run: "_Run"):
         if run.script is not None:  # a re-run or replay follows the recorded plan, asked as it was
             run.plan = Plan.from_list(run.script.plan.to_list())
-            run.asked = run.record.asked = str(run.script.recorded.record.get("asked", "") or "")
+            run.record.asked = str(run.script.recorded.record.get("asked", "") or "")
             yield ev.PlanReady(run.record.run_id, run.plan.to_list(), [], "", 0.0)
             return
         plan, seconds, trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
-        run.asked = run.record.asked = trace.asked
+        run.record.asked = trace.asked
         if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
             from .capability import adjust
 
@@ -693,8 +693,12 @@ class _Run:
     notes: list = field(default_factory=list)  # what went wrong outside a task, for the answer
     script: object = None  # a re-run or replay (engine.rerun.Script): the recorded plan and models
     missing: str = "run"  # what pre-flight does about models to download (Engine.run)
-    asked: str = ""  # an earlier request the plan asks again, of this turn's file ("and this one?")
     source: object = None  # extra candidates: pullable or remote models (engine.ondemand)
+
+    @property
+    def asked(self) -> str:
+        """An earlier request the plan asks again, of this turn's file ("and this one?"; kept in the record)."""
+        return self.record.asked
 
     @property
     def task_request(self) -> str:
