@@ -37,7 +37,7 @@ from typing import Mapping, Sequence
 from ..cancel import CancelToken
 from ..tasks import READERS, TaskType, can_feed, norm_name, task_kind
 from . import grammar
-from .ranking import PlanStep, Ranking
+from .ranking import QUESTION_RE, PlanStep, Ranking
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
@@ -65,11 +65,17 @@ def request_texts(request: str) -> list[str]:
     whole request when it is short."""
     spans = quoted_spans(request)
     spans += [m.group(1).strip() for m in COLON_RE.finditer(request) if len(m.group(1).split()) >= 3]
-    spans += [LIST_MARK.sub("", line).strip() for m in LINES_RE.finditer(request)
-              for line in m.group(1).splitlines() if len(line.split()) >= 3]
+    spans += listed_lines(request)
     if len(request) <= MAX_REQUEST_TEXT:
         spans.append(request.strip())
     return list(dict.fromkeys(s for s in spans if s))
+
+
+def listed_lines(request: str) -> list[str]:
+    """The lines after a question or a colon that carry a text (three words or more),
+    list marks left out: "do these mean the same?\n1) … \n2) …"."""
+    return [LIST_MARK.sub("", line).strip() for m in LINES_RE.finditer(request)
+            for line in m.group(1).splitlines() if len(line.split()) >= 3]
 
 
 def last_answer(history: Sequence[dict]) -> str:
@@ -251,8 +257,6 @@ class Rails:
 def _asks_of_a_file(step: PlanStep) -> bool:
     """Is the step a question about a file (a file slot and a text slot, its clause a
     question: "how many birds are on this fence")? Its text slot takes the clause."""
-    from .ranking import QUESTION_RE
-
     slots = set(step.candidates[0].args.values()) if step.candidates else set()
     return "text" in slots and bool(slots - {"text"}) and bool(QUESTION_RE.match(step.clause))
 

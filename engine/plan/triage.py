@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from ..tasks import TaskType, norm_name
+from .rails import listed_lines
 from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, load_cues, split_clauses
 
 MEDIA = ("image", "audio", "video")
 PASSAGE_WORDS = 40  # a request this long carries its own text to work on
 COLON_TEXT = re.compile(r":\s+\S+(?:\s+\S+){2,}")
-LINES_TEXT = re.compile(r"[?:]\s*\n\s*\S+(?:\s+\S+){2,}")  # a question, then lines of text to work on
 # A request shaped as talk: a question, a greeting, thanks, a request for advice or an explanation.
 CONVERSATIONAL = re.compile(
     r"^\s*(?:(?:hi|hello|hey|thanks|thank you|great|good (?:morning|afternoon|evening)|cheers|ok(?:ay)?|cool|"
@@ -99,7 +99,7 @@ def inputs_of(request: str, files: Mapping[str, str], earlier_files: Mapping[str
     pointed = bool(POINTS_BACK.search(request)) or bool(shared_words(request, last_answer))
     modalities = set(files.values()) | (set(earlier_files.values()) if pointed else set())
     quoted = any(m for m in QUOTED_RE.finditer(request))
-    text = quoted or bool(COLON_TEXT.search(request) or LINES_TEXT.search(request)) \
+    text = quoted or bool(COLON_TEXT.search(request)) or bool(listed_lines(request)) \
         or len(request.split()) >= PASSAGE_WORDS \
         or (pointed and bool(last_answer))
     return Inputs(frozenset(modalities), text)
