@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 from .cancel import CancelToken
 from .plan.graph import RESOURCE_RE
-from .text import clip
+from .text import QUESTION_WORDS, clip
 
 MAX_ANSWER_TOKENS = 200
 WORKFLOW_HEADING = "How I did it:"
@@ -138,8 +138,7 @@ def about_hgpt(task_types: Sequence[str], file_kinds: dict[str, Sequence[str]]) 
 
 # tasks whose text is itself what the user asked to see: what is written, what is said
 VERBATIM = {"image-to-text": "The text I read from {input}", "automatic-speech-recognition": "What {input} says"}
-QUESTION = re.compile(r"\?|^\s*(what|which|who|whom|whose|when|where|why|how|is|are|does|do|did|can|could)\b",
-                      re.IGNORECASE)
+QUESTION = re.compile(rf"\?|^\s*(?:{QUESTION_WORDS}|can|could)\b", re.IGNORECASE)
 
 
 def verbatim(request: str, results: Sequence[dict]) -> str:

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# words that open a question ("what is …", "is it …"); each question pattern adds its own
+QUESTION_WORDS = r"what|which|who|whom|whose|when|where|why|how|is|are|does|do|did|was|were"
+# languages a request names ("in Spanish", "into Korean"): the translation cue and the
+# implied translation read this one list (cues.json writes it as {languages})
+LANGUAGES = (r"english|french|spanish|german|italian|portuguese|dutch|swedish|norwegian|danish|finnish|polish|czech|"
+             r"greek|turkish|russian|ukrainian|arabic|hebrew|hindi|bengali|urdu|chinese|mandarin|japanese|korean|"
+             r"vietnamese|thai|indonesian|swahili")
+
 
 def clip(text, limit: int = 80, *, one_line: bool = False) -> str:
     """``text`` cut to ``limit`` characters with "…" at the cut; ``one_line`` first

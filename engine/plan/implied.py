@@ -23,6 +23,7 @@ from pathlib import PurePath
 from typing import Mapping
 
 from ..tasks import TaskType, norm_name
+from ..text import LANGUAGES, QUESTION_WORDS
 from .graph import RESOURCE_RE, Plan, Task, renumber
 
 DRAWS_FROM_MAP = "-text-to-image"
@@ -46,9 +47,6 @@ MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 
 
-LANGUAGES = (r"english|french|spanish|german|italian|portuguese|dutch|swedish|norwegian|danish|finnish|polish|czech|"
-             r"greek|turkish|russian|ukrainian|arabic|hebrew|hindi|bengali|urdu|chinese|mandarin|japanese|korean|"
-             r"vietnamese|thai|indonesian|swahili")
 IN_LANGUAGE = re.compile(r"\b(?:in|into)\s+(?:" + LANGUAGES + r")\b", re.IGNORECASE)
 
 
@@ -67,8 +65,7 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
-QUESTION = re.compile(r"(?:^|[.!?]\s+|\n)((?:what|when|where|who|whom|which|why|how|is|are|does|do|did|was|were|"
-                      r"will)\b[^.!?\n]*\?)", re.IGNORECASE)
+QUESTION = re.compile(rf"(?:^|[.!?]\s+|\n)((?:{QUESTION_WORDS}|will)\b[^.!?\n]*\?)", re.IGNORECASE)
 ABOUT_THE_WORDS = re.compile(r"\b(say|says|said|saying|spoken|speaking|talking|transcri\w*|words?|language)\b",
                              re.IGNORECASE)
 MAX_QUESTION_TEXT = 300

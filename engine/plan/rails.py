@@ -64,11 +64,17 @@ def request_texts(request: str) -> list[str]:
     colon, each line after a question or a colon (list marks left out), and the
     whole request when it is short."""
     spans = quoted_spans(request)
-    spans += [m.group(1).strip() for m in COLON_RE.finditer(request) if len(m.group(1).split()) >= 3]
+    spans += colon_texts(request)
     spans += listed_lines(request)
     if len(request) <= MAX_REQUEST_TEXT:
         spans.append(request.strip())
     return list(dict.fromkeys(s for s in spans if s))
+
+
+def colon_texts(request: str) -> list[str]:
+    """The texts after a colon to the end of their line, three words or more ("summarize
+    this: the meeting moved to Friday")."""
+    return [m.group(1).strip() for m in COLON_RE.finditer(request) if len(m.group(1).split()) >= 3]
 
 
 def listed_lines(request: str) -> list[str]:

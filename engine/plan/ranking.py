@@ -38,6 +38,7 @@ import numpy as np
 
 from ..files import SUFFIX_MODALITY
 from ..tasks import TaskType, norm_name, task_kind
+from ..text import LANGUAGES, QUESTION_WORDS
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -64,7 +65,7 @@ QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)
-QUESTION_RE = re.compile(r"^(?:how|what|which|who|whose|where|when|why|is|are|does|do|did|was|were)\b", re.IGNORECASE)
+QUESTION_RE = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
 KEYWORD_BONUS = 0.25
 MODALITY_BONUS = 0.05
 MISSING_INPUT_PENALTY = 0.12
@@ -115,6 +116,13 @@ def masked_quotes(clause: str) -> str:
 @lru_cache(maxsize=4)
 def load_cues(path: str = str(CUES_PATH)) -> dict[str, dict]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def cue_keywords(cues: Mapping[str, dict], task_types: Sequence[TaskType]) -> list[list[re.Pattern]]:
+    """Each task type's cue keywords, compiled; ``{languages}`` in a keyword stands for
+    the language names (``text.LANGUAGES``)."""
+    return [[re.compile(p.replace("{languages}", LANGUAGES), re.IGNORECASE)
+             for p in cues.get(norm_name(t.name), {}).get("keywords", [])] for t in task_types]
 
 
 @dataclass
@@ -284,8 +292,7 @@ class TaskRanker:
         self.task_types = list(task_types)
         self.embed = embed
         cues = load_cues() if cues is None else cues
-        self.keywords = [[re.compile(p, re.IGNORECASE) for p in cues.get(norm_name(t.name), {}).get("keywords", [])]
-                         for t in self.task_types]
+        self.keywords = cue_keywords(cues, self.task_types)
         # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
         self.named_only = np.array([bool(cues.get(norm_name(t.name), {}).get("only_when_named")) for t in self.task_types])
         texts, owner = [], []

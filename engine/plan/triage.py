@@ -33,13 +33,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from ..tasks import TaskType, norm_name
-from .rails import listed_lines
-from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, load_cues, split_clauses
+from ..tasks import TaskType
+from .rails import colon_texts, listed_lines
+from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, cue_keywords, load_cues, split_clauses
 
 MEDIA = ("image", "audio", "video")
 PASSAGE_WORDS = 40  # a request this long carries its own text to work on
-COLON_TEXT = re.compile(r":\s+\S+(?:\s+\S+){2,}")
 # A request shaped as talk: a question, a greeting, thanks, a request for advice or an explanation.
 CONVERSATIONAL = re.compile(
     r"^\s*(?:(?:hi|hello|hey|thanks|thank you|great|good (?:morning|afternoon|evening)|cheers|ok(?:ay)?|cool|"
@@ -99,7 +98,7 @@ def inputs_of(request: str, files: Mapping[str, str], earlier_files: Mapping[str
     pointed = bool(POINTS_BACK.search(request)) or bool(shared_words(request, last_answer))
     modalities = set(files.values()) | (set(earlier_files.values()) if pointed else set())
     quoted = any(m for m in QUOTED_RE.finditer(request))
-    text = quoted or bool(COLON_TEXT.search(request)) or bool(listed_lines(request)) \
+    text = quoted or bool(colon_texts(request)) or bool(listed_lines(request)) \
         or len(request.split()) >= PASSAGE_WORDS \
         or (pointed and bool(last_answer))
     return Inputs(frozenset(modalities), text)
@@ -111,8 +110,7 @@ class Triager:
     def __init__(self, task_types: Sequence[TaskType], cues: Mapping[str, dict] | None = None):
         cues = load_cues() if cues is None else cues
         self.task_types = list(task_types)
-        self.keywords = [[re.compile(p, re.IGNORECASE) for p in cues.get(norm_name(t.name), {}).get("keywords", [])]
-                         for t in self.task_types]
+        self.keywords = cue_keywords(cues, self.task_types)
 
     def keyword_tasks(self, request: str) -> list[TaskType]:
         """Task types whose cue keywords fire in some clause of the request (quotes masked)."""
