@@ -60,6 +60,11 @@ CLAUSE_RE = re.compile(
     r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
     r"|\s+and\s+(?=(?:then\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
     r"|,\s+", re.IGNORECASE)
+# a list of options the user names ("a complaint, a sales inquiry, or a billing question";
+# after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
+_ITEM = r"[\w&'/-]+(?: [\w&'/-]+){0,3}"
+OPTIONS_RE = re.compile(rf"(?:{_ITEM}, )+{_ITEM},? or {_ITEM}\b|(?<=: )\w+(?: \w+){{0,2}}(?:, \w+(?: \w+){{0,2}}){{2,}}(?=[.?!]|\n|$)",
+                        re.IGNORECASE)
 # quoted text; the one group that matched holds the words inside the quotes
 QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
@@ -86,14 +91,14 @@ def mentioned_files(text: str) -> dict[str, str]:
 
 def split_clauses(text: str) -> list[str]:
     """Clauses of a request, in order; each keeps at least two words. Quoted text
-    is never split."""
+    and a list of options (``OPTIONS_RE``) are never split."""
     quoted: list[str] = []
 
     def hide(match: re.Match) -> str:
         quoted.append(match.group(0))
         return f"\x00{len(quoted) - 1}\x00"
 
-    masked = QUOTED_RE.sub(hide, text.strip())
+    masked = OPTIONS_RE.sub(hide, QUOTED_RE.sub(hide, text.strip()))
     clauses: list[str] = []
     for sentence in SENTENCE_RE.split(masked):
         for part in CLAUSE_RE.split(sentence):
@@ -102,7 +107,8 @@ def split_clauses(text: str) -> list[str]:
                 clauses.append(part)
             elif part and clauses:
                 clauses[-1] += " " + part
-    clauses = [re.sub(r"\x00(\d+)\x00", lambda m: quoted[int(m.group(1))], c) for c in clauses]
+    for _ in range(2):  # a list of options may hold a quote
+        clauses = [re.sub(r"\x00(\d+)\x00", lambda m: quoted[int(m.group(1))], c) for c in clauses]
     return clauses or [text.strip()]
 
 
