@@ -53,7 +53,7 @@ ACTION_VERBS = (
     "discuss", "evaluate", "measure", "calculate", "assess", "compose", "craft", "draft", "design", "paint",
     "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
     "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
-    "colori[sz]e", "denoise")
+    "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort")
 CLAUSE_RE = re.compile(
     r"\s*(?:,\s*|\b)(?:and\s+)?(?:then|after that|afterwards|finally|lastly|additionally|moreover|"
     r"furthermore|secondly|thirdly|besides|as well as)\b"
