@@ -9,6 +9,10 @@ QUESTION_WORDS = r"what|which|who|whom|whose|when|where|why|how|is|are|does|do|d
 LANGUAGES = (r"english|french|spanish|german|italian|portuguese|dutch|swedish|norwegian|danish|finnish|polish|czech|"
              r"greek|turkish|russian|ukrainian|arabic|hebrew|hindi|bengali|urdu|chinese|mandarin|japanese|korean|"
              r"vietnamese|thai|indonesian|swahili")
+# a language asked for: "in Korean", "into Brazilian Portuguese", "to English", "English please"
+LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|mexican|castilian|simplified|"
+                  rf"traditional|canadian|swiss|standard|modern)\s+)?(?:{LANGUAGES})\b"
+                  rf"|\b(?:{LANGUAGES})\s+(?:please|pls|plz|version)\b")
 
 
 def clip(text, limit: int = 80, *, one_line: bool = False) -> str:

@@ -32,6 +32,31 @@ def test_split_clauses_keeps_quotes_whole():
         "Detect the objects in coffee.png", "estimate their depth"]
     assert split_clauses("Find the cats and dogs in pets.png") == ["Find the cats and dogs in pets.png"]
     assert split_clauses("Read 'salt and pepper' aloud") == ["Read 'salt and pepper' aloud"]
+    # a list of options is one unit: "…, a delivery question, or spam" is not three requests
+    assert split_clauses("Transcribe this voicemail and tell me if it's a refund request, a delivery question, "
+                         "or spam.") == ["Transcribe this voicemail",
+                                         "tell me if it's a refund request, a delivery question, or spam"]
+    assert split_clauses("File this under one of: invoices, travel plans, school stuff.") == [
+        "File this under one of: invoices, travel plans, school stuff"]
+    # commands joined by commas stay apart
+    assert split_clauses("denoise it, transcribe it, and then summarize it") == [
+        "denoise it", "transcribe it", "summarize it"]
+
+
+def test_a_list_of_options_fills_the_labels_slot(ranker):
+    from engine.controller import FirstChoice
+    from engine.plan.grammar import is_list
+
+    assert is_list("billing, shipping delay, or refunds") and is_list("sports or politics")
+    assert not is_list("hi i ordered on the 3rd and tracking hasn't updated in 9 days, is my parcel lost")
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, *_ = planner.plan("Transcribe this voicemail and tell me if it's a refund request, a delivery question, "
+                            "or spam.", {"vm.mp3": "audio"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("automatic-speech-recognition", {"audio": "vm.mp3"}),
+        ("zero-shot-classification", {"text": "<resource>-0", "labels": "a refund request, a delivery question, or spam"})]
+    plan, *_ = planner.plan("Is this headline about sports, politics, or science? 'Rover finds ice on Mars'", {})
+    assert plan.tasks[0].args == {"text": "Rover finds ice on Mars", "labels": "sports, politics, or science"}
 
 
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
@@ -364,6 +389,15 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     ("Turn my recorded Spanish greeting into German audio.", {"greeting.wav": "audio"},
      {("automatic-speech-recognition", "greeting.wav"), ("translation", "<resource>-0"),
       ("text-to-speech", "<resource>-1")}),
+    # a language named beside another task modifies it: summarize, then translate
+    ("Give me the gist of this lecture in Italian.", {"lecture.mp3": "audio"},
+     {("automatic-speech-recognition", "lecture.mp3"), ("summarization", "<resource>-0"),
+      ("translation", "<resource>-1")}),
+    ("How would I put this in European Portuguese: 'See you at the station at nine.'", {},
+     {("translation", "See you at the station at nine.")}),
+    # "and box …" is a request of its own; "what bird is this" names the species
+    ("what bird is this? and box every bird you can see", {"b.jpg": "image"},
+     {("image-classification", "b.jpg"), ("object-detection", "b.jpg")}),
     # "noise" the user asks about is not noise to remove
     ("What is making that noise in this recording?", {"attic.wav": "audio"},
      {("audio-classification", "attic.wav")}),

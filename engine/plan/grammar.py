@@ -175,8 +175,8 @@ def step_choices(
     for ttype in candidates:
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
-        slots = {key: _another_first(key, _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok,
-                                                       local))
+        slots = {key: _lists_first(key, _another_first(key, _slot_values(ttype, modality, earlier, files, texts,
+                                                                         free_text, edge_ok, local)))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
             continue
@@ -197,6 +197,25 @@ def _another_first(key: str, values: list) -> list:
     n = int(match.group(1)) - 1 if match else 0
     return [values[n], *values[:n], *values[n + 1:]] if 0 < n < len(values) else values
 
+
+LIST_SLOTS = ("labels",)  # slots that take a list of options the user names
+LIST_SEP = re.compile(r"\s*,\s*(?:or\s+|and\s+)?|\s+or\s+", re.IGNORECASE)
+MAX_OPTION_WORDS = 4
+
+
+def is_list(text: str) -> bool:
+    """Is ``text`` a list of short options ("billing, shipping delay, or refunds")?"""
+    parts = [p for p in LIST_SEP.split(text.strip(" .!?")) if p]
+    return len(parts) >= 2 and all(len(p.split()) <= MAX_OPTION_WORDS for p in parts)
+
+
+def _lists_first(key: str, values: list) -> list:
+    """A slot that takes a list of options (zero-shot labels) offers first the texts that
+    are lists, and an earlier task's output only when the request names no list."""
+    if key not in LIST_SLOTS:
+        return values
+    lists = [v for v in values if isinstance(v, str) and not v.startswith("<resource>-") and is_list(v)]
+    return lists + [v for v in values if v not in lists and not (lists and str(v).startswith("<resource>-"))]
 
 REF_SLOTS_FIRST = ("context", "text")  # where an earlier output goes first (a passage, the text)
 

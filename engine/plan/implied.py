@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Mapping
 
 from ..tasks import TaskType, norm_name
-from ..text import LANGUAGES, QUESTION_WORDS
+from ..text import LANGUAGE_ASKED, QUESTION_WORDS
 from .graph import RESOURCE_RE, Plan, Task, renumber
 
 DRAWS_FROM_MAP = "-text-to-image"
@@ -47,7 +47,7 @@ MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 
 
-IN_LANGUAGE = re.compile(r"\b(?:in|into)\s+(?:" + LANGUAGES + r")\b", re.IGNORECASE)
+IN_LANGUAGE = re.compile(LANGUAGE_ASKED, re.IGNORECASE)
 
 
 def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:

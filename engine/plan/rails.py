@@ -68,7 +68,22 @@ def request_texts(request: str) -> list[str]:
     spans += listed_lines(request)
     if len(request) <= MAX_REQUEST_TEXT:
         spans.append(request.strip())
+    spans += option_lists(request)
     return list(dict.fromkeys(s for s in spans if s))
+
+
+# words that lead into a list of options rather than belong to its first option
+OPTIONS_LEAD = re.compile(r"^.*\b(?:as|into|in|under|between|whether|if|either|like|about|for|of|is|are|be|"
+                          r"it'?s|that'?s|they'?re|he'?s|she'?s)\s+", re.IGNORECASE)
+
+
+def option_lists(request: str) -> list[str]:
+    """The lists of options the user names ("if it's a complaint, a sales inquiry, or a
+    billing question": "a complaint, a sales inquiry, or a billing question"), each as
+    written, without the words that lead into it."""
+    from .ranking import OPTIONS_RE
+
+    return [OPTIONS_LEAD.sub("", m.group(0)).strip() for m in OPTIONS_RE.finditer(request)]
 
 
 def colon_texts(request: str) -> list[str]:

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..files import SUFFIX_MODALITY
 from ..tasks import TaskType, norm_name, task_kind
-from ..text import LANGUAGES, QUESTION_WORDS
+from ..text import LANGUAGE_ASKED, LANGUAGES, QUESTION_WORDS
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -124,11 +124,16 @@ def load_cues(path: str = str(CUES_PATH)) -> dict[str, dict]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def cue_keywords(cues: Mapping[str, dict], task_types: Sequence[TaskType]) -> list[list[re.Pattern]]:
+def cue_keywords(cues: Mapping[str, dict], task_types: Sequence[TaskType],
+                 kinds: Sequence[str] = ("keywords", "modifiers")) -> list[list[re.Pattern]]:
     """Each task type's cue keywords, compiled; ``{languages}`` in a keyword stands for
-    the language names (``text.LANGUAGES``)."""
-    return [[re.compile(p.replace("{languages}", LANGUAGES), re.IGNORECASE)
-             for p in cues.get(norm_name(t.name), {}).get("keywords", [])] for t in task_types]
+    the language names (``text.LANGUAGES``), ``{language_asked}`` for a language asked for
+    (``text.LANGUAGE_ASKED``). A *modifier* ("in Korean") names its task
+    only in a clause where no keyword of a task that gives text fires: "summarize this in
+    Korean" summarizes (the implied translation follows), "put this in Korean" and "into
+    German audio" translate."""
+    return [[re.compile(p.replace("{language_asked}", LANGUAGE_ASKED).replace("{languages}", LANGUAGES), re.IGNORECASE)
+             for kind in kinds for p in cues.get(norm_name(t.name), {}).get(kind, [])] for t in task_types]
 
 
 @dataclass
@@ -298,7 +303,9 @@ class TaskRanker:
         self.task_types = list(task_types)
         self.embed = embed
         cues = load_cues() if cues is None else cues
-        self.keywords = cue_keywords(cues, self.task_types)
+        self.keywords = cue_keywords(cues, self.task_types, ("keywords",))
+        self.modifiers = cue_keywords(cues, self.task_types, ("modifiers",))
+        self._gives_text = np.array([t.output == "text" for t in self.task_types])
         # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
         self.named_only = np.array([bool(cues.get(norm_name(t.name), {}).get("only_when_named")) for t in self.task_types])
         texts, owner = [], []
@@ -318,6 +325,8 @@ class TaskRanker:
         for index in range(len(self.task_types)):
             scores[:, index] = sims[:, self._owner == index].max(axis=1)
         hits = np.array([[any(p.search(c) for p in pats) for pats in self.keywords] for c in clauses], dtype=bool)
+        modified = np.array([[any(p.search(c) for p in pats) for pats in self.modifiers] for c in clauses], dtype=bool)
+        hits |= modified & ~(hits & self._gives_text).any(axis=1, keepdims=True)
         scores += KEYWORD_BONUS * hits + self._modality_adjustment(set(files.values()))
         unnamed = self.named_only[None, :] & ~hits
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
