@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # words that open a question ("what is …", "is it …"); each question pattern adds its own
 QUESTION_WORDS = r"what|which|who|whom|whose|when|where|why|how|is|are|does|do|did|was|were"
 # languages a request names ("in Spanish", "into Korean"): the translation cue and the
@@ -13,6 +15,17 @@ LANGUAGES = (r"english|french|spanish|german|italian|portuguese|dutch|swedish|no
 LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|mexican|castilian|simplified|"
                   rf"traditional|canadian|swiss|standard|modern)\s+)?(?:{LANGUAGES})\b"
                   rf"|\b(?:{LANGUAGES})\s+(?:please|pls|plz|version)\b")
+
+
+# what separates the options of a list: commas, semicolons, new lines, "or", ", and"
+OPTION_SEP = re.compile(r"\s*(?:[,;\n]\s*(?:or\s+|and\s+)?|\bor\b)\s*", re.IGNORECASE)
+
+
+def options(text) -> list[str]:
+    """The options a list names ("billing, shipping delay, or refunds" -> three), each
+    without quotes or end punctuation, once each, in order."""
+    items = [str(v) for v in text] if isinstance(text, (list, tuple)) else OPTION_SEP.split(str(text or ""))
+    return list(dict.fromkeys(o for o in (i.strip().strip("'\"“”").strip(" .!?") for i in items) if o))
 
 
 def clip(text, limit: int = 80, *, one_line: bool = False) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExpertError
+from ..text import options
 from .base import Expert, ExpertContext, ExpertResult
 from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
@@ -32,8 +33,7 @@ TEMPERATURE = 0.05
 
 
 def parse_labels(raw: Any) -> list[str]:
-    labels = [part.strip() for part in str(raw or "").split(",") if part.strip()]
-    return list(dict.fromkeys(labels)) or list(DEFAULT_LABELS)
+    return options(raw) or list(DEFAULT_LABELS)
 
 
 def _text(args: dict[str, Any], key: str, task: str) -> str:

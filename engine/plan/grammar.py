@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
 from ..tasks import MODALITIES, TaskType, norm_name
+from ..text import options
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 
@@ -199,13 +200,12 @@ def _another_first(key: str, values: list) -> list:
 
 
 LIST_SLOTS = ("labels",)  # slots that take a list of options the user names
-LIST_SEP = re.compile(r"\s*,\s*(?:or\s+|and\s+)?|\s+or\s+", re.IGNORECASE)
 MAX_OPTION_WORDS = 4
 
 
 def is_list(text: str) -> bool:
     """Is ``text`` a list of short options ("billing, shipping delay, or refunds")?"""
-    parts = [p for p in LIST_SEP.split(text.strip(" .!?")) if p]
+    parts = options(text)
     return len(parts) >= 2 and all(len(p.split()) <= MAX_OPTION_WORDS for p in parts)
 
 

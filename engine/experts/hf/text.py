@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from ...errors import ExpertError
+from ...text import options
 from ..base import ExpertContext, ExpertResult
 from .runners import runner
 
@@ -51,11 +52,7 @@ def text_classification(pipe, args: dict, ctx: ExpertContext, opts: dict) -> Exp
 
 
 def parse_labels(value: Any) -> list[str]:
-    if isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
-    else:
-        items = re.split(r"[,;\n]|\bor\b", str(value or ""))
-    return list(dict.fromkeys(i.strip().strip("'\"") for i in items if i.strip().strip("'\"")))
+    return options(value)
 
 
 @runner("zero-shot-classification", pipeline="zero-shot-classification",
