@@ -176,7 +176,7 @@ def step_choices(
     for ttype in candidates:
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
-        slots = {key: _lists_first(key, _another_first(key, _slot_values(ttype, modality, earlier, files, texts,
+        slots = {key: _lists_only(key, _another_first(key, _slot_values(ttype, modality, earlier, files, texts,
                                                                          free_text, edge_ok, local)))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
@@ -209,13 +209,13 @@ def is_list(text: str) -> bool:
     return len(parts) >= 2 and all(len(p.split()) <= MAX_OPTION_WORDS for p in parts)
 
 
-def _lists_first(key: str, values: list) -> list:
-    """A slot that takes a list of options (zero-shot labels) offers first the texts that
-    are lists, and an earlier task's output only when the request names no list."""
+def _lists_only(key: str, values: list) -> list:
+    """A slot that takes a list of options (zero-shot labels) offers only the texts that
+    are lists when the request names one; all its values otherwise."""
     if key not in LIST_SLOTS:
         return values
     lists = [v for v in values if isinstance(v, str) and not v.startswith("<resource>-") and is_list(v)]
-    return lists + [v for v in values if v not in lists and not (lists and str(v).startswith("<resource>-"))]
+    return lists or values
 
 REF_SLOTS_FIRST = ("context", "text")  # where an earlier output goes first (a passage, the text)
 
