@@ -114,3 +114,18 @@ def get(name: str) -> TaskType:
 def can_feed(source: TaskType, target: TaskType) -> bool:
     """May ``source``'s output be an input of ``target``? (the tool graph by types)"""
     return source.output in target.args.values()
+
+
+# tasks whose text is a label or a list of things found, not a passage; tasks that read a passage
+LABELLERS = frozenset({"token-classification", "text-classification", "zero-shot-classification",
+                       "image-classification", "audio-classification", "tabular-classification",
+                       "sentence-similarity"})
+PASSAGE_READERS = frozenset({"summarization"})
+
+
+def feeds_well(source: TaskType, target: TaskType) -> bool:
+    """Should the planner link ``source`` into ``target``? ``can_feed``, unless the output is
+    a label or a list of names and the target reads a passage: "transcribe the meeting,
+    list everyone named, and summarize it" summarizes the transcript, not the names."""
+    return can_feed(source, target) and not (norm_name(source.name) in LABELLERS
+                                             and norm_name(target.name) in PASSAGE_READERS)

@@ -124,3 +124,17 @@ def test_a_question_about_what_a_recording_says_is_answered_from_its_transcript(
         plan = Plan.from_list(steps)
         before = tasks(plan)
         assert add_question(plan, request, T) == [] and tasks(plan) == before
+
+
+def test_a_question_about_what_a_recording_says_is_answered_from_its_transcript_not_its_sound():
+    classified = [{"id": 0, "task": "audio-classification", "dep": [-1], "args": {"audio": "vm.mp3"}}]
+    request = "In this voicemail from the plumber, when did he say he can come round?"
+    plan = Plan.from_list(classified)
+    add_question(plan, request, T)
+    assert tasks(plan) == [(0, "automatic-speech-recognition", {"audio": "vm.mp3"}, [-1]),
+                           (1, "question-answering", {"text": request, "context": "<resource>-0"}, [0])]
+    # a question about the sound, or about the words themselves, keeps the classification
+    for request in ["What is making that noise in this recording?", "What bird is singing here?",
+                    "What language are they speaking?"]:
+        plan = Plan.from_list(classified)
+        assert add_question(plan, request, T) == [] and tasks(plan)[0][1] == "audio-classification"

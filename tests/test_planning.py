@@ -398,6 +398,24 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # "and box …" is a request of its own; "what bird is this" names the species
     ("what bird is this? and box every bird you can see", {"b.jpg": "image"},
      {("image-classification", "b.jpg"), ("object-detection", "b.jpg")}),
+    # the clause before the first step names a task that makes what that step takes
+    ("This voice note has loads of traffic noise. Clean it up, then transcribe it.", {"note.m4a": "audio"},
+     {("audio-to-audio", "note.m4a"), ("automatic-speech-recognition", "<resource>-0")}),
+    ("Tidy up the grammar and then read it aloud: 'me and him was late to the meeting yesterday'", {},
+     {("text2text-generation", "me and him was late to the meeting yesterday"), ("text-to-speech", "<resource>-0")}),
+    # a summary reads the transcript, not the list of names found in it
+    ("Transcribe this interview, pull out every company mentioned, and summarize it.", {"int.wav": "audio"},
+     {("automatic-speech-recognition", "int.wav"), ("token-classification", "<resource>-0"),
+      ("summarization", "<resource>-0")}),
+    # a comparison with one text named reads the other from the recording first
+    ("Compare what she says in this clip with 'the shop opens at nine on weekdays'.", {"clip.wav": "audio"},
+     {("automatic-speech-recognition", "clip.wav"), ("sentence-similarity", "<resource>-0")}),
+    # a question about what a recording says, no cue word in it: the transcript answers it
+    ("how much did the plumber say the repair costs?", {"vm.mp3": "audio"},
+     {("automatic-speech-recognition", "vm.mp3"), ("question-answering", "how much did the plumber say the repair costs?")}),
+    ("In this voicemail from the plumber, when did he say he can come round?", {"vm.mp3": "audio"},
+     {("automatic-speech-recognition", "vm.mp3"),
+      ("question-answering", "In this voicemail from the plumber, when did he say he can come round?")}),
     # "noise" the user asks about is not noise to remove
     ("What is making that noise in this recording?", {"attic.wav": "audio"},
      {("audio-classification", "attic.wav")}),

@@ -65,20 +65,33 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
-QUESTION = re.compile(rf"(?:^|[.!?]\s+|\n)((?:{QUESTION_WORDS}|will)\b[^.!?\n]*\?)", re.IGNORECASE)
-ABOUT_THE_WORDS = re.compile(r"\b(say|says|said|saying|spoken|speaking|talking|transcri\w*|words?|language)\b",
-                             re.IGNORECASE)
+QUESTION = re.compile(rf"(?:^|[.!?,]\s+|\n)((?:{QUESTION_WORDS}|will)\b[^.!?\n]*\?)", re.IGNORECASE)
+# a question that asks for the words themselves ("what is she saying?"), not about what they say
+# ("when did the landlord say the rent goes up?")
+ABOUT_THE_WORDS = re.compile(r"^what\b[^?]*\b(say|says|said|saying|talking about)\b|"
+                             r"\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
+# a question about the sound itself, which audio classification answers ("what is making that noise?")
+ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animal|bird|instrument|genre|music|song|accent|emotion|mood|"
+                             r"kind|type|making|singing|playing)\b", re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
 
 
 def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
-    """Answer the request's question from the transcript when the plan only transcribes."""
+    """Answer the request's question from the transcript when the plan only transcribes,
+    or only classifies the sound of a recording the question is not about ("when did the
+    plumber say he can come?" is asked of the words, not of the sound)."""
     by_norm = {norm_name(name): t for name, t in task_types.items()}
     reader, answerer = by_norm.get("automatic-speech-recognition"), by_norm.get("question-answering")
-    if reader is None or answerer is None or [t.task for t in plan.tasks] != [reader.name]:
+    classifier = by_norm.get("audio-classification")
+    if reader is None or answerer is None or len(plan.tasks) != 1:
         return []
     asked = [m.group(1) for m in QUESTION.finditer(request) if not ABOUT_THE_WORDS.search(m.group(1))]
     if not asked:
+        return []
+    only = plan.tasks[0]
+    if classifier is not None and only.task == classifier.name and not ABOUT_THE_SOUND.search(request):
+        plan.tasks = [Task(0, reader.name, [-1], {next(iter(reader.args)): next(iter(only.args.values()))})]
+    elif only.task != reader.name:
         return []
     question = request.strip() if len(request) <= MAX_QUESTION_TEXT else asked[0]
     slots = list(answerer.args)  # the question, then the passage it is answered from

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
-from ..tasks import READERS, TaskType, can_feed, norm_name, task_kind
+from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
 from . import grammar
 from .ranking import QUESTION_RE, PlanStep, Ranking
 
@@ -205,24 +205,33 @@ class Rails:
         if step is not None and step.clause in texts and _asks_of_a_file(step):  # the question, not the whole request
             question = step.clause + "?" if step.clause + "?" in self.request else step.clause
             texts = [question] + [t for t in texts if t != step.clause]
-        edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or can_feed
+        elif step is not None and local is not None and _asks_of_a_text(step):  # the question beside the passage
+            question = step.clause + "?" if step.clause + "?" in self.request else step.clause
+            texts, local = [question] + [t for t in texts if t != question], local | {question}
+        edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or feeds_well
         return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
                                     free_text=self.free_text, edge_ok=edge_ok, local=local)
 
     def _reader(self, step, earlier, reply, texts, later=()):
         """A step reading a file this turn brought, for a step that works on text alone
-        when nothing else gives it text: the clause names no text of its own, no earlier
-        task made text, and no task written or still to come uses the file."""
+        when nothing else gives it text: the clause names fewer texts of its own than the
+        task takes ("does what I said in this memo match the line '…'?" names one of two),
+        no earlier task made text, and no task written or still to come uses the file."""
         task = step.candidates[0]
         if set(task.args.values()) != {"text"} or any(t.output == "text" for t in earlier):
             return None
-        if named_in(step.clause, texts, {}) - {self.request.strip()}:
+        named = named_in(step.clause, texts, {}) - {self.request.strip()}
+        if len(named) >= len(task.args):
             return None
         used = files_used(reply)
         for name, modality in self.attachments.items():
             if modality == "text":  # a text file is read as it is: the step's text slot takes it
                 continue
             reader = self._best_reader(modality)
+            reading_later = next((s for s in later if reader is not None and s.candidates[:1] == [reader]), None)
+            if named and name not in used and reading_later is not None and isinstance(later, list):
+                later.remove(reading_later)  # the file gives the text the clause lacks: read it first
+                return reading_later
             wanted_later = any(modality in t.args.values() for s in later for t in s.candidates[:1])
             if (name not in used and not wanted_later and reader is not None
                     and reader.name not in {e.name for e in earlier}):
@@ -280,6 +289,14 @@ def _asks_of_a_file(step: PlanStep) -> bool:
     question: "how many birds are on this fence")? Its text slot takes the clause."""
     slots = set(step.candidates[0].args.values()) if step.candidates else set()
     return "text" in slots and bool(slots - {"text"}) and bool(QUESTION_RE.match(step.clause))
+
+
+def _asks_of_a_text(step: PlanStep) -> bool:
+    """Is the step a question to answer from a passage (a question slot and a ``context``
+    slot, its clause a question: "how much did the plumber say the repair costs")? The
+    question slot takes the clause."""
+    args = step.candidates[0].args if step.candidates else {}
+    return "context" in args and set(args.values()) == {"text"} and bool(QUESTION_RE.match(step.clause))
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:

@@ -80,6 +80,7 @@ SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 NAMED_FIRST = 0.65  # the first-step bar for a clause whose best task a cue word of its own names
 TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
 UNNAMED_CAP = 0.3  # the most a task cues.json marks "only_when_named" scores without its cue word
+NO_OPTIONS = 0.0  # the score of a task that chooses among listed options ("needs_options") when none are listed
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
 
@@ -180,7 +181,9 @@ class Ranking:
         step; ``NAMED_FIRST`` when a cue word in the clause names that task and the
         clause does more than set the scene: "what kind of flower is this?", not "I'm
         writing a story") or ``later`` (once a task is planned: a request that asked
-        for one thing often asks for more). A clause whose best task an earlier clause already took
+        for one thing often asks for more). The clause just before the first step is a step
+        too when a cue word of its names a task (scoring at least ``later``) that makes what
+        the first step takes (``_feeding``). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
         ``second`` and within ``margin`` of the best. Each step offers the clause's top
         ``per_clause`` remaining task types, the chosen one first; a cue word breaks a
@@ -195,13 +198,17 @@ class Ranking:
         """
         steps: list[PlanStep] = []
         used: set[int] = set()
+        named_below: int | None = None  # the clause just before the first step, if a cue word of its names a task
         for c in range(len(self.clauses)):
             scores = self.scores[c]
             order = _tie_to_keyword([int(i) for i in np.argsort(-scores, kind="stable")], scores, self.keyword_hits[c])
             own_cue = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
             bar = later if steps else min(first, NAMED_FIRST) if own_cue else first
             if scores[order[0]] < bar:
+                named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
                 continue
+            if not steps and named_below is not None:
+                steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used)
             fresh = [i for i in order if i not in used]
             if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
                 continue
@@ -224,6 +231,16 @@ class Ranking:
             else:
                 steps.append(step)
         return self._text_for_text_tasks(steps, used, margin)
+
+    def _feeding(self, c: int, task: int, head: TaskType, used: set[int]) -> list[PlanStep]:
+        """The clause just before the first step, which names its task with a cue word though
+        under the first-step bar, is a step when that task makes what the first step takes:
+        "clean it up first and then transcribe it", "fix the grammar and then read it aloud"."""
+        made = self.task_types[task]
+        if made.output not in head.args.values() or task in used:
+            return []
+        used.add(task)
+        return [PlanStep(self.clauses[c], [made])]
 
     def _text_for_text_tasks(self, steps: list[PlanStep], used: set[int], margin: float) -> list[PlanStep]:
         """A question feeding a task that works on text alone is answered in text:
@@ -308,6 +325,9 @@ class TaskRanker:
         self._gives_text = np.array([t.output == "text" for t in self.task_types])
         # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
         self.named_only = np.array([bool(cues.get(norm_name(t.name), {}).get("only_when_named")) for t in self.task_types])
+        # a task that chooses among options the user lists (zero-shot labels) needs a list to choose from
+        self.needs_options = np.array([bool(cues.get(norm_name(t.name), {}).get("needs_options"))
+                                       for t in self.task_types])
         texts, owner = [], []
         for index, t in enumerate(self.task_types):
             phrases = cues.get(norm_name(t.name), {}).get("phrases", [])
@@ -330,6 +350,8 @@ class TaskRanker:
         scores += KEYWORD_BONUS * hits + self._modality_adjustment(set(files.values()))
         unnamed = self.named_only[None, :] & ~hits
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
+        if not OPTIONS_RE.search(request):  # nothing to choose among: it cannot run
+            scores[:, self.needs_options & ~hits.any(axis=0)] = NO_OPTIONS
         scene = np.array([bool(SCENE_RE.match(c)) and not hits[i].any() for i, c in enumerate(clauses)])
         scores -= SCENE_PENALTY * scene[:, None]
         return Ranking(clauses, self.task_types, scores, hits, files)
