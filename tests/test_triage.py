@@ -30,3 +30,15 @@ def test_shared_words_ignore_common_ones():
     assert shared_words("what about the lemons there?", KITCHEN) == {"lemons"}
     assert shared_words("could you tell me more", "It shows a dog. Tell me more?") == set()
     assert shared_words("the counter", "") == set()
+
+
+@pytest.mark.parametrize("request_", ["What sorts of things can you do? Could you make videos, say?",
+                                      "are you able to turn text into speech?", "what can you help with"])
+def test_a_question_about_what_hgpt_can_do_is_answered_directly(triager, request_):
+    verdict = triager.triage(request_, {})
+    assert verdict.direct and verdict.why == "a question about what hgpt can do"
+
+
+def test_an_order_put_as_a_question_is_still_an_order(triager):
+    assert not triager.triage("Can you draw me a cat in a hat?", {}).direct
+    assert not triager.triage("Are you able to translate 'good morning' into Greek?", {}).direct

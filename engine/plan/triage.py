@@ -45,6 +45,10 @@ CONVERSATIONAL = re.compile(
     r"nice|wow|sorry|please)\b|(?:what|who|whom|whose|when|where|why|how|which|is|are|am|was|were|can|could|"
     r"do|does|did|should|would|will|shall|may|might|tell me|explain|define|give me|list|name|suggest|recommend)\b)",
     re.IGNORECASE)
+# a question about what hgpt can do ("what kinds of things can you do? can you edit videos?")
+ABOUT_HGPT = re.compile(r"\bwhat (?:(?:kinds?|sorts?|types?) of )?(?:things |stuff |tasks |jobs )?(?:can|could) you do\b|"
+                        r"\b(?:are you able to|do you support|what are your (?:features|capabilities|limits))\b|"
+                        r"\bwhat (?:can|could) (?:you|hgpt) (?:do|handle|help with)\b", re.IGNORECASE)
 POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description|picture|image|photo|recording|audio)|above|previous|"
                          r"same)\b", re.IGNORECASE)
@@ -125,6 +129,8 @@ class Triager:
             return Triage(False, "the request brings files", [])
         inputs = inputs_of(request, files, earlier_files, last_answer)
         talk = bool(CONVERSATIONAL.match(request))
+        if ABOUT_HGPT.search(request) and not inputs.text and not inputs.modalities:
+            return Triage(True, "a question about what hgpt can do")
         # an order names its own input ("translate hola"); a question about the world does not
         asked = [t.name for t in self.keyword_tasks(request)
                  if inputs.can_run(t) or (not talk and set(t.args.values()) == {"text"})]
