@@ -3,8 +3,15 @@
 ``plans.jsonl`` holds the project's own example requests with their plans (single
 tasks, chains, graphs and plain chat with the empty plan), written for hgpt's task
 types and TaskBench's (one line each: ``request``, ``files`` name -> modality,
-``plan`` [{"task", "id", "args"}]). ``cues.json`` holds short cue phrases and
-keyword patterns per task type for ``engine.plan.ranking``.
+``plan`` [{"task", "id", "args"}]). ``cues.json`` holds, per task type, what
+``engine.plan.ranking`` reads: ``phrases`` (short example requests, embedded beside
+the task's description), ``keywords`` (regular expressions; a hit is a cue word the
+user wrote), ``modifiers`` (patterns that name the task only in a clause where no
+keyword of a text task fires: "in Korean"), ``only_when_named`` (the task is asked
+only through its keywords: fill-mask) and ``needs_options`` (the task chooses among
+options the request lists: zero-shot labels). In a pattern, ``{languages}`` stands for
+the language names and ``{language_asked}`` for "in/into/to <language>"
+(``engine.text``).
 
 ``DemoBank.retrieve`` picks the demonstrations most like a request by MiniLM
 similarity, with maximal marginal relevance so the picks differ from each other,
