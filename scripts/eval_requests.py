@@ -26,9 +26,11 @@ single tasks, chains, graphs, ControlNet drawings, direct questions, follow-ups,
 and .m4a files), was written for the project by a writer who saw neither the planner
 nor ``../shared/requests``; pass it with ``--requests``. Its held-out part was scored
 once, after the work its tune part guided; its failures were read in the version
-after, so the whole set now guides the planner. A third set,
-``scripts/data/everyday2_requests.jsonl`` (90 requests of the same kinds, written the
-same way by another writer), is held out whole: scored only for the README's figures.
+after, so the whole set now guides the planner. Two more sets of the same kinds,
+``scripts/data/everyday2_requests.jsonl`` and ``everyday3_requests.jsonl`` (90 requests
+each, written the same way by two more writers), were each held out whole, scored once
+before any of their cases was read, and read after (README: "Requests as people write
+them"). A new set written the same way is the next held-out measure.
 
 Split. Each file is split by a hash of the case id: the first byte of
 sha256(id) even puts the case in the "tune" part, odd in the "held-out" part (about
