@@ -38,6 +38,9 @@ def test_split_clauses_keeps_quotes_whole():
                                          "tell me if it's a refund request, a delivery question, or spam"]
     assert split_clauses("File this under one of: invoices, travel plans, school stuff.") == [
         "File this under one of: invoices, travel plans, school stuff"]
+    # a question after a comma is not an option: "…the garage, is the light on or off?"
+    assert split_clauses("my brother sent this from the garage, is the light on or off?") == [
+        "my brother sent this from the garage", "is the light on or off"]
     # commands joined by commas stay apart
     assert split_clauses("denoise it, transcribe it, and then summarize it") == [
         "denoise it", "transcribe it", "summarize it"]
@@ -393,6 +396,9 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     ("Give me the gist of this lecture in Italian.", {"lecture.mp3": "audio"},
      {("automatic-speech-recognition", "lecture.mp3"), ("summarization", "<resource>-0"),
       ("translation", "<resource>-1")}),
+    ("draw a lighthouse at dusk, caption it, and read the caption aloud in French", {},
+     {("text-to-image", "draw a lighthouse at dusk, caption it, and read the caption aloud in French"),
+      ("image-to-text", "<resource>-0"), ("translation", "<resource>-1"), ("text-to-speech", "<resource>-2")}),
     ("How would I put this in European Portuguese: 'See you at the station at nine.'", {},
      {("translation", "See you at the station at nine.")}),
     # "and box …" is a request of its own; "what bird is this" names the species

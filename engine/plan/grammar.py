@@ -211,9 +211,10 @@ def is_list(text: str) -> bool:
 
 def _lists_only(key: str, values: list) -> list:
     """A slot that takes a list of options (zero-shot labels) offers only the texts that
-    are lists when the request names one; all its values otherwise."""
-    if key not in LIST_SLOTS:
-        return values
+    are lists when the request names one, all its values otherwise; another text slot
+    offers the texts that are not lists, when there are any."""
+    if key not in LIST_SLOTS:  # a list of options is not the text to work on
+        return [v for v in values if not (isinstance(v, str) and is_list(v))] or values
     lists = [v for v in values if isinstance(v, str) and not v.startswith("<resource>-") and is_list(v)]
     return lists or values
 

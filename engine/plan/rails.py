@@ -220,7 +220,7 @@ class Rails:
         task = step.candidates[0]
         if set(task.args.values()) != {"text"} or any(t.output == "text" for t in earlier):
             return None
-        named = named_in(step.clause, texts, {}) - {self.request.strip()}
+        named = {t for t in named_in(step.clause, texts, {}) if not grammar.is_list(t)} - {self.request.strip()}
         if len(named) >= len(task.args):
             return None
         used = files_used(reply)

@@ -62,7 +62,9 @@ CLAUSE_RE = re.compile(
     r"|,\s+", re.IGNORECASE)
 # a list of options the user names ("a complaint, a sales inquiry, or a billing question";
 # after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
-_ITEM = r"[\w&'/-]+(?: [\w&'/-]+){0,3}"
+# (an option is a short noun phrase: "…the kitchen, is the stove on or off" is a question, not options)
+_ITEM = r"(?!(?:is|are|was|were|do|does|did|can|could|will|would|what|which|who|how|why|when|where|please|then|and|but)\b)" \
+        r"[\w&'/-]+(?: [\w&'/-]+){0,3}"
 OPTIONS_RE = re.compile(rf"(?:{_ITEM}, )+{_ITEM},? or {_ITEM}\b|(?<=: )\w+(?: \w+){{0,2}}(?:, \w+(?: \w+){{0,2}}){{2,}}(?=[.?!]|\n|$)",
                         re.IGNORECASE)
 # quoted text; the one group that matched holds the words inside the quotes
@@ -130,9 +132,9 @@ def cue_keywords(cues: Mapping[str, dict], task_types: Sequence[TaskType],
     """Each task type's cue keywords, compiled; ``{languages}`` in a keyword stands for
     the language names (``text.LANGUAGES``), ``{language_asked}`` for a language asked for
     (``text.LANGUAGE_ASKED``). A *modifier* ("in Korean") names its task
-    only in a clause where no keyword of a task that gives text fires: "summarize this in
-    Korean" summarizes (the implied translation follows), "put this in Korean" and "into
-    German audio" translate."""
+    only in a clause whose best keyword-named task does not give text: "summarize this in
+    Korean" summarizes (the implied translation follows); "put this in Korean", "into
+    German audio" and "read the caption out loud in Spanish" translate."""
     return [[re.compile(p.replace("{language_asked}", LANGUAGE_ASKED).replace("{languages}", LANGUAGES), re.IGNORECASE)
              for kind in kinds for p in cues.get(norm_name(t.name), {}).get(kind, [])] for t in task_types]
 
@@ -346,8 +348,11 @@ class TaskRanker:
             scores[:, index] = sims[:, self._owner == index].max(axis=1)
         hits = np.array([[any(p.search(c) for p in pats) for pats in self.keywords] for c in clauses], dtype=bool)
         modified = np.array([[any(p.search(c) for p in pats) for pats in self.modifiers] for c in clauses], dtype=bool)
-        hits |= modified & ~(hits & self._gives_text).any(axis=1, keepdims=True)
-        scores += KEYWORD_BONUS * hits + self._modality_adjustment(set(files.values()))
+        scores += self._modality_adjustment(set(files.values()))
+        named = np.where(hits, scores, -np.inf).argmax(axis=1)  # each clause's best task a keyword names
+        text_named = hits.any(axis=1) & self._gives_text[named]
+        hits |= modified & ~text_named[:, None]
+        scores += KEYWORD_BONUS * hits
         unnamed = self.named_only[None, :] & ~hits
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
         if not OPTIONS_RE.search(request):  # nothing to choose among: it cannot run
