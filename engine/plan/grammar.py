@@ -176,8 +176,8 @@ def step_choices(
     for ttype in candidates:
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
-        slots = {key: _lists_only(key, _another_first(key, _slot_values(ttype, modality, earlier, files, texts,
-                                                                         free_text, edge_ok, local)))
+        slots = {key: _lists_to_list_slots(key, _another_first(key, _slot_values(
+                     ttype, modality, earlier, files, texts, free_text, edge_ok, local)))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
             continue
@@ -209,7 +209,7 @@ def is_list(text: str) -> bool:
     return len(parts) >= 2 and all(len(p.split()) <= MAX_OPTION_WORDS for p in parts)
 
 
-def _lists_only(key: str, values: list) -> list:
+def _lists_to_list_slots(key: str, values: list) -> list:
     """A slot that takes a list of options (zero-shot labels) offers only the texts that
     are lists when the request names one, all its values otherwise; another text slot
     offers the texts that are not lists, when there are any."""
