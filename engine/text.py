@@ -17,6 +17,17 @@ LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|
                   rf"|\b(?:{LANGUAGES})\s+(?:please|pls|plz|version)\b")
 
 
+QUESTION_SENTENCE = re.compile(rf"(?:^|[.!?,]\s+|\n)((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
+                               r"[^.!?\n]*\?)", re.IGNORECASE)
+
+
+def questions(text: str) -> list[str]:
+    """The questions a text asks, each from its question word (with a preposition before
+    it: "at what time") to its "?" ("Based on this paragraph, what temperature should the
+    oven be?" -> "what temperature … be?")."""
+    return [m.group(1) for m in QUESTION_SENTENCE.finditer(text)]
+
+
 # what separates the options of a list: commas, semicolons, new lines, "or", ", and"
 OPTION_SEP = re.compile(r"\s*(?:[,;\n]\s*(?:or\s+|and\s+)?|\bor\b)\s*", re.IGNORECASE)
 

@@ -517,3 +517,23 @@ def test_a_question_about_a_picture_asks_the_question_not_the_whole_request(rank
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("visual-question-answering", {"image": "yard.jpg", "text": "What colour is the car in the driveway?"}),
         ("text-to-speech", {"text": "<resource>-0"})]
+
+
+def test_a_question_about_a_passage_takes_the_question_and_the_passage(ranker):
+    from engine.controller import FirstChoice
+
+    request = ("Based on this note, at what time does the ferry leave on Sundays?\n"
+               "\"Ferries run hourly from 7:00 on weekdays. On Sundays the first one leaves at 9:30 and the last at 18:00.\"")
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request, {})
+    assert [(t.task, t.args) for t in plan.tasks] == [("question-answering", {
+        "text": "at what time does the ferry leave on Sundays?",
+        "context": "Ferries run hourly from 7:00 on weekdays. On Sundays the first one leaves at 9:30 and the last at 18:00."})]
+
+
+def test_a_step_may_write_as_many_tokens_as_its_longest_alternative():
+    from engine.plan.grammar import FREE, FREE_CHARS, StepChoices
+
+    long_text = "a passage " * 60
+    choices = StepChoices([['{"task": "qa", "args": {"text": ', ["short?", long_text], "}}"], ["]"]])
+    assert choices.longest() == len('{"task": "qa", "args": {"text": ') + len(json.dumps(long_text)) + 2
+    assert StepChoices([["x", [FREE]]]).longest() == 1 + FREE_CHARS + 2

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
 from ..tasks import MODALITIES, TaskType, norm_name
-from ..text import options
+from ..text import options, questions
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 
@@ -93,7 +93,8 @@ def _json_lit(text: str) -> str:
     return _lit(json.dumps(text, ensure_ascii=False))
 
 
-FREE_TEXT = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,160} "\""'
+FREE_CHARS = 160  # the longest free string
+FREE_TEXT = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,' + str(FREE_CHARS) + r'} "\""'
 FREE = None  # a value choice that admits any short string
 
 
@@ -116,6 +117,15 @@ class StepChoices:
             return None
         return "".join(p if isinstance(p, str) else json.dumps("…" if p[0] is FREE else p[0], ensure_ascii=False)
                        for p in self.alternatives[0])
+
+    def longest(self) -> int:
+        """The most characters any alternative can write: a bound on its tokens, so a step
+        given that many tokens is never cut off inside a long quoted text."""
+        def size(piece) -> int:
+            if isinstance(piece, str):
+                return len(piece)
+            return max(FREE_CHARS + 2 if v is FREE else len(json.dumps(v, ensure_ascii=False)) for v in piece)
+        return max((sum(size(p) for p in alt) for alt in self.alternatives), default=0)
 
     def forced(self) -> str | None:
         if len(self.alternatives) != 1:
@@ -176,8 +186,8 @@ def step_choices(
     for ttype in candidates:
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
-        slots = {key: _lists_to_list_slots(key, _another_first(key, _slot_values(
-                     ttype, modality, earlier, files, texts, free_text, edge_ok, local)))
+        slots = {key: _question_or_passage(ttype, key, _lists_to_list_slots(key, _another_first(key, _slot_values(
+                     ttype, modality, earlier, files, texts, free_text, edge_ok, local))))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
             continue
@@ -200,6 +210,20 @@ def _another_first(key: str, values: list) -> list:
 
 
 LIST_SLOTS = ("labels",)  # slots that take a list of options the user names
+PASSAGE_SLOT = "context"  # a task with this slot answers a question (its other text slot) from a passage
+
+
+def _question_or_passage(ttype, key: str, values: list) -> list:
+    """Question answering's question slot offers the questions the request asks first;
+    its passage slot offers the texts that are not questions first."""
+    if PASSAGE_SLOT not in ttype.args or ttype.args.get(key) != "text":
+        return values
+    asks = [v for v in values if isinstance(v, str) and v.rstrip().endswith("?") and v in questions(v)]
+    if key == PASSAGE_SLOT:
+        return [v for v in values if v not in asks] + asks
+    return asks + [v for v in values if v not in asks]
+
+
 MAX_OPTION_WORDS = 4
 
 

@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Mapping
 
 from ..tasks import TaskType, norm_name
-from ..text import LANGUAGE_ASKED, QUESTION_WORDS
+from ..text import LANGUAGE_ASKED, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber
 
 DRAWS_FROM_MAP = "-text-to-image"
@@ -65,7 +65,6 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
-QUESTION = re.compile(rf"(?:^|[.!?,]\s+|\n)((?:{QUESTION_WORDS}|will)\b[^.!?\n]*\?)", re.IGNORECASE)
 # a question that asks for the words themselves ("what is she saying?"), not about what they say
 # ("when did the landlord say the rent goes up?")
 ABOUT_THE_WORDS = re.compile(r"^what\b[^?]*\b(say|says|said|saying|talking about)\b|"
@@ -85,7 +84,7 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     classifier = by_norm.get("audio-classification")
     if reader is None or answerer is None or len(plan.tasks) != 1:
         return []
-    asked = [m.group(1) for m in QUESTION.finditer(request) if not ABOUT_THE_WORDS.search(m.group(1))]
+    asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
     if not asked:
         return []
     only = plan.tasks[0]

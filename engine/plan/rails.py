@@ -36,6 +36,7 @@ from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
 from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
+from ..text import questions
 from . import grammar
 from .ranking import QUESTION_RE, PlanStep, Ranking
 
@@ -61,14 +62,15 @@ def quoted_spans(request: str) -> list[str]:
 
 def request_texts(request: str) -> list[str]:
     """Spans of the request a text argument may be: quoted words, the text after a
-    colon, each line after a question or a colon (list marks left out), and the
-    whole request when it is short."""
+    colon, each line after a question or a colon (list marks left out), the whole
+    request when it is short, the lists of options it names and the questions it asks."""
     spans = quoted_spans(request)
     spans += colon_texts(request)
     spans += listed_lines(request)
     if len(request) <= MAX_REQUEST_TEXT:
         spans.append(request.strip())
     spans += option_lists(request)
+    spans += questions(request)
     return list(dict.fromkeys(s for s in spans if s))
 
 
@@ -177,7 +179,9 @@ class Rails:
                     queue[:0] = [producer, step]
                 continue
             self.calls += choices.forced() is None
-            piece = self.controller.choose(choices, self.messages, reply, max_tokens=self.step_tokens, cancel=cancel)
+            # a step may copy long texts (a question and its passage): never cut it off mid-way
+            budget = max(self.step_tokens, choices.longest())
+            piece = self.controller.choose(choices, self.messages, reply, max_tokens=budget, cancel=cancel)
             task = read_step(piece, self.by_name)
             if task is None:
                 break
