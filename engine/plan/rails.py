@@ -38,7 +38,7 @@ from ..cancel import CancelToken
 from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
 from ..text import questions
 from . import grammar
-from .ranking import QUESTION_RE, PlanStep, Ranking
+from .ranking import OPTIONS_RE, QUESTION_RE, PlanStep, Ranking
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
@@ -83,8 +83,6 @@ def option_lists(request: str) -> list[str]:
     """The lists of options the user names ("if it's a complaint, a sales inquiry, or a
     billing question": "a complaint, a sales inquiry, or a billing question"), each as
     written, without the words that lead into it."""
-    from .ranking import OPTIONS_RE
-
     return [OPTIONS_LEAD.sub("", m.group(0)).strip() for m in OPTIONS_RE.finditer(request)]
 
 
@@ -206,12 +204,12 @@ class Rails:
         local = named_in(step.clause, texts, self.files) - set(used) if step is not None else None
         if step is not None and step.clause not in texts and not points_back(self.request, self.history):
             texts = texts + [step.clause]
-        if step is not None and step.clause in texts and _asks_of_a_file(step):  # the question, not the whole request
+        if step is not None:
             question = step.clause + "?" if step.clause + "?" in self.request else step.clause
-            texts = [question] + [t for t in texts if t != step.clause]
-        elif step is not None and local is not None and _asks_of_a_text(step):  # the question beside the passage
-            question = step.clause + "?" if step.clause + "?" in self.request else step.clause
-            texts, local = [question] + [t for t in texts if t != question], local | {question}
+            if step.clause in texts and _asks_of_a_file(step):  # the question, not the whole request
+                texts = [question] + [t for t in texts if t != step.clause]
+            elif local is not None and _asks_of_a_text(step):  # the question beside the passage
+                texts, local = [question] + [t for t in texts if t != question], local | {question}
         edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or feeds_well
         return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
                                     free_text=self.free_text, edge_ok=edge_ok, local=local)
@@ -296,11 +294,11 @@ def _asks_of_a_file(step: PlanStep) -> bool:
 
 
 def _asks_of_a_text(step: PlanStep) -> bool:
-    """Is the step a question to answer from a passage (a question slot and a ``context``
-    slot, its clause a question: "how much did the plumber say the repair costs")? The
+    """Is the step a question to answer from a passage (a question slot and a passage
+    slot, ``grammar.PASSAGE_SLOT``, its clause a question: "how much did the plumber say the repair costs")? The
     question slot takes the clause."""
     args = step.candidates[0].args if step.candidates else {}
-    return "context" in args and set(args.values()) == {"text"} and bool(QUESTION_RE.match(step.clause))
+    return grammar.PASSAGE_SLOT in args and set(args.values()) == {"text"} and bool(QUESTION_RE.match(step.clause))
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:

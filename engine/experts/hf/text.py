@@ -10,7 +10,6 @@ missing or malformed argument is an ``ExpertError`` that says what to write.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ...errors import ExpertError
 from ...text import options
@@ -51,14 +50,10 @@ def text_classification(pipe, args: dict, ctx: ExpertContext, opts: dict) -> Exp
     return ExpertResult(text=_scores(ranked[:1]), data={"labels": ranked})
 
 
-def parse_labels(value: Any) -> list[str]:
-    return options(value)
-
-
 @runner("zero-shot-classification", pipeline="zero-shot-classification",
         onnx="ORTModelForSequenceClassification")
 def zero_shot(pipe, args: dict, ctx: ExpertContext, opts: dict) -> ExpertResult:
-    labels = parse_labels(args.get("labels") or opts.get("labels"))
+    labels = options(args.get("labels") or opts.get("labels"))
     if len(labels) < 2:
         raise ExpertError("zero-shot-classification needs at least two labels to choose from, "
                           "e.g. labels: 'sports, politics, science'")
