@@ -31,12 +31,32 @@ def test_a_map_already_made_or_brought_is_used_as_it_is():
     made = Plan.from_list([
         {"id": 0, "task": "depth-estimation", "dep": [-1], "args": {"image": "street.jpg"}},
         {"id": 1, "task": "depth-text-to-image", "dep": [0], "args": {"text": "a village", "image": "<resource>-0"}},
+        {"id": 2, "task": "visual-question-answering", "dep": [0], "args": {"image": "<resource>-0", "text": "far?"}},
     ])
     brought = Plan.from_list([
         {"id": 0, "task": "canny-text-to-image", "dep": [-1], "args": {"text": "a tower", "image": "canny_edges.png"}},
     ])
     assert add_control_maps(made, T) == [] and add_control_maps(brought, T) == []
-    assert [t.task for t in made.tasks] == ["depth-estimation", "depth-text-to-image"]
+    assert [t.task for t in made.tasks] == ["depth-estimation", "depth-text-to-image", "visual-question-answering"]
+
+
+def test_a_map_made_by_another_name_only_for_a_drawing_is_made_by_the_control_step():
+    for maker, kind in (("depth-estimation", "depth"), ("image-segmentation", "seg")):
+        plan = Plan.from_list([
+            {"id": 0, "task": maker, "dep": [-1], "args": {"image": "street.jpg"}},
+            {"id": 1, "task": f"{kind}-text-to-image", "dep": [0], "args": {"text": "snow", "image": "<resource>-0"}},
+        ])
+        notes = add_control_maps(plan, T)
+        assert tasks(plan) == [(0, f"{kind}-control", {"image": "street.jpg"}, [-1]),
+                               (1, f"{kind}-text-to-image", {"text": "snow", "image": "<resource>-0"}, [0])]
+        assert notes == [f"task 0 ({maker}) makes the map task 1 draws from: {kind}-control makes it"]
+    # a segmentation feeding a drawing of another kind is no seg map: that drawing gets its own map
+    other = Plan.from_list([
+        {"id": 0, "task": "image-segmentation", "dep": [-1], "args": {"image": "street.jpg"}},
+        {"id": 1, "task": "depth-text-to-image", "dep": [0], "args": {"text": "snow", "image": "<resource>-0"}},
+    ])
+    add_control_maps(other, T)
+    assert [t.task for t in other.tasks] == ["image-segmentation", "depth-control", "depth-text-to-image"]
 
 
 def test_a_drawing_from_a_generated_picture_also_gets_the_map():

@@ -60,6 +60,13 @@ def test_a_list_of_options_fills_the_labels_slot(ranker):
         ("zero-shot-classification", {"text": "<resource>-0", "labels": "a refund request, a delivery question, or spam"})]
     plan, *_ = planner.plan("Is this headline about sports, politics, or science? 'Rover finds ice on Mars'", {})
     assert plan.tasks[0].args == {"text": "Rover finds ice on Mars", "labels": "sports, politics, or science"}
+    # the user's own options decide, also where a fixed classifier's cue ("spam") fires beside them
+    plan, *_ = planner.plan("here's a screenshot of an email I got. is it spam, a personal message, or a work "
+                            "request?", {"inbox.png": "image"})
+    assert [t.task for t in plan.tasks] == ["image-to-text", "zero-shot-classification"]
+    assert plan.tasks[1].args["labels"] == "spam, a personal message, or a work request"
+    plan, *_ = planner.plan("is this spam? 'You won a free cruise, click here'", {})
+    assert [t.task for t in plan.tasks] == ["text-classification"]
 
 
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():

@@ -105,8 +105,10 @@ def map_makers(kind: str) -> set[str]:
 
 
 def add_control_maps(plan: Plan, task_types: Mapping[str, TaskType]) -> list[str]:
-    """Insert the ``<kind>-control`` step each ControlNet task needs; returns notes."""
-    notes: list[str] = []
+    """Insert the ``<kind>-control`` step each ControlNet task needs; returns notes. A map made
+    by another name that feeds nothing but drawings of its kind is made by the control step
+    (``_as_control_maps``)."""
+    notes = _as_control_maps(plan, task_types)
     position = 0
     while position < len(plan.tasks):
         task = plan.tasks[position]
@@ -121,6 +123,21 @@ def add_control_maps(plan: Plan, task_types: Mapping[str, TaskType]) -> list[str
         position += 1
     for task in plan.tasks:  # the maps and the tasks that now take them
         task.dep = task.references() or [-1]
+    return notes
+
+
+def _as_control_maps(plan: Plan, task_types: Mapping[str, TaskType]) -> list[str]:
+    """A depth estimation or segmentation whose output only a ControlNet drawing of its kind
+    takes becomes that kind's control step: the map that drawing was trained on (the seg map
+    in the ADE20K palette, the depth map as the ControlNet authors made it), still shown."""
+    notes = []
+    for task in plan.tasks:
+        kind = next((k for k, names in ALSO_MAKES.items() if task.task in names), "")
+        maker = f"{kind}-control"
+        users = [t for t in plan.tasks if task.id in t.references()]
+        if kind and maker in task_types and users and all(t.task == kind + DRAWS_FROM_MAP for t in users):
+            notes.append(f"task {task.id} ({task.task}) makes the map task {users[0].id} draws from: {maker} makes it")
+            task.task = maker
     return notes
 
 

@@ -63,8 +63,9 @@ CLAUSE_RE = re.compile(
 # a list of options the user names ("a complaint, a sales inquiry, or a billing question";
 # after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
 # (an option is a short noun phrase: "…the kitchen, is the stove on or off" is a question, not options)
-_ITEM = r"(?!(?:is|are|was|were|do|does|did|can|could|will|would|what|which|who|how|why|when|where|please|then|and|but)\b)" \
-        r"[\w&'/-]+(?: [\w&'/-]+){0,3}"
+_ITEM = r"(?<![\w'])(?!(?:is|are|was|were|do|does|did|can|could|will|would|what|which|who|how|why|when|where|please|then|" \
+        r"and|but|it|this|that|they|he|she|i|you|we)\b)" \
+        r"\w[\w&'/-]*(?: [\w&'/-]+){0,3}"
 OPTIONS_RE = re.compile(rf"(?:{_ITEM}, )+{_ITEM},? or {_ITEM}\b|(?<=: )\w+(?: \w+){{0,2}}(?:, \w+(?: \w+){{0,2}}){{2,}}(?=[.?!]|\n|$)",
                         re.IGNORECASE)
 # quoted text; the one group that matched holds the words inside the quotes
@@ -82,6 +83,7 @@ SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
 NAMED_FIRST = 0.65  # the first-step bar for a clause whose best task a cue word of its own names
 TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
 UNNAMED_CAP = 0.3  # the most a task cues.json marks "only_when_named" scores without its cue word
+LEAD = 0.01  # how far a task that a rule puts first leads the one it passes
 NO_OPTIONS = 0.0  # the score of a task that chooses among listed options ("needs_options") when none are listed
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
@@ -357,6 +359,11 @@ class TaskRanker:
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
         if not OPTIONS_RE.search(request):  # nothing to choose among: it cannot run
             scores[:, self.needs_options & ~hits.any(axis=0)] = NO_OPTIONS
+        else:  # options listed in a clause: the task that chooses among them leads the tasks named there
+            listed = np.array([bool(OPTIONS_RE.search(c)) for c in clauses])
+            chooser = hits & self.needs_options[None, :] & listed[:, None]
+            others = np.where(hits & ~self.needs_options[None, :], scores, -np.inf).max(axis=1, keepdims=True)
+            scores = np.where(chooser, np.maximum(scores, others + LEAD), scores).astype(np.float32)
         scene = np.array([bool(SCENE_RE.match(c)) and not hits[i].any() for i, c in enumerate(clauses)])
         scores -= SCENE_PENALTY * scene[:, None]
         return Ranking(clauses, self.task_types, scores, hits, files)
