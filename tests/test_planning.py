@@ -544,3 +544,55 @@ def test_a_step_may_write_as_many_tokens_as_its_longest_alternative():
     choices = StepChoices([['{"task": "qa", "args": {"text": ', ["short?", long_text], "}}"], ["]"]])
     assert choices.longest() == len('{"task": "qa", "args": {"text": ') + len(json.dumps(long_text)) + 2
     assert StepChoices([["x", [FREE]]]).longest() == 1 + FREE_CHARS + 2
+
+
+def test_a_follow_up_question_asks_the_file_the_previous_question_asked_about(ranker):
+    from engine.controller import FirstChoice
+
+    history = [{"role": "user", "content": "what's the account number on this bill?", "files": {"bill.png": "image"}},
+               {"role": "assistant", "content": "The account number is 5521-08."}]
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    plan, _, trace = planner.plan("and how much is due on it?", {}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("document-question-answering", {"image": "bill.png", "text": "and how much is due on it?"})]
+    assert trace.why == "a follow-up question about the file the previous question asked about"
+    # the previous turn named what is in a picture: a question about that is for the controller
+    named = [{"role": "user", "content": "what animal is this?", "files": {"pet.jpg": "image"}},
+             {"role": "assistant", "content": "It is a tabby cat."}]
+    plan, _, trace = planner.plan("and how long do they live?", {}, named)
+    assert plan.tasks == [] and trace.triage["direct"]
+
+
+def test_a_step_that_works_from_a_text_made_earlier_takes_that_text(ranker):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(
+        "Caption this picture, and then use the caption to paint a brand new image in watercolour.", {"p.jpg": "image"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("image-to-text", {"image": "p.jpg"}), ("text-to-image", {"text": "<resource>-0"})]
+    # without naming the text, a new picture from the photo is drawn from the photo
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(
+        "Paint this picture again in watercolour.", {"p.jpg": "image"})
+    assert [t.task for t in plan.tasks] == ["image-to-image"]
+
+
+def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(
+        "transcribe the lyrics of this clip and tell me if the song is about summer, travel or family", {"c.mp3": "audio"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("automatic-speech-recognition", {"audio": "c.mp3"}),
+        ("zero-shot-classification", {"text": "<resource>-0", "labels": "summer, travel or family"})]
+
+
+@pytest.mark.parametrize("clause, task", [
+    ("then draft a short note to my flatmate asking for half", "text-generation"),
+    ("boil this down for me", "summarization"),
+    ("give me the main bullet points", "summarization"),
+    ("tell me how close it is to the English one", "sentence-similarity"),
+    ("tell me what's in this photo", "image-to-text"),
+])
+def test_everyday_cue_words(ranker, clause, task):
+    ranking = ranker.rank(clause, {})
+    assert task in {ranking.task_types[i].name for i in ranking.keyword_hits[0].nonzero()[0]}

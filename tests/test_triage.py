@@ -42,3 +42,15 @@ def test_a_question_about_what_hgpt_can_do_is_answered_directly(triager, request
 def test_an_order_put_as_a_question_is_still_an_order(triager):
     assert not triager.triage("Can you draw me a cat in a hat?", {}).direct
     assert not triager.triage("Are you able to translate 'good morning' into Greek?", {}).direct
+
+
+@pytest.mark.parametrize("request_", ["any tips for getting less hiss when I record my voice with a cheap headset?",
+                                      "some advice on recording a podcast in a small flat?"])
+def test_a_request_for_advice_is_answered_directly(triager, request_):
+    assert triager.triage(request_, {}).direct
+
+
+def test_making_a_podcast_is_speech_but_recording_one_is_not(triager):
+    assert "text-to-speech" in triager.triage(
+        "make a short podcast out of this: 'Bees dance to tell each other where flowers are.'", {}).asked
+    assert "text-to-speech" not in [t.name for t in triager.keyword_tasks("tips for recording a podcast at home")]

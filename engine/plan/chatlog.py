@@ -95,3 +95,12 @@ def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str], lim
     kinds = set(attachments.values())
     users = [t for t in clean(history) if t.get("role") == "user" and set(turn_files(t).values()) & kinds]
     return [t.get("asked") or t["content"] for t in reversed(users)][:limit] if kinds else []
+
+
+def last_asked_of_files(history: Sequence[Mapping]) -> tuple[str, dict[str, str]]:
+    """The previous user turn's request and files, when it brought files: "and when does
+    it expire?" after "what's the policy number on this?" asks about the same card."""
+    users = [t for t in clean(history) if t.get("role") == "user"]
+    if not users or not turn_files(users[-1]):
+        return "", {}
+    return users[-1].get("asked") or users[-1]["content"], turn_files(users[-1])

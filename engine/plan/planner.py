@@ -37,12 +37,14 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
 from ..tasks import TASK_TYPES, TaskType
+from ..text import questions
 from . import draft, evidence, prompts
-from .chatlog import asked_before
-from .graph import Plan, parse, validate
+from .chatlog import asked_before, last_asked_of_files
+from .graph import Plan, Task, parse, validate
 from .implied import add_control_maps, add_guided_drawing, add_question, add_translation
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
+from .triage import POINTS_BACK
 
 log = logging.getLogger(__name__)
 EdgeCheck = Callable[[TaskType, TaskType], bool]
@@ -119,6 +121,11 @@ class Planner:
             planned.trace.why = f"the previous request, asked again of this turn's file ({planned.trace.why})"
             planned.trace.asked = again
             return Planned(planned.plan, time.perf_counter() - started, planned.trace)
+        same = self._asked_of_the_same_file(request, current, history)
+        if same is not None:  # "and when does it expire?" after a question about a card
+            trace.chosen, trace.why = "rails", "a follow-up question about the file the previous question asked about"
+            trace.candidates["rails"] = same.to_list()
+            return Planned(same, time.perf_counter() - started, trace)
         triage = self._triage(request, current, earlier, history, rank)
         if triage is not None:
             trace.triage = triage.to_dict()
@@ -202,6 +209,27 @@ class Planner:
         if ranker is None or rank().plan_steps():
             return ""
         return next((r for r in earlier if _asks_for_work(ranker.rank(r, current))), "")
+
+    def _asked_of_the_same_file(self, request, current, history) -> Plan | None:
+        """The previous turn's question-answering task, asked this turn's question, when this
+        turn brings no file, asks a question that points back, and the previous turn asked a
+        question of a file ("what's the policy number on this?" with a card, then "and when
+        does it expire?")."""
+        if current or not request.strip().endswith("?") or not POINTS_BACK.search(request):
+            return None
+        earlier, files = last_asked_of_files(history)
+        ranker = self.part("ranker") if earlier and questions(earlier) else None
+        ranking = ranker.rank(earlier, files) if ranker is not None else None
+        steps = (ranking.plan_steps() or [ranking.fallback_step()]) if ranking is not None else []
+        if len(steps) != 1:
+            return None
+        task = steps[0].candidates[0]
+        file_slots = [k for k, m in task.args.items() if m != "text"]
+        text_slots = [k for k, m in task.args.items() if m == "text"]
+        name = next((n for n, m in files.items() if file_slots and m == task.args[file_slots[0]]), None)
+        if task.output != "text" or len(file_slots) != 1 or len(text_slots) != 1 or name is None:
+            return None
+        return Plan([Task(0, task.name, [-1], {file_slots[0]: name, text_slots[0]: request.strip()})])
 
     def _triage(self, request, current, earlier, history, rank):
         if not self.options.triage or self.triager is None:

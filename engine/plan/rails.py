@@ -48,6 +48,9 @@ LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 MAX_REQUEST_TEXT = 300
 MAX_ANSWER_QUOTE = 600  # as much of an answer as the chat log keeps (HistoryStore.chat_history)
 READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
+# a text an earlier step made, named as what a step works from ("then take that description and paint it")
+MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:description|caption|transcript(?:ion)?|summary|"
+                       r"story|poem|translation)\b", re.IGNORECASE)
 REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
 
@@ -157,6 +160,7 @@ class Rails:
         while len(earlier) < self.max_tasks and (queue is None or queue):
             cancel.check()
             step = queue.pop(0) if queue is not None else None
+            step = (self._from_made_text(step, earlier) or step) if step is not None else None
             reader = None if step is None or id(step) in helped else self._reader(step, earlier, reply, texts, queue)
             if reader is not None:  # "translate the text on this menu": read the menu first
                 helped.add(id(step))
@@ -271,6 +275,31 @@ class Rails:
                 and set(t.args.values()) <= brought | {"text"}]
         fits.sort(key=lambda t: not set(t.args.values()) & brought)  # one that takes the file itself first
         return PlanStep(step.clause, fits[:1]) if fits else None
+
+    def _from_made_text(self, step, earlier):
+        """The step's task for a text, when the step works from a text an earlier step made
+        and says so in its clause or the clauses since the last step ("describe this photo,
+        then take that description and paint it in Van Gogh's style": text-to-image, not
+        image-to-image of the photo)."""
+        task = step.candidates[0]
+        if set(task.args.values()) <= {"text"} or not any(t.output == "text" for t in earlier):
+            return None
+        if not MADE_TEXT.search(self._lead_in(step.clause)):
+            return None
+        fits = [t for t in step.candidates[1:] + [t for t in self.task_types if t not in step.candidates]
+                if t.output == task.output and task_kind(t) == task_kind(task) and set(t.args.values()) == {"text"}]
+        return PlanStep(step.clause, fits[:1]) if fits else None
+
+    def _lead_in(self, clause: str) -> str:
+        """``clause`` with the clauses before it that asked for no step."""
+        clauses = self.ranking.clauses if self.ranking is not None else []
+        if clause not in clauses:
+            return clause
+        asked = {s["clause"] for s in self.steps}
+        start = clauses.index(clause)
+        while start > 0 and clauses[start - 1] not in asked:
+            start -= 1
+        return " ".join(clauses[start:clauses.index(clause) + 1])
 
     def _producer(self, step, earlier):
         """A step making the file a stuck step needs, from inputs at hand (best ranked)."""

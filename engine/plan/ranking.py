@@ -359,9 +359,11 @@ class TaskRanker:
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
         if not OPTIONS_RE.search(request):  # nothing to choose among: it cannot run
             scores[:, self.needs_options & ~hits.any(axis=0)] = NO_OPTIONS
-        else:  # options listed in a clause: the task that chooses among them leads the tasks named there
+        else:  # options listed in a clause where a cue names the task that chooses among them: a second
+            # cue, and that task leads the others named there ("…is it spam, a personal message, or a work request?")
             listed = np.array([bool(OPTIONS_RE.search(c)) for c in clauses])
             chooser = hits & self.needs_options[None, :] & listed[:, None]
+            scores += KEYWORD_BONUS * chooser
             others = np.where(hits & ~self.needs_options[None, :], scores, -np.inf).max(axis=1, keepdims=True)
             scores = np.where(chooser, np.maximum(scores, others + LEAD), scores).astype(np.float32)
         scene = np.array([bool(SCENE_RE.match(c)) and not hits[i].any() for i, c in enumerate(clauses)])
