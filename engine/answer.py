@@ -44,12 +44,21 @@ def answer_messages(request: str, results: Sequence[dict], history: Sequence[dic
         return [{"role": "system", "content": system}] + turns + [{"role": "user", "content": request}]
     lines = []
     for r in results:
-        outcome = r.get("text") or ", ".join(r.get("files", [])) or r.get("error", "")
         on = f" on {_describe_input(r['args'])}" if r.get("args") else ""  # which file: a follow-up's is new
-        lines.append(f"- {r['task']} with {r['model_id']}{on}: {outcome}")
+        lines.append(f"- {r['task']} with {r['model_id']}{on} {_outcome(r)}")
     log = "\n".join(lines) or "(no models were run)"
     return ([{"role": "system", "content": ANSWER_SPEC}] + turns
             + [{"role": "user", "content": f"{request}\n\nResults:\n{log}"}])
+
+
+def _outcome(result: dict) -> str:
+    """What a step gave, its text in quotes: unquoted, a small controller took words of the
+    line's own ("image-to-text") for the text it read."""
+    if result.get("text"):
+        return f'gave: "{result["text"]}"'
+    if result.get("files"):
+        return "wrote: " + ", ".join(result["files"])
+    return f"{result.get('status') or 'failed'}: {result.get('error', '')}"
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -83,7 +92,8 @@ def workflow_steps(results: Sequence[dict], controller: str = "") -> list[str]:
                 outcome.append(f"it gave: {_short(r['text'])}")
             if r.get("files"):
                 outcome.append("it wrote " + ", ".join(r["files"]))
-            step += "; " + ("; ".join(outcome) or "it finished") + "."
+            step += "; " + ("; ".join(outcome) or "it finished")
+            step += "" if step.endswith((".", "!", "?", "…")) else "."
         else:
             step += f" — it {r['status'].replace('not run', 'did not run')}: {_short(r.get('error', ''), 200)}."
         lines.append(step)

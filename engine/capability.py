@@ -34,17 +34,18 @@ def fits(expert, task: str, request: str, embed: Embed) -> bool:
     scope = expert.scopes.get(task)
     if scope is None or not scope.not_for:
         return True
-    rows = embed([request, scope.does, *scope.not_for])
+    does = scope.phrases
+    rows = embed([request, *does, *scope.not_for])
     sims = rows[1:] @ rows[0]
-    return float(sims[0]) >= float(sims[1:].max())
+    return float(sims[: len(does)].max()) >= float(sims[len(does):].max())
 
 
 def scope_score(expert, task: str, request: str, embed: Embed) -> float:
     """How close the request is to what the expert does in ``task`` (its description if no scope)."""
     scope = expert.scopes.get(task)
-    text = scope.does if scope is not None else expert.description
-    rows = embed([request, text])
-    return float(rows[1] @ rows[0])
+    texts = scope.phrases if scope is not None else (expert.description,)
+    rows = embed([request, *texts])
+    return float((rows[1:] @ rows[0]).max())
 
 
 def misfit_reason(expert, task: str) -> str:

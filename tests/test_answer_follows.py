@@ -32,7 +32,7 @@ def test_a_text_asked_for_as_it_is_is_the_answer():
 def test_each_result_line_names_its_input():
     messages = answer_messages("and this one?", [dict(OCR, task="image-classification", text="espresso (90%)",
                                                       args={"image": "coffee.jpg"})])
-    assert "- image-classification with RapidAI/RapidOCR on coffee.jpg: espresso (90%)" in messages[-1]["content"]
+    assert '- image-classification with RapidAI/RapidOCR on coffee.jpg gave: "espresso (90%)"' in messages[-1]["content"]
 
 
 def test_the_controller_s_text_task_sees_the_request_and_one_paragraph():
@@ -88,3 +88,19 @@ def test_an_expert_gets_the_request_in_its_context(settings):
     engine = Engine(settings, controller=llm, registry=ExpertRegistry([Looks()]), planner=scripted_planner(llm))
     list(engine.run("sum up 'a long text' in five words"))
     assert seen == ["sum up 'a long text' in five words"]
+
+
+def test_the_controller_answers_a_question_from_a_passage(tmp_path):
+    class Reads(ScriptedController):
+        def complete(self, messages, **kwargs):
+            self.seen = messages
+            return "the coins and the background"
+
+    llm = Reads([])
+    result = ControllerText().run("question-answering", {"text": "what are the markers of?",
+                                                         "context": "Let us first determine markers\nof the coins."},
+                                  ExpertContext(tmp_path, controller=llm, request="and what are the markers of?"))
+    assert result.text == "the coins and the background"
+    assert llm.seen[-1]["content"] == ("Passage:\nLet us first determine markers of the coins.\n\n"
+                                       "Question: what are the markers of?")
+    assert "question-answering" in ControllerText.tasks

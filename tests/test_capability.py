@@ -22,6 +22,10 @@ def test_ocr_reads_text_and_is_not_offered_to_describe_a_picture():
     assert capability.fits(ocr, "image-to-text", "Translate the text on this menu into English.", embed)
     assert not capability.fits(ocr, "image-to-text", "Describe this photo in one sentence.", embed)
     assert not capability.fits(ocr, "image-to-text", "What is happening in this picture?", embed)
+    # a question about the words is for the reader too, however short ("what's the first word on this page?")
+    assert capability.fits(ocr, "image-to-text", "what's the first word on this page?", embed)
+    assert capability.fits(ocr, "image-to-text", "what is the heading of this leaflet?", embed)
+    assert not capability.fits(ocr, "image-to-text", "what animal is in this picture?", embed)
 
 
 def test_a_face_detector_finds_people_not_cars():

@@ -556,6 +556,15 @@ def test_a_follow_up_question_asks_the_file_the_previous_question_asked_about(ra
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("document-question-answering", {"image": "bill.png", "text": "and how much is due on it?"})]
     assert trace.why == "a follow-up question about the file the previous question asked about"
+    # the previous turn read the page: the next question is answered from its words, read again,
+    # also a question after that one (the latest turn that brought a file is the page's)
+    read = [{"role": "user", "content": "what's the first word on this page?", "files": {"page.png": "image"}},
+            {"role": "assistant", "content": "The first word is 'Region'."},
+            {"role": "user", "content": "and what are the markers?"}, {"role": "assistant", "content": "Pixels."}]
+    plan, *_ = planner.plan("and what are those used for?", {}, read)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("image-to-text", {"image": "page.png"}),
+        ("question-answering", {"text": "and what are those used for?", "context": "<resource>-0"})]
     # the previous turn named what is in a picture: a question about that is for the controller
     named = [{"role": "user", "content": "what animal is this?", "files": {"pet.jpg": "image"}},
              {"role": "assistant", "content": "It is a tabby cat."}]

@@ -187,3 +187,18 @@ def test_the_engine_builds_its_planner_with_the_planning_options_it_was_given(se
     assert [t.task for t in plan.tasks] == ["automatic-speech-recognition", "summarization"]
     assert "draft" not in trace.candidates
     assert Engine(settings, controller=FirstChoice()).planner.options == PlanningOptions()
+
+
+def test_a_follow_up_turn_records_only_the_user_s_own_files(settings, tmp_path):
+    """The chat log's files are brought into a follow-up's run, but the turn the history keeps
+    holds what the user attached: the earlier picture is the first turn's, not copied into
+    every later one (which named it page.png, page-2.png, … in the next plans)."""
+    note = tmp_path / "note.txt"
+    note.write_text("The meeting moved to Friday.")
+    engine = Engine(settings, controller=ByRequest(), registry=ExpertRegistry([Upper()]))
+    first = [e for e in engine.run("translate this note", [str(note)]) if isinstance(e, ev.AnswerDone)]
+    conversation = engine.history.conversations(limit=1)[0].id
+    second = [e for e in engine.run("and again, word", conversation=conversation) if isinstance(e, ev.AnswerDone)]
+    assert first and second
+    users = [t for t in engine.history.chat_history(conversation) if t["role"] == "user"]
+    assert [len(t.get("files", [])) for t in users] == [1, 0]

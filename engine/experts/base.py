@@ -25,11 +25,17 @@ class Scope:
 
     ``does`` is what it does ("read the printed text in an image"); ``not_for`` lists
     what people also ask of that task type that it cannot do ("describe what a picture
-    shows"). A request closer to one of those than to ``does`` is not served by this
-    expert (``engine.capability``)."""
+    shows"). ``also`` says what it does again as people ask it ("what does this sign
+    say?"). A request closer to one of the ``not_for`` phrases than to ``does`` and
+    ``also`` is not served by this expert (``engine.capability``)."""
 
     does: str
     not_for: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        return (self.does, *self.also)
 
 
 @dataclass

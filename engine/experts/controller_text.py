@@ -1,6 +1,6 @@
 """Text tasks answered by the controller LLM itself, as HuggingGPT's reference does
 when no better local model is installed: summarization, translation, conversation,
-text generation and text-to-text rewriting."""
+text generation, text-to-text rewriting, and answering a question from a passage."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ INSTRUCTIONS = {
     "conversational": "Reply helpfully and briefly to the following message.",
     "text-generation": "Write what the following asks for. Be brief.",
     "text2text-generation": "Rewrite or answer the following text as it asks. Be brief.",
+    "question-answering": "Answer the question from the passage only, in a few words. If the passage does not "
+                          "say, reply that it does not say.",
 }
 
 
@@ -29,8 +31,11 @@ class ControllerText(Expert):
     def run(self, task: str, args, ctx: ExpertContext) -> ExpertResult:
         if ctx.controller is None:
             raise RuntimeError("no controller LLM is loaded")
-        messages = [{"role": "system", "content": INSTRUCTIONS[task]},
-                    {"role": "user", "content": framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK))}]
+        if task == "question-answering":  # a question and the passage it is answered from
+            asked = f"Passage:\n{_one_paragraph(args.get('context', ''))}\n\nQuestion: {str(args['text']).strip()}"
+        else:
+            asked = framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK))
+        messages = [{"role": "system", "content": INSTRUCTIONS[task]}, {"role": "user", "content": asked}]
         text = ctx.controller.complete(messages, max_tokens=200).strip()
         return ExpertResult(text=text, data={"generated_by": getattr(ctx.controller, "name", "controller")})
 
@@ -42,12 +47,16 @@ ASK = {"translation": "Translate this text accordingly:"}
 def framed(text: str, request: str, ask: str = TEXT_ASK) -> str:
     """The text to work on, after the user's request when the request says more than the
     text itself ("translate that into French" names the language; the text does not)."""
-    # lines broken by the page (OCR, a transcript) are one paragraph: a small model given them
-    # line by line translates the first line and stops
-    text, request = re.sub(r"(?<!\n)\n(?!\n)", " ", str(text).strip()), str(request or "").strip()
+    text, request = _one_paragraph(text), str(request or "").strip()
     if not request or request == text or request in text:
         return text
     return f'The user asked: "{request}"\n{ask}\n\n{text}'
+
+
+def _one_paragraph(text) -> str:
+    """Lines broken by the page (OCR, a transcript) joined into paragraphs: a small model
+    given them line by line translates the first line and stops."""
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", str(text).strip())
 
 
 EXPERTS = [ControllerText]

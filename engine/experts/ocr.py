@@ -56,7 +56,9 @@ class RapidOcr(Expert):
     source = PIN
     scopes = {"image-to-text": Scope("read the printed or written text in an image: a sign, menu, page or screenshot",
                                      ("describe what a picture shows", "say what is happening in a photo",
-                                      "caption a photo in a sentence"))}
+                                      "caption a photo in a sentence"),
+                                     also=("what does the text on this say", "what word is written on this page",
+                                           "read me the title of this document"))}
 
     def missing(self) -> str | None:
         return missing_packages({PACK: PIN, "onnxruntime": RUNTIMES["onnxruntime"]})

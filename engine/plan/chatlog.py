@@ -98,9 +98,10 @@ def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str], lim
 
 
 def last_asked_of_files(history: Sequence[Mapping]) -> tuple[str, dict[str, str]]:
-    """The previous user turn's request and files, when it brought files: "and when does
-    it expire?" after "what's the policy number on this?" asks about the same card."""
-    users = [t for t in clean(history) if t.get("role") == "user"]
-    if not users or not turn_files(users[-1]):
+    """The request and files of the latest user turn that brought files: "and when does it
+    expire?" after "what's the policy number on this?" asks about the same card, and so
+    does a third question after that."""
+    users = [t for t in clean(history) if t.get("role") == "user" and turn_files(t)]
+    if not users:
         return "", {}
     return users[-1].get("asked") or users[-1]["content"], turn_files(users[-1])

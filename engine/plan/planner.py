@@ -36,7 +36,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import TASK_TYPES, TaskType
+from ..tasks import READERS, TASK_TYPES, TaskType
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
@@ -214,7 +214,8 @@ class Planner:
         """The previous turn's question-answering task, asked this turn's question, when this
         turn brings no file, asks a question that points back, and the previous turn asked a
         question of a file ("what's the policy number on this?" with a card, then "and when
-        does it expire?")."""
+        does it expire?"); when that turn read the file (its words, what a recording says),
+        the question is answered from the file's text, read again."""
         if current or not request.strip().endswith("?") or not POINTS_BACK.search(request):
             return None
         earlier, files = last_asked_of_files(history)
@@ -227,9 +228,16 @@ class Planner:
         file_slots = [k for k, m in task.args.items() if m != "text"]
         text_slots = [k for k, m in task.args.items() if m == "text"]
         name = next((n for n, m in files.items() if file_slots and m == task.args[file_slots[0]]), None)
-        if task.output != "text" or len(file_slots) != 1 or len(text_slots) != 1 or name is None:
+        if task.output != "text" or len(file_slots) != 1 or name is None:
             return None
-        return Plan([Task(0, task.name, [-1], {file_slots[0]: name, text_slots[0]: request.strip()})])
+        if len(text_slots) == 1:  # the question-answering task of that file
+            return Plan([Task(0, task.name, [-1], {file_slots[0]: name, text_slots[0]: request.strip()})])
+        answerer = self.types_by_name.get("question-answering")
+        if text_slots or task.name not in READERS.values() or answerer is None or len(answerer.args) < 2:
+            return None
+        question, passage = list(answerer.args)[:2]  # the previous turn read the file: answer from what it says
+        return Plan([Task(0, task.name, [-1], {file_slots[0]: name}),
+                     Task(1, answerer.name, [0], {question: request.strip(), passage: "<resource>-0"})])
 
     def _triage(self, request, current, earlier, history, rank):
         if not self.options.triage or self.triager is None:
