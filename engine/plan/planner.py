@@ -36,7 +36,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import READERS, TASK_TYPES, TaskType
+from ..tasks import READERS, TASK_TYPES, TaskType, norm_name
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
@@ -232,7 +232,7 @@ class Planner:
             return None
         if len(text_slots) == 1:  # the question-answering task of that file
             return Plan([Task(0, task.name, [-1], {file_slots[0]: name, text_slots[0]: request.strip()})])
-        answerer = self.types_by_name.get("question-answering")
+        answerer = next((t for t in self.task_types if norm_name(t.name) == "question-answering"), None)
         if text_slots or task.name not in READERS.values() or answerer is None or len(answerer.args) < 2:
             return None
         question, passage = list(answerer.args)[:2]  # the previous turn read the file: answer from what it says
