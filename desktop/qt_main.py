@@ -442,21 +442,23 @@ class MainWindow(QMainWindow):
     def apply_api_server(self) -> None:
         """Start, restart (new port) or stop the local API as Settings say; it serves this
         window's engine, so its runs are in the same history."""
-        want, port = self.settings.api_server, self.settings.api_port
-        if self.api_server is not None and (not want or self.api_server.config.port != port):
+        want, port, key = self.settings.api_server, self.settings.api_port, self.settings.api_key
+        if self.api_server is not None and (not want or self.api_server.config.port != port
+                                            or self.api_server.config.api_key != key):
             self.stop_api_server()
         if not want:
             self.settings_view.api.say("Off.", "info")
             return
         if self.api_server is None:
             try:
-                server = ApiServer(self.host.get(), ServeConfig(host="127.0.0.1", port=port))
+                server = ApiServer(self.host.get(), ServeConfig(host="127.0.0.1", port=port, api_key=key))
                 url = server.start()
             except HgptError as exc:
                 self.settings_view.api.say(f"Not serving: {exc}", "error")
                 return
             self.api_server = server
-            self.settings_view.api.say(f"Serving on {url} (OpenAI base URL {url}/v1, MCP {url}/mcp).", "done")
+            needs = " Programs must send the API key." if key else ""
+            self.settings_view.api.say(f"Serving on {url} (OpenAI base URL {url}/v1, MCP {url}/mcp).{needs}", "done")
 
     def stop_api_server(self) -> None:
         if self.api_server is not None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from engine import HgptError, Settings, check_controller, home_is_forced, save_home
+from engine import HgptError, ServeConfig, Settings, check_controller, home_is_forced, save_home
 
 from .qt_a11y import describe
 from .qt_chat import STATUS_COLOURS
@@ -179,6 +179,10 @@ class SettingsView(QWidget):
         except HgptError as exc:
             out.append(str(exc))
         try:
+            ServeConfig(port=s.api_port, api_key=s.api_key).check()
+        except HgptError as exc:
+            out.append(str(exc))
+        try:
             s.home.mkdir(parents=True, exist_ok=True)
             probe = s.home / ".write-test"
             probe.write_text("ok")
@@ -226,20 +230,27 @@ class ApiServerBox(QWidget):
                                  "OpenAI /v1, HuggingGPT /hugginggpt, MCP /mcp")
         self.port = _spin(1024, 65535)
         self.port.setPrefix("port ")
+        self.key = QLineEdit(placeholderText="API key programs must send (optional, 16 characters or more)",
+                             echoMode=QLineEdit.Password)
+        describe(self.key, "Local API key", "programs must send it as a bearer token; kept in the OS keyring "
+                 "where there is one; empty: any program on this computer may call the API")
         self.state = QLabel("")
         self.state.setWordWrap(True)
         self.state.setTextInteractionFlags(Qt.TextSelectableByMouse)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(_row(self.enabled, self.port))
+        box.addWidget(self.key)
         box.addWidget(self.state)
 
     def load(self, s: Settings) -> None:
         self.enabled.setChecked(s.api_server)
         self.port.setValue(s.api_port)
+        self.key.setText(s.api_key)
 
     def values(self) -> dict:
-        return {"api_server": self.enabled.isChecked(), "api_port": self.port.value()}
+        return {"api_server": self.enabled.isChecked(), "api_port": self.port.value(),
+                "api_key": self.key.text().strip()}
 
     def say(self, text: str, kind: str = "done") -> None:
         self.state.setText(text)

@@ -1,7 +1,8 @@
 """API keys and tokens: kept in the OS keyring where there is one, else in settings.json (0600).
 
-``Settings`` has two secret fields, ``controller_api_key`` (the remote controller's)
-and ``remote_token`` (the inference endpoint's). ``Settings.save`` hands each to
+``Settings`` has three secret fields, ``controller_api_key`` (the remote controller's),
+``remote_token`` (the inference endpoint's) and ``api_key`` (the one programs must send
+to the window's local API). ``Settings.save`` hands each to
 ``store``: with a usable keyring (``keyring`` installed and a real backend — the
 macOS Keychain, Windows Credential Locker, the Secret Service on Linux) the secret
 goes there and the file holds only the marker ``"keyring:"``; without one the file
@@ -21,7 +22,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 SERVICE = "hgpt"
 MARKER = "keyring:"
-SECRET_FIELDS = ("controller_api_key", "remote_token")
+SECRET_FIELDS = ("controller_api_key", "remote_token", "api_key")
 
 
 def _keyring():

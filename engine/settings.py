@@ -154,6 +154,7 @@ class Settings:
     review_plan: bool = False
     api_server: bool = False  # the window serves the local API (engine.serve) while it is open
     api_port: int = 8004  # the local API's port (`hgpt serve --port` overrides it)
+    api_key: str = field(default="", repr=False)  # the key programs must send to the window's API ("" = none)
     # a controller behind an OpenAI-compatible server (when ``controller`` is an http(s) URL)
     controller_model: str = ""  # the model name the server is asked for ("" = the server's own)
     controller_api_key: str = field(default="", repr=False)  # engine.secrets: keyring, else the file (0600)
@@ -244,7 +245,7 @@ def load_settings(home: Path | None = None) -> Settings:
     env = environment()
     stored.update({k: v for k, v in (("inference_mode", env.inference_mode), ("remote_url", env.remote_url),
                                      ("remote_token", env.remote_token),
-                                     ("controller_api_key", env.controller_api_key)) if v})
+                                     ("controller_api_key", env.controller_api_key), ("api_key", env.api_key)) if v})
     stored.update({k: v for k, v in (("controller", env.controller), ("chat_format", env.chat_format)) if v})
     if env.threads:
         stored["n_threads"] = int(env.threads)

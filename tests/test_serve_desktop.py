@@ -85,3 +85,27 @@ def test_a_port_in_use_is_said_and_closing_the_window_stops_the_server(qtbot, wi
     assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
     window.close()
     assert window.api_server is None and refused(f"http://127.0.0.1:{port}")
+
+
+def test_an_api_key_set_in_settings_is_asked_of_every_program(qtbot, window, settings):
+    view = window.settings_view
+    port = free_port()
+    view.api.enabled.setChecked(True)
+    view.api.port.setValue(port)
+    view.api.key.setText("short")
+    view.save_button.click()  # refused, in one line, and nothing is served or saved
+    assert "shorter than 16 characters" in view.status.text() and window.api_server is None
+    key = "a-long-local-key-0123456789"
+    view.api.key.setText(key)
+    save(qtbot, view)
+    url = f"http://127.0.0.1:{port}"
+    assert "Programs must send the API key" in view.api.state.text()
+    assert httpx.get(f"{url}/v1/models").status_code == 401
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    from engine import load_settings
+
+    assert load_settings(settings.home).api_key == key  # kept (the keyring, else settings.json at 0600)
+    assert key not in repr(load_settings(settings.home))
+    view.api.key.setText("")  # no key: the server restarts open to this computer's programs
+    save(qtbot, view)
+    assert httpx.get(f"{url}/v1/models").status_code == 200
