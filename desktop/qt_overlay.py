@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QHBoxLayout, QListWidget, QListWidgetItem, QToolTip, QVBoxLayout, QWidget,
 )
