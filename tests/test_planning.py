@@ -601,6 +601,7 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("give me the main bullet points", "summarization"),
     ("tell me how close it is to the English one", "sentence-similarity"),
     ("tell me what's in this photo", "image-to-text"),
+    ("what's the heading on this page?", "image-to-text"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
