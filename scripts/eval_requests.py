@@ -30,7 +30,9 @@ after, so the whole set now guides the planner. Two more sets of the same kinds,
 ``scripts/data/everyday2_requests.jsonl`` and ``everyday3_requests.jsonl`` (90 requests
 each, written the same way by two more writers), were each held out whole, scored once
 before any of their cases was read, and read after (README: "Requests as people write
-them"). A new set written the same way is the next held-out measure.
+them"). A fourth, ``everyday4_requests.jsonl``, was scored whole once before reading; only
+its tune part has been read since, so its held-out part (``--part held-out``) is still
+unseen: look at its headline figures only.
 
 Split. Each file is split by a hash of the case id: the first byte of
 sha256(id) even puts the case in the "tune" part, odd in the "held-out" part (about

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePath
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from ..tasks import TaskType, norm_name
 from ..text import LANGUAGE_ASKED, questions
@@ -80,24 +80,36 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     or only classifies the sound of a recording the question is not about ("when did the
     plumber say he can come?" is asked of the words, not of the sound)."""
     by_norm = {norm_name(name): t for name, t in task_types.items()}
-    reader, answerer = by_norm.get("automatic-speech-recognition"), by_norm.get("question-answering")
-    classifier = by_norm.get("audio-classification")
-    if reader is None or answerer is None or len(plan.tasks) != 1:
+    reader, classifier = by_norm.get("automatic-speech-recognition"), by_norm.get("audio-classification")
+    if reader is None or len(plan.tasks) != 1:
         return []
     asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
     if not asked:
         return []
     only = plan.tasks[0]
     if classifier is not None and only.task == classifier.name and not ABOUT_THE_SOUND.search(request):
-        plan.tasks = [Task(0, reader.name, [-1], {next(iter(reader.args)): next(iter(only.args.values()))})]
-    elif only.task != reader.name:
+        transcript = Task(0, reader.name, [-1], {next(iter(reader.args)): next(iter(only.args.values()))})
+    elif only.task == reader.name:
+        transcript = only
+    else:
         return []
     question = request.strip() if len(request) <= MAX_QUESTION_TEXT else asked[0]
-    slots = list(answerer.args)  # the question, then the passage it is answered from
-    if len(slots) < 2:
+    answer = answering(task_types.values(), transcript, question)
+    if answer is None:
         return []
-    plan.tasks.append(Task(1, answerer.name, [0], {slots[0]: question, slots[1]: "<resource>-0"}))
-    return [f"the request asks a question about what is said: {answerer.name} answers it from the transcript"]
+    plan.tasks = [transcript, answer]
+    return [f"the request asks a question about what is said: {answer.task} answers it from the transcript"]
+
+
+def answering(task_types: Iterable[TaskType], source: Task, question: str) -> Task | None:
+    """The question-answering task after ``source``, asked ``question`` of its text: the first
+    slot takes the question, the second the passage it is answered from; None when there is
+    no such task type."""
+    answerer = next((t for t in task_types if norm_name(t.name) == "question-answering"), None)
+    slots = list(answerer.args) if answerer is not None else []
+    if len(slots) < 2:
+        return None
+    return Task(source.id + 1, answerer.name, [source.id], {slots[0]: question, slots[1]: f"<resource>-{source.id}"})
 
 
 def map_makers(kind: str) -> set[str]:

@@ -36,12 +36,12 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import READERS, TASK_TYPES, TaskType, norm_name
+from ..tasks import READERS, TASK_TYPES, TaskType
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
 from .graph import Plan, Task, parse, validate
-from .implied import add_control_maps, add_guided_drawing, add_question, add_translation
+from .implied import add_control_maps, add_guided_drawing, add_question, add_translation, answering
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import POINTS_BACK
@@ -232,12 +232,11 @@ class Planner:
             return None
         if len(text_slots) == 1:  # the question-answering task of that file
             return Plan([Task(0, task.name, [-1], {file_slots[0]: name, text_slots[0]: request.strip()})])
-        answerer = next((t for t in self.task_types if norm_name(t.name) == "question-answering"), None)
-        if text_slots or task.name not in READERS.values() or answerer is None or len(answerer.args) < 2:
+        if text_slots or task.name not in READERS.values():
             return None
-        question, passage = list(answerer.args)[:2]  # the previous turn read the file: answer from what it says
-        return Plan([Task(0, task.name, [-1], {file_slots[0]: name}),
-                     Task(1, answerer.name, [0], {question: request.strip(), passage: "<resource>-0"})])
+        read = Task(0, task.name, [-1], {file_slots[0]: name})  # the previous turn read the file: answer from it
+        answer = answering(self.task_types, read, request.strip())
+        return Plan([read, answer]) if answer is not None else None
 
     def _triage(self, request, current, earlier, history, rank):
         if not self.options.triage or self.triager is None:

@@ -296,10 +296,10 @@ class Rails:
         if clause not in clauses:
             return clause
         asked = {s["clause"] for s in self.steps}
-        start = clauses.index(clause)
+        start = end = clauses.index(clause)
         while start > 0 and clauses[start - 1] not in asked:
             start -= 1
-        return " ".join(clauses[start:clauses.index(clause) + 1])
+        return " ".join(clauses[start:end + 1])
 
     def _producer(self, step, earlier):
         """A step making the file a stuck step needs, from inputs at hand (best ranked)."""

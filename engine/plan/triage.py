@@ -42,7 +42,8 @@ PASSAGE_WORDS = 40  # a request this long carries its own text to work on
 # A request shaped as talk: a question, a greeting, thanks, a request for advice or an explanation.
 CONVERSATIONAL = re.compile(
     r"^\s*(?:(?:hi|hello|hey|thanks|thank you|great|good (?:morning|afternoon|evening)|cheers|ok(?:ay)?|cool|"
-    r"nice|wow|sorry|please|(?:any |some )?(?:tips|advice|ideas|suggestions|recommendations))\b|(?:what|who|whom|whose|when|where|why|how|which|is|are|am|was|were|can|could|"
+    r"nice|wow|sorry|please|(?:any |some )?(?:tips|advice|ideas|suggestions|recommendations))\b|"
+    r"(?:what|who|whom|whose|when|where|why|how|which|is|are|am|was|were|can|could|"
     r"do|does|did|should|would|will|shall|may|might|tell me|explain|define|give me|list|name|suggest|recommend)\b)",
     re.IGNORECASE)
 # a question about what hgpt can do ("what kinds of things can you do? can you edit videos?")
