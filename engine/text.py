@@ -21,6 +21,11 @@ QUESTION_SENTENCE = re.compile(rf"(?:^|[.!?,]\s+|\n)((?:(?:at|in|on|for|by|from|
                                r"[^.!?\n]*\?)", re.IGNORECASE)
 
 
+# a text an earlier step made, named as what a step works from ("then take that description and paint it")
+MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:description|caption|transcript(?:ion)?|summary|"
+                       r"story|poem|translation)\b", re.IGNORECASE)
+
+
 def questions(text: str) -> list[str]:
     """The questions a text asks, each from its question word (with a preposition before
     it: "at what time") to its "?" ("Based on this paragraph, what temperature should the

@@ -129,6 +129,16 @@ def test_a_result_asked_for_in_a_language_is_translated():
         assert add_translation(plan, request, T) == [] and tasks(plan) == before
 
 
+def test_a_translation_goes_between_the_text_and_what_takes_it():
+    # "describe the photo in Spanish, then read that out loud": the speech speaks the Spanish caption
+    plan = Plan.from_list([{"id": 0, "task": "image-to-text", "dep": [-1], "args": {"image": "p.jpg"}},
+                           {"id": 1, "task": "text-to-speech", "dep": [0], "args": {"text": "<resource>-0"}}])
+    add_translation(plan, "Describe the photo in Spanish, then read that out loud", T)
+    assert tasks(plan) == [(0, "image-to-text", {"image": "p.jpg"}, [-1]),
+                           (1, "translation", {"text": "<resource>-0"}, [0]),
+                           (2, "text-to-speech", {"text": "<resource>-1"}, [1])]
+
+
 def test_a_question_about_what_a_recording_says_is_answered_from_its_transcript():
     transcribed = [{"id": 0, "task": "automatic-speech-recognition", "dep": [-1], "args": {"audio": "call.m4a"}}]
     plan = Plan.from_list(transcribed)

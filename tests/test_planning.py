@@ -585,6 +585,33 @@ def test_a_step_that_works_from_a_text_made_earlier_takes_that_text(ranker):
     assert [t.task for t in plan.tasks] == ["image-to-image"]
 
 
+@pytest.mark.parametrize("request_, files, expected", [
+    # a step asked "first" goes before the steps that take what it makes
+    ("Read this out loud, but translate it into French first", {"notes.txt": "text"},
+     [("translation", {"text": "notes.txt"}), ("text-to-speech", {"text": "<resource>-0"})]),
+    ("Summarize the memo. Oh and transcribe it first obviously", {"memo.wav": "audio"},
+     [("automatic-speech-recognition", {"audio": "memo.wav"}), ("summarization", {"text": "<resource>-0"})]),
+    ("Turn my notes into speech; first of all, shorten them", {"notes.txt": "text"},
+     [("summarization", {"text": "notes.txt"}), ("text-to-speech", {"text": "<resource>-0"})]),
+    # … as early as what it works on allows: the user's recording, before the transcript
+    ("Transcribe the memo and read it back to me, but first clean up the background noise", {"memo.wav": "audio"},
+     [("audio-to-audio", {"audio": "memo.wav"}), ("automatic-speech-recognition", {"audio": "<resource>-0"}),
+      ("text-to-speech", {"text": "<resource>-1"})]),
+    # the clause after "before you …" comes first
+    ("Before you read it aloud, put it in German", {"notes.txt": "text"},
+     [("translation", {"text": "notes.txt"}), ("text-to-speech", {"text": "<resource>-0"})]),
+    # "the first paragraph" is a paragraph, not an order; "first …, then …" is the clauses' own order
+    ("Read the first paragraph of my notes aloud", {"notes.txt": "text"}, [("text-to-speech", {"text": "notes.txt"})]),
+    ("First transcribe the memo, then summarize it", {"memo.wav": "audio"},
+     [("automatic-speech-recognition", {"audio": "memo.wav"}), ("summarization", {"text": "<resource>-0"})]),
+])
+def test_steps_go_in_the_order_the_user_asks_for(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
 def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker):
     from engine.controller import FirstChoice
 

@@ -51,7 +51,9 @@ IN_LANGUAGE = re.compile(LANGUAGE_ASKED, re.IGNORECASE)
 
 
 def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
-    """Translate the plan's last text when the request asks for a language and no task translates."""
+    """Translate the plan's last text when the request asks for a language and no task translates.
+    The translation comes right after that text, and what took the text takes the translation:
+    "describe the photo in Spanish, then read that out loud" speaks the Spanish caption."""
     translation = next((t for t in task_types.values() if norm_name(t.name) == "translation"), None)
     if translation is None or not IN_LANGUAGE.search(request):
         return []
@@ -60,8 +62,12 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     last = next((t for t in reversed(plan.tasks) if task_types[t.task].output == "text"), None)
     if last is None:
         return []
-    slot = next(iter(translation.args))
-    plan.tasks.append(Task(len(plan.tasks), translation.name, [last.id], {slot: f"<resource>-{last.id}"}))
+    slot, made = next(iter(translation.args)), f"<resource>-{last.id}"
+    at = last.id + 1
+    _insert(plan, Task(at, translation.name, [last.id], {slot: made}))
+    for task in plan.tasks[at + 1:]:
+        task.args = {k: f"<resource>-{at}" if v == made else v for k, v in task.args.items()}
+        task.dep = task.references() or [-1]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 

@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
 from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
-from ..text import questions
+from ..text import MADE_TEXT, questions
 from . import grammar
 from .ranking import OPTIONS_RE, QUESTION_RE, PlanStep, Ranking
 
@@ -48,9 +48,6 @@ LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 MAX_REQUEST_TEXT = 300
 MAX_ANSWER_QUOTE = 600  # as much of an answer as the chat log keeps (HistoryStore.chat_history)
 READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
-# a text an earlier step made, named as what a step works from ("then take that description and paint it")
-MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:description|caption|transcript(?:ion)?|summary|"
-                       r"story|poem|translation)\b", re.IGNORECASE)
 REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..files import SUFFIX_MODALITY
 from ..tasks import TaskType, norm_name, task_kind
-from ..text import LANGUAGE_ASKED, LANGUAGES, QUESTION_WORDS
+from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, QUESTION_WORDS
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -74,6 +74,14 @@ QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)
 QUESTION_RE = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
+# a step the user asks to be done before the ones named ahead of it: "… but translate it first",
+# "summarize it first", "first of all, …", "but before that, …" ("the first page" is a page, not an order)
+FIRST_RE = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bmy )(?<!\bthis )\bfirst(?= of all\b|\s*,|"
+                      r"\s*(?:obviously|please|though|of course|thing|off)?\s*$)"
+                      r"|\b(?:it|them) first\b|^(?:but |and |oh and |though )?first\b"
+                      r"|\bbefore (?:that|this|doing that|you do that)\b", re.IGNORECASE)
+# a clause that says what comes later: "before you read it aloud, put it in German"
+BEFORE_RE = re.compile(r"^(?:but |and |oh and )?before (?!that\b|this\b|doing that\b)\w+", re.IGNORECASE)
 KEYWORD_BONUS = 0.25
 MODALITY_BONUS = 0.05
 MISSING_INPUT_PENALTY = 0.12
@@ -234,7 +242,34 @@ class Ranking:
                 steps += [extra, step] if feeds_back else [step, extra]
             else:
                 steps.append(step)
-        return self._text_for_text_tasks(steps, used, margin)
+        return self._text_for_text_tasks(self._in_asked_order(steps), used, margin)
+
+    def _in_asked_order(self, steps: list[PlanStep]) -> list[PlanStep]:
+        """Steps in the order the user asked for, where words say it differs from the order of
+        the clauses: a step asked "first" ("read it aloud, but translate it first"; "… oh and
+        transcribe it first"; "…; first of all, shorten them") or in the clause after a
+        "before …" clause ("before you read it aloud, put it in German") goes as early as what
+        it works on allows: before every step it does not need ("transcribe it and read it
+        aloud, but translate it first": the transcript, then the translation, then the speech).
+        What it works on is a file the user brought (a quote, for text) or an earlier step's
+        output. A step whose clause names the text it works from ("… this summary … in English
+        first, and then …") stays where it is."""
+        index = {c: i for i, c in enumerate(self.clauses)}
+        asking = {s.clause for s in steps}
+        given = set(self.files.values()) | ({"text"} if any(QUOTED_RE.search(c) for c in self.clauses) else set())
+        for j in range(1, len(steps)):
+            step, c = steps[j], index.get(steps[j].clause, -1)
+            before = self.clauses[c - 1] if c > 0 else ""
+            asked_first = (FIRST_RE.search(step.clause) or BEFORE_RE.match(before)
+                           or (before not in asking and FIRST_RE.search(before)))
+            if not asked_first or MADE_TEXT.search(step.clause):
+                continue
+            needs, at = set(step.candidates[0].args.values()), j
+            while (at > 0 and steps[at - 1].clause != step.clause
+                   and needs <= given | {s.candidates[0].output for s in steps[:at - 1]}):
+                at -= 1
+            steps.insert(at, steps.pop(j))
+        return steps
 
     def _feeding(self, c: int, task: int, head: TaskType, used: set[int]) -> list[PlanStep]:
         """The clause just before the first step, which names its task with a cue word though
