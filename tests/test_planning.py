@@ -602,6 +602,11 @@ def test_a_step_that_works_from_a_text_made_earlier_takes_that_text(ranker):
      [("translation", {"text": "notes.txt"}), ("text-to-speech", {"text": "<resource>-0"})]),
     # "the first paragraph" is a paragraph, not an order; "first …, then …" is the clauses' own order
     ("Read the first paragraph of my notes aloud", {"notes.txt": "text"}, [("text-to-speech", {"text": "notes.txt"})]),
+    # "the summary of my notes", read to me: the summary is asked for, then spoken
+    ("Read the summary of my notes to me", {"notes.txt": "text"},
+     [("summarization", {"text": "notes.txt"}), ("text-to-speech", {"text": "<resource>-0"})]),
+    ("Can you read the email my boss sent to me and summarize it", {"mail.txt": "text"},
+     [("summarization", {"text": "mail.txt"})]),
     ("First transcribe the memo, then summarize it", {"memo.wav": "audio"},
      [("automatic-speech-recognition", {"audio": "memo.wav"}), ("summarization", {"text": "<resource>-0"})]),
 ])
@@ -629,6 +634,9 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("tell me how close it is to the English one", "sentence-similarity"),
     ("tell me what's in this photo", "image-to-text"),
     ("what's the heading on this page?", "image-to-text"),
+    ("can you read these notes to me", "text-to-speech"),
+    ("make a cartoon version of this photo", "image-to-image"),
+    ("turn my selfie into an oil painting", "image-to-image"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
