@@ -637,7 +637,23 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("can you read these notes to me", "text-to-speech"),
     ("make a cartoon version of this photo", "image-to-image"),
     ("turn my selfie into an oil painting", "image-to-image"),
+    ("what does this sign say?", "image-to-text"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
     assert task in {ranking.task_types[i].name for i in ranking.keyword_hits[0].nonzero()[0]}
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # a table the objects stand on is furniture, not a table of data
+    ("What objects are on the table in this photo?", {"p.jpg": "image"}, ["object-detection"]),
+    # what a recording describes is its words, not a description to write
+    ("Draw me a picture of what this recording describes", {"m.wav": "audio"},
+     ["automatic-speech-recognition", "text-to-image"]),
+    ("Classify the table in this scan", {"scan.png": "image"}, ["tabular-classification"]),
+])
+def test_words_that_name_a_task_only_in_other_senses(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == expected
