@@ -121,11 +121,27 @@ LABELLERS = frozenset({"token-classification", "text-classification", "zero-shot
                        "image-classification", "audio-classification", "tabular-classification",
                        "sentence-similarity"})
 PASSAGE_READERS = frozenset({"summarization"})
+# tasks whose output is a map of a picture (depth, pose, edges …): it guides a drawing, it is not a photo to look at
+MAP_MAKERS = frozenset({"depth-estimation"})
 
 
 def feeds_well(source: TaskType, target: TaskType) -> bool:
     """Should the planner link ``source`` into ``target``? ``can_feed``, unless the output is
     a label or a list of names and the target reads a passage: "transcribe the meeting,
-    list everyone named, and summarize it" summarizes the transcript, not the names."""
+    list everyone named, and summarize it" summarizes the transcript, not the names; or the
+    output is a map of a picture (depth, pose, edges) and the target does not draw from it:
+    "give me a depth map of this photo and outline the objects in it" segments the photo."""
     return can_feed(source, target) and not (norm_name(source.name) in LABELLERS
-                                             and norm_name(target.name) in PASSAGE_READERS)
+                                             and norm_name(target.name) in PASSAGE_READERS) \
+        and not (is_map_maker(source) and not draws(target))
+
+
+def is_map_maker(task: TaskType) -> bool:
+    """Does ``task`` make a map of a picture (depth, pose, edges …) rather than a picture?"""
+    name = norm_name(task.name)
+    return name in MAP_MAKERS or name.endswith("-control")
+
+
+def draws(task: TaskType) -> bool:
+    """Does ``task`` draw a picture from a picture (a ControlNet drawing, an edit, image-to-image)?"""
+    return task.output == "image" and (norm_name(task.name) == "image-to-image" or "text" in task.args.values())

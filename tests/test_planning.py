@@ -638,6 +638,8 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("make a cartoon version of this photo", "image-to-image"),
     ("turn my selfie into an oil painting", "image-to-image"),
     ("what does this sign say?", "image-to-text"),
+    ("and pull out any names", "token-classification"),
+    ("please tidy up the audio", "audio-to-audio"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
@@ -657,3 +659,23 @@ def test_words_that_name_a_task_only_in_other_senses(ranker, request_, files, ex
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [t.task for t in plan.tasks] == expected
+
+
+def test_a_map_of_a_picture_guides_drawings_and_is_not_looked_at():
+    from engine.tasks import feeds_well
+
+    depth, pose = T["depth-estimation"], T["openpose-control"]
+    assert feeds_well(depth, T["depth-text-to-image"]) and feeds_well(pose, T["openpose-text-to-image"])
+    assert feeds_well(depth, T["image-to-image"])
+    for looker in ("image-segmentation", "object-detection", "image-to-text", "image-classification"):
+        assert not feeds_well(depth, T[looker]) and not feeds_well(pose, T[looker])
+    assert feeds_well(T["image-segmentation"], T["object-detection"])  # a picture made from a picture is one
+
+
+def test_analysing_after_a_depth_map_looks_at_the_photo(ranker):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(
+        "Give me a depth map of this photo and outline the objects in it", {"p.jpg": "image"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("depth-estimation", {"image": "p.jpg"}), ("image-segmentation", {"image": "p.jpg"})]
