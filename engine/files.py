@@ -24,6 +24,11 @@ FILE_SUFFIXES = {
     "video": (".mp4", ".webm", ".avi", ".mov", ".mkv", ".gif"),
     "text": (".txt", ".md"),  # a text slot takes the file's words (read when the task runs)
 }
+# what people call a file of each kind in a request ("translate the memo", "this photo")
+FILE_NOUNS = {
+    "image": r"photo|picture|image|pic|screenshot|scan|selfie|snapshot|shot|sign|poster|menu|page|receipt|flyer",
+    "audio": r"recording|memo|voice ?(?:note|memo|message|mail)|audio|clip|call|podcast|interview|lecture|song|track",
+}
 TEXT_LIMIT = 1_000_000  # characters of an attached text file a task reads
 SUFFIX_MODALITY: dict[str, str] = {}  # ".png" -> "image": each suffix's first modality
 for _modality in MODALITY_ORDER:

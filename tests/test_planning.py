@@ -640,6 +640,8 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("what does this sign say?", "image-to-text"),
     ("and pull out any names", "token-classification"),
     ("please tidy up the audio", "audio-to-audio"),
+    ("tell me if the caller sounds happy", "audio-classification"),
+    ("could you generate three images of a sunset?", "text-to-image"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
@@ -679,3 +681,19 @@ def test_analysing_after_a_depth_map_looks_at_the_photo(ranker):
         "Give me a depth map of this photo and outline the objects in it", {"p.jpg": "image"})
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("depth-estimation", {"image": "p.jpg"}), ("image-segmentation", {"image": "p.jpg"})]
+
+
+@pytest.mark.parametrize("request_, expected", [
+    # the memo's words are read for the translation; the classifier asked for its own clause is not the reader
+    ("Translate the memo into English and tell me if the caller sounds happy",
+     [("automatic-speech-recognition", {"audio": "m.wav"}), ("translation", {"text": "<resource>-0"}),
+      ("audio-classification", {"audio": "m.wav"})]),
+    ("Get the gist of this recording in French",
+     [("automatic-speech-recognition", {"audio": "m.wav"}), ("summarization", {"text": "<resource>-0"}),
+      ("translation", {"text": "<resource>-1"})]),
+])
+def test_a_text_task_about_a_recording_reads_its_words(ranker, request_, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"m.wav": "audio"})
+    assert [(t.task, t.args) for t in plan.tasks] == expected

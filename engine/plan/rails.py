@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
+from ..files import FILE_NOUNS
 from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
 from ..text import MADE_TEXT, questions
 from . import grammar
@@ -230,28 +231,31 @@ class Rails:
         for name, modality in self.attachments.items():
             if modality == "text":  # a text file is read as it is: the step's text slot takes it
                 continue
-            reader = self._best_reader(modality)
+            reader = self._best_reader(modality, {t.name for s in later for t in s.candidates[:1]})
             reading_later = next((s for s in later if reader is not None and s.candidates[:1] == [reader]), None)
             if named and name not in used and reading_later is not None and isinstance(later, list):
                 later.remove(reading_later)  # the file gives the text the clause lacks: read it first
                 return reading_later
-            wanted_later = any(modality in t.args.values() for s in later for t in s.candidates[:1])
+            wanted_later = (any(modality in t.args.values() for s in later for t in s.candidates[:1])
+                            and not names_file(step.clause, name, modality))
             if (name not in used and not wanted_later and reader is not None
                     and reader.name not in {e.name for e in earlier}):
                 return PlanStep(step.clause, [reader])
         return None
 
-    def _best_reader(self, modality: str) -> TaskType | None:
+    def _best_reader(self, modality: str, planned: set[str] = frozenset()) -> TaskType | None:
         """The task that reads a file of ``modality`` into text: the plain reader
         (``READERS``) unless the request asks clearly more for another task taking
-        that file and giving text ("what is the main subject of this picture")."""
+        that file and giving text ("what is the main subject of this picture") that is not
+        ``planned`` as a step of its own ("translate the memo and tell me if the caller
+        sounds happy": the sound is classified, and the memo's words are translated)."""
         by_norm = {norm_name(t.name): t for t in self.task_types}
         plain = by_norm.get(READERS.get(modality, ""))
         if self.ranking is None:
             return plain
         scores = self.ranking.scores_by_name()
         fits = [t for t in self.task_types if t.output == "text" and modality in t.args.values()
-                and set(t.args.values()) <= {modality, "text"}]
+                and set(t.args.values()) <= {modality, "text"} and t.name not in planned]
         best = max(fits, key=lambda t: scores.get(t.name, -1.0), default=None)
         if plain is None or (best is not None and
                              scores.get(best.name, -1.0) - scores.get(plain.name, -1.0) > READER_MARGIN):
@@ -310,6 +314,13 @@ class Rails:
         if not makers:
             return None
         return PlanStep(step.clause, [max(makers, key=lambda t: scores.get(t.name, -1.0))])
+
+
+def names_file(clause: str, name: str, modality: str) -> bool:
+    """Does ``clause`` name the file ``name`` (by name, or as "the memo", "this photo" …)?"""
+    nouns = FILE_NOUNS.get(modality)
+    return name.lower() in clause.lower() or bool(nouns and re.search(
+        rf"\b(?:the|this|that|my|your|his|her|our|their)\s+(?:\w+\s+)?(?:{nouns})s?\b", clause, re.IGNORECASE))
 
 
 def _asks_of_a_file(step: PlanStep) -> bool:
