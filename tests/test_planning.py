@@ -642,6 +642,8 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("please tidy up the audio", "audio-to-audio"),
     ("tell me if the caller sounds happy", "audio-classification"),
     ("could you generate three images of a sunset?", "text-to-image"),
+    ("what's the mood of this song?", "audio-classification"),
+    ("what language are they speaking?", "audio-classification"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
