@@ -644,6 +644,8 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("could you generate three images of a sunset?", "text-to-image"),
     ("what's the mood of this song?", "audio-classification"),
     ("what language are they speaking?", "audio-classification"),
+    ("make my notes shorter", "summarization"),
+    ("please check if this email sounds rude", "text-classification"),
 ])
 def test_everyday_cue_words(ranker, clause, task):
     ranking = ranker.rank(clause, {})
@@ -699,3 +701,20 @@ def test_a_text_task_about_a_recording_reads_its_words(ranker, request_, expecte
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"m.wav": "audio"})
     assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # the transcript a clause names is what its task works on: read first, then the task
+    ("Summarize the transcript of this call", {"m.wav": "audio"}, ["automatic-speech-recognition", "summarization"]),
+    ("Pick out the locations mentioned in the transcript of this call", {"m.wav": "audio"},
+     ["automatic-speech-recognition", "token-classification"]),
+    ("Give me the transcript of this call", {"m.wav": "audio"}, ["automatic-speech-recognition"]),
+    # a photo and no clear ask: the photo is looked at, no new picture is drawn
+    ("Here's a photo of my fridge. What could I cook with what's inside?", {"p.jpg": "image"}, ["image-to-text"]),
+])
+def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == expected
+    assert all(t.dep == [t.id - 1] for t in plan.tasks[1:])

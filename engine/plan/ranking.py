@@ -203,7 +203,8 @@ class Ranking:
 
         A second task a cue word names in the same clause is a step of its own when it
         chains into another medium with the first ("tell me out loud what is in this
-        picture": a caption, then speech) or is another kind of thing done to the same
+        picture": a caption, then speech), works on the text the first reads from a file and
+        the clause names ("summarize the transcript of this call") or is another kind of thing done to the same
         file the user brought ("a segmentation mask and a depth map": both on the
         photo, ``own_input``). Last, a question whose answer a text-only task takes
         next is answered in text (``_text_for_text_tasks``).
@@ -227,8 +228,10 @@ class Ranking:
             used.add(fresh[0])
             step = PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]])
             # a second word the user wrote in the same clause asks for its own task
+            reads_made = bool(MADE_TEXT.search(self.clauses[c])) and _reads_a_file(self.task_types[fresh[0]])
             chained = [i for i in fresh[1:] if self.keyword_hits[c, i] and scores[i] >= later
-                       and _chains(self.task_types[fresh[0]], self.task_types[i])]
+                       and (_chains(self.task_types[fresh[0]], self.task_types[i])
+                            or (reads_made and set(self.task_types[i].args.values()) == {"text"}))]
             beside = [i for i in fresh[1:] if self.keyword_hits[c, i] and self.keyword_hits[c, fresh[0]]
                       and min(scores[fresh[0]], scores[i]) >= first
                       and _also(self.task_types[fresh[0]], self.task_types[i], set(self.files.values()))]
@@ -310,12 +313,20 @@ class Ranking:
     def fallback_step(self, per_clause: int = 1) -> PlanStep:
         """The one step of a request that must be planned although no clause clearly asks
         for a task: the best task overall with its clause, or one a keyword the user wrote
-        names if it scores as well (within ``TIE``)."""
+        names if it scores as well (within ``TIE``), and of those one that takes a file the
+        user brought if it scores as well ("here's a photo of my fridge, what could I cook?"
+        asks about the photo, not for a new picture)."""
         scores = self.scores
         if self.keyword_hits.any():
             named = np.where(self.keyword_hits, self.scores, -np.inf)
             if named.max() >= scores.max() - TIE:
                 scores = named
+        brought = set(self.files.values())
+        takes = np.array([bool(brought & set(t.args.values())) for t in self.task_types])
+        if brought and takes.any():  # a photo and no clear ask: work on the photo, if that scores as well
+            on_files = np.where(takes[None, :], scores, -np.inf)
+            if on_files.max() >= scores.max() - TIE:
+                scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
         rest = [t for t in self.order() if t is not self.task_types[best]]
         return PlanStep(self.clauses[int(c)], [self.task_types[int(best)], *rest][:per_clause])
@@ -340,6 +351,14 @@ def _tie_to_keyword(order: list[int], scores: np.ndarray, hits: np.ndarray) -> l
         return order
     named = next((i for i in order[1:] if hits[i] and scores[order[0]] - scores[i] <= TIE), None)
     return order if named is None else [named, *(i for i in order if i != named)]
+
+
+def _reads_a_file(task: TaskType) -> bool:
+    """Does ``task`` turn a picture or a recording into text (a caption, a transcript)? A clause
+    that names such a text as what it works on ("summarize the transcript of this call") asks
+    for the text task, with the reading before it."""
+    return task.output == "text" and bool(set(task.args.values()) & {"image", "audio"}) \
+        and set(task.args.values()) <= {"image", "audio"}
 
 
 def _chains(first: TaskType, other: TaskType) -> bool:
