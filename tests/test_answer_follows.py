@@ -7,7 +7,7 @@ from __future__ import annotations
 from engine import events as ev
 from engine.answer import answer_messages, verbatim
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.experts.controller_text import ControllerText, framed
+from engine.experts.controller_text import ControllerText, framed, framed_after
 from engine.experts.base import ExpertContext
 from engine.results_cache import ResultsCache
 from engine.session import Engine
@@ -43,6 +43,14 @@ def test_the_controller_s_text_task_sees_the_request_and_one_paragraph():
                     "Line one of a page line two.\n\nA new paragraph.")
 
 
+def test_a_summary_is_asked_of_the_text_with_the_request_after_it():
+    # with the request first, a small controller summarized the request ("The user asked to summarize…")
+    asked = framed_after("the meeting moved to Friday at 10.\nBring the slides.", "Summarize the transcript of this call")
+    assert asked == ("The text to summarize:\n\nthe meeting moved to Friday at 10. Bring the slides.\n\n"
+                     '(What the user asked, for the length and focus only: "Summarize the transcript of this call")')
+    assert framed_after("Bring the slides.", "Bring the slides.") == "Bring the slides."
+
+
 class Recorder(ScriptedController):
     """Scripted for planning and the answer; the translation expert's call is recorded."""
 
@@ -71,6 +79,10 @@ def test_the_controller_s_cached_result_is_kept_apart_per_request(tmp_path):
     french = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French")
     german = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into German")
     assert french != german
+    # the prompts are part of the key: a result the old prompts wrote is not served after they change
+    changed = ControllerText()
+    changed.prompt_digest = "another"
+    assert cache.key("translation", changed, {"text": "Good morning"}, controller, "… into French") != french
 
 
 def test_an_expert_gets_the_request_in_its_context(settings):

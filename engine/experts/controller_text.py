@@ -4,7 +4,9 @@ text generation, text-to-text rewriting, and answering a question from a passage
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
 from .base import Expert, ExpertContext, ExpertResult
 
@@ -27,12 +29,16 @@ class ControllerText(Expert):
     description = ("The controller LLM itself (the one chosen in Settings), answering text tasks "
                    "when no dedicated model is installed.")
     source = "the controller GGUF"
+    # the prompts are code: a cached result is kept only for the code that wrote it (results_cache.key)
+    prompt_digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
     def run(self, task: str, args, ctx: ExpertContext) -> ExpertResult:
         if ctx.controller is None:
             raise RuntimeError("no controller LLM is loaded")
         if task == "question-answering":  # a question and the passage it is answered from
             asked = f"Passage:\n{_one_paragraph(args.get('context', ''))}\n\nQuestion: {str(args['text']).strip()}"
+        elif task == "summarization":  # the text first: given the request first, a small model summarizes the request
+            asked = framed_after(args["text"], ctx.request)
         else:
             asked = framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK))
         messages = [{"role": "system", "content": INSTRUCTIONS[task]}, {"role": "user", "content": asked}]
@@ -51,6 +57,16 @@ def framed(text: str, request: str, ask: str = TEXT_ASK) -> str:
     if not request or request == text or request in text:
         return text
     return f'The user asked: "{request}"\n{ask}\n\n{text}'
+
+
+def framed_after(text: str, request: str) -> str:
+    """The text to summarize, then the user's request for its length and focus only: with the
+    request first, "summarize the transcript of this call, in French" was summarized as "The
+    user asked to summarize the transcript of a call…"."""
+    text, request = _one_paragraph(text), str(request or "").strip()
+    if not request or request == text or request in text:
+        return text
+    return f'The text to summarize:\n\n{text}\n\n(What the user asked, for the length and focus only: "{request}")'
 
 
 def _one_paragraph(text) -> str:
