@@ -131,9 +131,11 @@ def feeds_well(source: TaskType, target: TaskType) -> bool:
     list everyone named, and summarize it" summarizes the transcript, not the names; or the
     output is a map of a picture (depth, pose, edges) and the target does not draw from it:
     "give me a depth map of this photo and outline the objects in it" segments the photo."""
-    return can_feed(source, target) and not (norm_name(source.name) in LABELLERS
-                                             and norm_name(target.name) in PASSAGE_READERS) \
-        and not (is_map_maker(source) and not draws(target))
+    if not can_feed(source, target):
+        return False
+    if norm_name(source.name) in LABELLERS and norm_name(target.name) in PASSAGE_READERS:
+        return False
+    return draws(target) or not is_map_maker(source)
 
 
 def is_map_maker(task: TaskType) -> bool:

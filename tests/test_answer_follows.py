@@ -7,7 +7,7 @@ from __future__ import annotations
 from engine import events as ev
 from engine.answer import answer_messages, verbatim
 from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.experts.controller_text import ControllerText, framed, framed_after
+from engine.experts.controller_text import ControllerText, framed
 from engine.experts.base import ExpertContext
 from engine.results_cache import ResultsCache
 from engine.session import Engine
@@ -45,10 +45,11 @@ def test_the_controller_s_text_task_sees_the_request_and_one_paragraph():
 
 def test_a_summary_is_asked_of_the_text_with_the_request_after_it():
     # with the request first, a small controller summarized the request ("The user asked to summarize…")
-    asked = framed_after("the meeting moved to Friday at 10.\nBring the slides.", "Summarize the transcript of this call")
+    asked = framed("the meeting moved to Friday at 10.\nBring the slides.", "Summarize the transcript of this call",
+                   "The text to summarize:", text_first=True)
     assert asked == ("The text to summarize:\n\nthe meeting moved to Friday at 10. Bring the slides.\n\n"
                      '(What the user asked, for the length and focus only: "Summarize the transcript of this call")')
-    assert framed_after("Bring the slides.", "Bring the slides.") == "Bring the slides."
+    assert framed("Bring the slides.", "Bring the slides.", text_first=True) == "Bring the slides."
 
 
 class Recorder(ScriptedController):

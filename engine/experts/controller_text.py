@@ -37,36 +37,30 @@ class ControllerText(Expert):
             raise RuntimeError("no controller LLM is loaded")
         if task == "question-answering":  # a question and the passage it is answered from
             asked = f"Passage:\n{_one_paragraph(args.get('context', ''))}\n\nQuestion: {str(args['text']).strip()}"
-        elif task == "summarization":  # the text first: given the request first, a small model summarizes the request
-            asked = framed_after(args["text"], ctx.request)
         else:
-            asked = framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK))
+            asked = framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK), text_first=task in TEXT_FIRST)
         messages = [{"role": "system", "content": INSTRUCTIONS[task]}, {"role": "user", "content": asked}]
         text = ctx.controller.complete(messages, max_tokens=200).strip()
         return ExpertResult(text=text, data={"generated_by": getattr(ctx.controller, "name", "controller")})
 
 
 TEXT_ASK = "The text:"  # what follows the request, before the text
-ASK = {"translation": "Translate this text accordingly:"}
+ASK = {"translation": "Translate this text accordingly:", "summarization": "The text to summarize:"}
+# tasks given the text first and the request after it, for length and focus only: with the request
+# first, "summarize the transcript of this call, in French" was summarized as "The user asked to…"
+TEXT_FIRST = frozenset({"summarization"})
 
 
-def framed(text: str, request: str, ask: str = TEXT_ASK) -> str:
+def framed(text: str, request: str, ask: str = TEXT_ASK, *, text_first: bool = False) -> str:
     """The text to work on, after the user's request when the request says more than the
-    text itself ("translate that into French" names the language; the text does not)."""
+    text itself ("translate that into French" names the language; the text does not), or
+    before it (``text_first``: a summary is of the text, not of the request)."""
     text, request = _one_paragraph(text), str(request or "").strip()
     if not request or request == text or request in text:
         return text
+    if text_first:
+        return f'{ask}\n\n{text}\n\n(What the user asked, for the length and focus only: "{request}")'
     return f'The user asked: "{request}"\n{ask}\n\n{text}'
-
-
-def framed_after(text: str, request: str) -> str:
-    """The text to summarize, then the user's request for its length and focus only: with the
-    request first, "summarize the transcript of this call, in French" was summarized as "The
-    user asked to summarize the transcript of a call…"."""
-    text, request = _one_paragraph(text), str(request or "").strip()
-    if not request or request == text or request in text:
-        return text
-    return f'The text to summarize:\n\n{text}\n\n(What the user asked, for the length and focus only: "{request}")'
 
 
 def _one_paragraph(text) -> str:

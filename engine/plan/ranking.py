@@ -204,8 +204,8 @@ class Ranking:
         A second task a cue word names in the same clause is a step of its own when it
         chains into another medium with the first ("tell me out loud what is in this
         picture": a caption, then speech), works on the text the first reads from a file and
-        the clause names ("summarize the transcript of this call") or is another kind of thing done to the same
-        file the user brought ("a segmentation mask and a depth map": both on the
+        the clause names ("summarize the transcript of this call") or is another kind of thing
+        done to the same file the user brought ("a segmentation mask and a depth map": both on the
         photo, ``own_input``). Last, a question whose answer a text-only task takes
         next is answered in text (``_text_for_text_tasks``).
         """
@@ -357,8 +357,8 @@ def _reads_a_file(task: TaskType) -> bool:
     """Does ``task`` turn a picture or a recording into text (a caption, a transcript)? A clause
     that names such a text as what it works on ("summarize the transcript of this call") asks
     for the text task, with the reading before it."""
-    return task.output == "text" and bool(set(task.args.values()) & {"image", "audio"}) \
-        and set(task.args.values()) <= {"image", "audio"}
+    takes = set(task.args.values())
+    return task.output == "text" and bool(takes) and takes <= {"image", "audio"}
 
 
 def _chains(first: TaskType, other: TaskType) -> bool:
