@@ -122,7 +122,7 @@ LABELLERS = frozenset({"token-classification", "text-classification", "zero-shot
                        "sentence-similarity"})
 PASSAGE_READERS = frozenset({"summarization"})
 # tasks whose output is a map of a picture (depth, pose, edges …): it guides a drawing, it is not a photo to look at
-MAP_MAKERS = frozenset({"depth-estimation"})
+MAP_MAKERS = frozenset({"depth-estimation", *(f"{k}-control" for k in CONTROL_KINDS)})
 
 
 def feeds_well(source: TaskType, target: TaskType) -> bool:
@@ -140,8 +140,7 @@ def feeds_well(source: TaskType, target: TaskType) -> bool:
 
 def is_map_maker(task: TaskType) -> bool:
     """Does ``task`` make a map of a picture (depth, pose, edges …) rather than a picture?"""
-    name = norm_name(task.name)
-    return name in MAP_MAKERS or name.endswith("-control")
+    return norm_name(task.name) in MAP_MAKERS
 
 
 def draws(task: TaskType) -> bool:

@@ -228,10 +228,11 @@ class Rails:
         if len(named) >= len(task.args):
             return None
         used = files_used(reply)
+        planned = {t.name for s in later for t in s.candidates[:1]}
         for name, modality in self.attachments.items():
             if modality == "text":  # a text file is read as it is: the step's text slot takes it
                 continue
-            reader = self._best_reader(modality, {t.name for s in later for t in s.candidates[:1]})
+            reader = self._best_reader(modality, planned)
             reading_later = next((s for s in later if reader is not None and s.candidates[:1] == [reader]), None)
             if named and name not in used and reading_later is not None and isinstance(later, list):
                 later.remove(reading_later)  # the file gives the text the clause lacks: read it first
