@@ -12,6 +12,7 @@ before any model sees it.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,12 @@ FILE_SUFFIXES = {
 FILE_NOUNS = {
     "image": r"photo|picture|image|pic|screenshot|scan|selfie|snapshot|shot|sign|poster|menu|page|receipt|flyer",
     "audio": r"recording|memo|voice ?(?:note|memo|message|mail)|audio|clip|call|podcast|interview|lecture|song|track",
+    "text": r"notes?|document|doc|letter|e-?mail|essay|article|recipe|report|script|draft|transcript|file",
 }
+# a recording's words named by who speaks them: "what she says", "what the caller said", "his words"
+SPOKEN_WORDS = re.compile(r"\bwhat\s+(?:he|she|they|you|we|i|(?:the|this|that|my|your)\s+\w+)\s+(?:says|said|say|"
+                          r"(?:is|are|was|were)\s+saying|'s\s+saying|'re\s+saying)\b|\b(?:his|her|their)\s+words\b",
+                          re.IGNORECASE)
 TEXT_LIMIT = 1_000_000  # characters of an attached text file a task reads
 SUFFIX_MODALITY: dict[str, str] = {}  # ".png" -> "image": each suffix's first modality
 for _modality in MODALITY_ORDER:

@@ -17,6 +17,7 @@ LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|
                   rf"|\b(?:{LANGUAGES})\s+(?:please|pls|plz|version)\b")
 
 
+QUESTION_START = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
 QUESTION_SENTENCE = re.compile(rf"(?:^|[.!?,]\s+|\n)((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
                                r"[^.!?\n]*\?)", re.IGNORECASE)
 
@@ -26,11 +27,30 @@ MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:descriptio
                        r"story|poem|translation)\b", re.IGNORECASE)
 
 
+# a question asked as a wish to know: "tell me how much sugar I need", "can you let me know
+# when it starts", "I'd like to know who called"; group 1 is the question itself
+ASKED_TO_KNOW = re.compile(r"(?:^|[.!?,;:]\s+|\n|\band\s+|\bso\s+)(?:(?:please|also|just|now)\s+)?"
+                           r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+                           r"(?:tell\s+me|let\s+me\s+know|find\s+out|figure\s+out|work\s+out|"
+                           r"i(?:'d|\s+would)\s+like\s+to\s+know|i\s+(?:want|need)\s+to\s+know|i\s+wonder)\s+"
+                           rf"((?:{QUESTION_WORDS}|if|whether)\b[^.!?\n]*)", re.IGNORECASE)
+
+
 def questions(text: str) -> list[str]:
     """The questions a text asks, each from its question word (with a preposition before
     it: "at what time") to its "?" ("Based on this paragraph, what temperature should the
-    oven be?" -> "what temperature … be?")."""
-    return [m.group(1) for m in QUESTION_SENTENCE.finditer(text)]
+    oven be?" -> "what temperature … be?"), then those asked as a wish to know ("read it
+    and tell me how much sugar I need" -> "how much sugar I need")."""
+    direct = [m.group(1) for m in QUESTION_SENTENCE.finditer(text)]
+    return direct + [q for q in (m.group(1).strip() for m in ASKED_TO_KNOW.finditer(text))
+                     if not any(q in d for d in direct)]
+
+
+def is_question(clause: str) -> bool:
+    """Does the clause ask a question, directly ("how much sugar do I need", "at what time
+    does it leave?") or as a wish to know ("tell me how much sugar I need")?"""
+    clause = clause.strip()
+    return bool(QUESTION_START.match(clause) or ASKED_TO_KNOW.match(clause) or clause in questions(clause))
 
 
 # what separates the options of a list: commas, semicolons, new lines, "or", ", and"

@@ -718,3 +718,41 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [t.task for t in plan.tasks] == expected
     assert all(t.dep == [t.id - 1] for t in plan.tasks[1:])
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # a question asked of a text file is answered from it, also asked as a wish to know
+    ("How much sugar do I need?", {"recipe.txt": "text"},
+     [("question-answering", {"text": "How much sugar do I need?", "context": "recipe.txt"})]),
+    ("Read this recipe and tell me how much sugar I need", {"recipe.txt": "text"},
+     [("question-answering", {"text": "tell me how much sugar I need", "context": "recipe.txt"})]),
+    ("Can you tell me what I need to bring?", {"notes.txt": "text"},
+     [("question-answering", {"text": "Can you tell me what I need to bring?", "context": "notes.txt"})]),
+    # … but a question naming the labels it chooses between sorts the text
+    ("got this email, is it spam or legit?", {"mail.txt": "text"}, [("text-classification", {"text": "mail.txt"})]),
+    # a recording's words asked about as a wish to know: answered from the transcript
+    ("Tell me what the caller wants", {"memo.wav": "audio"},
+     [("automatic-speech-recognition", {"audio": "memo.wav"}),
+      ("question-answering", {"text": "Tell me what the caller wants", "context": "<resource>-0"})]),
+    # "what she says" is the recording's words, even when another step takes the recording's sound
+    ("Translate what she says and tell me if she sounds angry", {"memo.wav": "audio"},
+     [("automatic-speech-recognition", {"audio": "memo.wav"}), ("translation", {"text": "<resource>-0"}),
+      ("audio-classification", {"audio": "memo.wav"})]),
+    # a text file the clause names by what it is ("my notes") is the second text compared
+    ("Spot the differences: is the text in this image the same as my notes?", {"sign.jpg": "image", "notes.txt": "text"},
+     [("image-to-text", {"image": "sign.jpg"}), ("sentence-similarity", {"text": "<resource>-0", "text2": "notes.txt"})]),
+])
+def test_questions_asked_of_a_file_and_its_words(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
+def test_questions_asked_as_a_wish_to_know():
+    from engine.text import is_question, questions
+
+    assert questions("Read this recipe and tell me how much sugar I need") == ["how much sugar I need"]
+    assert questions("When is it? And could you let me know who called.") == ["When is it?", "who called"]
+    assert is_question("I'd like to know whether it rains") and is_question("how far is it")
+    assert not is_question("tell me a joke") and not is_question("read it to me")

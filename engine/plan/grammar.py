@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
 from ..tasks import MODALITIES, TaskType, norm_name
-from ..text import options, questions
+from ..text import is_question, options
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 
@@ -218,7 +218,7 @@ def _question_or_passage(ttype, key: str, values: list) -> list:
     its passage slot offers the texts that are not questions first."""
     if PASSAGE_SLOT not in ttype.args or ttype.args.get(key) != "text":
         return values
-    asks = [v for v in values if isinstance(v, str) and v.rstrip().endswith("?") and v in questions(v)]
+    asks = [v for v in values if isinstance(v, str) and is_question(v.strip())]
     if key == PASSAGE_SLOT:
         return [v for v in values if v not in asks] + asks
     return asks + [v for v in values if v not in asks]

@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
-from ..files import FILE_NOUNS
+from ..files import FILE_NOUNS, SPOKEN_WORDS
 from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
-from ..text import MADE_TEXT, questions
+from ..text import MADE_TEXT, is_question, questions
 from . import grammar
-from .ranking import OPTIONS_RE, QUESTION_RE, PlanStep, Ranking
+from .ranking import OPTIONS_RE, PlanStep, Ranking
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
@@ -204,6 +204,9 @@ class Rails:
         # a text the clause names that an earlier task already took is that task's input:
         # this step continues from an output instead
         local = named_in(step.clause, texts, self.files) - set(used) if step is not None else None
+        if local is not None:  # a text file the clause names by what it is ("… the same as my notes?")
+            local |= {name for name, modality in self.files.items()
+                      if modality == "text" and name not in used and names_file(step.clause, name, modality)}
         if step is not None and step.clause not in texts and not points_back(self.request, self.history):
             texts = texts + [step.clause]
         if step is not None:
@@ -318,8 +321,11 @@ class Rails:
 
 
 def names_file(clause: str, name: str, modality: str) -> bool:
-    """Does ``clause`` name the file ``name`` (by name, or as "the memo", "this photo" …)?"""
+    """Does ``clause`` name the file ``name`` (by name, as "the memo", "this photo" …, or a
+    recording by its words: "what she says")?"""
     nouns = FILE_NOUNS.get(modality)
+    if modality == "audio" and SPOKEN_WORDS.search(clause):
+        return True
     return name.lower() in clause.lower() or bool(nouns and re.search(
         rf"\b(?:the|this|that|my|your|his|her|our|their)\s+(?:\w+\s+)?(?:{nouns})s?\b", clause, re.IGNORECASE))
 
@@ -328,7 +334,7 @@ def _asks_of_a_file(step: PlanStep) -> bool:
     """Is the step a question about a file (a file slot and a text slot, its clause a
     question: "how many birds are on this fence")? Its text slot takes the clause."""
     slots = set(step.candidates[0].args.values()) if step.candidates else set()
-    return "text" in slots and bool(slots - {"text"}) and bool(QUESTION_RE.match(step.clause))
+    return "text" in slots and bool(slots - {"text"}) and is_question(step.clause)
 
 
 def _asks_of_a_text(step: PlanStep) -> bool:
@@ -336,7 +342,7 @@ def _asks_of_a_text(step: PlanStep) -> bool:
     slot, ``grammar.PASSAGE_SLOT``, its clause a question: "how much did the plumber say the repair costs")? The
     question slot takes the clause."""
     args = step.candidates[0].args if step.candidates else {}
-    return grammar.PASSAGE_SLOT in args and set(args.values()) == {"text"} and bool(QUESTION_RE.match(step.clause))
+    return grammar.PASSAGE_SLOT in args and set(args.values()) == {"text"} and is_question(step.clause)
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:

@@ -38,7 +38,8 @@ import numpy as np
 
 from ..files import SUFFIX_MODALITY
 from ..tasks import TaskType, norm_name, task_kind
-from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, QUESTION_WORDS
+from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
+from .grammar import PASSAGE_SLOT
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -68,12 +69,13 @@ _ITEM = r"(?<![\w'])(?!(?:is|are|was|were|do|does|did|can|could|will|would|what|
         r"\w[\w&'/-]*(?: [\w&'/-]+){0,3}"
 OPTIONS_RE = re.compile(rf"(?:{_ITEM}, )+{_ITEM},? or {_ITEM}\b|(?<=: )\w+(?: \w+){{0,2}}(?:, \w+(?: \w+){{0,2}}){{2,}}(?=[.?!]|\n|$)",
                         re.IGNORECASE)
+# a question that ends by naming the choice it asks for: "is it spam or legit?" sorts into labels
+CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+)?\w+(?:\s+\w+)?\s*[?.!]*\s*$", re.IGNORECASE)
 # quoted text; the one group that matched holds the words inside the quotes
 QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)
-QUESTION_RE = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
 # a step the user asks to be done before the ones named ahead of it: "… but translate it first",
 # "summarize it first", "first of all, …", "but before that, …" ("the first page" is a page, not an order)
 FIRST_RE = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bmy )(?<!\bthis )\bfirst(?= of all\b|\s*,|"
@@ -295,7 +297,7 @@ class Ranking:
             chosen, reader = step.candidates[0], then.candidates[0]
             files = set(chosen.args.values()) - {"text"}
             if (step.own_input or then.own_input or chosen.output == "text" or not files
-                    or not QUESTION_RE.match(step.clause)
+                    or not is_question(step.clause)
                     or set(reader.args.values()) != {"text"} or QUOTED_RE.search(then.clause)):
                 continue
             c, best = self.clauses.index(step.clause), by_task[id(chosen)]
@@ -316,6 +318,9 @@ class Ranking:
         names if it scores as well (within ``TIE``), and of those one that takes a file the
         user brought if it scores as well ("here's a photo of my fridge, what could I cook?"
         asks about the photo, not for a new picture)."""
+        asked = self._asked_of_a_text()
+        if asked is not None:
+            return asked
         scores = self.scores
         if self.keyword_hits.any():
             named = np.where(self.keyword_hits, self.scores, -np.inf)
@@ -330,6 +335,18 @@ class Ranking:
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
         rest = [t for t in self.order() if t is not self.task_types[best]]
         return PlanStep(self.clauses[int(c)], [self.task_types[int(best)], *rest][:per_clause])
+
+    def _asked_of_a_text(self) -> PlanStep | None:
+        """A question asked of a text file the user brought, when no clause clearly asks for a
+        task: answered from that text ("how much sugar do I need?", "read my notes and tell me
+        what I should bring"), by the task that answers a question from a passage; not a
+        question that names the choice it asks for ("is it spam or legit?")."""
+        answerer = next((t for t in self.task_types if PASSAGE_SLOT in t.args
+                         and set(t.args.values()) == {"text"}), None)
+        asked = next((c for c in self.clauses if is_question(c) and not CHOICE_RE.search(c)), None)
+        if answerer is None or asked is None or "text" not in self.files.values():
+            return None
+        return PlanStep(asked, [answerer])
 
 
 def _also(first: TaskType, other: TaskType, brought: set[str]) -> bool:
