@@ -31,6 +31,11 @@ FILE_NOUNS = {
     "audio": r"recording|memo|voice ?(?:note|memo|message|mail)|audio|clip|call|podcast|interview|lecture|song|track",
     "text": r"notes?|document|doc|letter|e-?mail|essay|article|recipe|report|script|draft|transcript|file",
 }
+# words that bring sound into a request: without one of them and without an audio file, a
+# task that works on a recording has nothing to work on ("enhance each segment for clarity")
+SOUND_WORDS = re.compile(rf"\b(?:{FILE_NOUNS['audio']}|sound|speech|spoken|speak\w*|voice|listen\w*|hear\w*|music|"
+                         r"noise|noisy|aloud|out loud|say|says|said|saying|narrat\w*|tone|mp3|wav|m4a|ogg|flac)s?\b",
+                         re.IGNORECASE)
 # a recording's words named by who speaks them: "what she says", "what the caller said", "his words"
 SPOKEN_WORDS = re.compile(r"\bwhat\s+(?:he|she|they|you|we|i|(?:the|this|that|my|your)\s+\w+)\s+(?:says|said|say|"
                           r"(?:is|are|was|were)\s+saying|'s\s+saying|'re\s+saying)\b|\b(?:his|her|their)\s+words\b",

@@ -756,3 +756,13 @@ def test_questions_asked_as_a_wish_to_know():
     assert questions("When is it? And could you let me know who called.") == ["When is it?", "who called"]
     assert is_question("I'd like to know whether it rains") and is_question("how far is it")
     assert not is_question("tell me a joke") and not is_question("read it to me")
+
+
+def test_no_sound_task_for_a_request_that_brings_and_names_no_sound(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, *_ = planner.plan("Segment this photo and enhance each segment for clarity", {"shop.jpg": "image"})
+    assert plan.tasks and not any("audio" in T[t.task].args.values() or T[t.task].output == "audio" for t in plan.tasks)
+    plan, *_ = planner.plan("Make the speech in this clip clearer", {"clip.wav": "audio"})
+    assert [t.task for t in plan.tasks] == ["audio-to-audio"]

@@ -36,7 +36,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..files import SUFFIX_MODALITY
+from ..files import SOUND_WORDS, SUFFIX_MODALITY
 from ..tasks import TaskType, norm_name, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import PASSAGE_SLOT
@@ -398,6 +398,7 @@ class TaskRanker:
         self.keywords = cue_keywords(cues, self.task_types, ("keywords",))
         self.modifiers = cue_keywords(cues, self.task_types, ("modifiers",))
         self._gives_text = np.array([t.output == "text" for t in self.task_types])
+        self._takes_audio = np.array(["audio" in t.args.values() for t in self.task_types])
         # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
         self.named_only = np.array([bool(cues.get(norm_name(t.name), {}).get("only_when_named")) for t in self.task_types])
         # a task that chooses among options the user lists (zero-shot labels) needs a list to choose from
@@ -428,6 +429,8 @@ class TaskRanker:
         scores += KEYWORD_BONUS * hits
         unnamed = self.named_only[None, :] & ~hits
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
+        if "audio" not in files.values() and not SOUND_WORDS.search(request):  # no sound to work on
+            scores[:, self._takes_audio] = np.minimum(scores[:, self._takes_audio], UNNAMED_CAP)
         if not OPTIONS_RE.search(request):  # nothing to choose among: it cannot run
             scores[:, self.needs_options & ~hits.any(axis=0)] = NO_OPTIONS
         else:  # options listed in a clause where a cue names the task that chooses among them: a second
