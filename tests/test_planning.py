@@ -766,3 +766,24 @@ def test_no_sound_task_for_a_request_that_brings_and_names_no_sound(ranker):
     assert plan.tasks and not any("audio" in T[t.task].args.values() or T[t.task].output == "audio" for t in plan.tasks)
     plan, *_ = planner.plan("Make the speech in this clip clearer", {"clip.wav": "audio"})
     assert [t.task for t in plan.tasks] == ["audio-to-audio"]
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # a question about what was said is answered from the transcript; asking for the words is the transcript
+    ("the vet called back. what time did she say we can pick him up?", {"vet.m4a": "audio"},
+     ["automatic-speech-recognition", "question-answering"]),
+    ("what did he say?", {"memo.wav": "audio"}, ["automatic-speech-recognition"]),
+    ("What does the caller say in this voicemail?", {"vm.ogg": "audio"}, ["automatic-speech-recognition"]),
+    # "read the tl;dr to me", "could she just hear it": speech
+    ("give me the tl;dr of this and then read the tl;dr to me", {"post.md": "text"},
+     ["summarization", "text-to-speech"]),
+    ("my dad can't see the small print on this label, could he just hear what it says?", {"label.jpg": "image"},
+     ["image-to-text", "text-to-speech"]),
+    # whether someone liked something is the text's sentiment
+    ('did the guests like it? "Lovely flat, but far too noisy at night."', {}, ["text-classification"]),
+])
+def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == expected

@@ -73,7 +73,8 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
 
 # a question that asks for the words themselves ("what is she saying?"), not about what they say
 # ("when did the landlord say the rent goes up?")
-ABOUT_THE_WORDS = re.compile(r"^what\b[^?]*\b(say|says|said|saying|talking about)\b|"
+ABOUT_THE_WORDS = re.compile(r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|saying|talking about)"
+                             r"(?:\s+(?:in|on|during)\s+(?:the|this|that|my|his|her|their|it)\b[^?]*)?\s*[?.!]*\s*$|"
                              r"\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
 # a question about the sound itself, which audio classification answers ("what is making that noise?")
 ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animal|bird|instrument|genre|music|song|accent|emotion|mood|"
