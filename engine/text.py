@@ -18,7 +18,7 @@ LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|
 
 
 QUESTION_START = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
-QUESTION_SENTENCE = re.compile(rf"(?:^|[.!?,]\s+|\n)((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
+QUESTION_SENTENCE = re.compile(rf"(?:^|[.!?,]\s+|\n)(?:(?:ok(?:ay)?|and|so|oh|also|but|well|hmm+)[,\s]+)*((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
                                r"[^.!?\n]*\?)", re.IGNORECASE)
 
 

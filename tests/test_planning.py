@@ -555,7 +555,7 @@ def test_a_follow_up_question_asks_the_file_the_previous_question_asked_about(ra
     plan, _, trace = planner.plan("and how much is due on it?", {}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("document-question-answering", {"image": "bill.png", "text": "and how much is due on it?"})]
-    assert trace.why == "a follow-up question about the file the previous question asked about"
+    assert trace.why == "a follow-up question about the file an earlier turn brought"
     # the previous turn read the page: the next question is answered from its words, read again,
     # also a question after that one (the latest turn that brought a file is the page's)
     read = [{"role": "user", "content": "what's the first word on this page?", "files": {"page.png": "image"}},
@@ -569,6 +569,14 @@ def test_a_follow_up_question_asks_the_file_the_previous_question_asked_about(ra
     named = [{"role": "user", "content": "what animal is this?", "files": {"pet.jpg": "image"}},
              {"role": "assistant", "content": "It is a tabby cat."}]
     plan, _, trace = planner.plan("and how long do they live?", {}, named)
+    assert plan.tasks == [] and trace.triage["direct"]
+    # a question about a text file an earlier turn brought is answered from it, whatever that turn asked
+    lease = [{"role": "user", "content": "summarize this lease", "files": {"lease.txt": "text"}},
+             {"role": "assistant", "content": "A 12-month lease from June 1."}]
+    plan, *_ = planner.plan("ok and does it say anything about pets? we have a cat", {}, lease)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("question-answering", {"text": "ok and does it say anything about pets? we have a cat", "context": "lease.txt"})]
+    plan, _, trace = planner.plan("thanks, that's all", {}, lease)
     assert plan.tasks == [] and trace.triage["direct"]
 
 

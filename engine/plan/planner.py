@@ -40,6 +40,7 @@ from ..tasks import READERS, TASK_TYPES, TaskType
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
+from .grammar import PASSAGE_SLOT
 from .graph import Plan, Task, parse, validate
 from .implied import add_control_maps, add_guided_drawing, add_question, add_translation, answering
 from .options import PlanningOptions
@@ -123,7 +124,7 @@ class Planner:
             return Planned(planned.plan, time.perf_counter() - started, planned.trace)
         same = self._asked_of_the_same_file(request, current, history)
         if same is not None:  # "and when does it expire?" after a question about a card
-            trace.chosen, trace.why = "rails", "a follow-up question about the file the previous question asked about"
+            trace.chosen, trace.why = "rails", "a follow-up question about the file an earlier turn brought"
             trace.candidates["rails"] = same.to_list()
             return Planned(same, time.perf_counter() - started, trace)
         triage = self._triage(request, current, earlier, history, rank)
@@ -215,10 +216,17 @@ class Planner:
         turn brings no file, asks a question that points back, and the previous turn asked a
         question of a file ("what's the policy number on this?" with a card, then "and when
         does it expire?"); when that turn read the file (its words, what a recording says),
-        the question is answered from the file's text, read again."""
-        if current or not request.strip().endswith("?") or not POINTS_BACK.search(request):
+        the question is answered from the file's text, read again. A question about a text
+        file the previous turn brought is answered from that file, whatever that turn asked
+        ("summarize this lease", then "does it say anything about pets?")."""
+        if current or not questions(request) or not POINTS_BACK.search(request):
             return None
         earlier, files = last_asked_of_files(history)
+        passage = next((name for name, modality in files.items() if modality == "text"), None)
+        answerer = next((t for t in self.task_types if PASSAGE_SLOT in t.args and set(t.args.values()) == {"text"}), None)
+        if passage is not None and answerer is not None:
+            question = next(slot for slot in answerer.args if slot != PASSAGE_SLOT)
+            return Plan([Task(0, answerer.name, [-1], {question: request.strip(), PASSAGE_SLOT: passage})])
         ranker = self.part("ranker") if earlier and questions(earlier) else None
         ranking = ranker.rank(earlier, files) if ranker is not None else None
         steps = (ranking.plan_steps() or [ranking.fallback_step()]) if ranking is not None else []
