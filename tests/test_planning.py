@@ -795,3 +795,15 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [t.task for t in plan.tasks] == expected
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    ("can you check my notes for spelling mistakes", {"notes.txt": "text"}, ["text2text-generation"]),
+    ("make an image of a robot and read out a description of it", {},
+     ["text-to-image", "image-to-text", "text-to-speech"]),
+])
+def test_proofreading_and_a_description_read_out(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == expected
