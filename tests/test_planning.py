@@ -799,10 +799,18 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
 
 @pytest.mark.parametrize("request_, files, expected", [
     ("can you check my notes for spelling mistakes", {"notes.txt": "text"}, ["text2text-generation"]),
+    # reading a recording is transcribing it, not drawing a picture to caption
+    ("Could you tell me what's going on in this clip?", {"clip.ogg": "audio"},
+     ["automatic-speech-recognition", "question-answering"]),
+    ("pull the text off this screenshot and tell me if it sounds rude", {"chat.png": "image"},
+     ["image-to-text", "text-classification"]),
+    ("my notes are a mess, can you sum them up and then translate the summary to german", {"notes.txt": "text"},
+     ["summarization", "translation"]),
+    ("i want an outline of the people in this photo, like their poses", {"team.jpg": "image"}, ["openpose-control"]),
     ("make an image of a robot and read out a description of it", {},
      ["text-to-image", "image-to-text", "text-to-speech"]),
 ])
-def test_proofreading_and_a_description_read_out(ranker, request_, files, expected):
+def test_more_everyday_phrasings(ranker, request_, files, expected):
     from engine.controller import FirstChoice
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)

@@ -227,7 +227,8 @@ class Rails:
         task = step.candidates[0]
         if set(task.args.values()) != {"text"} or any(t.output == "text" for t in earlier):
             return None
-        named = {t for t in named_in(step.clause, texts, {}) if not grammar.is_list(t)} - {self.request.strip()}
+        named = {t for t in named_in(step.clause, texts, {})
+                 if not grammar.is_list(t) and not is_question(t)} - {self.request.strip()}
         if len(named) >= len(task.args):
             return None
         used = files_used(reply)
@@ -270,7 +271,8 @@ class Rails:
         """The step's task for the kind of file this turn brought, when the user brought
         none of the kind it takes: image classification of a recording is audio
         classification; visual or document question answering of one is question
-        answering (its transcript is read first by ``_reader``)."""
+        answering (its transcript is read first by ``_reader``); reading one ("what's going on
+        in this clip?" asks for a caption) is transcribing it."""
         task = step.candidates[0]
         brought = set(self.attachments.values())
         needed = {m for m in task.args.values() if m != "text"}
@@ -279,6 +281,9 @@ class Rails:
         fits = [t for t in self.task_types if t is not task and t.output == task.output and task_kind(t) == task_kind(task)
                 and set(t.args.values()) <= brought | {"text"}]
         fits.sort(key=lambda t: not set(t.args.values()) & brought)  # one that takes the file itself first
+        if not fits and norm_name(task.name) in READERS.values():  # a caption of a recording is its transcript
+            by_norm = {norm_name(t.name): t for t in self.task_types}
+            fits = [by_norm[READERS[m]] for m in sorted(brought) if READERS.get(m) in by_norm]
         return PlanStep(step.clause, fits[:1]) if fits else None
 
     def _from_made_text(self, step, earlier):
