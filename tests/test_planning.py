@@ -807,6 +807,9 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
     ("my notes are a mess, can you sum them up and then translate the summary to german", {"notes.txt": "text"},
      ["summarization", "translation"]),
     ("i want an outline of the people in this photo, like their poses", {"team.jpg": "image"}, ["openpose-control"]),
+    # "… and can you …" asks for something else: a cartoon of the dog in the photo, not of its breed's name
+    ("what breed is my dog and can you make a cartoon of him", {"dog.jpg": "image"},
+     ["image-classification", "image-to-image"]),
     ("make an image of a robot and read out a description of it", {},
      ["text-to-image", "image-to-text", "text-to-speech"]),
 ])

@@ -60,6 +60,7 @@ CLAUSE_RE = re.compile(
     r"furthermore|secondly|thirdly|besides|as well as)\b"
     r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
     r"|\s+and\s+(?=(?:then\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
+    r"|\s+and\s+(?=(?:(?:can|could|would|will)\s+(?:you|u)|please|pls)\b)"  # "… and can you …" asks again
     r"|,\s+", re.IGNORECASE)
 # a list of options the user names ("a complaint, a sales inquiry, or a billing question";
 # after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
