@@ -810,6 +810,12 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
     # "… and can you …" asks for something else: a cartoon of the dog in the photo, not of its breed's name
     ("what breed is my dog and can you make a cartoon of him", {"dog.jpg": "image"},
      ["image-classification", "image-to-image"]),
+    # a picture asked for with an article and a few words before its noun; a later clause pointing back at it
+    ("make me a birthday card picture with balloons and write a short poem for it", {},
+     ["text-to-image", "text-generation"]),
+    ("create a logo for my bakery called Sweet Crumbs and then write a slogan for it", {},
+     ["text-to-image", "text-generation"]),
+    ("make this photo a painting", {"p.jpg": "image"}, ["image-to-image"]),
     ("make an image of a robot and read out a description of it", {},
      ["text-to-image", "image-to-text", "text-to-speech"]),
 ])

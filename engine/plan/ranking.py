@@ -70,6 +70,8 @@ _ITEM = r"(?<![\w'])(?!(?:is|are|was|were|do|does|did|can|could|will|would|what|
         r"\w[\w&'/-]*(?: [\w&'/-]+){0,3}"
 OPTIONS_RE = re.compile(rf"(?:{_ITEM}, )+{_ITEM},? or {_ITEM}\b|(?<=: )\w+(?: \w+){{0,2}}(?:, \w+(?: \w+){{0,2}}){{2,}}(?=[.?!]|\n|$)",
                         re.IGNORECASE)
+# a clause pointing back at what the clause before it asked for ("… and write a poem for it")
+POINTS_AT_IT = re.compile(r"\b(?:for|about|to|with|of|on)\s+(?:it|them)\b", re.IGNORECASE)
 # a question that ends by naming the choice it asks for: "is it spam or legit?" sorts into labels
 CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+)?\w+(?:\s+\w+)?\s*[?.!]*\s*$", re.IGNORECASE)
 # quoted text; the one group that matched holds the words inside the quotes
@@ -224,7 +226,7 @@ class Ranking:
                 named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
                 continue
             if not steps and named_below is not None:
-                steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used)
+                steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used, self.clauses[c])
             fresh = [i for i in order if i not in used]
             if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
                 continue
@@ -277,12 +279,14 @@ class Ranking:
             steps.insert(at, steps.pop(j))
         return steps
 
-    def _feeding(self, c: int, task: int, head: TaskType, used: set[int]) -> list[PlanStep]:
+    def _feeding(self, c: int, task: int, head: TaskType, used: set[int], clause: str = "") -> list[PlanStep]:
         """The clause just before the first step, which names its task with a cue word though
         under the first-step bar, is a step when that task makes what the first step takes:
-        "clean it up first and then transcribe it", "fix the grammar and then read it aloud"."""
+        "clean it up first and then transcribe it", "fix the grammar and then read it aloud";
+        or when the first step's ``clause`` points back at what it makes ("make me a birthday
+        card picture and write a short poem for it")."""
         made = self.task_types[task]
-        if made.output not in head.args.values() or task in used:
+        if (made.output not in head.args.values() and not POINTS_AT_IT.search(clause)) or task in used:
             return []
         used.add(task)
         return [PlanStep(self.clauses[c], [made])]
