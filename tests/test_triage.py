@@ -54,3 +54,19 @@ def test_making_a_podcast_is_speech_but_recording_one_is_not(triager):
     assert "text-to-speech" in triager.triage(
         "make a short podcast out of this: 'Bees dance to tell each other where flowers are.'", {}).asked
     assert "text-to-speech" not in [t.name for t in triager.keyword_tasks("tips for recording a podcast at home")]
+
+
+@pytest.mark.parametrize("request_", ["can you recommend a movie for tonight", "suggest some songs for a road trip",
+                                      "summarize the plot of hamlet"])
+def test_advice_about_media_and_a_summary_of_nothing_brought_are_answered_directly(triager, request_):
+    assert triager.triage(request_, {}).direct
+
+
+@pytest.mark.parametrize("request_, asked", [
+    ("recommend some music and make a short video about jazz", "text-to-video"),
+    ('summarize this: "The council met on Monday and voted to fund the new park next year."', "summarization"),
+    ("translate hola into english", "translation"),
+])
+def test_an_order_that_brings_its_input_is_still_planned(triager, request_, asked):
+    verdict = triager.triage(request_, {})
+    assert not verdict.direct and asked in verdict.asked

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from ..tasks import TaskType
+from ..tasks import PASSAGE_READERS, TaskType, norm_name
 from .rails import colon_texts, listed_lines
 from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, cue_keywords, load_cues, split_clauses
 
@@ -50,6 +50,9 @@ CONVERSATIONAL = re.compile(
 ABOUT_HGPT = re.compile(r"\bwhat (?:(?:kinds?|sorts?|types?) of )?(?:things |stuff |tasks |jobs )?(?:can|could) you do\b|"
                         r"\b(?:are you able to|do you support|what are your (?:features|capabilities|limits))\b|"
                         r"\bwhat (?:can|could) (?:you|hgpt) (?:do|handle|help with)\b", re.IGNORECASE)
+# a request for advice ("can you recommend a movie for tonight?"), and the verbs of making something
+ADVICE = re.compile(r"\b(?:recommend\w*|suggest\w*|what should (?:i|we) (?:watch|listen to|read|play))\b", re.IGNORECASE)
+MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b", re.IGNORECASE)
 POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description|picture|image|photo|recording|audio)|above|previous|"
                          r"same)\b", re.IGNORECASE)
@@ -132,9 +135,14 @@ class Triager:
         talk = bool(CONVERSATIONAL.match(request))
         if ABOUT_HGPT.search(request) and not inputs.text and not inputs.modalities:
             return Triage(True, "a question about what hgpt can do")
-        # an order names its own input ("translate hola"); a question about the world does not
+        # an order names its own input ("translate hola"); a question about the world does not,
+        # nor an order to sum up a passage it does not bring ("summarize the plot of hamlet");
+        # asking for advice about a film or a song asks for no film or song to be made
+        advice = bool(ADVICE.search(request)) and not MAKING.search(request)
         asked = [t.name for t in self.keyword_tasks(request)
-                 if inputs.can_run(t) or (not talk and set(t.args.values()) == {"text"})]
+                 if not (advice and t.output in MEDIA)
+                 and (inputs.can_run(t) or (not talk and set(t.args.values()) == {"text"}
+                                            and norm_name(t.name) not in PASSAGE_READERS))]
         if asked:
             return Triage(False, "it asks for " + ", ".join(asked), asked)
         if talk and not inputs.text:
