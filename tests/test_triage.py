@@ -57,7 +57,7 @@ def test_making_a_podcast_is_speech_but_recording_one_is_not(triager):
 
 
 @pytest.mark.parametrize("request_", ["can you recommend a movie for tonight", "suggest some songs for a road trip",
-                                      "summarize the plot of hamlet"])
+                                      "summarize the plot of hamlet", "what is a gif?", "how do i make a gif?"])
 def test_advice_about_media_and_a_summary_of_nothing_brought_are_answered_directly(triager, request_):
     assert triager.triage(request_, {}).direct
 
@@ -66,6 +66,9 @@ def test_advice_about_media_and_a_summary_of_nothing_brought_are_answered_direct
     ("recommend some music and make a short video about jazz", "text-to-video"),
     ('summarize this: "The council met on Monday and voted to fund the new park next year."', "summarization"),
     ("translate hola into english", "translation"),
+    ("make a gif of a dancing banana", "text-to-video"),
+    ("can you say good night out loud", "text-to-speech"),
+    ("can you draw a cat?", "text-to-image"),
 ])
 def test_an_order_that_brings_its_input_is_still_planned(triager, request_, asked):
     verdict = triager.triage(request_, {})

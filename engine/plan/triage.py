@@ -38,6 +38,7 @@ from .rails import colon_texts, listed_lines
 from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, cue_keywords, load_cues, split_clauses
 
 MEDIA = ("image", "audio", "video")
+PICTURES = ("image", "video")
 PASSAGE_WORDS = 40  # a request this long carries its own text to work on
 # A request shaped as talk: a question, a greeting, thanks, a request for advice or an explanation.
 CONVERSATIONAL = re.compile(
@@ -52,6 +53,7 @@ ABOUT_HGPT = re.compile(r"\bwhat (?:(?:kinds?|sorts?|types?) of )?(?:things |stu
                         r"\bwhat (?:can|could) (?:you|hgpt) (?:do|handle|help with)\b", re.IGNORECASE)
 # a request for advice ("can you recommend a movie for tonight?"), and the verbs of making something
 ADVICE = re.compile(r"\b(?:recommend\w*|suggest\w*|what should (?:i|we) (?:watch|listen to|read|play))\b", re.IGNORECASE)
+HOW_TO = re.compile(r"^\s*(?:how|what(?:'s| is) the best way)\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b", re.IGNORECASE)
 POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description|picture|image|photo|recording|audio)|above|previous|"
@@ -137,10 +139,12 @@ class Triager:
             return Triage(True, "a question about what hgpt can do")
         # an order names its own input ("translate hola"); a question about the world does not,
         # nor an order to sum up a passage it does not bring ("summarize the plot of hamlet");
-        # asking for advice about a film or a song asks for no film or song to be made
-        advice = bool(ADVICE.search(request)) and not MAKING.search(request)
+        # asking for advice about a film, what a gif is or how to make one asks for no picture or
+        # film to be made
+        no_making = ((bool(ADVICE.search(request)) or talk) and not MAKING.search(request)) \
+            or (talk and bool(HOW_TO.match(request)))
         asked = [t.name for t in self.keyword_tasks(request)
-                 if not (advice and t.output in MEDIA)
+                 if not (no_making and t.output in PICTURES)
                  and (inputs.can_run(t) or (not talk and set(t.args.values()) == {"text"}
                                             and norm_name(t.name) not in PASSAGE_READERS))]
         if asked:
