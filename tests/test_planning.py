@@ -570,6 +570,12 @@ def test_a_follow_up_question_asks_the_file_the_previous_question_asked_about(ra
              {"role": "assistant", "content": "It is a tabby cat."}]
     plan, _, trace = planner.plan("and how long do they live?", {}, named)
     assert plan.tasks == [] and trace.triage["direct"]
+    # the previous turn asked what is in a photo (a caption, not its words): the next question is asked of the photo
+    seen = [{"role": "user", "content": "what's in this picture?", "files": {"p.jpg": "image"}},
+            {"role": "assistant", "content": "A dog on a beach."}]
+    plan, *_ = planner.plan("what breed is it?", {}, seen)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "p.jpg", "text": "what breed is it?"})]
     # a question about a text file an earlier turn brought is answered from it, whatever that turn asked
     lease = [{"role": "user", "content": "summarize this lease", "files": {"lease.txt": "text"}},
              {"role": "assistant", "content": "A 12-month lease from June 1."}]

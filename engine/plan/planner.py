@@ -28,6 +28,7 @@ part can be switched off for ablation (``options.PlanningOptions``).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import READERS, TASK_TYPES, TaskType
+from ..tasks import READERS, TASK_TYPES, TaskType, task_kind
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
@@ -69,6 +70,11 @@ class PlanTrace:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# a question about the words on a picture (a page, a sign), which is answered from its text read again
+ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
+                         re.IGNORECASE)
 
 
 class Planned(NamedTuple):
@@ -242,9 +248,25 @@ class Planner:
             return Plan([Task(0, task.name, [-1], {file_slots[0]: name, text_slots[0]: request.strip()})])
         if text_slots or task.name not in READERS.values():
             return None
+        modality = files[name]
+        if modality == "image" and not ABOUT_WORDS.search(earlier):  # a caption was asked for, not words:
+            asker = self._asker(request, modality, files)  # the new question is asked of the picture itself
+            if asker is not None:
+                text_slot = next(k for k, m in asker.args.items() if m == "text")
+                image_slot = next(k for k, m in asker.args.items() if m == modality)
+                return Plan([Task(0, asker.name, [-1], {image_slot: name, text_slot: request.strip()})])
         read = Task(0, task.name, [-1], {file_slots[0]: name})  # the previous turn read the file: answer from it
         answer = answering(self.task_types, read, request.strip())
         return Plan([read, answer]) if answer is not None else None
+
+    def _asker(self, request: str, modality: str, files) -> TaskType | None:
+        """The task that answers a question about a file of ``modality`` (visual or document
+        question answering), the one the ranking puts higher for ``request``."""
+        askers = [t for t in self.task_types if set(t.args.values()) == {modality, "text"} and t.output == "text"
+                  and task_kind(t) == "question-answering"]
+        ranker = self.part("ranker") if len(askers) > 1 else None
+        scores = ranker.rank(request, files).scores_by_name() if ranker is not None else {}
+        return max(askers, key=lambda t: scores.get(t.name, 0.0), default=None)
 
     def _triage(self, request, current, earlier, history, rank):
         if not self.options.triage or self.triager is None:
