@@ -830,3 +830,13 @@ def test_more_everyday_phrasings(ranker, request_, files, expected):
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [t.task for t in plan.tasks] == expected
+
+
+def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
+    from engine.controller import FirstChoice
+
+    history = [{"role": "user", "content": "draw a castle on a hill"},
+               {"role": "assistant", "content": "Here's a castle on a hill.", "files": {"out_0.png": "image"}}]
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    plan, *_ = planner.plan("make it night", {}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "out_0.png"})]

@@ -73,3 +73,8 @@ def test_advice_about_media_and_a_summary_of_nothing_brought_are_answered_direct
 def test_an_order_that_brings_its_input_is_still_planned(triager, request_, asked):
     verdict = triager.triage(request_, {})
     assert not verdict.direct and asked in verdict.asked
+
+
+def test_an_order_to_change_what_was_made_changes_it(triager):
+    verdict = triager.triage("make it night", {}, {"out_0.png": "image"}, "Here's a castle on a hill.")
+    assert not verdict.direct and verdict.why == "it asks to change what it points back at"

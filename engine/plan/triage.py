@@ -53,6 +53,9 @@ ABOUT_HGPT = re.compile(r"\bwhat (?:(?:kinds?|sorts?|types?) of )?(?:things |stu
                         r"\bwhat (?:can|could) (?:you|hgpt) (?:do|handle|help with)\b", re.IGNORECASE)
 # a request for advice ("can you recommend a movie for tonight?"), and the verbs of making something
 ADVICE = re.compile(r"\b(?:recommend\w*|suggest\w*|what should (?:i|we) (?:watch|listen to|read|play))\b", re.IGNORECASE)
+# an order to change what the request points back at ("now make it night", "turn that into a sketch")
+CHANGE = re.compile(r"^\s*(?:(?:now|ok(?:ay)?|and|then|so|pls|please|can you|could you|would you)[,\s]+)*"
+                    r"(?:make|turn|change|transform|convert)\s+(?:it|this|that|them|these|those)\b", re.IGNORECASE)
 HOW_TO = re.compile(r"^\s*(?:how|what(?:'s| is) the best way)\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b", re.IGNORECASE)
 POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|reply|text|summary|transcript|"
@@ -149,6 +152,11 @@ class Triager:
                                             and norm_name(t.name) not in PASSAGE_READERS))]
         if asked:
             return Triage(False, "it asks for " + ", ".join(asked), asked)
+        if CHANGE.match(request) and (inputs.modalities or inputs.text):
+            ranking = rank() if rank is not None else None
+            fits = [(float(score), t.name) for t, score in zip(ranking.task_types, ranking.scores.max(axis=0))
+                    if inputs.can_run(t) and t.output == self._changed(t, inputs)] if ranking is not None else []
+            return Triage(False, "it asks to change what it points back at", [max(fits)[1]] if fits else [])
         if talk and not inputs.text:
             return Triage(True, "a question or a remark with nothing for an expert to work on")
         ranking = rank() if rank is not None else None
@@ -160,6 +168,13 @@ class Triager:
         if asked:
             return Triage(False, "its meaning is close to " + ", ".join(asked), asked)
         return Triage(True, "no task it could ask for has anything to work on")
+
+    @staticmethod
+    def _changed(task: TaskType, inputs: Inputs) -> str:
+        """What a change of what the request points back at makes: a file of the kind it takes
+        (a picture changed is a picture), else text."""
+        files = (set(task.args.values()) - {"text"}) & inputs.modalities
+        return next(iter(files)) if len(files) == 1 else "text"
 
     @staticmethod
     def _bar(task: TaskType, inputs: Inputs, talk: bool) -> float:
