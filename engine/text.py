@@ -30,8 +30,8 @@ MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:descriptio
 # a question asked as a wish to know: "tell me how much sugar I need", "can you let me know
 # when it starts", "I'd like to know who called"; group 1 is the question itself
 ASKED_TO_KNOW = re.compile(r"(?:^|[.!?,;:]\s+|\n|\band\s+|\bso\s+)(?:(?:please|also|just|now)\s+)?"
-                           r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
-                           r"(?:tell\s+me|let\s+me\s+know|find\s+out|figure\s+out|work\s+out|"
+                           r"(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|pls\s+)?)?"
+                           r"(?:tell\s+me|let\s+me\s+know|find\s+out|figure\s+out|work\s+out|check|see|"
                            r"i(?:'d|\s+would)\s+like\s+to\s+know|i\s+(?:want|need)\s+to\s+know|i\s+wonder)\s+"
                            rf"((?:{QUESTION_WORDS}|if|whether)\b[^.!?\n]*)", re.IGNORECASE)
 

@@ -768,6 +768,7 @@ def test_questions_asked_as_a_wish_to_know():
 
     assert questions("Read this recipe and tell me how much sugar I need") == ["how much sugar I need"]
     assert questions("When is it? And could you let me know who called.") == ["When is it?", "who called"]
+    assert questions("it's about the rent?? can u check how much") == ["how much"]
     assert is_question("I'd like to know whether it rains") and is_question("how far is it")
     assert not is_question("tell me a joke") and not is_question("read it to me")
 
@@ -822,6 +823,11 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
     ("create a logo for my bakery called Sweet Crumbs and then write a slogan for it", {},
      ["text-to-image", "text-generation"]),
     ("make this photo a painting", {"p.jpg": "image"}, ["image-to-image"]),
+    # a question asked of a recording, as "can u check how much": answered from its words
+    ("my landlord left a voicemail about raising the rent?? can u check how much", {"vm.m4a": "audio"},
+     ["automatic-speech-recognition", "question-answering"]),
+    ("need a quick bedtime story about a dragon, and read it to my son please", {},
+     ["text-generation", "text-to-speech"]),
     ("make an image of a robot and read out a description of it", {},
      ["text-to-image", "image-to-text", "text-to-speech"]),
 ])

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
-from ..tasks import TaskType, norm_name, task_kind
+from ..tasks import READERS, TaskType, norm_name, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import PASSAGE_SLOT
 
@@ -338,8 +338,24 @@ class Ranking:
             if on_files.max() >= scores.max() - TIE:
                 scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        heard = self._asked_of_a_recording(self.task_types[int(best)])
+        if heard is not None:
+            return heard
         rest = [t for t in self.order() if t is not self.task_types[best]]
         return PlanStep(self.clauses[int(c)], [self.task_types[int(best)], *rest][:per_clause])
+
+    def _asked_of_a_recording(self, best: TaskType) -> PlanStep | None:
+        """A question asked of a recording the user brought, when no clause clearly asks for a
+        task and the best one overall is not one that takes a recording, nor has a kind that
+        does ("which bird is that?" is audio classification; "my landlord left a voicemail …
+        can u check how much" is not): its words are read (``READERS``), for the planner to answer
+        the question from them (``implied.add_question``)."""
+        reader = next((t for t in self.task_types if norm_name(t.name) == READERS["audio"]), None)
+        asked = next((c for c in self.clauses if is_question(c) and not CHOICE_RE.search(c)), None)
+        sound = any("audio" in t.args.values() and task_kind(t) == task_kind(best) for t in self.task_types)
+        if reader is None or asked is None or "audio" not in self.files.values() or sound:
+            return None
+        return PlanStep(asked, [reader])
 
     def _asked_of_a_text(self) -> PlanStep | None:
         """A question asked of a text file the user brought, when no clause clearly asks for a
