@@ -828,6 +828,9 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
      ["automatic-speech-recognition", "question-answering"]),
     ("need a quick bedtime story about a dragon, and read it to my son please", {},
      ["text-generation", "text-to-speech"]),
+    # a question about the speaker's emotions is about the sound, not the words
+    ("what emotions does the speaker show?", {"memo.wav": "audio"}, ["audio-classification"]),
+    ("find the cat in this picture and cut it out", {"p.jpg": "image"}, ["image-segmentation"]),
     ("make an image of a robot and read out a description of it", {},
      ["text-to-image", "image-to-text", "text-to-speech"]),
 ])

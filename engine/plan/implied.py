@@ -77,8 +77,8 @@ ABOUT_THE_WORDS = re.compile(r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|sayin
                              r"(?:\s+(?:in|on|during)\s+(?:the|this|that|my|his|her|their|it)\b[^?]*)?\s*[?.!]*\s*$|"
                              r"\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
 # a question about the sound itself, which audio classification answers ("what is making that noise?")
-ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animal|bird|instrument|genre|music|song|accent|emotion|mood|"
-                             r"kind|type|making|singing|playing)\b", re.IGNORECASE)
+ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animals?|birds?|instruments?|genres?|music|songs?|accents?|"
+                             r"emotions?|emotional|moods?|feel(?:s|ing)?|kind|type|making|singing|playing)\b", re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
 
 
