@@ -18,7 +18,9 @@ LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|
 
 
 QUESTION_START = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
-QUESTION_SENTENCE = re.compile(rf"(?:^|[.!?,]\s+|\n)(?:(?:ok(?:ay)?|and|so|oh|also|but|well|hmm+)[,\s]+)*((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
+# a question sentence, after the small words that may open it ("ok and does it say …?")
+QUESTION_SENTENCE = re.compile(r"(?:^|[.!?,]\s+|\n)(?:(?:ok(?:ay)?|and|so|oh|also|but|well|hmm+)[,\s]+)*"
+                               rf"((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
                                r"[^.!?\n]*\?)", re.IGNORECASE)
 
 

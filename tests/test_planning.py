@@ -796,15 +796,6 @@ def test_no_sound_task_for_a_request_that_brings_and_names_no_sound(ranker):
      ["image-to-text", "text-to-speech"]),
     # whether someone liked something is the text's sentiment
     ('did the guests like it? "Lovely flat, but far too noisy at night."', {}, ["text-classification"]),
-])
-def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_, files, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
-    assert [t.task for t in plan.tasks] == expected
-
-
-@pytest.mark.parametrize("request_, files, expected", [
     ("can you check my notes for spelling mistakes", {"notes.txt": "text"}, ["text2text-generation"]),
     # reading a recording is transcribing it, not drawing a picture to caption
     ("Could you tell me what's going on in this clip?", {"clip.ogg": "audio"},
@@ -834,7 +825,7 @@ def test_everyday_phrasings_of_speech_transcripts_and_sentiment(ranker, request_
     ("make an image of a robot and read out a description of it", {},
      ["text-to-image", "image-to-text", "text-to-speech"]),
 ])
-def test_more_everyday_phrasings(ranker, request_, files, expected):
+def test_everyday_phrasings(ranker, request_, files, expected):
     from engine.controller import FirstChoice
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)

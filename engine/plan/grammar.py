@@ -213,6 +213,11 @@ LIST_SLOTS = ("labels",)  # slots that take a list of options the user names
 PASSAGE_SLOT = "context"  # a task with this slot answers a question (its other text slot) from a passage
 
 
+def passage_answerer(task_types) -> TaskType | None:
+    """The task type that answers a question from a passage of text (``PASSAGE_SLOT``)."""
+    return next((t for t in task_types if PASSAGE_SLOT in t.args and set(t.args.values()) == {"text"}), None)
+
+
 def _question_or_passage(ttype, key: str, values: list) -> list:
     """Question answering's question slot offers the questions the request asks first;
     its passage slot offers the texts that are not questions first."""

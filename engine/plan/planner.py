@@ -41,7 +41,7 @@ from ..tasks import READERS, TASK_TYPES, TaskType, task_kind
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
-from .grammar import PASSAGE_SLOT
+from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import add_control_maps, add_guided_drawing, add_question, add_translation, answering
 from .options import PlanningOptions
@@ -229,7 +229,7 @@ class Planner:
             return None
         earlier, files = last_asked_of_files(history)
         passage = next((name for name, modality in files.items() if modality == "text"), None)
-        answerer = next((t for t in self.task_types if PASSAGE_SLOT in t.args and set(t.args.values()) == {"text"}), None)
+        answerer = passage_answerer(self.task_types)
         if passage is not None and answerer is not None:
             question = next(slot for slot in answerer.args if slot != PASSAGE_SLOT)
             return Plan([Task(0, answerer.name, [-1], {question: request.strip(), PASSAGE_SLOT: passage})])

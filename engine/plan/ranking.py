@@ -39,7 +39,7 @@ import numpy as np
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
 from ..tasks import READERS, TaskType, norm_name, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
-from .grammar import PASSAGE_SLOT
+from .grammar import passage_answerer
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
@@ -351,7 +351,7 @@ class Ranking:
         can u check how much" is not): its words are read (``READERS``), for the planner to answer
         the question from them (``implied.add_question``)."""
         reader = next((t for t in self.task_types if norm_name(t.name) == READERS["audio"]), None)
-        asked = next((c for c in self.clauses if is_question(c) and not CHOICE_RE.search(c)), None)
+        asked = self._open_question()
         sound = any("audio" in t.args.values() and task_kind(t) == task_kind(best) for t in self.task_types)
         if reader is None or asked is None or "audio" not in self.files.values() or sound:
             return None
@@ -362,12 +362,15 @@ class Ranking:
         task: answered from that text ("how much sugar do I need?", "read my notes and tell me
         what I should bring"), by the task that answers a question from a passage; not a
         question that names the choice it asks for ("is it spam or legit?")."""
-        answerer = next((t for t in self.task_types if PASSAGE_SLOT in t.args
-                         and set(t.args.values()) == {"text"}), None)
-        asked = next((c for c in self.clauses if is_question(c) and not CHOICE_RE.search(c)), None)
+        answerer = passage_answerer(self.task_types)
+        asked = self._open_question()
         if answerer is None or asked is None or "text" not in self.files.values():
             return None
         return PlanStep(asked, [answerer])
+
+    def _open_question(self) -> str | None:
+        """The first clause that asks a question, not one that names the choice it asks for."""
+        return next((c for c in self.clauses if is_question(c) and not CHOICE_RE.search(c)), None)
 
 
 def _also(first: TaskType, other: TaskType, brought: set[str]) -> bool:
