@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
 
 MODALITIES = ("text", "image", "audio", "video")
 
@@ -90,6 +91,13 @@ READERS = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
 def norm_name(name: str) -> str:
     """A task name compared loosely: "Image Classification" = "image-classification"."""
     return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+
+
+def reader_of(task_types: Iterable[TaskType], modality: str) -> TaskType | None:
+    """The task among ``task_types`` that reads a file of ``modality`` into text (``READERS``,
+    by loose name), if there is one."""
+    name = READERS.get(modality)
+    return next((t for t in task_types if name and norm_name(t.name) == name), None)
 
 
 MEDIUM_WORDS = ("image", "visual", "document", "audio", "video", "speech", "text", "tabular")

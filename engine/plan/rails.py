@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
 from ..files import FILE_NOUNS, SPOKEN_WORDS
-from ..tasks import READERS, TaskType, feeds_well, norm_name, task_kind
+from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_kind
 from ..text import MADE_TEXT, is_question, questions
 from . import grammar
 from .ranking import OPTIONS_RE, PlanStep, Ranking
@@ -254,8 +254,7 @@ class Rails:
         that file and giving text ("what is the main subject of this picture") that is not
         ``planned`` as a step of its own ("translate the memo and tell me if the caller
         sounds happy": the sound is classified, and the memo's words are translated)."""
-        by_norm = {norm_name(t.name): t for t in self.task_types}
-        plain = by_norm.get(READERS.get(modality, ""))
+        plain = reader_of(self.task_types, modality)
         if self.ranking is None:
             return plain
         scores = self.ranking.scores_by_name()
@@ -282,8 +281,7 @@ class Rails:
                 and set(t.args.values()) <= brought | {"text"}]
         fits.sort(key=lambda t: not set(t.args.values()) & brought)  # one that takes the file itself first
         if not fits and norm_name(task.name) in READERS.values():  # a caption of a recording is its transcript
-            by_norm = {norm_name(t.name): t for t in self.task_types}
-            fits = [by_norm[READERS[m]] for m in sorted(brought) if READERS.get(m) in by_norm]
+            fits = [r for r in (reader_of(self.task_types, m) for m in sorted(brought)) if r is not None]
         return PlanStep(step.clause, fits[:1]) if fits else None
 
     def _from_made_text(self, step, earlier):

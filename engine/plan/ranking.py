@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
-from ..tasks import READERS, TaskType, norm_name, task_kind
+from ..tasks import TaskType, norm_name, reader_of, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import passage_answerer
 
@@ -226,7 +226,7 @@ class Ranking:
                 named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
                 continue
             if not steps and named_below is not None:
-                steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used, self.clauses[c])
+                steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used)
             fresh = [i for i in order if i not in used]
             if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
                 continue
@@ -279,14 +279,14 @@ class Ranking:
             steps.insert(at, steps.pop(j))
         return steps
 
-    def _feeding(self, c: int, task: int, head: TaskType, used: set[int], clause: str = "") -> list[PlanStep]:
+    def _feeding(self, c: int, task: int, head: TaskType, used: set[int]) -> list[PlanStep]:
         """The clause just before the first step, which names its task with a cue word though
         under the first-step bar, is a step when that task makes what the first step takes:
         "clean it up first and then transcribe it", "fix the grammar and then read it aloud";
-        or when the first step's ``clause`` points back at what it makes ("make me a birthday
-        card picture and write a short poem for it")."""
+        or when the first step's clause (the next one) points back at what it makes ("make me a
+        birthday card picture and write a short poem for it")."""
         made = self.task_types[task]
-        if (made.output not in head.args.values() and not POINTS_AT_IT.search(clause)) or task in used:
+        if (made.output not in head.args.values() and not POINTS_AT_IT.search(self.clauses[c + 1])) or task in used:
             return []
         used.add(task)
         return [PlanStep(self.clauses[c], [made])]
@@ -348,9 +348,9 @@ class Ranking:
         """A question asked of a recording the user brought, when no clause clearly asks for a
         task and the best one overall is not one that takes a recording, nor has a kind that
         does ("which bird is that?" is audio classification; "my landlord left a voicemail …
-        can u check how much" is not): its words are read (``READERS``), for the planner to answer
+        can u check how much" is not): its words are read (``tasks.reader_of``), for the planner to answer
         the question from them (``implied.add_question``)."""
-        reader = next((t for t in self.task_types if norm_name(t.name) == READERS["audio"]), None)
+        reader = reader_of(self.task_types, "audio")
         asked = self._open_question()
         sound = any("audio" in t.args.values() and task_kind(t) == task_kind(best) for t in self.task_types)
         if reader is None or asked is None or "audio" not in self.files.values() or sound:
