@@ -840,3 +840,60 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
     planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
     plan, *_ = planner.plan("make it night", {}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "out_0.png"})]
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # two questions in one sentence: one about the voice, one about what is said
+    ("who is talking here and what is he annoyed about", {"msg.ogg": "audio"},
+     [("audio-classification", {"audio": "msg.ogg"}), ("automatic-speech-recognition", {"audio": "msg.ogg"}),
+      ("question-answering", {"text": "what is he annoyed about", "context": "<resource>-1"})]),
+    # a clause that picks one of two files of a kind by its file name works on that file
+    ("Check if notes_a.txt is positive or negative, and read notes_b.txt out loud", {"notes_a.txt": "text",
+                                                                                   "notes_b.txt": "text"},
+     [("text-classification", {"text": "notes_a.txt"}), ("text-to-speech", {"text": "notes_b.txt"})]),
+    ("read notes_b.txt out loud", {"notes_a.txt": "text", "notes_b.txt": "text"},
+     [("text-to-speech", {"text": "notes_b.txt"})]),
+    # "take the lines/edges of this photo and make …" keeps that map; the restyle of the map is the drawing
+    ("take the straight lines of this bridge and generate a futuristic bridge at dusk", {"bridge.jpg": "image"},
+     [("mlsd-control", {"image": "bridge.jpg"}), ("mlsd-text-to-image", {
+         "text": "take the straight lines of this bridge and generate a futuristic bridge at dusk",
+         "image": "<resource>-0"})]),
+    # the user's own doodle is a scribble to draw from, once
+    ("I sketched a house, please make it look like a real photo", {"house.png": "image"},
+     [("scribble-control", {"image": "house.png"}), ("scribble-text-to-image", {
+         "text": "I sketched a house, please make it look like a real photo", "image": "<resource>-0"})]),
+])
+def test_questions_files_and_drawings_each_clause_names(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
+@pytest.mark.parametrize("request_, expected", [
+    # a plain order naming its task is a step, and a second thing made by the same verb is one too
+    ("Create a short animation of a paper boat on a river, plus a poster of the same boat",
+     ["text-to-video", "text-to-image"]),
+    ("draw a fox in the snow as well as a short clip of it running", ["text-to-image", "text-to-video"]),
+])
+def test_a_second_thing_made_by_the_same_verb(ranker, request_, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {})
+    assert [t.task for t in plan.tasks] == expected
+
+
+def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    heard = [{"role": "user", "content": "can you write down this voicemail", "files": {"vm.m4a": "audio"}},
+             {"role": "assistant", "content": 'Transcript: "Hi, it\'s Sam, the delivery is late again."'}]
+    for question in ("is he annoyed?", "does he sound stressed to you"):
+        plan, *_ = planner.plan(question, {}, heard)
+        assert [(t.task, t.args) for t in plan.tasks] == [("audio-classification", {"audio": "vm.m4a"})]
+    seen = [{"role": "user", "content": "what's in this photo?", "files": {"gig.jpg": "image"}},
+            {"role": "assistant", "content": "A woman singing on a small stage."}]
+    plan, *_ = planner.plan("does she look nervous?", {}, seen)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "gig.jpg", "text": "does she look nervous?"})]

@@ -78,3 +78,15 @@ def test_an_order_that_brings_its_input_is_still_planned(triager, request_, aske
 def test_an_order_to_change_what_was_made_changes_it(triager):
     verdict = triager.triage("make it night", {}, {"out_0.png": "image"}, "Here's a castle on a hill.")
     assert not verdict.direct and verdict.why == "it asks to change what it points back at"
+
+
+@pytest.mark.parametrize("request_", ["could you show me a picture of a lighthouse in a storm",
+                                      "show me what a pangolin looks like", "can i see a photo of a snowy owl?"])
+def test_asking_to_be_shown_a_picture_makes_one(triager, request_):
+    verdict = triager.triage(request_, {})
+    assert not verdict.direct and "text-to-image" in verdict.asked
+
+
+@pytest.mark.parametrize("request_", ["can you show me how to tie a tie?", "show me what you can do"])
+def test_asking_to_be_shown_how_is_answered_directly(triager, request_):
+    assert triager.triage(request_, {}).direct

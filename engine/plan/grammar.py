@@ -166,6 +166,7 @@ def step_choices(
     free_text: bool = False,
     edge_ok=None,
     local: Collection[str] | None = None,
+    spelled: Collection[str] = (),
 ) -> StepChoices:
     """The choices for one more task of a plan written one task at a time.
 
@@ -176,7 +177,8 @@ def step_choices(
     ``edge_ok(earlier[j], candidate)`` holds. Where such an output exists the slot
     takes it — for a guided step (``local`` given) only the latest one, as a request
     read clause by clause is a chain — or a file or text in ``local`` (those the
-    clause this step is for spells out); elsewhere the slot takes one of ``files`` of its modality, or for
+    clause this step is for spells out; one of ``spelled``, the files it names by file name,
+    before the output); elsewhere the slot takes one of ``files`` of its modality, or for
     text one of ``texts`` (spans of the request) or, with ``free_text``, any short
     string. A candidate with a slot nothing can fill is left out.
     """
@@ -187,7 +189,7 @@ def step_choices(
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
         slots = {key: _question_or_passage(ttype, key, _lists_to_list_slots(key, _another_first(key, _slot_values(
-                     ttype, modality, earlier, files, texts, free_text, edge_ok, local))))
+                     ttype, modality, earlier, files, texts, free_text, edge_ok, local, spelled))))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
             continue
@@ -274,13 +276,15 @@ def _shared_ref_assignments(slots: dict[str, list]) -> list[dict[str, list]]:
     return assignments
 
 
-def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local) -> list:
+def _slot_values(ttype, modality, earlier, files, texts, free_text, edge_ok, local, spelled=()) -> list:
     refs = [f"<resource>-{j}" for j, src in enumerate(earlier) if src.output == modality and edge_ok(src, ttype)]
     if local is not None:
         refs = refs[-1:]  # a guided step continues the chain from the latest output that fits
     own = [f for f, m in files.items() if m == modality] + (list(texts) if modality == "text" else [])
-    if refs and local is not None:
-        return refs + [v for v in own if v in local]
+    named = [v for v in own if v in files and v in spelled] if local is not None else []
+    own = named + [v for v in own if v not in named]  # a file the clause names by its file name comes first,
+    if refs and local is not None:  # also before the chain ("… and read welcome.txt out loud")
+        return named + refs + [v for v in own if v in local and v not in named]
     return refs + own + ([FREE] if modality == "text" and free_text and not refs else [])
 
 

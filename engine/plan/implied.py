@@ -23,8 +23,9 @@ from pathlib import PurePath
 from typing import Iterable, Mapping
 
 from ..tasks import TaskType, norm_name
-from ..text import LANGUAGE_ASKED, questions
+from ..text import LANGUAGE_ASKED, is_question, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber
+from .ranking import split_clauses
 
 DRAWS_FROM_MAP = "-text-to-image"
 ALSO_MAKES = {"depth": ("depth-estimation",), "seg": ("image-segmentation",)}  # maps by another name
@@ -39,11 +40,14 @@ KEPT_FEATURE = {
     "depth": r"depth|3d layout|3d structure|perspective",
     "canny": r"outlines?|edges|contours",
 }
-KEEPS = r"\b(?:keep(?:s|ing)?|same|matching|match|follow(?:s|ing)?|preserv\w*|retain\w*|based on|guided by|use|using)\b"
+KEEPS = r"\b(?:keep(?:s|ing)?|take|taking|same|matching|match|follow(?:s|ing)?|preserv\w*|retain\w*|based on|guided by|use|using)\b"
 KEEPS_FEATURE = {kind: re.compile(KEEPS + r"[^.?!]{0,40}?\b(?:" + words + r")\b", re.IGNORECASE)
                  for kind, words in KEPT_FEATURE.items()}
 MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw|paint|transform|reimagine|"
                        r"new (?:picture|image|photo|version))\b", re.IGNORECASE)
+# the user's own doodle is a scribble map ("I drew this doodle, can you make it into a real picture")
+USERS_DOODLE = re.compile(r"\b(?:this|my|the|our|these)\s+(?:little\s+|quick\s+|rough\s+)?(?:doodles?|scribbles?|sketch(?:es)?)\b|"
+                          r"\b(?:i|we) (?:drew|sketched|doodled|scribbled)\b", re.IGNORECASE)
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 
 
@@ -78,33 +82,48 @@ ABOUT_THE_WORDS = re.compile(r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|sayin
                              r"\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
 # a question about the sound itself, which audio classification answers ("what is making that noise?")
 ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animals?|birds?|instruments?|genres?|music|songs?|accents?|"
-                             r"emotions?|emotional|moods?|feel(?:s|ing)?|kind|type|making|singing|playing)\b", re.IGNORECASE)
+                             r"emotions?|emotional|moods?|feel(?:s|ing)?|kind|type|making|singing|playing|speakers?|voices?|"
+                             r"who(?:'s| is| was)(?: \w+)? (?:speaking|talking)|"
+                             # how the speaker feels, not what they feel it about ("what is she upset about")
+                             r"(?:angry|upset|happy|sad|mad|annoyed|stressed|nervous|scared|calm|excited|frustrated|"
+                             r"worried)(?!\s+(?:about|with|at|that|because|over|by)\b))\b", re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
 
 
 def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
     """Answer the request's question from the transcript when the plan only transcribes,
     or only classifies the sound of a recording the question is not about ("when did the
-    plumber say he can come?" is asked of the words, not of the sound)."""
+    plumber say he can come?" is asked of the words, not of the sound). When another of its
+    questions is about the sound or the speaker, the classification stays and the transcript
+    and its answer come after it ("who is speaking in this and what are they upset about")."""
     by_norm = {norm_name(name): t for name, t in task_types.items()}
     reader, classifier = by_norm.get("automatic-speech-recognition"), by_norm.get("audio-classification")
     if reader is None or len(plan.tasks) != 1:
         return []
     asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
+    clauses = [c for c in split_clauses(request) if is_question(c)]
+    if not asked and len(clauses) > 1:  # one question in two clauses: "who is speaking and what is it about"
+        asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     if not asked:
         return []
     only = plan.tasks[0]
-    if classifier is not None and only.task == classifier.name and not ABOUT_THE_SOUND.search(request):
-        transcript = Task(0, reader.name, [-1], {next(iter(reader.args)): next(iter(only.args.values()))})
+    keep: list[Task] = []
+    if classifier is not None and only.task == classifier.name:
+        if ABOUT_THE_SOUND.search(" ".join(asked)) or (ABOUT_THE_SOUND.search(request) and len(clauses) < 2):
+            return []
+        if any(ABOUT_THE_SOUND.search(c) for c in clauses):
+            keep = [only]
+        audio = next(iter(only.args.values()))
+        transcript = Task(len(keep), reader.name, [-1], {next(iter(reader.args)): audio})
     elif only.task == reader.name:
         transcript = only
     else:
         return []
-    question = request.strip() if len(request) <= MAX_QUESTION_TEXT else asked[0]
+    question = request.strip() if len(request) <= MAX_QUESTION_TEXT and not keep else asked[0]
     answer = answering(task_types.values(), transcript, question)
     if answer is None:
         return []
-    plan.tasks = [transcript, answer]
+    plan.tasks = [*keep, transcript, answer]
     return [f"the request asks a question about what is said: {answer.task} answers it from the transcript"]
 
 
@@ -178,7 +197,8 @@ def guided_kind(request: str) -> str:
     """The kind of control map a request keeps while it makes something new, else ''."""
     if not MAKES_NEW.search(request):
         return ""
-    return next((kind for kind, pattern in KEEPS_FEATURE.items() if pattern.search(request)), "")
+    kept = next((kind for kind, pattern in KEEPS_FEATURE.items() if pattern.search(request)), "")
+    return kept or ("scribble" if USERS_DOODLE.search(request) else "")
 
 
 def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
@@ -190,8 +210,9 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
         return []
     pictures = [name for name, modality in files.items() if modality == "image"]
     text = request.strip()
-    for task in plan.tasks:  # a restyle of the user's picture is the drawing, misread
-        if task.task in RESTYLES and (task.args.get("image") in pictures or task.task == "text-to-image"):
+    maps = {f"<resource>-{t.id}" for t in plan.tasks if t.task in map_makers(kind)}
+    for task in plan.tasks:  # a restyle of the user's picture (or of its map) is the drawing, misread
+        if task.task in RESTYLES and (task.args.get("image") in {*pictures, *maps} or task.task == "text-to-image"):
             image = task.args.get("image") if task.task == "image-to-image" else (pictures[:1] or [""])[0]
             if image:
                 old, task.task, task.args = task.task, drawing, {"text": text, "image": image}

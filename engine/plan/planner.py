@@ -43,7 +43,7 @@ from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
-from .implied import add_control_maps, add_guided_drawing, add_question, add_translation, answering
+from .implied import ABOUT_THE_SOUND, add_control_maps, add_guided_drawing, add_question, add_translation, answering
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import POINTS_BACK
@@ -224,7 +224,9 @@ class Planner:
         does it expire?"); when that turn read the file (its words, what a recording says),
         the question is answered from the file's text, read again. A question about a text
         file the previous turn brought is answered from that file, whatever that turn asked
-        ("summarize this lease", then "does it say anything about pets?")."""
+        ("summarize this lease", then "does it say anything about pets?"). A question about the
+        sound or the speaker's mood of a recording it brought is asked of the recording ("does she
+        sound upset?" after its transcript)."""
         if current or not questions(request) or not POINTS_BACK.search(request):
             return None
         earlier, files = last_asked_of_files(history)
@@ -233,6 +235,12 @@ class Planner:
         if passage is not None and answerer is not None:
             question = next(slot for slot in answerer.args if slot != PASSAGE_SLOT)
             return Plan([Task(0, answerer.name, [-1], {question: request.strip(), PASSAGE_SLOT: passage})])
+        recordings = [name for name, modality in files.items() if modality == "audio"]
+        hearer = next((t for t in self.task_types if t.args and set(t.args.values()) == {"audio"}
+                       and t.output == "text" and task_kind(t) == "classification"), None)
+        if len(recordings) == 1 and hearer is not None and ABOUT_THE_SOUND.search(request):
+            # "is he angry?" after a voicemail was transcribed: asked of the voice, not the words
+            return Plan([Task(0, hearer.name, [-1], {next(iter(hearer.args)): recordings[0]})])
         ranker = self.part("ranker") if earlier and questions(earlier) else None
         ranking = ranker.rank(earlier, files) if ranker is not None else None
         steps = (ranking.plan_steps() or [ranking.fallback_step()]) if ranking is not None else []

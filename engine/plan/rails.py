@@ -216,8 +216,9 @@ class Rails:
             elif local is not None and _asks_of_a_text(step):  # the question beside the passage
                 texts, local = [question] + [t for t in texts if t != question], local | {question}
         edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or feeds_well
+        spelled = {name for name in self.files if step is not None and name in step.clause}
         return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
-                                    free_text=self.free_text, edge_ok=edge_ok, local=local)
+                                    free_text=self.free_text, edge_ok=edge_ok, local=local, spelled=spelled)
 
     def _reader(self, step, earlier, reply, texts, later=()):
         """A step reading a file this turn brought, for a step that works on text alone

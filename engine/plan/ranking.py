@@ -55,13 +55,26 @@ ACTION_VERBS = (
     "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
     "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
     "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort")
+# a clause that opens with a verb of doing, after a polite opener ("please make …", "can you translate …")
+ORDER_RE = re.compile(r"^\s*(?:(?:please|pls|now|then|also|and|just|(?:can|could|would|will) (?:you|u))\s+)*(?:"
+                      + "|".join(ACTION_VERBS) + r")\b", re.IGNORECASE)
 CLAUSE_RE = re.compile(
     r"\s*(?:,\s*|\b)(?:and\s+)?(?:then|after that|afterwards|finally|lastly|additionally|moreover|"
     r"furthermore|secondly|thirdly|besides|as well as)\b"
     r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
     r"|\s+and\s+(?=(?:then\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
     r"|\s+and\s+(?=(?:(?:can|could|would|will)\s+(?:you|u)|please|pls)\b)"  # "… and can you …" asks again
+    # "… and what are they upset about?", "… and are they happy?": a second question
+    r"|\s+and\s+(?=(?:what|who|why|how|where|when|which)\s+(?:is|are|was|were|do|does|did|can|could|should|would|"
+    r"will|many|much)\b|(?:is|are|was|were|do|does|did)\s+(?:it|they|he|she|there|these|those|this|that|the|we|you|i)\b)"
+    r"|\s+plus\s+(?=(?:an?|some|the|one|two|three|\d+)\s)"
     r"|,\s+", re.IGNORECASE)
+# a second thing made by the same verb ("make a short video of waves, plus a still image of a
+# lighthouse"): the verb is written again, so the second clause says what it asks for
+ELLIPSIS_RE = re.compile(r"^(?P<lead>\s*(?:(?:please|pls|can you|could you|would you)\s+)?(?P<verb>"
+                         + "|".join(ACTION_VERBS) + r")(?:\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
+                         r"(?P<sep>,?\s+(?:plus|as well as)\s+)(?=(?:an?|some|one|two|three|\d+)\s)",
+                         re.IGNORECASE)
 # a list of options the user names ("a complaint, a sales inquiry, or a billing question";
 # after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
 # (an option is a short noun phrase: "…the kitchen, is the stove on or off" is a question, not options)
@@ -78,7 +91,8 @@ CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+)?\w+(?:\s+\w+)?\s*[?.!]*\s*$", r
 QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
-                      r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately)\b", re.IGNORECASE)
+                      r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately|"
+                      r"(?:i|we) (?:drew|sketched|doodled|scribbled|painted|took|recorded|wrote|made|snapped|shot))\b", re.IGNORECASE)
 # a step the user asks to be done before the ones named ahead of it: "… but translate it first",
 # "summarize it first", "first of all, …", "but before that, …" ("the first page" is a page, not an order)
 FIRST_RE = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bmy )(?<!\bthis )\bfirst(?= of all\b|\s*,|"
@@ -119,7 +133,7 @@ def split_clauses(text: str) -> list[str]:
     masked = OPTIONS_RE.sub(hide, QUOTED_RE.sub(hide, text.strip()))
     clauses: list[str] = []
     for sentence in SENTENCE_RE.split(masked):
-        for part in CLAUSE_RE.split(sentence):
+        for part in CLAUSE_RE.split(ELLIPSIS_RE.sub(r"\g<lead>\g<mid>\g<sep>\g<verb> ", sentence, count=1)):
             part = (part or "").strip(" ,;:.!?-")
             if len(part.split()) >= 2:
                 clauses.append(part)
@@ -221,7 +235,7 @@ class Ranking:
             scores = self.scores[c]
             order = _tie_to_keyword([int(i) for i in np.argsort(-scores, kind="stable")], scores, self.keyword_hits[c])
             own_cue = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
-            bar = later if steps else min(first, NAMED_FIRST) if own_cue else first
+            bar = later if steps or self._orders(c, own_cue) else min(first, NAMED_FIRST) if own_cue else first
             if scores[order[0]] < bar:
                 named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
                 continue
@@ -251,6 +265,17 @@ class Ranking:
             else:
                 steps.append(step)
         return self._text_for_text_tasks(self._in_asked_order(steps), used, margin)
+
+    def _orders(self, c: int, own_cue: bool) -> bool:
+        """Does clause ``c`` plainly order its task: a verb of doing opens it and a cue word of
+        its names the task ("Make a short video of waves …"), or it picks by its file name one of
+        two or more files of a kind the user brought ("Check whether review.txt is positive, and
+        read welcome.txt out loud")? Such a clause is a step at the later-step bar."""
+        clause = self.clauses[c]
+        kinds = [m for m in self.files.values()]
+        picks = any(kinds.count(modality) > 1 and re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", clause, re.I)
+                    for name, modality in self.files.items())
+        return picks or (own_cue and bool(ORDER_RE.match(clause)))
 
     def _in_asked_order(self, steps: list[PlanStep]) -> list[PlanStep]:
         """Steps in the order the user asked for, where words say it differs from the order of

@@ -57,8 +57,9 @@ ADVICE = re.compile(r"\b(?:recommend\w*|suggest\w*|what should (?:i|we) (?:watch
 CHANGE = re.compile(r"^\s*(?:(?:now|ok(?:ay)?|and|then|so|pls|please|can you|could you|would you)[,\s]+)*"
                     r"(?:make|turn|change|transform|convert)\s+(?:it|this|that|them|these|those)\b", re.IGNORECASE)
 HOW_TO = re.compile(r"^\s*(?:how|what(?:'s| is) the best way)\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
-MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b", re.IGNORECASE)
-POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|the (answer|result|reply|text|summary|transcript|"
+MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b|"
+                    r"\bshow (?:me|us) (?:what|an?|some|\d+|two|three|a few)\b|\b(?:can|could|may) (?:i|we) see (?:an?|some)\b", re.IGNORECASE)
+POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|he|she|they|him|her|his|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description|picture|image|photo|recording|audio)|above|previous|"
                          r"same)\b", re.IGNORECASE)
 
