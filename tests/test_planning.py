@@ -897,3 +897,22 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
     plan, *_ = planner.plan("does she look nervous?", {}, seen)
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("visual-question-answering", {"image": "gig.jpg", "text": "does she look nervous?"})]
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # a file's words made into a piece of writing: read them, then write it
+    ("can you convert this voicemail into a short letter", {"vm.m4a": "audio"},
+     [("automatic-speech-recognition", {"audio": "vm.m4a"}), ("text-generation", {"text": "<resource>-0"})]),
+    # "write down the key takeaways" sums up; it does not compose
+    ("listen to the lecture and write down the key takeaways", {"lecture.mp3": "audio"},
+     [("automatic-speech-recognition", {"audio": "lecture.mp3"}), ("summarization", {"text": "<resource>-0"})]),
+    # ideas, titles and headlines are written, not summed up
+    ("suggest five headlines for this blog post", {"post.txt": "text"}, [("text-generation", {"text": "post.txt"})]),
+    # a drawing "of this photo" changes the photo
+    ("create a charcoal drawing of this photo", {"me.jpg": "image"}, [("image-to-image", {"image": "me.jpg"})]),
+])
+def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [(t.task, t.args) for t in plan.tasks] == expected

@@ -22,7 +22,7 @@ import re
 from pathlib import PurePath
 from typing import Iterable, Mapping
 
-from ..tasks import TaskType, norm_name
+from ..tasks import READERS, TaskType, norm_name
 from ..text import LANGUAGE_ASKED, is_question, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber
 from .ranking import split_clauses
@@ -125,6 +125,25 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         return []
     plan.tasks = [*keep, transcript, answer]
     return [f"the request asks a question about what is said: {answer.task} answers it from the transcript"]
+
+
+# an order to make a file's words into a piece of writing ("turn my voice note into an email")
+INTO_WRITING = re.compile(r"\b(?:turn|make|convert|change|rewrite|put|write)\b[^.?!]{0,60}?\b(?:into|as)\s+(?:an?|some)\s+"
+                          r"(?:[\w-]+\s+)?(?:email|e-mail|letter|message|tweet|post|poem|story|essay|to-?do list|"
+                          r"checklist|memo|text)s?\b", re.IGNORECASE)
+
+
+def add_writing(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
+    """Write the piece the request asks for from a file's words, when the plan only reads the
+    file: "turn my voice note into an email" transcribes the note, then writes the email."""
+    writer = next((t for t in task_types.values() if norm_name(t.name) == "text-generation"), None)
+    if writer is None or len(plan.tasks) != 1 or not INTO_WRITING.search(request):
+        return []
+    only = plan.tasks[0]
+    if only.task not in READERS.values():
+        return []
+    plan.tasks.append(Task(1, writer.name, [0], {next(iter(writer.args)): "<resource>-0"}))
+    return [f"the request asks for a piece of writing from what {only.task} reads: {writer.name} writes it"]
 
 
 def answering(task_types: Iterable[TaskType], source: Task, question: str) -> Task | None:

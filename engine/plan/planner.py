@@ -43,7 +43,8 @@ from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
-from .implied import ABOUT_THE_SOUND, add_control_maps, add_guided_drawing, add_question, add_translation, answering
+from .implied import (ABOUT_THE_SOUND, add_control_maps, add_guided_drawing, add_question, add_translation,
+                      add_writing, answering)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import POINTS_BACK
@@ -204,6 +205,7 @@ class Planner:
             plan.repairs += add_guided_drawing(plan, request, files, self.types_by_name)
             plan.repairs += add_control_maps(plan, self.types_by_name)
             plan.repairs += add_question(plan, request, self.types_by_name)
+            plan.repairs += add_writing(plan, request, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
         return plan
 
