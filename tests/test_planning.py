@@ -910,6 +910,11 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
     ("suggest five headlines for this blog post", {"post.txt": "text"}, [("text-generation", {"text": "post.txt"})]),
     # a drawing "of this photo" changes the photo
     ("create a charcoal drawing of this photo", {"me.jpg": "image"}, [("image-to-image", {"image": "me.jpg"})]),
+    ("shorten this report and suggest a good title", {"report.txt": "text"},
+     [("summarization", {"text": "report.txt"}), ("text-generation", {"text": "<resource>-0"})]),
+    # a question asked of a screenshot with no clear task is asked of the picture, not of its text's mood
+    ("what does this warning mean?", {"shot.png": "image"},
+     [("document-question-answering", {"image": "shot.png", "text": "what does this warning mean?"})]),
 ])
 def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, expected):
     from engine.controller import FirstChoice

@@ -363,7 +363,7 @@ class Ranking:
             if on_files.max() >= scores.max() - TIE:
                 scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        heard = self._asked_of_a_recording(self.task_types[int(best)])
+        heard = self._asked_of_a_recording(self.task_types[int(best)]) or self._asked_of_a_picture(self.task_types[int(best)])
         if heard is not None:
             return heard
         rest = [t for t in self.order() if t is not self.task_types[best]]
@@ -381,6 +381,22 @@ class Ranking:
         if reader is None or asked is None or "audio" not in self.files.values() or sound:
             return None
         return PlanStep(asked, [reader])
+
+    def _asked_of_a_picture(self, best: TaskType) -> PlanStep | None:
+        """A question asked of a picture the user brought, when no clause clearly asks for a task
+        and the best one overall does not look at pictures ("what does this error message
+        mean?" with a screenshot is not a sentiment to classify): asked of the picture, by the
+        task that answers questions about one that the clause puts higher (visual or document
+        question answering)."""
+        asked = self._open_question()
+        if asked is None or "image" not in self.files.values() or "image" in best.args.values():
+            return None
+        askers = [i for i, t in enumerate(self.task_types) if set(t.args.values()) == {"image", "text"}
+                  and t.output == "text" and task_kind(t) == "question-answering"]
+        if not askers:
+            return None
+        c = self.clauses.index(asked)
+        return PlanStep(asked, [self.task_types[max(askers, key=lambda i: self.scores[c, i])]])
 
     def _asked_of_a_text(self) -> PlanStep | None:
         """A question asked of a text file the user brought, when no clause clearly asks for a
