@@ -921,3 +921,18 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # terse and non-native phrasings
+    ("can u make pic of a cat in boots", {}, ["text-to-image"]),
+    ("please do the summary of this mail and after translate in german", {"mail.txt": "text"},
+     ["summarization", "translation"]),
+    ("make the photo more sharp", {"p.jpg": "image"}, ["image-to-image"]),
+    ("make my selfie look less dark", {"me.jpg": "image"}, ["image-to-image"]),
+])
+def test_terse_and_non_native_phrasings(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [t.task for t in plan.tasks] == expected

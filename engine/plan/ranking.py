@@ -62,7 +62,7 @@ CLAUSE_RE = re.compile(
     r"\s*(?:,\s*|\b)(?:and\s+)?(?:then|after that|afterwards|finally|lastly|additionally|moreover|"
     r"furthermore|secondly|thirdly|besides|as well as)\b"
     r"|,\s+(?:and|but|so|also|plus)\s+|\s+and\s+(?:also\s+)?(?=\w+(?:\s+\w+)?\s+(?:it|the|this|that|them|a|an|my|its|some)\b)"
-    r"|\s+and\s+(?=(?:then\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
+    r"|\s+and\s+(?=(?:then\s+|after\s+)?(?:\w+ly\s+)?(?:" + "|".join(ACTION_VERBS) + r")\b)"
     r"|\s+and\s+(?=(?:(?:can|could|would|will)\s+(?:you|u)|please|pls)\b)"  # "… and can you …" asks again
     # "… and what are they upset about?", "… and are they happy?": a second question
     r"|\s+and\s+(?=(?:what|who|why|how|where|when|which)\s+(?:is|are|was|were|do|does|did|can|could|should|would|"
