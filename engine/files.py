@@ -27,7 +27,7 @@ FILE_SUFFIXES = {
 }
 # what people call a file of each kind in a request ("translate the memo", "this photo")
 FILE_NOUNS = {
-    "image": r"photo|picture|image|pic|screenshot|scan|selfie|snapshot|shot|sign|poster|menu|page|receipt|flyer",
+    "image": r"photo|picture|image|pic|screenshot|scan|selfie|snapshot|shot|sign|poster|menu|page|receipt|flyer|label|card|form|chart|slide|whiteboard",
     "audio": r"recording|memo|voice ?(?:note|memo|message|mail)|audio|clip|call|podcast|interview|lecture|song|track",
     "text": r"notes?|document|doc|letter|e-?mail|essay|article|recipe|report|script|draft|transcript|file",
 }

@@ -936,3 +936,28 @@ def test_terse_and_non_native_phrasings(ranker, request_, files, expected):
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [t.task for t in plan.tasks] == expected
+
+
+def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    drawn = [{"role": "user", "content": "paint a lighthouse at dawn"},
+             {"role": "assistant", "content": "Here it is.", "files": {"out_3.png": "image"}}]
+    # "another one" changes the drawing; a word in the order ("owl") does not pick a task of its own
+    plan, *_ = planner.plan("do another one but with an owl on top", {}, drawn)
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "out_3.png"})]
+    summed = [{"role": "user", "content": "sum up this report", "files": {"r.txt": "text"}},
+              {"role": "assistant", "content": "Sales rose 8% in spring, led by the new stores in Lyon."}]
+    # "the summary" is the previous answer, not the report an earlier turn brought
+    plan, *_ = planner.plan("put the summary into spanish", {}, summed)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("translation", {"text": "Sales rose 8% in spring, led by the new stores in Lyon."})]
+    read = [{"role": "user", "content": "what does this label say?", "files": {"label.jpg": "image"}},
+            {"role": "assistant", "content": "It says 'Keep refrigerated'."}]
+    # after its words were read, a question about how it looks is asked of the picture; a change of it edits it
+    plan, *_ = planner.plan("what colour is the label?", {}, read)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "label.jpg", "text": "what colour is the label?"})]
+    plan, *_ = planner.plan("please turn the picture black and white", {}, read)
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "label.jpg"})]

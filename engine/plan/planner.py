@@ -47,7 +47,7 @@ from .implied import (ABOUT_THE_SOUND, add_control_maps, add_guided_drawing, add
                       add_writing, answering)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
-from .triage import POINTS_BACK
+from .triage import CHANGES, POINTS_BACK
 
 log = logging.getLogger(__name__)
 EdgeCheck = Callable[[TaskType, TaskType], bool]
@@ -74,6 +74,8 @@ class PlanTrace:
 
 
 # a question about the words on a picture (a page, a sign), which is answered from its text read again
+# a question about how something in a picture looks, not about the words on it
+LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
 ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
                          re.IGNORECASE)
 
@@ -140,6 +142,11 @@ class Planner:
             if triage.direct:
                 trace.chosen, trace.why = "triage", triage.why
                 return Planned(Plan(raw="[]"), time.perf_counter() - started, trace)
+        changed = self._changed(request, triage, earlier, rank)
+        if changed is not None:  # "make another one but with a wolf" after a drawing: that drawing, changed
+            trace.chosen, trace.why = "rails", triage.why
+            trace.candidates["rails"] = changed.to_list()
+            return Planned(changed, time.perf_counter() - started, trace)
         cancel.check()
         ranking = rank()
         offered = ranking.offered(options.top_k) if ranking is not None else list(self.task_types)
@@ -259,7 +266,8 @@ class Planner:
         if text_slots or task.name not in READERS.values():
             return None
         modality = files[name]
-        if modality == "image" and not ABOUT_WORDS.search(earlier):  # a caption was asked for, not words:
+        if modality == "image" and (not ABOUT_WORDS.search(earlier) or LOOKS.search(request)):  # a caption was
+            # asked for, not words, or the new question is about how the thing looks ("what colour is the sign?"):
             asker = self._asker(request, modality, files)  # the new question is asked of the picture itself
             if asker is not None:
                 text_slot = next(k for k, m in asker.args.items() if m == "text")
@@ -268,6 +276,21 @@ class Planner:
         read = Task(0, task.name, [-1], {file_slots[0]: name})  # the previous turn read the file: answer from it
         answer = answering(self.task_types, read, request.strip())
         return Plan([read, answer]) if answer is not None else None
+
+    def _changed(self, request, triage, earlier, rank) -> Plan | None:
+        """The task triage found for an order to change what an earlier turn made or brought,
+        on the latest file of the kind it takes, when no clause of the request clearly asks for
+        a task of its own ("make another one but with a wolf" would else be read as "wolf")."""
+        if triage is None or triage.why != CHANGES or len(triage.asked) != 1 or triage.asked[0] not in self.types_by_name:
+            return None
+        task = self.types_by_name[triage.asked[0]]
+        file_slots = [k for k, m in task.args.items() if m != "text"]
+        names = [name for name, m in earlier.items() if file_slots and m == task.args[file_slots[0]]]
+        ranking = rank() if self.ranker is not None else None
+        if len(file_slots) != 1 or not names or (ranking is not None and ranking.plan_steps()):
+            return None
+        args = {k: (names[-1] if k in file_slots else request.strip()) for k in task.args}
+        return Plan([Task(0, task.name, [-1], args)])
 
     def _asker(self, request: str, modality: str, files) -> TaskType | None:
         """The task that answers a question about a file of ``modality`` (visual or document

@@ -217,7 +217,12 @@ class Rails:
                 texts, local = [question] + [t for t in texts if t != question], local | {question}
         edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or feeds_well
         spelled = {name for name in self.files if step is not None and name in step.clause}
-        return grammar.step_choices(len(earlier), candidates, earlier, self.files, texts, allow_end=allow_end,
+        files = self.files
+        if step is not None and points_back(self.request, self.history):  # "now translate the summary": the
+            files = {name: modality for name, modality in files.items()  # previous answer, not the text file
+                     if modality != "text" or name in self.attachments  # an earlier turn brought
+                     or names_file(step.clause, name, modality)}
+        return grammar.step_choices(len(earlier), candidates, earlier, files, texts, allow_end=allow_end,
                                     free_text=self.free_text, edge_ok=edge_ok, local=local, spelled=spelled)
 
     def _reader(self, step, earlier, reply, texts, later=()):

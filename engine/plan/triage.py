@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from ..files import FILE_NOUNS
 from ..tasks import PASSAGE_READERS, TaskType, norm_name
 from .rails import colon_texts, listed_lines
 from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, cue_keywords, load_cues, split_clauses
@@ -53,15 +54,22 @@ ABOUT_HGPT = re.compile(r"\bwhat (?:(?:kinds?|sorts?|types?) of )?(?:things |stu
                         r"\bwhat (?:can|could) (?:you|hgpt) (?:do|handle|help with)\b", re.IGNORECASE)
 # a request for advice ("can you recommend a movie for tonight?"), and the verbs of making something
 ADVICE = re.compile(r"\b(?:recommend\w*|suggest\w*|what should (?:i|we) (?:watch|listen to|read|play))\b", re.IGNORECASE)
-# an order to change what the request points back at ("now make it night", "turn that into a sketch")
+# an order to change what the request points back at ("now make it night", "turn that into a sketch",
+# "make another one but with a wolf")
 CHANGE = re.compile(r"^\s*(?:(?:now|ok(?:ay)?|and|then|so|pls|please|can you|could you|would you)[,\s]+)*"
-                    r"(?:make|turn|change|transform|convert)\s+(?:it|this|that|them|these|those)\b", re.IGNORECASE)
+                    r"(?:(?:make|turn|change|transform|convert)\s+(?:it|this|that|them|these|those|"
+                    r"the (?:" + "|".join(FILE_NOUNS.values()) + r"))|"
+                    r"(?:make|draw|do|create|generate)\s+(?:me\s+)?(?:another|one more|a new)(?:\s+one|\s+version)?)\b",
+                    re.IGNORECASE)
 HOW_TO = re.compile(r"^\s*(?:how|what(?:'s| is) the best way)\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b|"
                     r"\bshow (?:me|us) (?:what|an?|some|\d+|two|three|a few)\b|\b(?:can|could|may) (?:i|we) see (?:an?|some)\b", re.IGNORECASE)
-POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|he|she|they|him|her|his|the (answer|result|reply|text|summary|transcript|"
-                         r"translation|caption|description|picture|image|photo|recording|audio)|above|previous|"
+POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|he|she|him|her|his|the (answer|result|reply|text|summary|transcript|"
+                         r"translation|caption|description|" + "|".join(FILE_NOUNS.values()) + r")|above|previous|"
                          r"same)\b", re.IGNORECASE)
+
+
+CHANGES = "it asks to change what it points back at"  # the verdict's reason for such an order
 
 
 WORD_RE = re.compile(r"[a-z]{4,}")
@@ -108,8 +116,9 @@ class Triage:
 
 
 def inputs_of(request: str, files: Mapping[str, str], earlier_files: Mapping[str, str],
-              last_answer: str = "") -> Inputs:
-    pointed = bool(POINTS_BACK.search(request)) or bool(shared_words(request, last_answer))
+              last_answer: str = "", pointed: bool = False) -> Inputs:
+    """What ``request`` brings; ``pointed``: it points back though no word of it says so."""
+    pointed = pointed or bool(POINTS_BACK.search(request)) or bool(shared_words(request, last_answer))
     modalities = set(files.values()) | (set(earlier_files.values()) if pointed else set())
     quoted = any(m for m in QUOTED_RE.finditer(request))
     text = quoted or bool(colon_texts(request)) or bool(listed_lines(request)) \
@@ -153,11 +162,13 @@ class Triager:
                                             and norm_name(t.name) not in PASSAGE_READERS))]
         if asked:
             return Triage(False, "it asks for " + ", ".join(asked), asked)
+        if CHANGE.match(request):  # a change of what was made points back at it ("make another one")
+            inputs = inputs_of(request, files, earlier_files, last_answer, pointed=True)
         if CHANGE.match(request) and (inputs.modalities or inputs.text):
             ranking = rank() if rank is not None else None
             fits = [(float(score), t.name) for t, score in zip(ranking.task_types, ranking.scores.max(axis=0))
                     if inputs.can_run(t) and t.output == self._changed(t, inputs)] if ranking is not None else []
-            return Triage(False, "it asks to change what it points back at", [max(fits)[1]] if fits else [])
+            return Triage(False, CHANGES, [max(fits)[1]] if fits else [])
         if talk and not inputs.text:
             return Triage(True, "a question or a remark with nothing for an expert to work on")
         ranking = rank() if rank is not None else None
