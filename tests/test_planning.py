@@ -961,3 +961,21 @@ def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(r
         ("visual-question-answering", {"image": "label.jpg", "text": "what colour is the label?"})]
     plan, *_ = planner.plan("please turn the picture black and white", {}, read)
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "label.jpg"})]
+
+
+@pytest.mark.parametrize("request_, files, kind", [
+    # a new picture asked for beside a map the plan makes of the user's photo is drawn from that map
+    ("draw me an astronaut doing the pose from this photo", {"me.jpg": "image"}, "openpose"),
+    # a drawing the user (or their child) made is a scribble to draw from
+    ("my daughter sketched this cat, can you make it look real", {"cat.png": "image"}, "scribble"),
+    # what is near and far, or the layout, is the depth map kept
+    ("keep what's near and far in this street photo but make it a snowy village", {"st.jpg": "image"}, "depth"),
+])
+def test_new_pictures_drawn_from_what_the_user_s_picture_keeps(ranker, request_, files, kind):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    name = next(iter(files))
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        (f"{kind}-control", {"image": name}),
+        (f"{kind}-text-to-image", {"text": request_, "image": "<resource>-0"})]

@@ -37,7 +37,7 @@ KEPT_FEATURE = {
     "seg": r"segmentation|segments|regions",
     "mlsd": r"straight lines|lines|architecture",
     "hed": r"soft edges|hed",
-    "depth": r"depth|3d layout|3d structure|perspective",
+    "depth": r"depth|3d layout|3d structure|perspective|layout|close to the camera|far (?:back|away)|near and far",
     "canny": r"outlines?|edges|contours",
 }
 KEEPS = r"\b(?:keep(?:s|ing)?|take|taking|same|matching|match|follow(?:s|ing)?|preserv\w*|retain\w*|based on|guided by|use|using)\b"
@@ -47,7 +47,12 @@ MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw
                        r"new (?:picture|image|photo|version))\b", re.IGNORECASE)
 # the user's own doodle is a scribble map ("I drew this doodle, can you make it into a real picture")
 USERS_DOODLE = re.compile(r"\b(?:this|my|the|our|these)\s+(?:little\s+|quick\s+|rough\s+)?(?:doodles?|scribbles?|sketch(?:es)?)\b|"
-                          r"\b(?:i|we) (?:drew|sketched|doodled|scribbled)\b", re.IGNORECASE)
+                          r"\b(?:i|we) (?:drew|sketched|doodled|scribbled)\b|"
+                          r"\b(?:drew|sketched|doodled|scribbled) (?:this|these|that|it)\b", re.IGNORECASE)
+# an order for a new picture ("make a picture of a knight …", "draw me a dragon")
+NEW_PICTURE = re.compile(r"\b(?:make|generate|create|draw|paint|render|design)\s+(?:me\s+)?(?:an?|some|the)\s+(?:new\s+)?"
+                         r"(?:picture|image|drawing|painting|illustration|photo|pic|portrait)s?\b|\bdraw (?:me )?(?:an?|some)\b",
+                         re.IGNORECASE)
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 
 
@@ -220,14 +225,25 @@ def guided_kind(request: str) -> str:
     return kept or ("scribble" if USERS_DOODLE.search(request) else "")
 
 
+def made_map_kind(plan: Plan, request: str, pictures: Iterable[str]) -> str:
+    """The kind of control map the plan already makes of the user's picture, when the request
+    also asks for a new picture ("make a picture of a knight doing the pose I'm doing here"):
+    the new picture is drawn from that map. Else ''."""
+    if not NEW_PICTURE.search(request):
+        return ""
+    kinds = [kind for t in plan.tasks for kind in KEPT_FEATURE
+             if t.task in map_makers(kind) and t.args.get("image") in set(pictures)]
+    return kinds[0] if len(set(kinds)) == 1 else ""
+
+
 def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
                        task_types: Mapping[str, TaskType]) -> list[str]:
     """Make the plan draw from the kept map of a user's picture (see the module); returns notes."""
-    kind = guided_kind(request)
+    pictures = [name for name, modality in files.items() if modality == "image"]
+    kind = guided_kind(request) or made_map_kind(plan, request, pictures)
     drawing = f"{kind}{DRAWS_FROM_MAP}"
     if not kind or drawing not in task_types or any(t.task.endswith(DRAWS_FROM_MAP) for t in plan.tasks):
         return []
-    pictures = [name for name, modality in files.items() if modality == "image"]
     text = request.strip()
     maps = {f"<resource>-{t.id}" for t in plan.tasks if t.task in map_makers(kind)}
     for task in plan.tasks:  # a restyle of the user's picture (or of its map) is the drawing, misread
