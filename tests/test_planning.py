@@ -930,6 +930,9 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
      ["summarization", "translation"]),
     ("make the photo more sharp", {"p.jpg": "image"}, ["image-to-image"]),
     ("make my selfie look less dark", {"me.jpg": "image"}, ["image-to-image"]),
+    # a clause that only says the file is attached asks for nothing: the summary reads the recording's words
+    ("The board wants the gist of this call in French. Audio file attached.", {"call.mp3": "audio"},
+     ["automatic-speech-recognition", "summarization", "translation"]),
 ])
 def test_terse_and_non_native_phrasings(ranker, request_, files, expected):
     from engine.controller import FirstChoice

@@ -93,6 +93,8 @@ QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately|"
                       r"(?:i|we) (?:drew|sketched|doodled|scribbled|painted|took|recorded|wrote|made|snapped|shot))\b", re.IGNORECASE)
+# a clause that only says a file comes with the request ("Recording attached.") asks for nothing
+ATTACHED_RE = re.compile(r"^(?:[\w'-]+\s+){0,4}(?:is\s+|are\s+)?(?:attached|enclosed|included|below)$", re.IGNORECASE)
 # a step the user asks to be done before the ones named ahead of it: "… but translate it first",
 # "summarize it first", "first of all, …", "but before that, …" ("the first page" is a page, not an order)
 FIRST_RE = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bmy )(?<!\bthis )\bfirst(?= of all\b|\s*,|"
@@ -232,6 +234,8 @@ class Ranking:
         used: set[int] = set()
         named_below: int | None = None  # the clause just before the first step, if a cue word of its names a task
         for c in range(len(self.clauses)):
+            if ATTACHED_RE.match(self.clauses[c]):
+                continue
             scores = self.scores[c]
             order = _tie_to_keyword([int(i) for i in np.argsort(-scores, kind="stable")], scores, self.keyword_hits[c])
             own_cue = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
