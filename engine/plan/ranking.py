@@ -355,9 +355,10 @@ class Ranking:
         asked = self._asked_of_a_text()
         if asked is not None:
             return asked
-        scores = self.scores
+        attached = np.array([bool(ATTACHED_RE.match(c)) for c in self.clauses])
+        scores = np.where(attached[:, None], -np.inf, self.scores) if not attached.all() else self.scores
         if self.keyword_hits.any():
-            named = np.where(self.keyword_hits, self.scores, -np.inf)
+            named = np.where(self.keyword_hits, scores, -np.inf)
             if named.max() >= scores.max() - TIE:
                 scores = named
         brought = set(self.files.values())
