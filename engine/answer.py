@@ -154,7 +154,8 @@ QUESTION = re.compile(rf"\?|^\s*(?:{QUESTION_WORDS}|can|could)\b", re.IGNORECASE
 def verbatim(request: str, results: Sequence[dict]) -> str:
     """The answer when the last step's text is what the request asks to see ("read the text
     in this scan", "transcribe this") and the request asks no question: that
-    text, as the step gave it. A small controller retelling it gets it wrong (it called a
+    text, as the step gave it (each one, when every step read a file the same way:
+    "transcribe both recordings"). A small controller retelling it gets it wrong (it called a
     page about segmentation "a description of an image processing task"). '' otherwise."""
     if not results or QUESTION.search(request):
         return ""
@@ -164,8 +165,13 @@ def verbatim(request: str, results: Sequence[dict]) -> str:
         return ""
     if last["task"] == "image-to-text" and not re.search(r"\b(read|text|written|says?|ocr|transcri)", request, re.I):
         return ""  # a caption: the controller words it
-    inputs = [v for v in (last.get("args") or {}).values() if isinstance(v, str) and not RESOURCE_RE.search(v)]
-    return f"{lead.format(input=inputs[0] if inputs else 'it')}:\n\n{last['text'].strip()}"
+    # the same reading of several files ("transcribe both recordings"): each text, under its file's name
+    shown = results if all(r.get("task") == last["task"] and r.get("status") == "done" for r in results) else [last]
+    parts = []
+    for result in shown:
+        inputs = [v for v in (result.get("args") or {}).values() if isinstance(v, str) and not RESOURCE_RE.search(v)]
+        parts.append(f"{lead.format(input=inputs[0] if inputs else 'it')}:\n\n{(result.get('text') or '').strip()}")
+    return "\n\n".join(parts)
 
 
 def direct_answer(controller, request: str, results: Sequence[dict], history: Sequence[dict] = (),

@@ -27,6 +27,10 @@ def test_a_text_asked_for_as_it_is_is_the_answer():
     assert verbatim("Describe this picture", [OCR]) == ""
     assert verbatim("Read the text in this scan", [dict(OCR, status="failed")]) == ""
     assert verbatim("Read the text and summarise it", [OCR, dict(OCR, id=1, task="summarization")]) == ""
+    # the same reading of each file brought: every text, under its own file's name
+    other = dict(heard, id=1, args={"audio": "memo2.wav"}, text="see you at noon")
+    assert verbatim("transcribe both recordings", [heard, other]) == (
+        "What memo.wav says:\n\ncall me back\n\nWhat memo2.wav says:\n\nsee you at noon")
 
 
 def test_each_result_line_names_its_input():

@@ -982,3 +982,26 @@ def test_new_pictures_drawn_from_what_the_user_s_picture_keeps(ranker, request_,
     assert [(t.task, t.args) for t in plan.tasks] == [
         (f"{kind}-control", {"image": name}),
         (f"{kind}-text-to-image", {"text": request_, "image": "<resource>-0"})]
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # the same work asked of each file of a kind: the plan is done for every one of them
+    ("transcribe both voice notes", {"a.m4a": "audio", "b.m4a": "audio"},
+     [("automatic-speech-recognition", {"audio": "a.m4a"}), ("automatic-speech-recognition", {"audio": "b.m4a"})]),
+    ("read the text on each of these screenshots and translate it to english", {"s1.png": "image", "s2.png": "image"},
+     [("image-to-text", {"image": "s1.png"}), ("translation", {"text": "<resource>-0"}),
+      ("image-to-text", {"image": "s2.png"}), ("translation", {"text": "<resource>-2"})]),
+])
+def test_the_same_work_on_each_file(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
+def test_one_answer_about_several_files_is_not_done_per_file(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, *_ = planner.plan("which of these two photos is brighter?", {"a.jpg": "image", "b.jpg": "image"})
+    assert len(plan.tasks) == 1

@@ -151,6 +151,38 @@ def add_writing(plan: Plan, request: str, task_types: Mapping[str, TaskType]) ->
     return [f"the request asks for a piece of writing from what {only.task} reads: {writer.name} writes it"]
 
 
+# the request asks for the same work on every file of a kind it brings ("transcribe both recordings")
+EACH_FILE = re.compile(r"\b(?:both|each|all|every|these two|those two|the two|these three|the three)\b", re.IGNORECASE)
+# … unless it asks for one answer about them together ("are these the same?", "which of these is sharper?")
+TOGETHER = re.compile(r"\b(?:same|different|differ\w*|difference|compar\w*|match\w*|similar\w*|which|better|worse|"
+                      r"between|versus|vs|\w+er than)\b", re.IGNORECASE)
+MAX_TASKS = 6
+
+
+def add_each_file(plan: Plan, request: str, files: Mapping[str, str]) -> list[str]:
+    """Do the plan's work on each file of the kind it reads when the request asks for it on all
+    of them ("describe both pictures", "translate each file into German"): the plan, a chain
+    from one file, is written again for every other file of that kind."""
+    if not plan.tasks or not EACH_FILE.search(request) or TOGETHER.search(request):
+        return []
+    head = plan.tasks[0]
+    read = [v for v in head.args.values() if isinstance(v, str) and v in files]
+    others_read = [v for t in plan.tasks[1:] for v in t.args.values() if isinstance(v, str) and v in files]
+    if len(read) != 1 or others_read or any(len(t.references()) > 1 for t in plan.tasks):
+        return []
+    kind = files[read[0]]
+    rest = [name for name, modality in files.items() if modality == kind and name != read[0]]
+    if not rest or len(plan.tasks) * (len(rest) + 1) > MAX_TASKS:
+        return []
+    chain = list(plan.tasks)
+    for name in rest:
+        offset = len(plan.tasks)
+        copy = renumber(chain, {t.id: t.id + offset for t in chain})
+        copy[0].args = {k: (name if v == read[0] else v) for k, v in copy[0].args.items()}
+        plan.tasks += copy
+    return [f"the request asks for the same work on each {kind} file: the plan is done for {', '.join(rest)} too"]
+
+
 def answering(task_types: Iterable[TaskType], source: Task, question: str) -> Task | None:
     """The question-answering task after ``source``, asked ``question`` of its text: the first
     slot takes the question, the second the passage it is answered from; None when there is
