@@ -1005,3 +1005,23 @@ def test_one_answer_about_several_files_is_not_done_per_file(ranker):
     planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
     plan, *_ = planner.plan("which of these two photos is brighter?", {"a.jpg": "image", "b.jpg": "image"})
     assert len(plan.tasks) == 1
+
+
+@pytest.mark.parametrize("request_, files, expected", [
+    # two recordings or pictures compared: each is read, then what they hold is compared
+    ("did both callers tell the same story?", {"c1.ogg": "audio", "c2.ogg": "audio"},
+     [("automatic-speech-recognition", {"audio": "c1.ogg"}), ("automatic-speech-recognition", {"audio": "c2.ogg"}),
+      ("sentence-similarity", {"text": "<resource>-0", "text2": "<resource>-1"})]),
+    ("how different are these two photos?", {"a.jpg": "image", "b.jpg": "image"},
+     [("image-to-text", {"image": "a.jpg"}), ("image-to-text", {"image": "b.jpg"}),
+      ("sentence-similarity", {"text": "<resource>-0", "text2": "<resource>-1"})]),
+    # a recording compared with a text file: its words against the text
+    ("does the speech match the script?", {"talk.wav": "audio", "script.txt": "text"},
+     [("automatic-speech-recognition", {"audio": "talk.wav"}),
+      ("sentence-similarity", {"text": "<resource>-0", "text2": "script.txt"})]),
+])
+def test_two_files_compared_by_what_each_holds(ranker, request_, files, expected):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    assert [(t.task, t.args) for t in plan.tasks] == expected

@@ -183,6 +183,38 @@ def add_each_file(plan: Plan, request: str, files: Mapping[str, str]) -> list[st
     return [f"the request asks for the same work on each {kind} file: the plan is done for {', '.join(rest)} too"]
 
 
+COMPARES = re.compile(r"\b(?:same|different|differ\w*|difference|compar\w*|match\w*|similar\w*)\b", re.IGNORECASE)
+
+
+def add_comparison(plan: Plan, request: str, files: Mapping[str, str], task_types: Mapping[str, TaskType]) -> list[str]:
+    """Compare the two files the request brings (pictures, recordings or texts) by what each one
+    holds, when it asks whether they are the same or how they differ and the plan (of one or two
+    steps) does not use both: "do these two recordings say the same thing?" transcribes both and
+    measures how similar the transcripts are; "does the text in this photo match my notes?"
+    reads the photo and compares it with the notes."""
+    by_norm = {norm_name(name): t for name, t in task_types.items()}
+    similarity = by_norm.get("sentence-similarity")
+    both = [(name, kind) for name, kind in files.items() if kind == "text" or kind in READERS]
+    if similarity is None or len(both) != 2 or not COMPARES.search(request) or not 0 < len(plan.tasks) <= 2:
+        return []
+    used = {v for t in plan.tasks for v in t.args.values()}
+    readers = {kind: by_norm.get(READERS[kind]) for _, kind in both if kind != "text"}
+    if all(name in used for name, _ in both) or None in readers.values() or len(similarity.args) != 2:
+        return []
+    tasks, texts = [], []
+    for name, kind in both:
+        if kind == "text":
+            texts.append(name)
+            continue
+        reader = readers[kind]
+        tasks.append(Task(len(tasks), reader.name, [-1], {next(iter(reader.args)): name}))
+        texts.append(f"<resource>-{tasks[-1].id}")
+    compare = Task(len(tasks), similarity.name, [-1], dict(zip(similarity.args, texts)))
+    compare.dep = compare.references() or [-1]
+    plan.tasks = [*tasks, compare]
+    return [f"the request compares {both[0][0]} with {both[1][0]}: {similarity.name} compares what each holds"]
+
+
 def answering(task_types: Iterable[TaskType], source: Task, question: str) -> Task | None:
     """The question-answering task after ``source``, asked ``question`` of its text: the first
     slot takes the question, the second the passage it is answered from; None when there is

@@ -43,8 +43,8 @@ from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
-from .implied import (ABOUT_THE_SOUND, add_control_maps, add_each_file, add_guided_drawing, add_question,
-                      add_translation, add_writing, answering)
+from .implied import (ABOUT_THE_SOUND, add_comparison, add_control_maps, add_each_file, add_guided_drawing,
+                      add_question, add_translation, add_writing, answering)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import CHANGES, POINTS_BACK
@@ -214,6 +214,7 @@ class Planner:
             plan.repairs += add_question(plan, request, self.types_by_name)
             plan.repairs += add_writing(plan, request, self.types_by_name)
             plan.repairs += add_each_file(plan, request, files)
+            plan.repairs += add_comparison(plan, request, files, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
         return plan
 
