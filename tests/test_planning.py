@@ -844,6 +844,11 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
 
 @pytest.mark.parametrize("request_, files, expected", [
     # two questions in one sentence: one about the voice, one about what is said
+    # a question about the voice and one asking for the words: the transcript and the voice classified
+    ("is that a child or an adult speaking? and what do they say?", {"v.wav": "audio"},
+     [("audio-classification", {"audio": "v.wav"}), ("automatic-speech-recognition", {"audio": "v.wav"})]),
+    ("who's that talking, my mum or my aunt? and what is she saying?", {"v.wav": "audio"},
+     [("automatic-speech-recognition", {"audio": "v.wav"}), ("audio-classification", {"audio": "v.wav"})]),
     ("who is talking here and what is he annoyed about", {"msg.ogg": "audio"},
      [("audio-classification", {"audio": "msg.ogg"}), ("automatic-speech-recognition", {"audio": "msg.ogg"}),
       ("question-answering", {"text": "what is he annoyed about", "context": "<resource>-1"})]),

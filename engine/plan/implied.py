@@ -82,9 +82,10 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
 
 # a question that asks for the words themselves ("what is she saying?"), not about what they say
 # ("when did the landlord say the rent goes up?")
-ABOUT_THE_WORDS = re.compile(r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|saying|talking about)"
-                             r"(?:\s+(?:in|on|during)\s+(?:the|this|that|my|his|her|their|it)\b[^?]*)?\s*[?.!]*\s*$|"
-                             r"\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
+WHAT_IS_SAID = (r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|saying|talking about)"
+                r"(?:\s+(?:in|on|during)\s+(?:the|this|that|my|his|her|their|it)\b[^?]*)?\s*[?.!]*\s*$")
+ABOUT_THE_WORDS = re.compile(WHAT_IS_SAID + r"|\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
+ASKS_THE_WORDS = re.compile(WHAT_IS_SAID, re.IGNORECASE)  # "what are they saying?": the transcript itself
 # a question about the sound itself, which audio classification answers ("what is making that noise?")
 ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animals?|birds?|instruments?|genres?|music|songs?|accents?|"
                              r"emotions?|emotional|moods?|feel(?:s|ing)?|kind|type|making|singing|playing|speakers?|voices?|"
@@ -100,7 +101,9 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     or only classifies the sound of a recording the question is not about ("when did the
     plumber say he can come?" is asked of the words, not of the sound). When another of its
     questions is about the sound or the speaker, the classification stays and the transcript
-    and its answer come after it ("who is speaking in this and what are they upset about")."""
+    and its answer come after it ("who is speaking in this and what are they upset about"); when
+    the plan transcribes and the questions not about the words are all about the voice, the
+    recording is classified too ("who's talking, a man or a woman? and what are they saying?")."""
     by_norm = {norm_name(name): t for name, t in task_types.items()}
     reader, classifier = by_norm.get("automatic-speech-recognition"), by_norm.get("audio-classification")
     if reader is None or len(plan.tasks) != 1:
@@ -109,9 +112,15 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     clauses = [c for c in split_clauses(request) if is_question(c)]
     if not asked and len(clauses) > 1:  # one question in two clauses: "who is speaking and what is it about"
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
+    only = plan.tasks[0]
+    if (not asked and classifier is not None and only.task == classifier.name
+            and any(ASKS_THE_WORDS.search(re.sub(r"^(?:and|so|also|oh)\s+", "", c, flags=re.I))
+                    for c in split_clauses(request))):  # "is that a child speaking?
+        audio = next(iter(only.args.values()))  # and what do they say?": the voice classified, the words read
+        plan.tasks = [only, Task(1, reader.name, [-1], {next(iter(reader.args)): audio})]
+        return [f"the request also asks what is said: {reader.name} transcribes the recording"]
     if not asked:
         return []
-    only = plan.tasks[0]
     keep: list[Task] = []
     if classifier is not None and only.task == classifier.name:
         if ABOUT_THE_SOUND.search(" ".join(asked)) or (ABOUT_THE_SOUND.search(request) and len(clauses) < 2):
@@ -121,6 +130,10 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         audio = next(iter(only.args.values()))
         transcript = Task(len(keep), reader.name, [-1], {next(iter(reader.args)): audio})
     elif only.task == reader.name:
+        if classifier is not None and all(ABOUT_THE_SOUND.search(q) for q in asked):  # "who's talking, a man
+            audio = next(iter(only.args.values()))  # or a woman? and what are they saying?": the words are the
+            plan.tasks = [only, Task(1, classifier.name, [-1], {next(iter(classifier.args)): audio})]  # transcript
+            return [f"the request asks about the voice too: {classifier.name} classifies the recording"]
         transcript = only
     else:
         return []
