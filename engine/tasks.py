@@ -100,6 +100,13 @@ def reader_of(task_types: Iterable[TaskType], modality: str) -> TaskType | None:
     return next((t for t in task_types if name and norm_name(t.name) == name), None)
 
 
+def classifier_of(task_types: Iterable[TaskType], modality: str) -> TaskType | None:
+    """The task among ``task_types`` that classifies a file of ``modality`` alone into a label
+    (audio classification: the sound, the voice, the mood), if there is one."""
+    return next((t for t in task_types if t.args and set(t.args.values()) == {modality} and t.output == "text"
+                 and task_kind(t) == "classification"), None)
+
+
 MEDIUM_WORDS = ("image", "visual", "document", "audio", "video", "speech", "text", "tabular")
 
 

@@ -22,7 +22,7 @@ import re
 from pathlib import PurePath
 from typing import Iterable, Mapping
 
-from ..tasks import READERS, TaskType, norm_name
+from ..tasks import READERS, TaskType, classifier_of, norm_name, reader_of
 from ..text import LANGUAGE_ASKED, is_question, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber
 from .ranking import split_clauses
@@ -104,8 +104,7 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     and its answer come after it ("who is speaking in this and what are they upset about"); when
     the plan transcribes and the questions not about the words are all about the voice, the
     recording is classified too ("who's talking, a man or a woman? and what are they saying?")."""
-    by_norm = {norm_name(name): t for name, t in task_types.items()}
-    reader, classifier = by_norm.get("automatic-speech-recognition"), by_norm.get("audio-classification")
+    reader, classifier = reader_of(task_types.values(), "audio"), classifier_of(task_types.values(), "audio")
     if reader is None or len(plan.tasks) != 1:
         return []
     asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
@@ -113,10 +112,11 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     if not asked and len(clauses) > 1:  # one question in two clauses: "who is speaking and what is it about"
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     only = plan.tasks[0]
+    audio = next(iter(only.args.values()), "")
+    # "is that a child speaking? and what do they say?": the voice classified, and the words read
     if (not asked and classifier is not None and only.task == classifier.name
             and any(ASKS_THE_WORDS.search(re.sub(r"^(?:and|so|also|oh)\s+", "", c, flags=re.I))
-                    for c in split_clauses(request))):  # "is that a child speaking?
-        audio = next(iter(only.args.values()))  # and what do they say?": the voice classified, the words read
+                    for c in split_clauses(request))):
         plan.tasks = [only, Task(1, reader.name, [-1], {next(iter(reader.args)): audio})]
         return [f"the request also asks what is said: {reader.name} transcribes the recording"]
     if not asked:
@@ -127,12 +127,11 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
             return []
         if any(ABOUT_THE_SOUND.search(c) for c in clauses):
             keep = [only]
-        audio = next(iter(only.args.values()))
         transcript = Task(len(keep), reader.name, [-1], {next(iter(reader.args)): audio})
     elif only.task == reader.name:
         if classifier is not None and all(ABOUT_THE_SOUND.search(q) for q in asked):  # "who's talking, a man
-            audio = next(iter(only.args.values()))  # or a woman? and what are they saying?": the words are the
-            plan.tasks = [only, Task(1, classifier.name, [-1], {next(iter(classifier.args)): audio})]  # transcript
+            # or a woman? and what are they saying?": the words are the transcript, the voice is classified
+            plan.tasks = [only, Task(1, classifier.name, [-1], {next(iter(classifier.args)): audio})]
             return [f"the request asks about the voice too: {classifier.name} classifies the recording"]
         transcript = only
     else:
@@ -164,11 +163,13 @@ def add_writing(plan: Plan, request: str, task_types: Mapping[str, TaskType]) ->
     return [f"the request asks for a piece of writing from what {only.task} reads: {writer.name} writes it"]
 
 
+# a request that asks whether files are the same or how they differ
+COMPARING = r"same|different|differ\w*|difference|compar\w*|match\w*|similar\w*"
+COMPARES = re.compile(rf"\b(?:{COMPARING})\b", re.IGNORECASE)
 # the request asks for the same work on every file of a kind it brings ("transcribe both recordings")
 EACH_FILE = re.compile(r"\b(?:both|each|all|every|these two|those two|the two|these three|the three)\b", re.IGNORECASE)
 # … unless it asks for one answer about them together ("are these the same?", "which of these is sharper?")
-TOGETHER = re.compile(r"\b(?:same|different|differ\w*|difference|compar\w*|match\w*|similar\w*|which|better|worse|"
-                      r"between|versus|vs|\w+er than)\b", re.IGNORECASE)
+TOGETHER = re.compile(rf"\b(?:{COMPARING}|which|better|worse|between|versus|vs|\w+er than)\b", re.IGNORECASE)
 MAX_TASKS = 6
 
 
@@ -196,22 +197,18 @@ def add_each_file(plan: Plan, request: str, files: Mapping[str, str]) -> list[st
     return [f"the request asks for the same work on each {kind} file: the plan is done for {', '.join(rest)} too"]
 
 
-COMPARES = re.compile(r"\b(?:same|different|differ\w*|difference|compar\w*|match\w*|similar\w*)\b", re.IGNORECASE)
-
-
 def add_comparison(plan: Plan, request: str, files: Mapping[str, str], task_types: Mapping[str, TaskType]) -> list[str]:
     """Compare the two files the request brings (pictures, recordings or texts) by what each one
     holds, when it asks whether they are the same or how they differ and the plan (of one or two
     steps) does not use both: "do these two recordings say the same thing?" transcribes both and
     measures how similar the transcripts are; "does the text in this photo match my notes?"
     reads the photo and compares it with the notes."""
-    by_norm = {norm_name(name): t for name, t in task_types.items()}
-    similarity = by_norm.get("sentence-similarity")
+    similarity = next((t for t in task_types.values() if norm_name(t.name) == "sentence-similarity"), None)
     both = [(name, kind) for name, kind in files.items() if kind == "text" or kind in READERS]
     if similarity is None or len(both) != 2 or not COMPARES.search(request) or not 0 < len(plan.tasks) <= 2:
         return []
     used = {v for t in plan.tasks for v in t.args.values()}
-    readers = {kind: by_norm.get(READERS[kind]) for _, kind in both if kind != "text"}
+    readers = {kind: reader_of(task_types.values(), kind) for _, kind in both if kind != "text"}
     if all(name in used for name, _ in both) or None in readers.values() or len(similarity.args) != 2:
         return []
     tasks, texts = [], []

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import READERS, TASK_TYPES, TaskType, task_kind
+from ..tasks import READERS, TASK_TYPES, TaskType, classifier_of, task_kind
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
@@ -73,9 +73,9 @@ class PlanTrace:
         return asdict(self)
 
 
-# a question about the words on a picture (a page, a sign), which is answered from its text read again
 # a question about how something in a picture looks, not about the words on it
 LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
+# a question about the words on a picture (a page, a sign), which is answered from its text read again
 ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
                          re.IGNORECASE)
 
@@ -247,8 +247,7 @@ class Planner:
             question = next(slot for slot in answerer.args if slot != PASSAGE_SLOT)
             return Plan([Task(0, answerer.name, [-1], {question: request.strip(), PASSAGE_SLOT: passage})])
         recordings = [name for name, modality in files.items() if modality == "audio"]
-        hearer = next((t for t in self.task_types if t.args and set(t.args.values()) == {"audio"}
-                       and t.output == "text" and task_kind(t) == "classification"), None)
+        hearer = classifier_of(self.task_types, "audio")
         if len(recordings) == 1 and hearer is not None and ABOUT_THE_SOUND.search(request):
             # "is he angry?" after a voicemail was transcribed: asked of the voice, not the words
             return Plan([Task(0, hearer.name, [-1], {next(iter(hearer.args)): recordings[0]})])
