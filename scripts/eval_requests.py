@@ -35,7 +35,10 @@ its tune part has been read since, so its held-out part (``--part held-out``) is
 unseen: look at its headline figures only. A fifth, ``everyday5_requests.jsonl`` (90, two
 with .heic photos that cannot be made here and are skipped), written the same way by a fifth
 writer, was scored whole before any case was read; then only its tune part was read, so
-its held-out part is unseen too.
+its held-out part is unseen too. A sixth and a seventh, ``everyday6_requests.jsonl`` and
+``everyday7_requests.jsonl`` (90 each), written the same way by two more writers, were scored
+whole before any case was read; then only the sixth's tune part was read, and the seventh
+is held out whole.
 
 Split. Each file is split by a hash of the case id: the first byte of
 sha256(id) even puts the case in the "tune" part, odd in the "held-out" part (about
