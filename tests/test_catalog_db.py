@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from engine.catalog import Catalog, CatalogCorruptError, open_catalog, rebuild_catalog
+from engine.catalog import Catalog, CatalogCorruptError, rebuild_catalog
 from engine.catalog.db import top_k_sql
 from engine.catalog.importer import import_file
 from engine.catalog.schema import migrations as catalog_migrations

@@ -18,9 +18,7 @@ from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from engine import events as ev  # noqa: E402
 from engine.experts import Expert, ExpertRegistry, ExpertResult  # noqa: E402
-from engine.history import HistoryStore  # noqa: E402
 from engine.session import Engine  # noqa: E402
 from engine.testing import ScriptedController, scripted_planner  # noqa: E402
 

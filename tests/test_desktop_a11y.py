@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QAbstractButton, QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QScrollBar, QWidget,
 )
 
-from engine import events as ev
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.session import Engine
 from engine.testing import ScriptedController, scripted_planner

@@ -14,7 +14,6 @@ import pytestqt  # noqa: F401
 from fakehub import FakeHub
 from test_llm_remote import FakeServer
 
-from engine import events as ev
 from engine.catalog import open_catalog
 from engine.experts import ExpertRegistry
 from engine.session import Engine

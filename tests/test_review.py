@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from engine import events as ev
 from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.session import Engine
 from engine.plan.graph import Plan, Task
-from engine.plan.review import PlanDraft, ReviewedPlan
+from engine.plan.review import PlanDraft
 from engine.testing import ScriptedController, collect, scripted_planner
 
 
