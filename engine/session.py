@@ -277,10 +277,11 @@ class Engine:
         if history is None:
             history = kept.chat_history() if kept is not None else []
         attached = [str(path) for path in files.values()]  # the user's own: the chat log's files are its turns'
+        own = list(files)
         history = stage_history(history, Path(run_dir), files)  # earlier turns' files, for "that picture"
         run = _Run(record, request, files, modalities, cancel, history, review, script=script, missing=missing)
         started = time.perf_counter()
-        yield ev.RunStarted(run_id, request, list(files), str(run_dir))
+        yield ev.RunStarted(run_id, request, own, str(run_dir))
         if kept is not None:
             yield from kept.notices(kept.start(attached))
         stage = "plan"

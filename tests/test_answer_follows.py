@@ -121,3 +121,25 @@ def test_the_controller_answers_a_question_from_a_passage(tmp_path):
     assert llm.seen[-1]["content"] == ("Passage:\nLet us first determine markers of the coins.\n\n"
                                        "Question: what are the markers of?")
     assert "question-answering" in ControllerText.tasks
+
+
+def test_a_run_starts_with_the_user_s_own_attachments_not_the_chat_log_s(settings, tmp_path):
+    earlier = tmp_path / "note.txt"
+    earlier.write_text("The meeting moved to Friday.")
+    mine = tmp_path / "mine.txt"
+    mine.write_text("Bring the contract.")
+    plan = '[{"task": "summarization", "id": 0, "args": {"text": "mine.txt"}}]'
+    llm = ScriptedController([plan, "ok"])
+
+    class Sums(Expert):
+        model_id, tasks = "test/sums", ("summarization",)
+
+        def run(self, task, args, ctx: ExpertContext):
+            return ExpertResult(text="short")
+
+    engine = Engine(settings, controller=llm, registry=ExpertRegistry([Sums()]), planner=scripted_planner(llm))
+    history = [{"role": "user", "content": "what does this say?", "files": [str(earlier)]},
+               {"role": "assistant", "content": "The meeting moved to Friday."}]
+    events = list(engine.run("and sum this one up", [str(mine)], history=history, keep=False))
+    started = next(e for e in events if isinstance(e, ev.RunStarted))
+    assert started.attachments == ["mine.txt"]
