@@ -1030,3 +1030,13 @@ def test_two_files_compared_by_what_each_holds(ranker, request_, files, expected
 
     plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     assert [(t.task, t.args) for t in plan.tasks] == expected
+
+
+@pytest.mark.parametrize("request_", ["make this photo in the same style as this painting",
+                                      "please match the colours of this picture to the other one"])
+def test_an_order_to_make_one_picture_like_another_is_not_a_comparison(ranker, request_):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, *_ = planner.plan(request_, {"a.jpg": "image", "b.jpg": "image"})
+    assert "sentence-similarity" not in [t.task for t in plan.tasks]

@@ -197,16 +197,23 @@ def add_each_file(plan: Plan, request: str, files: Mapping[str, str]) -> list[st
     return [f"the request asks for the same work on each {kind} file: the plan is done for {', '.join(rest)} too"]
 
 
+# an order to make one file like another ("match the colours of this picture to the other one")
+MATCHED_TO = re.compile(r"(?:^\s*|\b(?:you|u|please|pls|and|then)\s+)match\b[^.?!]{0,40}?\bto\b", re.IGNORECASE)
+
+
 def add_comparison(plan: Plan, request: str, files: Mapping[str, str], task_types: Mapping[str, TaskType]) -> list[str]:
     """Compare the two files the request brings (pictures, recordings or texts) by what each one
     holds, when it asks whether they are the same or how they differ and the plan (of one or two
     steps) does not use both: "do these two recordings say the same thing?" transcribes both and
     measures how similar the transcripts are; "does the text in this photo match my notes?"
-    reads the photo and compares it with the notes."""
+    reads the photo and compares it with the notes. Not an order that makes one file like the
+    other ("… in the same style as this painting")."""
     similarity = next((t for t in task_types.values() if norm_name(t.name) == "sentence-similarity"), None)
     both = [(name, kind) for name, kind in files.items() if kind == "text" or kind in READERS]
     if similarity is None or len(both) != 2 or not COMPARES.search(request) or not 0 < len(plan.tasks) <= 2:
         return []
+    if MAKES_NEW.search(request) or MATCHED_TO.search(request):  # "make this photo in the same style as this
+        return []  # painting", "match the colours of this picture to the other one" change one file
     used = {v for t in plan.tasks for v in t.args.values()}
     readers = {kind: reader_of(task_types.values(), kind) for _, kind in both if kind != "text"}
     if all(name in used for name, _ in both) or None in readers.values() or len(similarity.args) != 2:
