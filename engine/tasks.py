@@ -107,6 +107,13 @@ def classifier_of(task_types: Iterable[TaskType], modality: str) -> TaskType | N
                  and task_kind(t) == "classification"), None)
 
 
+def askers_of(task_types: Iterable[TaskType], modality: str) -> list[TaskType]:
+    """The tasks among ``task_types`` that answer a question about a file of ``modality``
+    (for a picture: visual and document question answering)."""
+    return [t for t in task_types if set(t.args.values()) == {modality, "text"} and t.output == "text"
+            and task_kind(t) == "question-answering"]
+
+
 MEDIUM_WORDS = ("image", "visual", "document", "audio", "video", "speech", "text", "tabular")
 
 

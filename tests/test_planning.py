@@ -137,6 +137,15 @@ def ranker():
     return TaskRanker(list(T.values()))
 
 
+def rails_plan(ranker, request_: str, files: dict) -> list[tuple]:
+    """The rails' plan for ``request_`` (the first choice wherever the controller would be
+    asked), as (task, args) pairs."""
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
+    return [(t.task, t.args) for t in plan.tasks]
+
+
 @pytest.fixture(scope="module")
 def bank():
     from engine.plan.demos import DemoBank
@@ -869,10 +878,7 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
          "text": "I sketched a house, please make it look like a real photo", "image": "<resource>-0"})]),
 ])
 def test_questions_files_and_drawings_each_clause_names(ranker, request_, files, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
-    assert [(t.task, t.args) for t in plan.tasks] == expected
+    assert rails_plan(ranker, request_, files) == expected
 
 
 @pytest.mark.parametrize("request_, expected", [
@@ -882,10 +888,7 @@ def test_questions_files_and_drawings_each_clause_names(ranker, request_, files,
     ("draw a fox in the snow as well as a short clip of it running", ["text-to-image", "text-to-video"]),
 ])
 def test_a_second_thing_made_by_the_same_verb(ranker, request_, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {})
-    assert [t.task for t in plan.tasks] == expected
+    assert [task for task, _ in rails_plan(ranker, request_, {})] == expected
 
 
 def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
@@ -922,10 +925,7 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
      [("document-question-answering", {"image": "shot.png", "text": "what does this warning mean?"})]),
 ])
 def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
-    assert [(t.task, t.args) for t in plan.tasks] == expected
+    assert rails_plan(ranker, request_, files) == expected
 
 
 @pytest.mark.parametrize("request_, files, expected", [
@@ -940,10 +940,7 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
      ["automatic-speech-recognition", "summarization", "translation"]),
 ])
 def test_terse_and_non_native_phrasings(ranker, request_, files, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
-    assert [t.task for t in plan.tasks] == expected
+    assert [task for task, _ in rails_plan(ranker, request_, files)] == expected
 
 
 def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(ranker):
@@ -980,11 +977,8 @@ def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(r
     ("keep what's near and far in this street photo but make it a snowy village", {"st.jpg": "image"}, "depth"),
 ])
 def test_new_pictures_drawn_from_what_the_user_s_picture_keeps(ranker, request_, files, kind):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
     name = next(iter(files))
-    assert [(t.task, t.args) for t in plan.tasks] == [
+    assert rails_plan(ranker, request_, files) == [
         (f"{kind}-control", {"image": name}),
         (f"{kind}-text-to-image", {"text": request_, "image": "<resource>-0"})]
 
@@ -998,18 +992,11 @@ def test_new_pictures_drawn_from_what_the_user_s_picture_keeps(ranker, request_,
       ("image-to-text", {"image": "s2.png"}), ("translation", {"text": "<resource>-2"})]),
 ])
 def test_the_same_work_on_each_file(ranker, request_, files, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
-    assert [(t.task, t.args) for t in plan.tasks] == expected
+    assert rails_plan(ranker, request_, files) == expected
 
 
 def test_one_answer_about_several_files_is_not_done_per_file(ranker):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
-    plan, *_ = planner.plan("which of these two photos is brighter?", {"a.jpg": "image", "b.jpg": "image"})
-    assert len(plan.tasks) == 1
+    assert len(rails_plan(ranker, "which of these two photos is brighter?", {"a.jpg": "image", "b.jpg": "image"})) == 1
 
 
 @pytest.mark.parametrize("request_, files, expected", [
@@ -1026,17 +1013,11 @@ def test_one_answer_about_several_files_is_not_done_per_file(ranker):
       ("sentence-similarity", {"text": "<resource>-0", "text2": "script.txt"})]),
 ])
 def test_two_files_compared_by_what_each_holds(ranker, request_, files, expected):
-    from engine.controller import FirstChoice
-
-    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, files)
-    assert [(t.task, t.args) for t in plan.tasks] == expected
+    assert rails_plan(ranker, request_, files) == expected
 
 
 @pytest.mark.parametrize("request_", ["make this photo in the same style as this painting",
                                       "please match the colours of this picture to the other one"])
 def test_an_order_to_make_one_picture_like_another_is_not_a_comparison(ranker, request_):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
-    plan, *_ = planner.plan(request_, {"a.jpg": "image", "b.jpg": "image"})
-    assert "sentence-similarity" not in [t.task for t in plan.tasks]
+    assert "sentence-similarity" not in [task for task, _ in rails_plan(ranker, request_, {"a.jpg": "image",
+                                                                                         "b.jpg": "image"})]

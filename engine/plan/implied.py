@@ -108,7 +108,8 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     if reader is None or len(plan.tasks) != 1:
         return []
     asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
-    clauses = [c for c in split_clauses(request) if is_question(c)]
+    parts = split_clauses(request)
+    clauses = [c for c in parts if is_question(c)]
     if not asked and len(clauses) > 1:  # one question in two clauses: "who is speaking and what is it about"
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     only = plan.tasks[0]
@@ -116,7 +117,7 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     # "is that a child speaking? and what do they say?": the voice classified, and the words read
     if (not asked and classifier is not None and only.task == classifier.name
             and any(ASKS_THE_WORDS.search(re.sub(r"^(?:and|so|also|oh)\s+", "", c, flags=re.I))
-                    for c in split_clauses(request))):
+                    for c in parts)):
         plan.tasks = [only, Task(1, reader.name, [-1], {next(iter(reader.args)): audio})]
         return [f"the request also asks what is said: {reader.name} transcribes the recording"]
     if not asked:

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import READERS, TASK_TYPES, TaskType, classifier_of, task_kind
+from ..tasks import READERS, TASK_TYPES, TaskType, askers_of, classifier_of
 from ..text import questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, last_asked_of_files
@@ -296,8 +296,7 @@ class Planner:
     def _asker(self, request: str, modality: str, files) -> TaskType | None:
         """The task that answers a question about a file of ``modality`` (visual or document
         question answering), the one the ranking puts higher for ``request``."""
-        askers = [t for t in self.task_types if set(t.args.values()) == {modality, "text"} and t.output == "text"
-                  and task_kind(t) == "question-answering"]
+        askers = askers_of(self.task_types, modality)
         ranker = self.part("ranker") if len(askers) > 1 else None
         scores = ranker.rank(request, files).scores_by_name() if ranker is not None else {}
         return max(askers, key=lambda t: scores.get(t.name, 0.0), default=None)

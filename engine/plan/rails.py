@@ -216,7 +216,7 @@ class Rails:
             elif local is not None and _asks_of_a_text(step):  # the question beside the passage
                 texts, local = [question] + [t for t in texts if t != question], local | {question}
         edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or feeds_well
-        spelled = {name for name in self.files if step is not None and name in step.clause}
+        spelled = named_in(step.clause, (), self.files) if step is not None else set()
         files = self.files
         if step is not None and points_back(self.request, self.history):  # "now translate the summary": the
             files = {name: modality for name, modality in files.items()  # previous answer, not the text file

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
-from ..tasks import TaskType, norm_name, reader_of, task_kind
+from ..tasks import TaskType, askers_of, norm_name, reader_of, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import passage_answerer
 
@@ -396,12 +396,11 @@ class Ranking:
         asked = self._open_question()
         if asked is None or "image" not in self.files.values() or "image" in best.args.values():
             return None
-        askers = [i for i, t in enumerate(self.task_types) if set(t.args.values()) == {"image", "text"}
-                  and t.output == "text" and task_kind(t) == "question-answering"]
+        askers = askers_of(self.task_types, "image")
         if not askers:
             return None
-        c = self.clauses.index(asked)
-        return PlanStep(asked, [self.task_types[max(askers, key=lambda i: self.scores[c, i])]])
+        row = self.scores[self.clauses.index(asked)]
+        return PlanStep(asked, [max(askers, key=lambda t: row[self.task_types.index(t)])])
 
     def _asked_of_a_text(self) -> PlanStep | None:
         """A question asked of a text file the user brought, when no clause clearly asks for a

@@ -164,11 +164,11 @@ class Triager:
             return Triage(False, "it asks for " + ", ".join(asked), asked)
         if CHANGE.match(request):  # a change of what was made points back at it ("make another one")
             inputs = inputs_of(request, files, earlier_files, last_answer, pointed=True)
-        if CHANGE.match(request) and (inputs.modalities or inputs.text):
-            ranking = rank() if rank is not None else None
-            fits = [(float(score), t.name) for t, score in zip(ranking.task_types, ranking.scores.max(axis=0))
-                    if inputs.can_run(t) and t.output == self._changed(t, inputs)] if ranking is not None else []
-            return Triage(False, CHANGES, [max(fits)[1]] if fits else [])
+            if inputs.modalities or inputs.text:
+                ranking = rank() if rank is not None else None
+                fits = [(float(score), t.name) for t, score in zip(ranking.task_types, ranking.scores.max(axis=0))
+                        if inputs.can_run(t) and t.output == self._changed(t, inputs)] if ranking is not None else []
+                return Triage(False, CHANGES, [max(fits)[1]] if fits else [])
         if talk and not inputs.text:
             return Triage(True, "a question or a remark with nothing for an expert to work on")
         ranking = rank() if rank is not None else None
