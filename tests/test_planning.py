@@ -931,6 +931,9 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
 @pytest.mark.parametrize("request_, files, expected", [
     # terse and non-native phrasings
     ("can u make pic of a cat in boots", {}, ["text-to-image"]),
+    # a thing made from nothing brought is a picture, and what follows works on it
+    ("generate a yellow submarine under the sea and then remove the background", {},
+     ["text-to-image", "image-segmentation"]),
     ("please do the summary of this mail and after translate in german", {"mail.txt": "text"},
      ["summarization", "translation"]),
     ("make the photo more sharp", {"p.jpg": "image"}, ["image-to-image"]),
@@ -1021,3 +1024,10 @@ def test_two_files_compared_by_what_each_holds(ranker, request_, files, expected
 def test_an_order_to_make_one_picture_like_another_is_not_a_comparison(ranker, request_):
     assert "sentence-similarity" not in [task for task, _ in rails_plan(ranker, request_, {"a.jpg": "image",
                                                                                          "b.jpg": "image"})]
+
+
+def test_a_thing_to_make_is_a_picture_only_when_the_request_brings_no_file(ranker):
+    """"generate a <thing>" beside a photo is the photo's business (a map, an edit), not a new picture's."""
+    hits = lambda files: ranker.rank("generate a medieval stone castle", files).keyword_hits.any(axis=0)  # noqa: E731
+    t2i = [t.name for t in ranker.task_types].index("text-to-image")
+    assert hits({})[t2i] and not hits({"facade.jpg": "image"})[t2i]

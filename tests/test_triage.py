@@ -90,3 +90,17 @@ def test_asking_to_be_shown_a_picture_makes_one(triager, request_):
 @pytest.mark.parametrize("request_", ["can you show me how to tie a tie?", "show me what you can do"])
 def test_asking_to_be_shown_how_is_answered_directly(triager, request_):
     assert triager.triage(request_, {}).direct
+
+
+@pytest.mark.parametrize("request_", ["can you generate a fluffy samoyed wearing a tiny crown",
+                                      "create two robots playing chess on the moon", "render an old lighthouse in fog"])
+def test_a_thing_made_from_nothing_brought_is_a_picture(triager, request_):
+    verdict = triager.triage(request_, {})
+    assert not verdict.direct and verdict.asked == ["text-to-image"]
+
+
+@pytest.mark.parametrize("request_", ["can you create a weekly meal plan for me",
+                                      "could you create a packing list for a ski trip",
+                                      "generate a piece of writing about hope"])
+def test_a_text_made_from_nothing_brought_is_answered_directly(triager, request_):
+    assert triager.triage(request_, {}).direct

@@ -11,7 +11,9 @@ quoted text is never split) and each clause is scored against each task type:
   (``engine/plan/demos/cues.json``, the project's own short example requests);
 * keywords — a cue pattern that fires in the clause ("transcri", "out loud")
   adds a fixed bonus; a task marked ``only_when_named`` (fill-mask: a blank to
-  fill) is never a step without one;
+  fill) is never a step without one; a *bare* keyword counts only in a request that
+  brings no file ("generate a red vintage sports car": with nothing to work on, a
+  thing to make that is not a text, a sound or a film is a picture);
 * modality — a task that takes a file of a modality the user attached (or named
   in the text, like ``photo.jpg``) gains a little, one whose file input nobody
   supplied loses a little; a clause that only sets the scene ("I have a photo …")
@@ -466,6 +468,7 @@ class TaskRanker:
         cues = load_cues() if cues is None else cues
         self.keywords = cue_keywords(cues, self.task_types, ("keywords",))
         self.modifiers = cue_keywords(cues, self.task_types, ("modifiers",))
+        self.bare = cue_keywords(cues, self.task_types, ("bare_keywords",))
         self._gives_text = np.array([t.output == "text" for t in self.task_types])
         self._takes_audio = np.array(["audio" in t.args.values() for t in self.task_types])
         # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
@@ -489,7 +492,8 @@ class TaskRanker:
         scores = np.full((len(clauses), len(self.task_types)), -1.0, dtype=np.float32)
         for index in range(len(self.task_types)):
             scores[:, index] = sims[:, self._owner == index].max(axis=1)
-        hits = np.array([[any(p.search(c) for p in pats) for pats in self.keywords] for c in clauses], dtype=bool)
+        keywords = self.keywords if files else [k + b for k, b in zip(self.keywords, self.bare)]
+        hits = np.array([[any(p.search(c) for p in pats) for pats in keywords] for c in clauses], dtype=bool)
         modified = np.array([[any(p.search(c) for p in pats) for pats in self.modifiers] for c in clauses], dtype=bool)
         scores += self._modality_adjustment(set(files.values()))
         named = np.where(hits, scores, -np.inf).argmax(axis=1)  # each clause's best task a keyword names

@@ -133,7 +133,8 @@ class Triager:
     def __init__(self, task_types: Sequence[TaskType], cues: Mapping[str, dict] | None = None):
         cues = load_cues() if cues is None else cues
         self.task_types = list(task_types)
-        self.keywords = cue_keywords(cues, self.task_types)
+        # triage reads keywords only for a request that brings no file, where bare keywords count too
+        self.keywords = cue_keywords(cues, self.task_types, ("keywords", "modifiers", "bare_keywords"))
 
     def keyword_tasks(self, request: str) -> list[TaskType]:
         """Task types whose cue keywords fire in some clause of the request (quotes masked)."""
