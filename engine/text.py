@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # words that open a question ("what is …", "is it …"); each question pattern adds its own
-QUESTION_WORDS = r"what|which|who|whom|whose|when|where|why|how|is|are|does|do|did|was|were"
+QUESTION_WORDS = r"what|which|who|whom|whose|when|where|why|how|is|are|am|does|do|did|was|were|should"
 # languages a request names ("in Spanish", "into Korean"): the translation cue and the
 # implied translation read this one list (cues.json writes it as {languages})
 LANGUAGES = (r"english|french|spanish|german|italian|portuguese|dutch|swedish|norwegian|danish|finnish|polish|czech|"
@@ -17,9 +17,12 @@ LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|
                   rf"|\b(?:{LANGUAGES})\s+(?:please|pls|plz|version)\b")
 
 
-QUESTION_START = re.compile(rf"^(?:{QUESTION_WORDS})\b", re.IGNORECASE)
+# the source a question names before it asks ("according to this lease, am I allowed …?")
+ACCORDING_TO = r"(?:according to (?:this|the|that|my|your|his|her|our|their)(?: \w+){1,2},?\s+)"
+QUESTION_START = re.compile(rf"^{ACCORDING_TO}?(?:{QUESTION_WORDS})\b", re.IGNORECASE)
 # a question sentence, after the small words that may open it ("ok and does it say …?")
 QUESTION_SENTENCE = re.compile(r"(?:^|[.!?,]\s+|\n)(?:(?:ok(?:ay)?|and|so|oh|also|but|well|hmm+)[,\s]+)*"
+                               rf"{ACCORDING_TO}?"
                                rf"((?:(?:at|in|on|for|by|from|to|with|of)\s+)?(?:{QUESTION_WORDS}|will)\b"
                                r"[^.!?\n]*\?)", re.IGNORECASE)
 

@@ -751,8 +751,13 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
      [("question-answering", {"text": "tell me how much sugar I need", "context": "recipe.txt"})]),
     ("Can you tell me what I need to bring?", {"notes.txt": "text"},
      [("question-answering", {"text": "Can you tell me what I need to bring?", "context": "notes.txt"})]),
-    # … but a question naming the labels it chooses between sorts the text
+    # a question that names its source first, and a yes-or-no question ending "or not"
+    ("According to the contract am I allowed to sublet or not?", {"contract.txt": "text"},
+     [("question-answering", {"text": "According to the contract am I allowed to sublet or not?",
+                              "context": "contract.txt"})]),
+    # … but a question naming the labels it chooses between sorts the text, and so does one a cue names
     ("got this email, is it spam or legit?", {"mail.txt": "text"}, [("text-classification", {"text": "mail.txt"})]),
+    ("is this review positive or not?", {"review.txt": "text"}, [("text-classification", {"text": "review.txt"})]),
     # a recording's words asked about as a wish to know: answered from the transcript
     ("Tell me what the caller wants", {"memo.wav": "audio"},
      [("automatic-speech-recognition", {"audio": "memo.wav"}),
@@ -780,6 +785,8 @@ def test_questions_asked_as_a_wish_to_know():
     assert questions("it's about the rent?? can u check how much") == ["how much"]
     assert is_question("I'd like to know whether it rains") and is_question("how far is it")
     assert not is_question("tell me a joke") and not is_question("read it to me")
+    assert is_question("according to my lease how much notice do i give") and is_question("am I late?")
+    assert questions("According to the manual, should it beep?") == ["should it beep?"]
 
 
 def test_no_sound_task_for_a_request_that_brings_and_names_no_sound(ranker):

@@ -88,7 +88,8 @@ OPTIONS_RE = re.compile(rf"(?:{_ITEM}, )+{_ITEM},? or {_ITEM}\b|(?<=: )\w+(?: \w
 # a clause pointing back at what the clause before it asked for ("… and write a poem for it")
 POINTS_AT_IT = re.compile(r"\b(?:for|about|to|with|of|on)\s+(?:it|them)\b", re.IGNORECASE)
 # a question that ends by naming the choice it asks for: "is it spam or legit?" sorts into labels
-CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+)?\w+(?:\s+\w+)?\s*[?.!]*\s*$", re.IGNORECASE)
+# ("is it spam or legit?", "happy or not happy?"); a bare "… or not?" asks yes or no, naming no choice
+CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+\w+|(?!not\b)\w+)(?:\s+\w+)?\s*[?.!]*\s*$", re.IGNORECASE)
 # quoted text; the one group that matched holds the words inside the quotes
 QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
@@ -412,6 +413,8 @@ class Ranking:
         answerer = passage_answerer(self.task_types)
         asked = self._open_question()
         if answerer is None or asked is None or "text" not in self.files.values():
+            return None
+        if self.keyword_hits[self.clauses.index(asked)].any():  # "is this email spam or not?": a cue names its task
             return None
         return PlanStep(asked, [answerer])
 
