@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 MODALITIES = ("text", "image", "audio", "video")
+MEDIA = MODALITIES[1:]  # the kinds of file that are not text
 
 
 @dataclass(frozen=True)

@@ -938,6 +938,9 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
 @pytest.mark.parametrize("request_, files, expected", [
     # terse and non-native phrasings
     ("can u make pic of a cat in boots", {}, ["text-to-image"]),
+    # a request no clause of which clearly asks for a task still speaks its answer when a cue word says so
+    ("My eyesight is bad. Can you tell me out loud what is on this plate my son cooked?", {"plate.jpg": "image"},
+     ["image-to-text", "text-to-speech"]),
     # a thing made from nothing brought is a picture, and what follows works on it
     ("generate a yellow submarine under the sea and then remove the background", {},
      ["text-to-image", "image-segmentation"]),

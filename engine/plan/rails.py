@@ -195,7 +195,7 @@ class Rails:
             return None
         steps = self.ranking.plan_steps(self.per_clause)
         if not steps and self.must_plan:
-            steps = [self.ranking.fallback_step(self.per_clause)]
+            steps = self.ranking.fallback_steps(self.per_clause)
         return steps or None
 
     def _choices(self, step, earlier, texts, allow_end, used=frozenset()):

@@ -39,7 +39,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
-from ..tasks import TaskType, askers_of, norm_name, reader_of, task_kind
+from ..tasks import MEDIA, TaskType, askers_of, norm_name, reader_of, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import passage_answerer
 
@@ -376,6 +376,17 @@ class Ranking:
             return heard
         rest = [t for t in self.order() if t is not self.task_types[best]]
         return PlanStep(self.clauses[int(c)], [self.task_types[int(best)], *rest][:per_clause])
+
+    def fallback_steps(self, per_clause: int = 1) -> list[PlanStep]:
+        """The fallback step, and after it a task a cue word of its clause names that turns the
+        step's output into a file of another kind ("I'm visually impaired. Could you tell me out
+        loud what's in this photo my daughter sent?": the question asked of the photo, then its
+        answer spoken), as ``plan_steps`` chains two tasks one clause names."""
+        step = self.fallback_step(per_clause)
+        c, chosen = self.clauses.index(step.clause), step.candidates[0]
+        then = [t for i, t in enumerate(self.task_types) if self.keyword_hits[c, i] and t is not chosen
+                and chosen.output in t.args.values() and t.output in MEDIA and t.output != chosen.output]
+        return [step, PlanStep(step.clause, then[:1])] if then else [step]
 
     def _asked_of_a_recording(self, best: TaskType) -> PlanStep | None:
         """A question asked of a recording the user brought, when no clause clearly asks for a

@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from ..files import FILE_NOUNS
-from ..tasks import PASSAGE_READERS, TaskType, norm_name
+from ..tasks import MEDIA, PASSAGE_READERS, TaskType, norm_name
 from .rails import colon_texts, listed_lines
 from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, cue_keywords, load_cues, split_clauses
 
-MEDIA = ("image", "audio", "video")
 PICTURES = ("image", "video")
 PASSAGE_WORDS = 40  # a request this long carries its own text to work on
 # A request shaped as talk: a question, a greeting, thanks, a request for advice or an explanation.
