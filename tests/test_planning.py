@@ -1041,3 +1041,23 @@ def test_a_thing_to_make_is_a_picture_only_when_the_request_brings_no_file(ranke
     hits = lambda files: ranker.rank("generate a medieval stone castle", files).keyword_hits.any(axis=0)  # noqa: E731
     t2i = [t.name for t in ranker.task_types].index("text-to-image")
     assert hits({})[t2i] and not hits({"facade.jpg": "image"})[t2i]
+
+
+@pytest.mark.parametrize("first, follow_up, kind", [
+    ("get the pose from this photo", "now put an astronaut in exactly that pose, on the moon", "openpose"),
+    ("depth map of my kitchen please", "great, now use it to make the kitchen look like a spaceship", "depth"),
+])
+def test_a_follow_up_order_draws_from_the_map_the_previous_turn_made(ranker, first, follow_up, kind):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    made = [{"role": "user", "content": first, "files": {"me.jpg": "image"}},
+            {"role": "assistant", "content": "Here it is.", "files": {"map.png": "image"}}]
+    plan, *_ = planner.plan(follow_up, {}, made)
+    # the map is made again from the photo (the picture of it shown is not the map a drawing is guided by)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        (f"{kind}-control", {"image": "me.jpg"}),
+        (f"{kind}-text-to-image", {"text": follow_up, "image": "<resource>-0"})]
+    # an order for another task, or a question, is not a drawing
+    plan, *_ = planner.plan("now read it out loud", {}, made)
+    assert [t.task for t in plan.tasks] == ["text-to-speech"]

@@ -37,19 +37,22 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import READERS, TASK_TYPES, TaskType, askers_of, classifier_of
-from ..text import questions
+from ..tasks import CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker
+from ..text import is_question, questions
 from . import draft, evidence, prompts
-from .chatlog import asked_before, last_asked_of_files
+from .chatlog import asked_before, clean, last_asked_of_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
-from .implied import (ABOUT_THE_SOUND, add_comparison, add_control_maps, add_each_file, add_guided_drawing,
-                      add_question, add_translation, add_writing, answering)
+from .implied import (ABOUT_THE_SOUND, DRAWS_FROM_MAP, add_comparison, add_control_maps, add_each_file,
+                      add_guided_drawing, add_question, add_translation, add_writing, answering, map_makers)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import CHANGES, POINTS_BACK
 
 log = logging.getLogger(__name__)
+# an order to make or change a picture ("use it to make the room look …", "put a ballerina in that pose")
+DRAW_ORDER = re.compile(r"\b(?:make|generate|create|draw|paint|render|design|put|place|turn|use|add|give|change|"
+                        r"swap|replace|dress)\b", re.IGNORECASE)
 EdgeCheck = Callable[[TaskType, TaskType], bool]
 
 
@@ -136,6 +139,11 @@ class Planner:
             trace.chosen, trace.why = "rails", "a follow-up question about the file an earlier turn brought"
             trace.candidates["rails"] = same.to_list()
             return Planned(same, time.perf_counter() - started, trace)
+        drawn = self._drawn_from_the_map(request, current, history)
+        if drawn is not None:  # "now put a ballerina in exactly that pose" after the pose of a photo was drawn
+            trace.chosen, trace.why = "rails", "an order to draw from the map the previous turn made"
+            trace.candidates["rails"] = drawn.to_list()
+            return Planned(drawn, time.perf_counter() - started, trace)
         triage = self._triage(request, current, earlier, history, rank)
         if triage is not None:
             trace.triage = triage.to_dict()
@@ -277,6 +285,33 @@ class Planner:
         read = Task(0, task.name, [-1], {file_slots[0]: name})  # the previous turn read the file: answer from it
         answer = answering(self.task_types, read, request.strip())
         return Plan([read, answer]) if answer is not None else None
+
+    def _drawn_from_the_map(self, request, current, history) -> Plan | None:
+        """After a turn that made a map of the user's photo (its pose, depth, edges …), an order
+        that points back and asks for no other task draws a new picture from that map, of the
+        photo: "now put a ballerina in exactly that pose" after "get the pose from this photo",
+        "nice. now use it to make the room look scandinavian" after a depth map of the room.
+        The drawing's own step makes the map again (``implied.add_control_maps``): the map the
+        previous turn showed is a picture of the map, not the map a drawing is guided by."""
+        if current or is_question(request) or not POINTS_BACK.search(request) or not DRAW_ORDER.search(request):
+            return None
+        users = [t for t in clean(history) if t.get("role") == "user"]
+        earlier, files = last_asked_of_files(history)
+        photos = [name for name, modality in files.items() if modality == "image"]
+        ranker = self.part("ranker") if users and earlier == users[-1]["content"] and len(photos) == 1 else None
+        if ranker is None:
+            return None
+        made = ranker.rank(earlier, files)
+        steps = made.plan_steps() or [made.fallback_step()]
+        kinds = [kind for kind in CONTROL_KINDS if steps and steps[0].candidates[0].name in map_makers(kind)]
+        drawing = self.types_by_name.get(f"{kinds[0]}{DRAWS_FROM_MAP}") if len(steps) == 1 and kinds else None
+        asked = ranker.rank(request, {})
+        if drawing is None or any(hit and not (draws(t) or is_map_maker(t))
+                                  for row in asked.keyword_hits for hit, t in zip(row, asked.task_types)):
+            return None
+        plan = Plan([Task(0, drawing.name, [-1], {"text": request.strip(), "image": photos[0]})])
+        plan.repairs += add_control_maps(plan, self.types_by_name)
+        return plan
 
     def _changed(self, request, triage, earlier, rank) -> Plan | None:
         """The task triage found for an order to change what an earlier turn made or brought,
