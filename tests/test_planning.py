@@ -751,6 +751,14 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
      [("question-answering", {"text": "tell me how much sugar I need", "context": "recipe.txt"})]),
     ("Can you tell me what I need to bring?", {"notes.txt": "text"},
      [("question-answering", {"text": "Can you tell me what I need to bring?", "context": "notes.txt"})]),
+    # a recording the request describes as a sound, asked about with no word for what is said: the sound
+    ("there's an owl hooting in our garden every night, I recorded it. what is it", {"night.wav": "audio"},
+     [("audio-classification", {"audio": "night.wav"})]),
+    ("my washing machine makes a weird rattling noise, here's a clip. is it broken?", {"wm.m4a": "audio"},
+     [("audio-classification", {"audio": "wm.m4a"})]),
+    # … but one asked about the words sung is answered by them
+    ("what is she singing about in this song?", {"song.mp3": "audio"},
+     [("automatic-speech-recognition", {"audio": "song.mp3"})]),
     # a question that names its source first, and a yes-or-no question ending "or not"
     ("According to the contract am I allowed to sublet or not?", {"contract.txt": "text"},
      [("question-answering", {"text": "According to the contract am I allowed to sublet or not?",

@@ -84,7 +84,8 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
 # ("when did the landlord say the rent goes up?")
 WHAT_IS_SAID = (r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|saying|talking about)"
                 r"(?:\s+(?:in|on|during)\s+(?:the|this|that|my|his|her|their|it)\b[^?]*)?\s*[?.!]*\s*$")
-ABOUT_THE_WORDS = re.compile(WHAT_IS_SAID + r"|\b(spoken|speaking|transcri\w*|words?|language)\b", re.IGNORECASE)
+ABOUT_THE_WORDS = re.compile(WHAT_IS_SAID + r"|\b(spoken|speaking|transcri\w*|words?|language|lyrics|"
+                             r"(?:sing|sang|sung|rap|rapp)\w*\s+about)\b", re.IGNORECASE)
 ASKS_THE_WORDS = re.compile(WHAT_IS_SAID, re.IGNORECASE)  # "what are they saying?": the transcript itself
 # a question about the sound itself, which audio classification answers ("what is making that noise?")
 ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animals?|birds?|instruments?|genres?|music|songs?|accents?|"
@@ -93,6 +94,11 @@ ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animals?|birds?|instruments?|
                              # how the speaker feels, not what they feel it about ("what is she upset about")
                              r"(?:angry|upset|happy|sad|mad|annoyed|stressed|nervous|scared|calm|excited|frustrated|"
                              r"worried)(?!\s+(?:about|with|at|that|because|over|by)\b))\b", re.IGNORECASE)
+# a recording described as a sound, not as words someone says ("a bird that sings outside my window")
+SOUND_SOURCE = re.compile(r"\b(?:birds?|animals?|instruments?|music|songs?|sings?|singing|chirp\w*|tweet(?:s|ing)|"
+                          r"bark\w*|meow\w*|howl\w*|hoot\w*|croak\w*|roar\w*|purr\w*|growl\w*|squawk\w*|"
+                          r"whistl\w*|nois\w*|hum(?:s|ming)?|buzz\w*|beep\w*|rattl\w*|squeak\w*|click\w*|knock\w*)\b",
+                          re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
 
 
@@ -114,6 +120,12 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     only = plan.tasks[0]
     audio = next(iter(only.args.values()), "")
+    # "there's a bird that sings outside my window, i recorded it. what is it": a question about a
+    # sound the request describes, and no word asks what is said: the sound is classified
+    heard = bool(SOUND_SOURCE.search(request)) and not ABOUT_THE_WORDS.search(request)
+    if only.task == reader.name and classifier is not None and (asked or clauses) and heard:
+        plan.tasks = [Task(0, classifier.name, [-1], {next(iter(classifier.args)): audio})]
+        return [f"the request asks about a sound, not about words: {classifier.name} classifies the recording"]
     # "is that a child speaking? and what do they say?": the voice classified, and the words read
     if (not asked and classifier is not None and only.task == classifier.name
             and any(ASKS_THE_WORDS.search(re.sub(r"^(?:and|so|also|oh)\s+", "", c, flags=re.I))
@@ -124,7 +136,7 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         return []
     keep: list[Task] = []
     if classifier is not None and only.task == classifier.name:
-        if ABOUT_THE_SOUND.search(" ".join(asked)) or (ABOUT_THE_SOUND.search(request) and len(clauses) < 2):
+        if ABOUT_THE_SOUND.search(" ".join(asked)) or heard or (ABOUT_THE_SOUND.search(request) and len(clauses) < 2):
             return []
         if any(ABOUT_THE_SOUND.search(c) for c in clauses):
             keep = [only]

@@ -39,7 +39,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
-from ..tasks import MEDIA, TaskType, askers_of, norm_name, reader_of, task_kind
+from ..tasks import MEDIA, TaskType, askers_of, classifier_of, norm_name, reader_of, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import passage_answerer
 
@@ -97,7 +97,9 @@ SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i 
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately|"
                       r"(?:i|we) (?:drew|sketched|doodled|scribbled|painted|took|recorded|wrote|made|snapped|shot))\b", re.IGNORECASE)
 # a clause that only says a file comes with the request ("Recording attached.") asks for nothing
-ATTACHED_RE = re.compile(r"^(?:[\w'-]+\s+){0,4}(?:is\s+|are\s+)?(?:attached|enclosed|included|below)$", re.IGNORECASE)
+# or only hands it over ("here's a clip", "here is the recording of it")
+ATTACHED_RE = re.compile(r"^(?:[\w'-]+\s+){0,4}(?:is\s+|are\s+)?(?:attached|enclosed|included|below)$|"
+                         r"^here(?:'s|\s+is|\s+are)\s+(?:[\w'-]+\s+){0,4}[\w'-]+$", re.IGNORECASE)
 # a step the user asks to be done before the ones named ahead of it: "… but translate it first",
 # "summarize it first", "first of all, …", "but before that, …" ("the first page" is a page, not an order)
 FIRST_RE = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bmy )(?<!\bthis )\bfirst(?= of all\b|\s*,|"
@@ -393,13 +395,17 @@ class Ranking:
         task and the best one overall is not one that takes a recording, nor has a kind that
         does ("which bird is that?" is audio classification; "my landlord left a voicemail …
         can u check how much" is not): its words are read (``tasks.reader_of``), for the planner to answer
-        the question from them (``implied.add_question``)."""
-        reader = reader_of(self.task_types, "audio")
+        the question from them (``implied.add_question``). When the best task makes a new recording
+        (the noise taken out), which answers no question, the recording is classified instead, and
+        ``add_question`` reads its words when the question is not about the sound."""
+        reader, hearer = reader_of(self.task_types, "audio"), classifier_of(self.task_types, "audio")
         asked = self._open_question()
         sound = any("audio" in t.args.values() and task_kind(t) == task_kind(best) for t in self.task_types)
-        if reader is None or asked is None or "audio" not in self.files.values() or sound:
+        if reader is None or asked is None or "audio" not in self.files.values():
             return None
-        return PlanStep(asked, [reader])
+        if sound and best.output != "text" and hearer is not None:  # a recording made anew answers no
+            return PlanStep(asked, [hearer])  # question ("… a weird rattling noise, is it broken?"): heard
+        return None if sound else PlanStep(asked, [reader])
 
     def _asked_of_a_picture(self, best: TaskType) -> PlanStep | None:
         """A question asked of a picture the user brought, when no clause clearly asks for a task
