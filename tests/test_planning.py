@@ -732,8 +732,9 @@ def test_a_text_task_about_a_recording_reads_its_words(ranker, request_, expecte
     ("Pick out the locations mentioned in the transcript of this call", {"m.wav": "audio"},
      ["automatic-speech-recognition", "token-classification"]),
     ("Give me the transcript of this call", {"m.wav": "audio"}, ["automatic-speech-recognition"]),
-    # a photo and no clear ask: the photo is looked at, no new picture is drawn
-    ("Here's a photo of my fridge. What could I cook with what's inside?", {"p.jpg": "image"}, ["image-to-text"]),
+    # a photo and no clear ask: the photo is looked at (the clause that hands it over asks for nothing,
+    # the question asks what is inside), no new picture is drawn
+    ("Here's a photo of my fridge. What could I cook with what's inside?", {"p.jpg": "image"}, ["object-detection"]),
 ])
 def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, request_, files, expected):
     from engine.controller import FirstChoice
