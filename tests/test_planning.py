@@ -950,6 +950,9 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
     # a request no clause of which clearly asks for a task still speaks its answer when a cue word says so
     ("My eyesight is bad. Can you tell me out loud what is on this plate my son cooked?", {"plate.jpg": "image"},
      ["image-to-text", "text-to-speech"]),
+    # two things done to a text file the user brought, named in one clause: both, each on the file
+    ("give me a short summary and a list of every person and company mentioned", {"memo.txt": "text"},
+     ["summarization", "token-classification"]),
     # a thing made from nothing brought is a picture, and what follows works on it
     ("generate a yellow submarine under the sea and then remove the background", {},
      ["text-to-image", "image-segmentation"]),

@@ -443,11 +443,12 @@ class Ranking:
 def _also(first: TaskType, other: TaskType, brought: set[str]) -> bool:
     """Do two tasks of different kinds that one clause names both belong in the plan
     although they take the same inputs: two things done to a file the user brought
-    ("a segmentation mask and a depth map")? Not "classify it in a table": image and
+    ("a segmentation mask and a depth map"; of a text file, "a short summary and a list of every
+    person mentioned")? Not "classify it in a table": image and
     tabular classification are one ask by two names. (Two things made from one text,
     "an image and a short video of it", were tried too: on TaskBench's records the
     second is more often a word for the first, "an illustrative video".)"""
-    files = set(first.args.values()) - {"text"}
+    files = (set(first.args.values()) - {"text"}) or ({"text"} & brought)
     return (bool(files) and set(first.args.values()) == set(other.args.values()) and files <= brought
             and task_kind(first) != task_kind(other))
 
