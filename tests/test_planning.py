@@ -1073,3 +1073,10 @@ def test_a_follow_up_order_draws_from_the_map_the_previous_turn_made(ranker, fir
     # an order for another task, or a question, is not a drawing
     plan, *_ = planner.plan("now read it out loud", {}, made)
     assert [t.task for t in plan.tasks] == ["text-to-speech"]
+
+
+def test_a_second_question_about_the_picture_is_asked_of_the_picture(ranker):
+    """Not the sentiment of the first answer ("3"): the second question, asked of the photo."""
+    plan = rails_plan(ranker, "how many kids are in this picture and are they happy?", {"park.jpg": "image"})
+    assert plan[-1] == ("visual-question-answering", {"image": "park.jpg", "text": "are they happy?"})
+    assert "text-classification" not in [task for task, _ in plan]

@@ -23,9 +23,9 @@ from pathlib import PurePath
 from typing import Iterable, Mapping
 
 from ..tasks import READERS, TaskType, classifier_of, norm_name, reader_of
-from ..text import LANGUAGE_ASKED, is_question, questions
+from ..text import LANGUAGE_ASKED, QUESTION_START, is_question, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber
-from .ranking import split_clauses
+from .ranking import QUOTED_RE, split_clauses
 
 DRAWS_FROM_MAP = "-text-to-image"
 ALSO_MAKES = {"depth": ("depth-estimation",), "seg": ("image-segmentation",)}  # maps by another name
@@ -208,6 +208,31 @@ def add_each_file(plan: Plan, request: str, files: Mapping[str, str]) -> list[st
         copy[0].args = {k: (name if v == read[0] else v) for k, v in copy[0].args.items()}
         plan.tasks += copy
     return [f"the request asks for the same work on each {kind} file: the plan is done for {', '.join(rest)} too"]
+
+
+def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
+                         task_types: Mapping[str, TaskType]) -> list[str]:
+    """Ask a second question of the one picture the request brings when the plan sorts the
+    answer to the first instead ("how many people are in this photo and are they happy?": not
+    the sentiment of "3", but "are they happy?" asked of the photo). Only for a direct question
+    of its own clause, in a request that brings no text to sort."""
+    pictures = [name for name, kind in files.items() if kind == "image"]
+    asker = next((t for t in task_types.values() if norm_name(t.name) == "visual-question-answering"), None)
+    if asker is None or len(pictures) != 1 or set(files.values()) != {"image"} or QUOTED_RE.search(request):
+        return []
+    asked = [c for c in split_clauses(request) if QUESTION_START.match(c)]
+    sorters = [t for t in plan.tasks if norm_name(t.task) == "text-classification" and t.references()
+               and all("image" in task_types[plan.tasks[r].task].args.values() for r in t.references())]
+    if len(asked) != 2 or len(sorters) != 1:
+        return []
+    left = asked[1:]
+    sorter = sorters[0]
+    image_slot = next(k for k, m in asker.args.items() if m == "image")
+    text_slot = next(k for k, m in asker.args.items() if m == "text")
+    old = sorter.task
+    sorter.task, sorter.dep = asker.name, [-1]
+    sorter.args = {image_slot: pictures[0], text_slot: left[0] + ("?" if left[0] + "?" in request else "")}
+    return [f"task {sorter.id} ({old}) sorted an answer about the picture: {asker.name} asks the picture instead"]
 
 
 # an order to make one file like another ("match the colours of this picture to the other one")

@@ -44,7 +44,8 @@ from .chatlog import asked_before, clean, last_asked_of_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, DRAWS_FROM_MAP, add_comparison, add_control_maps, add_each_file,
-                      add_guided_drawing, add_question, add_translation, add_writing, answering, map_makers)
+                      add_guided_drawing, add_picture_question, add_question, add_translation, add_writing,
+                      answering, map_makers)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import CHANGES, POINTS_BACK
@@ -223,6 +224,7 @@ class Planner:
             plan.repairs += add_writing(plan, request, self.types_by_name)
             plan.repairs += add_each_file(plan, request, files)
             plan.repairs += add_comparison(plan, request, files, self.types_by_name)
+            plan.repairs += add_picture_question(plan, request, files, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
         return plan
 
