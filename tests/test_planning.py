@@ -960,6 +960,8 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
      ["summarization", "translation"]),
     ("make the photo more sharp", {"p.jpg": "image"}, ["image-to-image"]),
     ("make my selfie look less dark", {"me.jpg": "image"}, ["image-to-image"]),
+    # how the user's own picture would look changed is the picture changed, not a new drawing
+    ("show me what my backyard would look like covered in snow", {"yard.jpg": "image"}, ["image-to-image"]),
     # a clause that only says the file is attached asks for nothing: the summary reads the recording's words
     ("The board wants the gist of this call in French. Audio file attached.", {"call.mp3": "audio"},
      ["automatic-speech-recognition", "summarization", "translation"]),
