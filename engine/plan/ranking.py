@@ -96,6 +96,10 @@ QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately|"
                       r"(?:i|we) (?:drew|sketched|doodled|scribbled|painted|took|recorded|wrote|made|snapped|shot))\b", re.IGNORECASE)
+# … of which one that tells how the user made the file ("we scribbled this at lunch") sets the scene even
+# though its verb is a cue word: the clause after it says what to do with the scribble
+MADE_BY_USER = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i|we) (?:drew|sketched|doodled|scribbled|painted|took|"
+                          r"recorded|wrote|made|snapped|shot) (?:this|these|it|that)\b", re.IGNORECASE)
 # a clause that only says a file comes with the request ("Recording attached.") asks for nothing
 # or only hands it over ("here's a clip", "here is the recording of it")
 ATTACHED_RE = re.compile(r"^(?:[\w'-]+\s+){0,4}(?:is\s+|are\s+)?(?:attached|enclosed|included|below)$|"
@@ -534,7 +538,8 @@ class TaskRanker:
             scores += KEYWORD_BONUS * chooser
             others = np.where(hits & ~self.needs_options[None, :], scores, -np.inf).max(axis=1, keepdims=True)
             scores = np.where(chooser, np.maximum(scores, others + LEAD), scores).astype(np.float32)
-        scene = np.array([bool(SCENE_RE.match(c)) and not hits[i].any() for i, c in enumerate(clauses)])
+        scene = np.array([bool(SCENE_RE.match(c)) and (not hits[i].any() or (len(clauses) > 1 and bool(MADE_BY_USER.match(c))))
+                          for i, c in enumerate(clauses)])
         scores -= SCENE_PENALTY * scene[:, None]
         return Ranking(clauses, self.task_types, scores, hits, files)
 
