@@ -1001,7 +1001,7 @@ def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(r
     # a drawing the user (or their child) made is a scribble to draw from
     ("my daughter sketched this cat, can you make it look real", {"cat.png": "image"}, "scribble"),
     # the clause that tells how the user made it sets the scene; the drawing is made once
-    ("we doodled this on a napkin, can you turn it into a real photo?", {"napkin.jpg": "image"}, "scribble"),
+    ("I scribbled this on the train, can you turn it into a proper painting?", {"train.jpg": "image"}, "scribble"),
     # what is near and far, or the layout, is the depth map kept
     ("keep what's near and far in this street photo but make it a snowy village", {"st.jpg": "image"}, "depth"),
 ])
