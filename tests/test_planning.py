@@ -936,6 +936,11 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
     ("create a charcoal drawing of this photo", {"me.jpg": "image"}, [("image-to-image", {"image": "me.jpg"})]),
     ("shorten this report and suggest a good title", {"report.txt": "text"},
      [("summarization", {"text": "report.txt"}), ("text-generation", {"text": "<resource>-0"})]),
+    # a question about how a photo looks is asked of it; it is not an edit of it
+    ("does this picture look edited to you?", {"p.jpg": "image"},
+     [("visual-question-answering", {"image": "p.jpg", "text": "does this picture look edited to you?"})]),
+    # the dates a text mentions are its entities
+    ("pull out all the dates in this contract", {"c.txt": "text"}, [("token-classification", {"text": "c.txt"})]),
     # a question asked of a screenshot with no clear task is asked of the picture, not of its text's mood
     ("what does this warning mean?", {"shot.png": "image"},
      [("document-question-answering", {"image": "shot.png", "text": "what does this warning mean?"})]),

@@ -39,7 +39,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
-from ..tasks import MEDIA, TaskType, askers_of, classifier_of, norm_name, reader_of, task_kind
+from ..tasks import MEDIA, TaskType, askers_of, classifier_of, draws, norm_name, reader_of, task_kind
 from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
 from .grammar import passage_answerer
 
@@ -377,7 +377,8 @@ class Ranking:
             if on_files.max() >= scores.max() - TIE:
                 scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        heard = self._asked_of_a_recording(self.task_types[int(best)]) or self._asked_of_a_picture(self.task_types[int(best)])
+        heard = (self._asked_of_a_recording(self.task_types[int(best)])
+                 or self._asked_of_a_picture(self.task_types[int(best)], self.clauses[int(c)]))
         if heard is not None:
             return heard
         rest = [t for t in self.order() if t is not self.task_types[best]]
@@ -411,15 +412,19 @@ class Ranking:
             return PlanStep(asked, [hearer])  # question ("… a weird rattling noise, is it broken?"): heard
         return None if sound else PlanStep(asked, [reader])
 
-    def _asked_of_a_picture(self, best: TaskType) -> PlanStep | None:
+    def _asked_of_a_picture(self, best: TaskType, clause: str) -> PlanStep | None:
         """A question asked of a picture the user brought, when no clause clearly asks for a task
         and the best one overall does not look at pictures ("what does this error message
-        mean?" with a screenshot is not a sentiment to classify): asked of the picture, by the
+        mean?" with a screenshot is not a sentiment to classify) or draws a new one ("does this
+        photo look photoshopped?" is not an edit of it, when the question is the clause that
+        drew it): asked of the picture, by the
         task that answers questions about one that the clause puts higher (visual or document
         question answering)."""
         asked = self._open_question()
-        if asked is None or "image" not in self.files.values() or "image" in best.args.values():
+        if asked is None or "image" not in self.files.values():
             return None
+        if "image" in best.args.values() and not (draws(best) and clause == asked):  # a picture made anew
+            return None  # answers no question
         askers = askers_of(self.task_types, "image")
         if not askers:
             return None
