@@ -104,3 +104,8 @@ def test_a_thing_made_from_nothing_brought_is_a_picture(triager, request_):
                                       "generate a piece of writing about hope"])
 def test_a_text_made_from_nothing_brought_is_answered_directly(triager, request_):
     assert triager.triage(request_, {}).direct
+
+
+def test_two_quoted_texts_asked_whether_they_mean_the_same_are_compared(triager):
+    verdict = triager.triage('do "see you soon" and "talk to you later" mean the same thing?', {})
+    assert not verdict.direct and verdict.asked == ["sentence-similarity"]
