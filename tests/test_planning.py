@@ -1089,3 +1089,10 @@ def test_a_second_question_about_the_picture_is_asked_of_the_picture(ranker):
     plan = rails_plan(ranker, "how many kids are in this picture and are they happy?", {"park.jpg": "image"})
     assert plan[-1] == ("visual-question-answering", {"image": "park.jpg", "text": "are they happy?"})
     assert "text-classification" not in [task for task, _ in plan]
+
+
+def test_a_step_after_the_drawing_looks_at_the_result(ranker):
+    plan = rails_plan(ranker, "take the pose from this photo and make a knight doing it, then describe the result",
+                      {"me.jpg": "image"})
+    assert [task for task, _ in plan][:2] == ["openpose-control", "openpose-text-to-image"]
+    assert plan[2] == ("image-to-text", {"image": "<resource>-1"})

@@ -54,6 +54,9 @@ NEW_PICTURE = re.compile(r"\b(?:make|generate|create|draw|paint|render|design)\s
                          r"(?:picture|image|drawing|painting|illustration|photo|pic|portrait)s?\b|\bdraw (?:me )?(?:an?|some)\b",
                          re.IGNORECASE)
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
+# what was made, named as what a later step works on ("… then caption the result")
+THE_RESULT = re.compile(r"\bthe (?:result|outcome|output|new (?:picture|image|one|drawing)|drawing|final (?:picture|image))\b",
+                        re.IGNORECASE)
 
 
 IN_LANGUAGE = re.compile(LANGUAGE_ASKED, re.IGNORECASE)
@@ -375,6 +378,10 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
     maker = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
     if maker is not None:  # draw from the map the plan makes, right after it
         _insert(plan, Task(maker.id + 1, drawing, [maker.id], {"text": text, "image": f"<resource>-{maker.id}"}))
+        if THE_RESULT.search(request):  # "… then caption the result": what comes after looks at the drawing
+            for task in plan.tasks[maker.id + 2:]:
+                if task.args.get("image") in pictures:
+                    task.args["image"], task.dep = f"<resource>-{maker.id + 1}", [maker.id + 1]
         return [f"the request keeps the picture's {kind} map to make something new: {drawing} draws from it"]
     if pictures:
         plan.tasks.append(Task(len(plan.tasks), drawing, [-1], {"text": text, "image": pictures[0]}))
