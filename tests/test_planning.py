@@ -998,6 +998,11 @@ def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(r
         ("visual-question-answering", {"image": "label.jpg", "text": "what colour is the label?"})]
     plan, *_ = planner.plan("please turn the picture black and white", {}, read)
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "label.jpg"})]
+    seen = [{"role": "user", "content": "what's in this photo?", "files": {"park.jpg": "image"}},
+            {"role": "assistant", "content": "A bench under a tree, with a rubbish bin beside it."}]
+    # taking a thing the answer named out of the picture edits the picture
+    plan, *_ = planner.plan("get rid of the rubbish bin", {}, seen)
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "park.jpg"})]
 
 
 @pytest.mark.parametrize("request_, files, kind", [
