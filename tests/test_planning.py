@@ -1101,3 +1101,14 @@ def test_a_step_after_the_drawing_looks_at_the_result(ranker):
                       {"me.jpg": "image"})
     assert [task for task, _ in plan][:2] == ["openpose-control", "openpose-text-to-image"]
     assert plan[2] == ("image-to-text", {"image": "<resource>-1"})
+
+
+def test_the_paper_s_pose_example_keeps_the_boy_s_pose_and_speaks_the_description(ranker):
+    """HuggingGPT's own example: the feature kept is named before "the same as"; "with your voice" is speech."""
+    request_ = ("Please generate an image where a girl is reading a book, and her pose is the same as the boy in "
+                "this image. Then please describe the new image with your voice.")
+    assert rails_plan(ranker, request_, {"boy.jpg": "image"}) == [
+        ("openpose-control", {"image": "boy.jpg"}),
+        ("openpose-text-to-image", {"text": request_, "image": "<resource>-0"}),
+        ("image-to-text", {"image": "<resource>-1"}),
+        ("text-to-speech", {"text": "<resource>-2"})]

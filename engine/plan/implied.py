@@ -24,7 +24,7 @@ from typing import Iterable, Mapping
 
 from ..tasks import READERS, TaskType, classifier_of, norm_name, reader_of
 from ..text import LANGUAGE_ASKED, QUESTION_START, is_question, questions
-from .graph import RESOURCE_RE, Plan, Task, renumber
+from .graph import RESOURCE_RE, Plan, Task, renumber, without
 from .ranking import QUOTED_RE, split_clauses
 
 DRAWS_FROM_MAP = "-text-to-image"
@@ -41,7 +41,10 @@ KEPT_FEATURE = {
     "canny": r"outlines?|edges|contours",
 }
 KEEPS = r"\b(?:keep(?:s|ing)?|take|taking|same|matching|match|follow(?:s|ing)?|preserv\w*|retain\w*|based on|guided by|use|using)\b"
-KEEPS_FEATURE = {kind: re.compile(KEEPS + r"[^.?!]{0,40}?\b(?:" + words + r")\b", re.IGNORECASE)
+# … or the feature first ("her pose is the same as the boy's in this image")
+KEPT_AS = r"[^.?!]{0,20}?\b(?:(?:is|are|be)\s+(?:the\s+)?same\s+as|identical\s+to|match(?:es)?)\b"
+KEEPS_FEATURE = {kind: re.compile(KEEPS + r"[^.?!]{0,40}?\b(?:" + words + r")\b|\b(?:" + words + r")\b" + KEPT_AS,
+                                  re.IGNORECASE)
                  for kind, words in KEPT_FEATURE.items()}
 MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw|paint|transform|reimagine|"
                        r"new (?:picture|image|photo|version))\b", re.IGNORECASE)
@@ -374,6 +377,13 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
             if image:
                 old, task.task, task.args = task.task, drawing, {"text": text, "image": image}
                 task.dep = task.references() or [-1]
+                # the clause that said what to keep ("her pose is the same as the boy's") was read as a
+                # map of the new picture: the drawing keeps that feature, no map of it is made
+                misread = {t.id for t in plan.tasks if t.task in map_makers(kind)
+                           and t.args.get("image") == f"<resource>-{task.id}"}
+                kept = without(plan, misread) if misread else None
+                if kept is not None:
+                    plan.tasks = kept.tasks
                 return [f"task {task.id} ({old}) keeps the picture's {kind} map: {drawing}"]
     maker = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
     if maker is not None:  # draw from the map the plan makes, right after it
