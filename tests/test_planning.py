@@ -902,9 +902,18 @@ def test_questions_files_and_drawings_each_clause_names(ranker, request_, files,
     ("Create a short animation of a paper boat on a river, plus a poster of the same boat",
      ["text-to-video", "text-to-image"]),
     ("draw a fox in the snow as well as a short clip of it running", ["text-to-image", "text-to-video"]),
+    ("make me a short clip of rain on a window and a painting of the same street", ["text-to-video", "text-to-image"]),
 ])
 def test_a_second_thing_made_by_the_same_verb(ranker, request_, expected):
     assert [task for task, _ in rails_plan(ranker, request_, {})] == expected
+
+
+def test_and_before_a_thing_of_another_medium_repeats_the_verb_and_whom_it_is_for():
+    from engine.plan.ranking import split_clauses
+
+    assert split_clauses("please show me a riddle and a picture of an owl") == [
+        "please show me a riddle", "show me a picture of an owl"]
+    assert split_clauses("I have a cat and a dog, draw them") == ["I have a cat and a dog", "draw them"]
 
 
 def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):

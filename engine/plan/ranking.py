@@ -56,7 +56,7 @@ ACTION_VERBS = (
     "discuss", "evaluate", "measure", "calculate", "assess", "compose", "craft", "draft", "design", "paint",
     "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
     "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
-    "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort")
+    "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort", "show")
 # a clause that opens with a verb of doing, after a polite opener ("please make …", "can you translate …")
 ORDER_RE = re.compile(r"^\s*(?:(?:please|pls|now|then|also|and|just|(?:can|could|would|will) (?:you|u))\s+)*(?:"
                       + "|".join(ACTION_VERBS) + r")\b", re.IGNORECASE)
@@ -71,11 +71,14 @@ CLAUSE_RE = re.compile(
     r"will|many|much)\b|(?:is|are|was|were|do|does|did)\s+(?:it|they|he|she|there|these|those|this|that|the|we|you|i)\b)"
     r"|\s+plus\s+(?=(?:an?|some|the|one|two|three|\d+)\s)"
     r"|,\s+", re.IGNORECASE)
+MADE_THINGS = r"(?:image|picture|photo|pic|drawing|painting|illustration|video|clip|animation|poem|story|song|audio|voiceover)s?"
 # a second thing made by the same verb ("make a short video of waves, plus a still image of a
 # lighthouse"): the verb is written again, so the second clause says what it asks for
 ELLIPSIS_RE = re.compile(r"^(?P<lead>\s*(?:(?:please|pls|can you|could you|would you)\s+)?(?P<verb>"
-                         + "|".join(ACTION_VERBS) + r")(?:\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
-                         r"(?P<sep>,?\s+(?:plus|as well as)\s+)(?=(?:an?|some|one|two|three|\d+)\s)",
+                         + "|".join(ACTION_VERBS) + r")(?P<whom>\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
+                         r"(?P<sep>,?\s+(?:plus|as well as)\s+(?=(?:an?|some|one|two|three|\d+)\s)|"
+                         # "show me a joke and an image of a cat": "and" before a thing of another medium
+                         r",?\s+and\s+(?=(?:an?|some|one|two|three|\d+)\s+(?:[\w-]+\s+)?" + MADE_THINGS + r"\b))",
                          re.IGNORECASE)
 # a list of options the user names ("a complaint, a sales inquiry, or a billing question";
 # after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
@@ -132,6 +135,10 @@ def mentioned_files(text: str) -> dict[str, str]:
     return {m.group(1): SUFFIX_MODALITY["." + m.group(2).lower()] for m in FILE_RE.finditer(text)}
 
 
+def _repeat_verb(m: re.Match) -> str:
+    return f"{m['lead']}{m['mid']}{m['sep']}{m['verb']}{m['whom'] or ''} "
+
+
 def split_clauses(text: str) -> list[str]:
     """Clauses of a request, in order; each keeps at least two words. Quoted text
     and a list of options (``OPTIONS_RE``) are never split."""
@@ -144,7 +151,7 @@ def split_clauses(text: str) -> list[str]:
     masked = OPTIONS_RE.sub(hide, QUOTED_RE.sub(hide, text.strip()))
     clauses: list[str] = []
     for sentence in SENTENCE_RE.split(masked):
-        for part in CLAUSE_RE.split(ELLIPSIS_RE.sub(r"\g<lead>\g<mid>\g<sep>\g<verb> ", sentence, count=1)):
+        for part in CLAUSE_RE.split(ELLIPSIS_RE.sub(_repeat_verb, sentence, count=1)):
             part = (part or "").strip(" ,;:.!?-")
             if len(part.split()) >= 2:
                 clauses.append(part)
