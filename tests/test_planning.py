@@ -760,6 +760,11 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
     # … but one asked about the words sung is answered by them
     ("what is she singing about in this song?", {"song.mp3": "audio"},
      [("automatic-speech-recognition", {"audio": "song.mp3"})]),
+    # "this video" is the file the user brought, not a video to make
+    ("what is the man in this video saying about the weather?", {"clip.m4a": "audio"},
+     [("automatic-speech-recognition", {"audio": "clip.m4a"}),
+      ("question-answering", {"text": "what is the man in this video saying about the weather?",
+                              "context": "<resource>-0"})]),
     # a question that names its source first, and a yes-or-no question ending "or not"
     ("According to the contract am I allowed to sublet or not?", {"contract.txt": "text"},
      [("question-answering", {"text": "According to the contract am I allowed to sublet or not?",
