@@ -919,6 +919,9 @@ def test_and_before_a_thing_of_another_medium_repeats_the_verb_and_whom_it_is_fo
     assert split_clauses("please show me a riddle and a picture of an owl") == [
         "please show me a riddle", "show me a picture of an owl"]
     assert split_clauses("I have a cat and a dog, draw them") == ["I have a cat and a dog", "draw them"]
+    # the nearest verb, in a clause after a comma
+    assert split_clauses("Caption this, then use the caption to make a poster and a short clip") == [
+        "Caption this", "use the caption to make a poster", "make a short clip"]
 
 
 def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):

@@ -73,8 +73,9 @@ CLAUSE_RE = re.compile(
     r"|,\s+", re.IGNORECASE)
 MADE_THINGS = r"(?:image|picture|photo|pic|drawing|painting|illustration|video|clip|animation|poem|story|song|audio|voiceover)s?"
 # a second thing made by the same verb ("make a short video of waves, plus a still image of a
-# lighthouse"): the verb is written again, so the second clause says what it asks for
-ELLIPSIS_RE = re.compile(r"^(?P<lead>\s*(?:(?:please|pls|can you|could you|would you)\s+)?(?P<verb>"
+# lighthouse"; the nearest verb: "use the description to generate a new image and a short video"):
+# the verb is written again, so the second clause says what it asks for
+ELLIPSIS_RE = re.compile(r"^(?P<lead>\s*(?:[^,;\x00]*\s)?(?:(?:please|pls|can you|could you|would you)\s+)?(?P<verb>"
                          + "|".join(ACTION_VERBS) + r")(?P<whom>\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
                          r"(?P<sep>,?\s+(?:plus|as well as)\s+(?=(?:an?|some|one|two|three|\d+)\s)|"
                          # "show me a joke and an image of a cat": "and" before a thing of another medium
@@ -151,7 +152,9 @@ def split_clauses(text: str) -> list[str]:
     masked = OPTIONS_RE.sub(hide, QUOTED_RE.sub(hide, text.strip()))
     clauses: list[str] = []
     for sentence in SENTENCE_RE.split(masked):
-        for part in CLAUSE_RE.split(ELLIPSIS_RE.sub(_repeat_verb, sentence, count=1)):
+        pieces = [p for piece in CLAUSE_RE.split(ELLIPSIS_RE.sub(_repeat_verb, sentence, count=1))
+                  for p in CLAUSE_RE.split(ELLIPSIS_RE.sub(_repeat_verb, piece or "", count=1))]
+        for part in pieces:
             part = (part or "").strip(" ,;:.!?-")
             if len(part.split()) >= 2:
                 clauses.append(part)
