@@ -949,6 +949,9 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
      [("automatic-speech-recognition", {"audio": "lecture.mp3"}), ("summarization", {"text": "<resource>-0"})]),
     # ideas, titles and headlines are written, not summed up
     ("suggest five headlines for this blog post", {"post.txt": "text"}, [("text-generation", {"text": "post.txt"})]),
+    # the story the user brings, read to someone, is spoken, not written anew
+    ("please read this fairy tale story to my son, nice and slow", {"tale.txt": "text"},
+     [("text-to-speech", {"text": "tale.txt"})]),
     # questions or flashcards to study a text with are written from it
     ("write me five quiz questions about this lesson", {"lesson.txt": "text"},
      [("text-generation", {"text": "lesson.txt"})]),
