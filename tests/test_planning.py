@@ -765,6 +765,13 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
      [("automatic-speech-recognition", {"audio": "clip.m4a"}),
       ("question-answering", {"text": "what is the man in this video saying about the weather?",
                               "context": "<resource>-0"})]),
+    # a word of the user's names the comparison: the recording's words are compared with the quote
+    ("does what she says in this clip match the printed quote 'prices will fall in spring'?", {"c.mp3": "audio"},
+     [("automatic-speech-recognition", {"audio": "c.mp3"}),
+      ("sentence-similarity", {"text": "<resource>-0", "text2": "prices will fall in spring"})]),
+    # "the short version" of a recording is its summary
+    ("here's the call recording, what did they agree on? short version please", {"call.m4a": "audio"},
+     [("automatic-speech-recognition", {"audio": "call.m4a"}), ("summarization", {"text": "<resource>-0"})]),
     # a question that names its source first, and a yes-or-no question ending "or not"
     ("According to the contract am I allowed to sublet or not?", {"contract.txt": "text"},
      [("question-answering", {"text": "According to the contract am I allowed to sublet or not?",

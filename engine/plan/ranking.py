@@ -387,8 +387,9 @@ class Ranking:
             if on_files.max() >= scores.max() - TIE:
                 scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        heard = (self._asked_of_a_recording(self.task_types[int(best)])
-                 or self._asked_of_a_picture(self.task_types[int(best)], self.clauses[int(c)]))
+        named = bool(self.keyword_hits[int(c), int(best)])  # a word the user wrote names the task
+        heard = (None if named else self._asked_of_a_recording(self.task_types[int(best)])) \
+            or self._asked_of_a_picture(self.task_types[int(best)], self.clauses[int(c)])
         if heard is not None:
             return heard
         rest = [t for t in self.order() if t is not self.task_types[best]]
@@ -407,7 +408,9 @@ class Ranking:
 
     def _asked_of_a_recording(self, best: TaskType) -> PlanStep | None:
         """A question asked of a recording the user brought, when no clause clearly asks for a
-        task and the best one overall is not one that takes a recording, nor has a kind that
+        task, no word of the user's names the best one ("does what the minister says match the
+        official quote '…'?" compares the transcript with the quote), and the best one overall is
+        not one that takes a recording, nor has a kind that
         does ("which bird is that?" is audio classification; "my landlord left a voicemail …
         can u check how much" is not): its words are read (``tasks.reader_of``), for the planner to answer
         the question from them (``implied.add_question``). When the best task makes a new recording
