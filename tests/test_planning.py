@@ -1040,6 +1040,9 @@ def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(r
     ("draw me an astronaut doing the pose from this photo", {"me.jpg": "image"}, "openpose"),
     # a drawing the user (or their child) made is a scribble to draw from
     ("my daughter sketched this cat, can you make it look real", {"cat.png": "image"}, "scribble"),
+    # a line drawing of the user's photo, used to make something new, is its soft-edge map
+    ("make a line drawing of this bike from my photo, then use that line drawing to make a steampunk bike",
+     {"bike.jpg": "image"}, "hed"),
     # the clause that tells how the user made it sets the scene; the drawing is made once
     ("I scribbled this on the train, can you turn it into a proper painting?", {"train.jpg": "image"}, "scribble"),
     # what is near and far, or the layout, is the depth map kept

@@ -36,7 +36,7 @@ KEPT_FEATURE = {
     "normal": r"normal map|surface normals?",
     "seg": r"segmentation|segments|regions",
     "mlsd": r"straight lines|lines|architecture",
-    "hed": r"soft edges|hed",
+    "hed": r"soft edges|hed|line drawings?|line art",
     "depth": r"depth|3d layout|3d structure|perspective|layout|close to the camera|far (?:back|away)|near and far",
     "canny": r"outlines?|edges|contours",
 }
@@ -375,12 +375,17 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
         if task.task in RESTYLES and (task.args.get("image") in {*pictures, *maps} or task.task == "text-to-image"):
             image = task.args.get("image") if task.task == "image-to-image" else (pictures[:1] or [""])[0]
             if image:
+                fed = set(task.references())
                 old, task.task, task.args = task.task, drawing, {"text": text, "image": image}
                 task.dep = task.references() or [-1]
                 # the clause that said what to keep ("her pose is the same as the boy's") was read as a
-                # map of the new picture: the drawing keeps that feature, no map of it is made
+                # map of the new picture: the drawing keeps that feature, no map of it is made; and a
+                # caption of the user's picture that only gave the restyle its words is not needed
                 misread = {t.id for t in plan.tasks if t.task in map_makers(kind)
                            and t.args.get("image") == f"<resource>-{task.id}"}
+                misread |= {t.id for t in plan.tasks if t.id in fed and t.task == "image-to-text"
+                            and t.args.get("image") in pictures
+                            and not any(t.id in other.references() for other in plan.tasks)}
                 kept = without(plan, misread) if misread else None
                 if kept is not None:
                     plan.tasks = kept.tasks
