@@ -125,6 +125,12 @@ def task_kind(task: "TaskType") -> str:
     return "-".join(words[1:] if len(words) > 1 and words[0] in MEDIUM_WORDS else words)
 
 
+def named(task_types: Iterable[TaskType], name: str) -> TaskType | None:
+    """The task type called ``name`` (hgpt's spelling) in ``task_types``, whichever list it is
+    (hgpt's own or TaskBench's "Sentence Similarity"); None when the list has none."""
+    return next((t for t in task_types if norm_name(t.name) == name), None)
+
+
 def get(name: str) -> TaskType:
     from .errors import UnknownNameError
 

@@ -22,7 +22,7 @@ import re
 from pathlib import PurePath
 from typing import Iterable, Mapping
 
-from ..tasks import READERS, TaskType, classifier_of, norm_name, reader_of
+from ..tasks import READERS, TaskType, classifier_of, named, norm_name, reader_of
 from ..text import LANGUAGE_ASKED, QUESTION_START, is_question, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber, without
 from .ranking import QUOTED_RE, split_clauses
@@ -69,7 +69,7 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     """Translate the plan's last text when the request asks for a language and no task translates.
     The translation comes right after that text, and what took the text takes the translation:
     "describe the photo in Spanish, then read that out loud" speaks the Spanish caption."""
-    translation = next((t for t in task_types.values() if norm_name(t.name) == "translation"), None)
+    translation = named(task_types.values(), "translation")
     if translation is None or not IN_LANGUAGE.search(request):
         return []
     if any(norm_name(t.task) == "translation" for t in plan.tasks):
@@ -172,7 +172,7 @@ INTO_WRITING = re.compile(r"\b(?:turn|make|convert|change|rewrite|put|write)\b[^
 def add_writing(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
     """Write the piece the request asks for from a file's words, when the plan only reads the
     file: "turn my voice note into an email" transcribes the note, then writes the email."""
-    writer = next((t for t in task_types.values() if norm_name(t.name) == "text-generation"), None)
+    writer = named(task_types.values(), "text-generation")
     if writer is None or len(plan.tasks) != 1 or not INTO_WRITING.search(request):
         return []
     only = plan.tasks[0]
@@ -223,7 +223,7 @@ def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
     the sentiment of "3", but "are they happy?" asked of the photo). Only for a direct question
     of its own clause, in a request that brings no text to sort."""
     pictures = [name for name, kind in files.items() if kind == "image"]
-    asker = next((t for t in task_types.values() if norm_name(t.name) == "visual-question-answering"), None)
+    asker = named(task_types.values(), "visual-question-answering")
     if asker is None or len(pictures) != 1 or set(files.values()) != {"image"} or QUOTED_RE.search(request):
         return []
     asked = [c for c in split_clauses(request) if QUESTION_START.match(c)]
@@ -252,7 +252,7 @@ def add_comparison(plan: Plan, request: str, files: Mapping[str, str], task_type
     measures how similar the transcripts are; "does the text in this photo match my notes?"
     reads the photo and compares it with the notes. Not an order that makes one file like the
     other ("… in the same style as this painting")."""
-    similarity = next((t for t in task_types.values() if norm_name(t.name) == "sentence-similarity"), None)
+    similarity = named(task_types.values(), "sentence-similarity")
     both = [(name, kind) for name, kind in files.items() if kind == "text" or kind in READERS]
     if similarity is None or len(both) != 2 or not COMPARES.search(request) or not 0 < len(plan.tasks) <= 2:
         return []
@@ -280,7 +280,7 @@ def answering(task_types: Iterable[TaskType], source: Task, question: str) -> Ta
     """The question-answering task after ``source``, asked ``question`` of its text: the first
     slot takes the question, the second the passage it is answered from; None when there is
     no such task type."""
-    answerer = next((t for t in task_types if norm_name(t.name) == "question-answering"), None)
+    answerer = named(task_types, "question-answering")
     slots = list(answerer.args) if answerer is not None else []
     if len(slots) < 2:
         return None
@@ -396,7 +396,8 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
         if THE_RESULT.search(request):  # "… then caption the result": what comes after looks at the drawing
             for task in plan.tasks[maker.id + 2:]:
                 if task.args.get("image") in pictures:
-                    task.args["image"], task.dep = f"<resource>-{maker.id + 1}", [maker.id + 1]
+                    task.args["image"] = f"<resource>-{maker.id + 1}"
+                    task.dep = task.references()
         return [f"the request keeps the picture's {kind} map to make something new: {drawing} draws from it"]
     if pictures:
         plan.tasks.append(Task(len(plan.tasks), drawing, [-1], {"text": text, "image": pictures[0]}))

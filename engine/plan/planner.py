@@ -48,12 +48,11 @@ from .implied import (ABOUT_THE_SOUND, DRAWS_FROM_MAP, add_comparison, add_contr
                       answering, map_makers)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
-from .triage import CHANGES, POINTS_BACK
+from .triage import CHANGES, MAKING, POINTS_BACK
 
 log = logging.getLogger(__name__)
 # an order to make or change a picture ("use it to make the room look …", "put a ballerina in that pose")
-DRAW_ORDER = re.compile(r"\b(?:make|generate|create|draw|paint|render|design|put|place|turn|use|add|give|change|"
-                        r"swap|replace|dress)\b", re.IGNORECASE)
+DRAW_ORDER = re.compile(MAKING.pattern + r"|\b(?:put|place|turn|use|add|give|change|swap|replace|dress)\b", re.IGNORECASE)
 EdgeCheck = Callable[[TaskType, TaskType], bool]
 
 
