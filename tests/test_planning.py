@@ -1145,3 +1145,17 @@ def test_the_paper_s_pose_example_keeps_the_boy_s_pose_and_speaks_the_descriptio
         ("openpose-text-to-image", {"text": request_, "image": "<resource>-0"}),
         ("image-to-text", {"image": "<resource>-1"}),
         ("text-to-speech", {"text": "<resource>-2"})]
+
+
+def test_with_triage_off_every_request_is_planned(ranker):
+    """Triage off means "always plan": a request no clause clearly asks a task of still gets
+    its best task, as TaskBench's requests (each solved with tools) are scored."""
+    from engine.controller import FirstChoice
+
+    request_ = ("I've come across two phrases: 'The quick brown fox jumps over the lazy dog.' and 'The speedy "
+                "brown fox leaps over the sluggish hound.'. Could you help me figure out how closely they "
+                "mirror each other?")
+    with_triage = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    assert with_triage.plan(request_, {})[0].tasks == []  # a question the controller answers itself
+    planner = Planner(FirstChoice(), list(T.values()), PlanningOptions(draft="never", triage=False), ranker=ranker)
+    assert [t.task for t in planner.plan(request_, {})[0].tasks] == ["sentence-similarity"]

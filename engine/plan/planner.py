@@ -184,7 +184,8 @@ class Planner:
         plans: dict[str, Plan] = {}
         stepwise = options.grammar and options.stepwise and controller.supports_prefix
         if stepwise and options.draft != "only":
-            must_plan = bool(current) or bool(triage and triage.asked) or (ranking is not None and _asks_for_work(ranking))
+            must_plan = (not options.triage or bool(current) or bool(triage and triage.asked)  # triage off: always plan
+                         or (ranking is not None and _asks_for_work(ranking)))
             rails = Rails(controller, self.task_types, request, history, files, must_plan, ranking, offered, messages,
                           options.max_tasks, options.step_tokens, options.guided, options.per_clause,
                           options.free_text, self.edge_ok, attachments=current)
