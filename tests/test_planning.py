@@ -46,6 +46,15 @@ def test_split_clauses_keeps_quotes_whole():
         "denoise it", "transcribe it", "summarize it"]
 
 
+def test_a_second_thing_made_by_the_same_verb_is_its_own_clause():
+    # the verb is written again, also where the user wrote it as "-ing" after "help me by/in"
+    assert split_clauses("please show me a joke and an image of a cat") == [
+        "please show me a joke", "show me an image of a cat"]
+    assert split_clauses("Could you help me by providing a concise summary and a fitting image for the topic") == [
+        "Could you help me by providing a concise summary", "providing a fitting image for the topic"]
+    assert split_clauses("Can you assist me in cropping the photo") == ["Can you assist me in cropping the photo"]
+
+
 def test_a_list_of_options_fills_the_labels_slot(ranker):
     from engine.controller import FirstChoice
     from engine.plan.grammar import is_list

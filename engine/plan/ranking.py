@@ -57,6 +57,19 @@ ACTION_VERBS = (
     "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
     "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
     "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort", "show")
+
+
+def _gerund(verb: str) -> str:
+    """"create" -> "creating", "summari[sz]e" -> "summari[sz]ing", "cut" -> "cutting"."""
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    if re.fullmatch(r"[^aeiou]+[aeiou][bdgmnprt]", verb):  # one syllable: cut, crop, let
+        return verb + verb[-1] + "ing"
+    return verb + "ing"
+
+
+# the same verbs as the user may write them after "help me in/by …" ("by providing a summary and …")
+GERUNDS = tuple(_gerund(v) for v in ACTION_VERBS)
 # a clause that opens with a verb of doing, after a polite opener ("please make …", "can you translate …")
 ORDER_RE = re.compile(r"^\s*(?:(?:please|pls|now|then|also|and|just|(?:can|could|would|will) (?:you|u))\s+)*(?:"
                       + "|".join(ACTION_VERBS) + r")\b", re.IGNORECASE)
@@ -76,7 +89,7 @@ MADE_THINGS = r"(?:image|picture|photo|pic|drawing|painting|illustration|video|c
 # lighthouse"; the nearest verb: "use the description to generate a new image and a short video"):
 # the verb is written again, so the second clause says what it asks for
 ELLIPSIS_RE = re.compile(r"^(?P<lead>\s*(?:[^,;\x00]*\s)?(?:(?:please|pls|can you|could you|would you)\s+)?(?P<verb>"
-                         + "|".join(ACTION_VERBS) + r")(?P<whom>\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
+                         + "|".join(ACTION_VERBS + GERUNDS) + r")(?P<whom>\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
                          r"(?P<sep>,?\s+(?:plus|as well as)\s+(?=(?:an?|some|one|two|three|\d+)\s)|"
                          # "show me a joke and an image of a cat": "and" before a thing of another medium
                          r",?\s+and\s+(?=(?:an?|some|one|two|three|\d+)\s+(?:[\w-]+\s+)?" + MADE_THINGS + r"\b))",
