@@ -78,6 +78,24 @@ def test_a_list_of_options_fills_the_labels_slot(ranker):
     assert [t.task for t in plan.tasks] == ["text-classification"]
 
 
+def test_a_question_of_a_text_naming_two_options_sorts_it_into_them(ranker):
+    from engine.controller import FirstChoice
+    from engine.plan.ranking import named_choice
+
+    assert named_choice("is this text written by a human or AI?") == "human or AI"
+    assert named_choice("is it ready or not?") is None and named_choice("sort these into two piles") is None
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, *_ = planner.plan("is this text written by a human or AI?", {"essay.txt": "text"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("zero-shot-classification", {"text": "essay.txt", "labels": "human or AI"})]
+    # a fixed classifier a cue word names still answers its own question
+    plan, *_ = planner.plan("Is this review positive or negative?", {"review.txt": "text"})
+    assert [t.task for t in plan.tasks] == ["text-classification"]
+    # a picture or a recording is asked, not sorted
+    plan, *_ = planner.plan("is this a wolf or a husky?", {"dog.jpg": "image"})
+    assert [t.task for t in plan.tasks] == ["visual-question-answering"]
+
+
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
     from engine.plan.ranking import masked_quotes
 

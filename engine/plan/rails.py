@@ -39,7 +39,7 @@ from ..files import FILE_NOUNS, SPOKEN_WORDS
 from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_kind
 from ..text import MADE_TEXT, is_question, questions
 from . import grammar
-from .ranking import OPTIONS_RE, PlanStep, Ranking
+from .ranking import OPTIONS_RE, PlanStep, Ranking, named_choice, split_clauses
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
@@ -84,7 +84,8 @@ def option_lists(request: str) -> list[str]:
     """The lists of options the user names ("if it's a complaint, a sales inquiry, or a
     billing question": "a complaint, a sales inquiry, or a billing question"), each as
     written, without the words that lead into it."""
-    return [OPTIONS_LEAD.sub("", m.group(0)).strip() for m in OPTIONS_RE.finditer(request)]
+    listed = [OPTIONS_LEAD.sub("", m.group(0)).strip() for m in OPTIONS_RE.finditer(request)]
+    return listed + [c for c in map(named_choice, split_clauses(request)) if c]
 
 
 def colon_texts(request: str) -> list[str]:

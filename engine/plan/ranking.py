@@ -107,6 +107,16 @@ POINTS_AT_IT = re.compile(r"\b(?:for|about|to|with|of|on)\s+(?:it|them)\b", re.I
 # a question that ends by naming the choice it asks for: "is it spam or legit?" sorts into labels
 # ("is it spam or legit?", "happy or not happy?"); a bare "… or not?" asks yes or no, naming no choice
 CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+\w+|(?!not\b)\w+)(?:\s+\w+)?\s*[?.!]*\s*$", re.IGNORECASE)
+
+
+def named_choice(clause: str) -> str | None:
+    """The two options a question ends by naming ("is this text written by a human or AI?":
+    "human or AI"; "was it a kid or an adult": "kid or an adult"), None for another clause
+    and for a bare "… or not?"."""
+    match = CHOICE_RE.search(clause.strip()) if is_question(clause) else None
+    return match.group(0).strip(" ?.!") if match else None
+
+
 # quoted text; the one group that matched holds the words inside the quotes
 QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
@@ -560,11 +570,16 @@ class TaskRanker:
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
         if "audio" not in files.values() and not SOUND_WORDS.search(request):  # no sound to work on
             scores[:, self._takes_audio] = np.minimum(scores[:, self._takes_audio], UNNAMED_CAP)
-        if not OPTIONS_RE.search(request):  # nothing to choose among: it cannot run
+        # a question of a text that ends by naming two options, where no cue word names a task, sorts the
+        # text into them ("is this text written by a human or AI?"); a recording or a picture is asked instead
+        choice = np.array([named_choice(c) is not None and not hits[i].any() for i, c in enumerate(clauses)])
+        choice &= set(files.values()) <= {"text"} and bool(files or QUOTED_RE.search(request))
+        hits |= choice[:, None] & self.needs_options[None, :]
+        if not OPTIONS_RE.search(request) and not choice.any():  # nothing to choose among: it cannot run
             scores[:, self.needs_options & ~hits.any(axis=0)] = NO_OPTIONS
         else:  # options listed in a clause where a cue names the task that chooses among them: a second
             # cue, and that task leads the others named there ("…is it spam, a personal message, or a work request?")
-            listed = np.array([bool(OPTIONS_RE.search(c)) for c in clauses])
+            listed = np.array([bool(OPTIONS_RE.search(c)) for c in clauses]) | choice
             chooser = hits & self.needs_options[None, :] & listed[:, None]
             scores += KEYWORD_BONUS * chooser
             others = np.where(hits & ~self.needs_options[None, :], scores, -np.inf).max(axis=1, keepdims=True)
