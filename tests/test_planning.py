@@ -96,6 +96,15 @@ def test_a_question_of_a_text_naming_two_options_sorts_it_into_them(ranker):
     assert [t.task for t in plan.tasks] == ["visual-question-answering"]
 
 
+@pytest.mark.parametrize("request_", ["Explain what this document is about in 2 sentences",
+                                      "what is this article about?", "tell me what this one is about"])
+def test_what_a_text_is_about_is_its_gist(ranker, request_):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"notes.txt": "text"})
+    assert [(t.task, t.args) for t in plan.tasks] == [("summarization", {"text": "notes.txt"})]
+
+
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
     from engine.plan.ranking import masked_quotes
 
