@@ -435,6 +435,12 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
      {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
     # cue words people use for rewording, colouring, people and places, pictures and speech
     ("This scan is all speckled. Clean it up please.", {"scan.jpg": "image"}, {("image-to-image", "scan.jpg")}),
+    ("put a hat on the dog in this picture", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
+    ("find the people in this photo and blur their faces", {"street.jpg": "image"},
+     {("visual-question-answering", "street.jpg"), ("image-to-image", "street.jpg")}),
+    # a joke, a story told, then spoken: the controller writes it first
+    ("tell me a joke about cats then read it out loud", {},
+     {("text-generation", "tell me a joke about cats then read it out loud"), ("text-to-speech", "<resource>-0")}),
     ("Make this old photo of my parents in colour, please.", {"parents.jpg": "image"},
      {("image-to-image", "parents.jpg")}),
     ("List all the people and places in this note: 'Ana met Joao in Lisbon last May.'", {},
