@@ -93,7 +93,8 @@ def test_asking_to_be_shown_how_is_answered_directly(triager, request_):
 
 
 @pytest.mark.parametrize("request_", ["can you generate a fluffy samoyed wearing a tiny crown",
-                                      "create two robots playing chess on the moon", "render an old lighthouse in fog"])
+                                      "create two robots playing chess on the moon", "render an old lighthouse in fog",
+                                      "make me a birthday card with a unicorn on it"])
 def test_a_thing_made_from_nothing_brought_is_a_picture(triager, request_):
     verdict = triager.triage(request_, {})
     assert not verdict.direct and verdict.asked == ["text-to-image"]
@@ -101,7 +102,8 @@ def test_a_thing_made_from_nothing_brought_is_a_picture(triager, request_):
 
 @pytest.mark.parametrize("request_", ["can you create a weekly meal plan for me",
                                       "could you create a packing list for a ski trip",
-                                      "generate a piece of writing about hope"])
+                                      "generate a piece of writing about hope",
+                                      "make me a shopping list with eggs and milk on it"])
 def test_a_text_made_from_nothing_brought_is_answered_directly(triager, request_):
     assert triager.triage(request_, {}).direct
 
