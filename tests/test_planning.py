@@ -832,6 +832,10 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
     # a text file the clause names by what it is ("my notes") is the second text compared
     ("Spot the differences: is the text in this image the same as my notes?", {"sign.jpg": "image", "notes.txt": "text"},
      [("image-to-text", {"image": "sign.jpg"}), ("sentence-similarity", {"text": "<resource>-0", "text2": "notes.txt"})]),
+    # a clause that is its own question asks it of the photo, not the caption before it
+    ("can you describe the image and tell me if there's a dog in it", {"p.jpg": "image"},
+     [("image-to-text", {"image": "p.jpg"}),
+      ("visual-question-answering", {"image": "p.jpg", "text": "tell me if there's a dog in it"})]),
 ])
 def test_questions_asked_of_a_file_and_its_words(ranker, request_, files, expected):
     from engine.controller import FirstChoice

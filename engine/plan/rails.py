@@ -217,6 +217,9 @@ class Rails:
             elif local is not None and _asks_of_a_text(step):  # the question beside the passage
                 texts, local = [question] + [t for t in texts if t != question], local | {question}
         edge_ok = (lambda source, target: False) if step is not None and step.own_input else self.edge_ok or feeds_well
+        if step is not None and step.clause in texts and _asks_of_a_file(step):  # "… and tell me if there's a dog
+            linked = edge_ok  # in it": the clause is the question; an earlier text is not asked instead
+            edge_ok = lambda source, target: source.output != "text" and linked(source, target)  # noqa: E731
         spelled = named_in(step.clause, (), self.files) if step is not None else set()
         files = self.files
         if step is not None and points_back(self.request, self.history):  # "now translate the summary": the
