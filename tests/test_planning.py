@@ -436,6 +436,7 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # cue words people use for rewording, colouring, people and places, pictures and speech
     ("This scan is all speckled. Clean it up please.", {"scan.jpg": "image"}, {("image-to-image", "scan.jpg")}),
     ("put a hat on the dog in this picture", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
+    ("I want a picture of my dog but as an astronaut", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
     ("find the people in this photo and blur their faces", {"street.jpg": "image"},
      {("visual-question-answering", "street.jpg"), ("image-to-image", "street.jpg")}),
     # a joke, a story told, then spoken: the controller writes it first
