@@ -105,6 +105,15 @@ def test_what_a_text_is_about_is_its_gist(ranker, request_):
     assert [(t.task, t.args) for t in plan.tasks] == [("summarization", {"text": "notes.txt"})]
 
 
+def test_what_a_recording_is_about_is_the_gist_of_its_words(ranker):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(
+        "what's this recording about?", {"memo.wav": "audio"})
+    assert [(t.task, t.args) for t in plan.tasks] == [("automatic-speech-recognition", {"audio": "memo.wav"}),
+                                                     ("summarization", {"text": "<resource>-0"})]
+
+
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
     from engine.plan.ranking import masked_quotes
 

@@ -427,6 +427,9 @@ class Ranking:
         c, chosen = self.clauses.index(step.clause), step.candidates[0]
         then = [t for i, t in enumerate(self.task_types) if self.keyword_hits[c, i] and t is not chosen
                 and chosen.output in t.args.values() and t.output in MEDIA and t.output != chosen.output]
+        if not then and _reads_a_file(chosen):  # "what's this recording about?": its words, then their gist
+            then = [t for i, t in enumerate(self.task_types) if self.keyword_hits[c, i]
+                    and set(t.args.values()) == {"text"} and t.output == "text"]
         return [step, PlanStep(step.clause, then[:1])] if then else [step]
 
     def _asked_of_a_recording(self, best: TaskType) -> PlanStep | None:
