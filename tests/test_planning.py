@@ -809,9 +809,9 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
      [("audio-classification", {"audio": "night.wav"})]),
     ("my washing machine makes a weird rattling noise, here's a clip. is it broken?", {"wm.m4a": "audio"},
      [("audio-classification", {"audio": "wm.m4a"})]),
-    # … but one asked about the words sung is answered by them
+    # … but one asked about the words sung is answered by them: what they are about is their gist
     ("what is she singing about in this song?", {"song.mp3": "audio"},
-     [("automatic-speech-recognition", {"audio": "song.mp3"})]),
+     [("automatic-speech-recognition", {"audio": "song.mp3"}), ("summarization", {"text": "<resource>-0"})]),
     # "this video" is the file the user brought, not a video to make
     ("what is the man in this video saying about the weather?", {"clip.m4a": "audio"},
      [("automatic-speech-recognition", {"audio": "clip.m4a"}),
