@@ -1003,6 +1003,25 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
         ("visual-question-answering", {"image": "gig.jpg", "text": "does she look nervous?"})]
 
 
+def test_a_short_question_about_what_the_last_picture_shows_asks_that_picture(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    drawn = [{"role": "user", "content": "draw a castle on a hill"},
+             {"role": "assistant", "content": "Here's a castle on a hill.", "files": {"out_0.png": "image"}}]
+    seen = [{"role": "user", "content": "what's in this photo?", "files": {"beach.jpg": "image"}},
+            {"role": "assistant", "content": "A dog on a beach."}]
+    for question, history, picture in (("what colour is the roof?", drawn, "out_0.png"),
+                                       ("is there a moat?", drawn, "out_0.png"),
+                                       ("how many people are there?", seen, "beach.jpg")):
+        plan, *_ = planner.plan(question, {}, history)
+        assert [(t.task, t.args) for t in plan.tasks] == [
+            ("visual-question-answering", {"image": picture, "text": question})]
+    # a question about the world, or one without a word for a thing seen, is answered directly
+    for question in ("how many moons does Jupiter have?", "what's a good name for a dog?"):
+        assert planner.plan(question, {}, seen)[0].tasks == []
+
+
 @pytest.mark.parametrize("request_, files, expected", [
     # a file's words made into a piece of writing: read them, then write it
     ("can you convert this voicemail into a short letter", {"vm.m4a": "audio"},

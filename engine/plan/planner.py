@@ -40,7 +40,7 @@ from ..errors import HgptError, MissingDependencyError, ModelFileError
 from ..tasks import CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker
 from ..text import is_question, questions
 from . import draft, evidence, prompts
-from .chatlog import asked_before, clean, last_asked_of_files
+from .chatlog import asked_before, clean, last_asked_of_files, turn_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, DRAWS_FROM_MAP, add_comparison, add_control_maps, add_each_file,
@@ -78,6 +78,13 @@ class PlanTrace:
 
 # a question about how something in a picture looks, not about the words on it
 LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
+# a question about what a picture shows ("how many people are there?", "is there a moat?"), and one that
+# names a person or a place the picture need not show ("how many moons does Jupiter have?": not the picture)
+SEEN = re.compile(LOOKS.pattern + r"|\b(?:how many|is there|are there|holding|doing|standing|sitting|on the (?:left|right)|"
+                  r"behind|in front)\b", re.IGNORECASE)
+DEFINITE = re.compile(r"\b(?:the|it|its|they|them|there|he|she|his|her)\b", re.IGNORECASE)
+NAMED = re.compile(r"(?<=\s)(?!I\b)[A-Z][a-z]+")
+SHORT_QUESTION = 12  # words
 # a question about the words on a picture (a page, a sign), which is answered from its text read again
 ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
                          re.IGNORECASE)
@@ -139,6 +146,11 @@ class Planner:
             trace.chosen, trace.why = "rails", "a follow-up question about the file an earlier turn brought"
             trace.candidates["rails"] = same.to_list()
             return Planned(same, time.perf_counter() - started, trace)
+        seen = self._seen_in_the_last_picture(request, current, history)
+        if seen is not None:  # "what colour is the roof?" after a castle was drawn
+            trace.chosen, trace.why = "rails", "a question about what the picture of the last turn shows"
+            trace.candidates["rails"] = seen.to_list()
+            return Planned(seen, time.perf_counter() - started, trace)
         drawn = self._drawn_from_the_map(request, current, history)
         if drawn is not None:  # "now put a ballerina in exactly that pose" after the pose of a photo was drawn
             trace.chosen, trace.why = "rails", "an order to draw from the map the previous turn made"
@@ -287,6 +299,28 @@ class Planner:
         read = Task(0, task.name, [-1], {file_slots[0]: name})  # the previous turn read the file: answer from it
         answer = answering(self.task_types, read, request.strip())
         return Plan([read, answer]) if answer is not None else None
+
+    def _seen_in_the_last_picture(self, request, current, history) -> Plan | None:
+        """A short question about what a picture shows, with no file, after a turn that brought or
+        made one picture: asked of that picture ("what colour is the roof?" after "draw a castle on a
+        hill"; "how many people are there?" after "what's in this photo?"). Not a question that names
+        someone or somewhere ("how many moons does Jupiter have?"), nor one without a word for a thing
+        seen ("what's a good name for a dog?"). One that points back ("how many chairs are in it?") is
+        planned with the files it points at, as before."""
+        if (current or not is_question(request) or not SEEN.search(request) or not DEFINITE.search(request)
+                or NAMED.search(request) or len(request.split()) > SHORT_QUESTION
+                or POINTS_BACK.search(request)):  # one that points back is planned with the files it points at
+            return None
+        last = clean(history)[-2:]
+        pictures = [name for turn in last for name, modality in turn_files(turn).items() if modality == "image"]
+        if len(set(pictures)) != 1:
+            return None
+        asker = self._asker(request, "image", {pictures[0]: "image"})
+        if asker is None:
+            return None
+        text_slot = next(k for k, m in asker.args.items() if m == "text")
+        image_slot = next(k for k, m in asker.args.items() if m == "image")
+        return Plan([Task(0, asker.name, [-1], {image_slot: pictures[0], text_slot: request.strip()})])
 
     def _drawn_from_the_map(self, request, current, history) -> Plan | None:
         """After a turn that made a map of the user's photo (its pose, depth, edges …), an order
