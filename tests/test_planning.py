@@ -446,6 +446,11 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     ("This scan is all speckled. Clean it up please.", {"scan.jpg": "image"}, {("image-to-image", "scan.jpg")}),
     ("put a hat on the dog in this picture", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
     ("I want a picture of my dog but as an astronaut", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
+    # "enhance it" changes what the step before made: the speech, the drawing
+    ("say 'good morning everyone' out loud and then enhance it", {},
+     {("text-to-speech", "good morning everyone"), ("audio-to-audio", "<resource>-0")}),
+    ("draw a lighthouse and then enhance it", {},
+     {("text-to-image", "draw a lighthouse and then enhance it"), ("image-to-image", "<resource>-0")}),
     ("find the people in this photo and blur their faces", {"street.jpg": "image"},
      {("visual-question-answering", "street.jpg"), ("image-to-image", "street.jpg")}),
     # a joke, a story told, then spoken: the controller writes it first

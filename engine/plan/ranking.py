@@ -569,6 +569,7 @@ class TaskRanker:
         text_named = hits.any(axis=1) & self._gives_text[named]
         hits |= modified & ~text_named[:, None]
         scores += KEYWORD_BONUS * hits
+        scores += (MISSING_INPUT_PENALTY + MODALITY_BONUS) * self._made_before(hits, set(files.values()))
         unnamed = self.named_only[None, :] & ~hits
         scores[unnamed] = np.minimum(scores[unnamed], UNNAMED_CAP)
         if "audio" not in files.values() and not SOUND_WORDS.search(request):  # no sound to work on
@@ -591,6 +592,21 @@ class TaskRanker:
                           for i, c in enumerate(clauses)])
         scores -= SCENE_PENALTY * scene[:, None]
         return Ranking(clauses, self.task_types, scores, hits, files)
+
+    def _made_before(self, hits: np.ndarray, supplied: set[str]) -> np.ndarray:
+        """(clauses, tasks): the task changes a file of a kind nobody brought, which a task a cue word
+        names in an earlier clause makes, in a clause where no cue word names a task ("make it into an
+        audio and enhance it": the speech is there to enhance). Such a task is scored as one whose
+        input the user brought."""
+        made = np.zeros(hits.shape, dtype=bool)
+        outputs = set()
+        for c in range(hits.shape[0]):
+            for i, t in enumerate(self.task_types):
+                needs = {m for m in t.args.values() if m != "text"}
+                made[c, i] = (t.output in needs and not needs & supplied and needs <= supplied | outputs
+                              and not hits[c].any())
+            outputs |= {self.task_types[i].output for i in np.nonzero(hits[c])[0]}
+        return made
 
     def _modality_adjustment(self, supplied: set[str]) -> np.ndarray:
         adjust = np.zeros(len(self.task_types), dtype=np.float32)
