@@ -1029,6 +1029,8 @@ def test_a_short_question_about_what_the_last_picture_shows_asks_that_picture(ra
 
 @pytest.mark.parametrize("request_, files, expected", [
     # a file's words made into a piece of writing: read them, then write it
+    ("can you turn my notes into a short podcast intro and read it out", {"notes.txt": "text"},
+     [("text-generation", {"text": "notes.txt"}), ("text-to-speech", {"text": "<resource>-0"})]),
     ("can you convert this voicemail into a short letter", {"vm.m4a": "audio"},
      [("automatic-speech-recognition", {"audio": "vm.m4a"}), ("text-generation", {"text": "<resource>-0"})]),
     # "write down the key takeaways" sums up; it does not compose
