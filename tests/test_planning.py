@@ -53,6 +53,8 @@ def test_a_second_thing_made_by_the_same_verb_is_its_own_clause():
     assert split_clauses("Could you help me by providing a concise summary and a fitting image for the topic") == [
         "Could you help me by providing a concise summary", "providing a fitting image for the topic"]
     assert split_clauses("Can you assist me in cropping the photo") == ["Can you assist me in cropping the photo"]
+    assert split_clauses("generate a podcast cover art and a 10 second intro jingle") == [
+        "generate a podcast cover art", "generate a 10 second intro jingle"]
 
 
 def test_a_list_of_options_fills_the_labels_slot(ranker):

@@ -84,7 +84,7 @@ CLAUSE_RE = re.compile(
     r"will|many|much)\b|(?:is|are|was|were|do|does|did)\s+(?:it|they|he|she|there|these|those|this|that|the|we|you|i)\b)"
     r"|\s+plus\s+(?=(?:an?|some|the|one|two|three|\d+)\s)"
     r"|,\s+", re.IGNORECASE)
-MADE_THINGS = r"(?:image|picture|photo|pic|drawing|painting|illustration|video|clip|animation|poem|story|song|audio|voiceover)s?"
+MADE_THINGS = r"(?:image|picture|photo|pic|drawing|painting|illustration|video|clip|animation|poem|story|song|audio|voiceover|jingle|tune)s?"
 # a second thing made by the same verb ("make a short video of waves, plus a still image of a
 # lighthouse"; the nearest verb: "use the description to generate a new image and a short video"):
 # the verb is written again, so the second clause says what it asks for
@@ -92,7 +92,7 @@ ELLIPSIS_RE = re.compile(r"^(?P<lead>\s*(?:[^,;\x00]*\s)?(?:(?:please|pls|can yo
                          + "|".join(ACTION_VERBS + GERUNDS) + r")(?P<whom>\s+(?:me|us))?)\b(?P<mid>[^,;\x00]*?)"
                          r"(?P<sep>,?\s+(?:plus|as well as)\s+(?=(?:an?|some|one|two|three|\d+)\s)|"
                          # "show me a joke and an image of a cat": "and" before a thing of another medium
-                         r",?\s+and\s+(?=(?:an?|some|one|two|three|\d+)\s+(?:[\w-]+\s+)?" + MADE_THINGS + r"\b))",
+                         r",?\s+and\s+(?=(?:an?|some|one|two|three|\d+)\s+(?:[\w-]+\s+){0,3}" + MADE_THINGS + r"\b))",
                          re.IGNORECASE)
 # a list of options the user names ("a complaint, a sales inquiry, or a billing question";
 # after a colon, "one of: billing, shipping delay, broken item"): one unit, not clauses
