@@ -448,6 +448,7 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     ("This scan is all speckled. Clean it up please.", {"scan.jpg": "image"}, {("image-to-image", "scan.jpg")}),
     ("put a hat on the dog in this picture", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
     ("I want a picture of my dog but as an astronaut", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
+    ("make a pencil sketch of it", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
     # "enhance it" changes what the step before made: the speech, the drawing
     ("say 'good morning everyone' out loud and then enhance it", {},
      {("text-to-speech", "good morning everyone"), ("audio-to-audio", "<resource>-0")}),
