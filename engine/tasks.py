@@ -28,6 +28,11 @@ class TaskType:
     def inputs(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.args.values()))
 
+    @property
+    def file_inputs(self) -> frozenset[str]:
+        """The kinds of file the task takes (its text slots left out)."""
+        return frozenset(m for m in self.args.values() if m != "text")
+
     def required_args(self) -> tuple[str, ...]:
         return self.required or tuple(self.args)[:1]
 

@@ -284,7 +284,7 @@ class Rails:
         in this clip?" asks for a caption) is transcribing it."""
         task = step.candidates[0]
         brought = set(self.attachments.values())
-        needed = {m for m in task.args.values() if m != "text"}
+        needed = task.file_inputs
         if not brought or not needed or needed & brought:
             return None
         fits = [t for t in self.task_types if t is not task and t.output == task.output and task_kind(t) == task_kind(task)

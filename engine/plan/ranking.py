@@ -16,8 +16,10 @@ quoted text is never split) and each clause is scored against each task type:
   thing to make that is not a text, a sound or a film is a picture);
 * modality — a task that takes a file of a modality the user attached (or named
   in the text, like ``photo.jpg``) gains a little, one whose file input nobody
-  supplied loses a little; a clause that only sets the scene ("I have a photo …")
-  loses a little unless a keyword fired.
+  supplied loses a little, unless it changes a file a task named in an earlier clause
+  makes and no cue word names a task in its own clause ("… out loud and then enhance
+  it"); a clause that only sets the scene ("I have a photo …") loses a little unless a
+  keyword fired.
 
 ``Ranking`` keeps the clause-by-task matrix: ``offered`` narrows the whole list,
 ``plan_steps`` turns the clauses that ask for a task into the steps of a plan (a
@@ -56,7 +58,8 @@ ACTION_VERBS = (
     "discuss", "evaluate", "measure", "calculate", "assess", "compose", "craft", "draft", "design", "paint",
     "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
     "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
-    "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort", "show", "blur", "pixelate", "put", "replace", "swap", "erase")
+    "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort", "show",
+    "blur", "pixelate", "put", "replace", "swap", "erase")
 
 
 def _gerund(verb: str) -> str:
@@ -599,21 +602,19 @@ class TaskRanker:
         audio and enhance it": the speech is there to enhance). Such a task is scored as one whose
         input the user brought."""
         made = np.zeros(hits.shape, dtype=bool)
-        outputs = set()
+        outputs: set[str] = set()
         for c in range(hits.shape[0]):
-            for i, t in enumerate(self.task_types):
-                needs = {m for m in t.args.values() if m != "text"}
-                made[c, i] = (t.output in needs and not needs & supplied and needs <= supplied | outputs
-                              and not hits[c].any())
+            if not hits[c].any():
+                made[c] = [t.output in t.file_inputs and not t.file_inputs & supplied
+                           and t.file_inputs <= supplied | outputs for t in self.task_types]
             outputs |= {self.task_types[i].output for i in np.nonzero(hits[c])[0]}
         return made
 
     def _modality_adjustment(self, supplied: set[str]) -> np.ndarray:
         adjust = np.zeros(len(self.task_types), dtype=np.float32)
         for index, t in enumerate(self.task_types):
-            file_inputs = {m for m in t.args.values() if m != "text"}
-            if file_inputs & supplied:
+            if t.file_inputs & supplied:
                 adjust[index] += MODALITY_BONUS
-            elif file_inputs:
+            elif t.file_inputs:
                 adjust[index] -= MISSING_INPUT_PENALTY
         return adjust
