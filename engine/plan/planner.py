@@ -291,11 +291,9 @@ class Planner:
         modality = files[name]
         if modality == "image" and (not ABOUT_WORDS.search(earlier) or LOOKS.search(request)):  # a caption was
             # asked for, not words, or the new question is about how the thing looks ("what colour is the sign?"):
-            asker = self._asker(request, modality, files)  # the new question is asked of the picture itself
-            if asker is not None:
-                text_slot = next(k for k, m in asker.args.items() if m == "text")
-                image_slot = next(k for k, m in asker.args.items() if m == modality)
-                return Plan([Task(0, asker.name, [-1], {image_slot: name, text_slot: request.strip()})])
+            asked = self._asked_of_the_picture(request, name, files)  # the new question, of the picture itself
+            if asked is not None:
+                return asked
         read = Task(0, task.name, [-1], {file_slots[0]: name})  # the previous turn read the file: answer from it
         answer = answering(self.task_types, read, request.strip())
         return Plan([read, answer]) if answer is not None else None
@@ -315,12 +313,17 @@ class Planner:
         pictures = [name for turn in last for name, modality in turn_files(turn).items() if modality == "image"]
         if len(set(pictures)) != 1:
             return None
-        asker = self._asker(request, "image", {pictures[0]: "image"})
+        return self._asked_of_the_picture(request, pictures[0], {pictures[0]: "image"})
+
+    def _asked_of_the_picture(self, request, name, files) -> Plan | None:
+        """``request`` asked of the picture ``name`` by the task that answers a question about a
+        picture (the one the ranking puts higher over ``files``); None when there is none."""
+        asker = self._asker(request, "image", files)
         if asker is None:
             return None
         text_slot = next(k for k, m in asker.args.items() if m == "text")
         image_slot = next(k for k, m in asker.args.items() if m == "image")
-        return Plan([Task(0, asker.name, [-1], {image_slot: pictures[0], text_slot: request.strip()})])
+        return Plan([Task(0, asker.name, [-1], {image_slot: name, text_slot: request.strip()})])
 
     def _drawn_from_the_map(self, request, current, history) -> Plan | None:
         """After a turn that made a map of the user's photo (its pose, depth, edges …), an order

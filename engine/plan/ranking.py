@@ -374,14 +374,14 @@ class Ranking:
         by_task = {id(t): i for i, t in enumerate(self.task_types)}
         for step, then in zip(steps, steps[1:]):
             chosen, reader = step.candidates[0], then.candidates[0]
-            files = set(chosen.args.values()) - {"text"}
+            files = chosen.file_inputs
             if (step.own_input or then.own_input or chosen.output == "text" or not files
                     or not is_question(step.clause)
                     or set(reader.args.values()) != {"text"} or QUOTED_RE.search(then.clause)):
                 continue
             c, best = self.clauses.index(step.clause), by_task[id(chosen)]
             fits = [i for i, t in enumerate(self.task_types) if i not in used and t.output == "text"
-                    and set(t.args.values()) - {"text"} == files
+                    and t.file_inputs == files
                     and self.scores[c, i] >= self.scores[c, best] - margin]
             if fits:
                 swap = max(fits, key=lambda i: self.scores[c, i])
@@ -499,7 +499,7 @@ def _also(first: TaskType, other: TaskType, brought: set[str]) -> bool:
     tabular classification are one ask by two names. (Two things made from one text,
     "an image and a short video of it", were tried too: on TaskBench's records the
     second is more often a word for the first, "an illustrative video".)"""
-    files = (set(first.args.values()) - {"text"}) or ({"text"} & brought)
+    files = first.file_inputs or ({"text"} & brought)
     return (bool(files) and set(first.args.values()) == set(other.args.values()) and files <= brought
             and task_kind(first) != task_kind(other))
 

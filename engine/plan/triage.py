@@ -98,7 +98,7 @@ class Inputs:
         that makes media from text takes the request as its description); a file input
         needs a file of its kind, or text to make one from; beside a file, a text slot
         (a question, a prompt) is the request itself."""
-        files_needed = set(task.args.values()) - {"text"}
+        files_needed = task.file_inputs
         if not files_needed:
             return task.output in MEDIA or self.text
         return all(m in self.modalities or (self.text and m in MEDIA) for m in files_needed)
@@ -185,7 +185,7 @@ class Triager:
     def _changed(task: TaskType, inputs: Inputs) -> str:
         """What a change of what the request points back at makes: a file of the kind it takes
         (a picture changed is a picture), else text."""
-        files = (set(task.args.values()) - {"text"}) & inputs.modalities
+        files = task.file_inputs & inputs.modalities
         return next(iter(files)) if len(files) == 1 else "text"
 
     @staticmethod
