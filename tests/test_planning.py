@@ -193,6 +193,16 @@ def rails_plan(ranker, request_: str, files: dict) -> list[tuple]:
     return [(t.task, t.args) for t in plan.tasks]
 
 
+def test_a_request_for_seven_things_gets_seven_tasks(ranker):
+    plan = rails_plan(ranker, "Transcribe interview.wav, summarize the transcript, translate the summary into French, "
+                      "read the French summary out loud, then draw a picture of what they talk about, describe that "
+                      "picture in a caption, and finally make a short video from the caption.", {})
+    assert [task for task, _ in plan] == [
+        "automatic-speech-recognition", "summarization", "translation", "text-to-speech", "text-to-image",
+        "image-to-text", "text-to-video"]
+    assert plan[6][1] == {"text": "<resource>-5"}
+
+
 @pytest.fixture(scope="module")
 def bank():
     from engine.plan.demos import DemoBank

@@ -21,6 +21,7 @@ from typing import Collection, Mapping, Sequence
 
 from ..tasks import MODALITIES, TaskType, norm_name
 from ..text import is_question, options
+from .options import PlanningOptions
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
 
@@ -36,7 +37,7 @@ def _rule_name(*parts) -> str:
 def plan_grammar(
     task_types: Sequence[TaskType],
     attachments: Mapping[str, str] | None = None,
-    max_tasks: int = 6,
+    max_tasks: int = PlanningOptions.max_tasks,
     allow_empty: bool = True,
 ) -> str:
     """GBNF for a whole plan of at most ``max_tasks`` tasks over ``task_types``, in the
@@ -77,7 +78,7 @@ def plan_grammar(
     return "\n".join([root] + lines) + "\n"
 
 
-def plan_schema(task_types: Sequence[TaskType], max_tasks: int = 6) -> dict:
+def plan_schema(task_types: Sequence[TaskType], max_tasks: int = PlanningOptions.max_tasks) -> dict:
     """A JSON schema of the same plan shape, for servers that take ``response_format``."""
     return {
         "type": "array", "maxItems": max_tasks,

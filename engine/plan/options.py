@@ -18,7 +18,7 @@ class PlanningOptions:
     free_text: bool = False  # text slots may take any short string (else spans of the request)
     guided: bool = True  # step k is steered to the k-th clause's task types
     per_clause: int = 1  # how many of a clause's task types the controller chooses from
-    max_tasks: int = 6
+    max_tasks: int = 8  # the most tasks one plan holds (the step-by-step rails and a whole-plan draft)
     max_tokens: int = 400  # a whole plan in one call
     step_tokens: int = 120  # one task of a plan written step by step
     triage: bool = True  # answer directly what brings nothing for an expert (else always plan)

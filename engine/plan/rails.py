@@ -39,6 +39,7 @@ from ..files import FILE_NOUNS, SPOKEN_WORDS
 from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_kind
 from ..text import MADE_TEXT, is_question, questions
 from . import grammar
+from .options import PlanningOptions
 from .ranking import OPTIONS_RE, PlanStep, Ranking, named_choice, split_clauses
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
@@ -136,7 +137,7 @@ class Rails:
     ranking: Ranking | None
     offered: Sequence[TaskType]
     messages: list[dict]
-    max_tasks: int = 6
+    max_tasks: int = PlanningOptions.max_tasks
     step_tokens: int = 120
     guided: bool = True
     per_clause: int = 1
