@@ -254,6 +254,11 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
     # rewording, and sorting a text into the user's own categories
     ("rephrase this so it sounds more polite and then read it out: 'send me the file now'", {},
      [["text2text-generation"], ["text-to-speech"]]),
+    # sorting what a picture shows is classifying the picture; told "audibly" or "in audio form" is speech
+    ("make a picture of a red barn in the snow, then categorize what the image shows and audibly tell me the result",
+     {}, [["text-to-image"], ["image-classification"], ["text-to-speech"]]),
+    ("summarize this report and put the summary in spoken form", {"report.txt": "text"},
+     [["summarization"], ["text-to-speech"]]),
 ])
 def test_cue_words_name_the_ask_not_the_input(ranker, request_, files, expected):
     assert names(ranker.rank(request_, files).plan_steps(1)) == expected
