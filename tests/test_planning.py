@@ -57,6 +57,19 @@ def test_a_second_thing_made_by_the_same_verb_is_its_own_clause():
         "generate a podcast cover art", "generate a 10 second intro jingle"]
 
 
+def test_a_verb_that_shares_the_next_clause_s_object_is_a_clause_of_its_own(ranker):
+    assert split_clauses("translate and read this aloud: 'good morning everyone'") == [
+        "translate it", "read this aloud: 'good morning everyone'"]
+    assert split_clauses("identify and label the things in this photo") == [
+        "identify it", "label the things in this photo"]
+    # a verb as a word of address is not one ("Say, you drew a sky…")
+    assert split_clauses("Say, you drew a blue sky, then estimate its depth") == [
+        "you drew a blue sky", "estimate its depth"]
+    plan = rails_plan(ranker, "translate and read this aloud: 'good morning everyone'", {})
+    assert [task for task, _ in plan] == ["translation", "text-to-speech"]
+    assert plan[1][1] == {"text": "<resource>-0"}
+
+
 def test_a_list_of_options_fills_the_labels_slot(ranker):
     from engine.controller import FirstChoice
     from engine.plan.grammar import is_list

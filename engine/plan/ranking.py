@@ -73,6 +73,8 @@ def _gerund(verb: str) -> str:
 
 # the same verbs as the user may write them after "help me in/by …" ("by providing a summary and …")
 GERUNDS = tuple(_gerund(v) for v in ACTION_VERBS)
+# a verb of doing on its own, sharing the next clause's object ("translate and read this aloud")
+LONE_VERB_RE = re.compile("|".join(ACTION_VERBS), re.IGNORECASE)
 # a clause that opens with a verb of doing, after a polite opener ("please make …", "can you translate …")
 ORDER_RE = re.compile(r"^\s*(?:(?:please|pls|now|then|also|and|just|(?:can|could|would|will) (?:you|u))\s+)*(?:"
                       + "|".join(ACTION_VERBS) + r")\b", re.IGNORECASE)
@@ -180,8 +182,11 @@ def split_clauses(text: str) -> list[str]:
     for sentence in SENTENCE_RE.split(masked):
         pieces = [p for piece in CLAUSE_RE.split(ELLIPSIS_RE.sub(_repeat_verb, sentence, count=1))
                   for p in CLAUSE_RE.split(ELLIPSIS_RE.sub(_repeat_verb, piece or "", count=1))]
-        for part in pieces:
+        for at, part in enumerate(pieces):
             part = (part or "").strip(" ,;:.!?-")
+            if (LONE_VERB_RE.fullmatch(part) and any((p or "").strip() for p in pieces[at + 1:])
+                    and re.search(rf"\b{part}\s+and\b", sentence, re.IGNORECASE)):
+                part += " it"  # a verb whose object the next clause names: "translate and read this aloud"
             if len(part.split()) >= 2:
                 clauses.append(part)
             elif part and clauses:
