@@ -109,6 +109,18 @@ def test_a_question_of_a_text_naming_two_options_sorts_it_into_them(ranker):
     # a picture or a recording is asked, not sorted
     plan, *_ = planner.plan("is this a wolf or a husky?", {"dog.jpg": "image"})
     assert [t.task for t in plan.tasks] == ["visual-question-answering"]
+    # the text may follow the question, and a two-way question about the text itself sorts it
+    # even where another task's description is nearer in meaning
+    assert named_choice("is this sentence formal or informal? 'hey dude, wanna grab lunch?'") == "formal or informal"
+    plan, *_ = planner.plan("is this sentence formal or informal? 'hey dude, wanna grab lunch?'", {})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("zero-shot-classification", {"text": "hey dude, wanna grab lunch?", "labels": "formal or informal"})]
+    plan, *_ = planner.plan("was this written by a kid or an adult?", {"essay.txt": "text"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("zero-shot-classification", {"text": "essay.txt", "labels": "kid or an adult"})]
+    # a question about something the text tells is answered from it
+    plan, *_ = planner.plan("is the meeting on monday or tuesday?", {"notes.txt": "text"})
+    assert [t.task for t in plan.tasks] == ["question-answering"]
 
 
 @pytest.mark.parametrize("request_", ["Explain what this document is about in 2 sentences",

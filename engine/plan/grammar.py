@@ -236,7 +236,10 @@ MAX_OPTION_WORDS = 4
 
 
 def is_list(text: str) -> bool:
-    """Is ``text`` a list of short options ("billing, shipping delay, or refunds")?"""
+    """Is ``text`` a list of short options ("billing, shipping delay, or refunds")? Not a
+    question or a sentence ("is this formal or informal? 'hey dude, wanna grab lunch?'")."""
+    if re.search(r"[?!]|\.\s*$", text):
+        return False
     parts = options(text)
     return len(parts) >= 2 and all(len(p.split()) <= MAX_OPTION_WORDS for p in parts)
 

@@ -113,12 +113,17 @@ POINTS_AT_IT = re.compile(r"\b(?:for|about|to|with|of|on)\s+(?:it|them)\b", re.I
 # ("is it spam or legit?", "happy or not happy?"); a bare "… or not?" asks yes or no, naming no choice
 CHOICE_RE = re.compile(r"\b\w+\s+or\s+(?:not\s+\w+|(?!not\b)\w+)(?:\s+\w+)?\s*[?.!]*\s*$", re.IGNORECASE)
 
+# a yes-or-no question about the thing brought itself ("is this …", "was it …", "does this sound …")
+ASKED_OF_IT = re.compile(r"^(?:(?:so|and|but|also|ok|okay|hey)\s+)?(?:is|was|are|were|does|did|do|would|will)\s+"
+                         r"(?:this|it|that|these|those)\b", re.IGNORECASE)
+
 
 def named_choice(clause: str) -> str | None:
     """The two options a question ends by naming ("is this text written by a human or AI?":
-    "human or AI"; "was it a kid or an adult": "kid or an adult"), None for another clause
-    and for a bare "… or not?"."""
-    match = CHOICE_RE.search(clause.strip()) if is_question(clause) else None
+    "human or AI"; "was it a kid or an adult": "kid or an adult"; "is this formal or informal?
+    '…'": "formal or informal"), None for another clause and for a bare "… or not?"."""
+    asked = QUOTED_RE.sub("", clause).strip()  # the text the question is about may follow it: "… informal? 'hey'"
+    match = CHOICE_RE.search(asked) if is_question(asked) else None
     return match.group(0).strip(" ?.!") if match else None
 
 
@@ -595,6 +600,9 @@ class TaskRanker:
             chooser = hits & self.needs_options[None, :] & listed[:, None]
             scores += KEYWORD_BONUS * chooser
             others = np.where(hits & ~self.needs_options[None, :], scores, -np.inf).max(axis=1, keepdims=True)
+            # a two-way question about the text itself ("is this formal or informal?") sorts it, whatever scores higher
+            of_it = np.array([bool(choice[i] and ASKED_OF_IT.match(c)) for i, c in enumerate(clauses)])
+            others = np.where(of_it[:, None], scores.max(axis=1, keepdims=True), others)
             scores = np.where(chooser, np.maximum(scores, others + LEAD), scores).astype(np.float32)
         scene = np.array([bool(SCENE_RE.match(c)) and (not hits[i].any() or (len(clauses) > 1 and bool(MADE_BY_USER.match(c))))
                           for i, c in enumerate(clauses)])
