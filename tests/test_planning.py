@@ -57,6 +57,18 @@ def test_a_second_thing_made_by_the_same_verb_is_its_own_clause():
         "generate a podcast cover art", "generate a 10 second intro jingle"]
 
 
+def test_a_long_pasted_text_in_quotes_is_one_input(ranker):
+    pasted = ("The library will close for renovation from March 3rd. During that time, books can be returned at the "
+              "community centre, and the reading room moves to the old school hall. Opening hours stay the same, "
+              "except on Fridays, when the hall closes at noon. Children's story time continues every Saturday. "
+              "Members who reserved rooms should contact the front desk, because some bookings will move. "
+              "We expect to reopen in early June, with a new café and twice as many study desks.")
+    assert len(pasted) > 300
+    request_ = f"Can you give me a brief understanding of it? The notice says: '{pasted}'"
+    assert split_clauses(request_)[-1].endswith(f"'{pasted}'")
+    assert rails_plan(ranker, request_, {}) == [("summarization", {"text": pasted})]
+
+
 def test_a_verb_that_shares_the_next_clause_s_object_is_a_clause_of_its_own(ranker):
     assert split_clauses("translate and read this aloud: 'good morning everyone'") == [
         "translate it", "read this aloud: 'good morning everyone'"]

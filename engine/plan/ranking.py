@@ -128,7 +128,7 @@ def named_choice(clause: str) -> str | None:
 
 
 # quoted text; the one group that matched holds the words inside the quotes
-QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,300}?)'(?![\w])|"([^"\n]{2,300}?)"|“([^”\n]{2,300}?)”""")
+QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,3000}?)'(?![\w])|"([^"\n]{2,3000}?)"|“([^”\n]{2,3000}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately|"
