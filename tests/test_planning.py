@@ -296,6 +296,9 @@ def test_question_cues_tell_text_questions_from_picture_questions(ranker):
      {}, [["text-to-image"], ["image-classification"], ["text-to-speech"]]),
     ("summarize this report and put the summary in spoken form", {"report.txt": "text"},
      [["summarization"], ["text-to-speech"]]),
+    # whose talk it is does not ask who is speaking
+    ("I recorded our guest speaker's talk at school, can you write down what was said?", {"talk.wav": "audio"},
+     [["automatic-speech-recognition"]]),
 ])
 def test_cue_words_name_the_ask_not_the_input(ranker, request_, files, expected):
     assert names(ranker.rank(request_, files).plan_steps(1)) == expected
