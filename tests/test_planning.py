@@ -69,6 +69,20 @@ def test_a_long_pasted_text_in_quotes_is_one_input(ranker):
     assert rails_plan(ranker, request_, {}) == [("summarization", {"text": pasted})]
 
 
+def test_a_question_about_a_quoted_passage_is_answered_from_it(ranker):
+    passage = "The ferry leaves the harbour at 7:40 every weekday and at 9:15 on Saturdays; there is no Sunday service."
+    step = ranker.rank(f"when does the ferry leave on saturdays? '{passage}'").fallback_step()
+    assert step.candidates[0].name == "question-answering"
+    assert rails_plan(ranker, f"From this paragraph, when does the ferry leave on saturdays? '{passage}'", {}) == [
+        ("question-answering", {"text": "when does the ferry leave on saturdays?", "context": passage})]
+    # a word or a phrase asked about is not a passage to answer from
+    step = ranker.rank("what does 'serendipity' mean in this sentence?").fallback_step()
+    assert step.candidates[0].name != "question-answering"
+    # a question about the tone of the text classifies it
+    assert [t for t, _ in rails_plan(ranker, f"what's the vibe of this message? '{passage}'", {})] == [
+        "text-classification"]
+
+
 def test_a_verb_that_shares_the_next_clause_s_object_is_a_clause_of_its_own(ranker):
     assert split_clauses("translate and read this aloud: 'good morning everyone'") == [
         "translate it", "read this aloud: 'good morning everyone'"]
