@@ -222,18 +222,20 @@ def passage_answerer(task_types) -> TaskType | None:
 
 
 def _question_or_passage(ttype, key: str, values: list) -> list:
-    """Question answering's question slot offers the questions the request asks first, the
-    shortest first (the question itself, not the clause that also holds its passage); its
-    passage slot offers the texts that are not questions first."""
+    """Question answering's question slot offers the questions the request asks first (a
+    clause that also quotes its passage last); its passage slot offers the texts that are not
+    questions first."""
     if PASSAGE_SLOT not in ttype.args or ttype.args.get(key) != "text":
         return values
-    asks = sorted((v for v in values if isinstance(v, str) and is_question(v.strip())), key=len)
+    asks = sorted((v for v in values if isinstance(v, str) and is_question(v.strip())),
+                  key=lambda v: bool(QUOTED_PASSAGE.search(v)))
     if key == PASSAGE_SLOT:
         return [v for v in values if v not in asks] + asks
     return asks + [v for v in values if v not in asks]
 
 
 MAX_OPTION_WORDS = 4
+QUOTED_PASSAGE = re.compile(r"""(?<!\w)['"“][^'"”]{40,}['"”](?!\w)""")  # a passage quoted in a question
 
 
 def is_list(text: str) -> bool:
