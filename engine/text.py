@@ -27,6 +27,17 @@ QUESTION_SENTENCE = re.compile(r"(?:^|[.!?,]\s+|\n)(?:(?:ok(?:ay)?|and|so|oh|als
                                r"[^.!?\n]*\?)", re.IGNORECASE)
 
 
+# quoted text; the one group that matched holds the words inside the quotes
+QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,3000}?)'(?![\w])|"([^"\n]{2,3000}?)"|“([^”\n]{2,3000}?)”""")
+QUOTED_PASSAGE_WORDS = 12  # a quoted text this long is a passage to answer from, not a word or a phrase asked about
+
+
+def quoted_passages(text: str) -> list[str]:
+    """The passages ``text`` quotes: ``QUOTED_PASSAGE_WORDS`` words or more, not a question."""
+    quoted = (next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(text))
+    return [q for q in quoted if len(q.split()) >= QUOTED_PASSAGE_WORDS and not q.rstrip().endswith("?")]
+
+
 # a text an earlier step made, named as what a step works from ("then take that description and paint it")
 MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:description|caption|transcript(?:ion)?|summary|"
                        r"story|poem|translation)\b", re.IGNORECASE)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Collection, Mapping, Sequence
 
 from ..tasks import MODALITIES, TaskType, norm_name
-from ..text import is_question, options
+from ..text import is_question, options, quoted_passages
 from .options import PlanningOptions
 
 STRING = r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ["\\/bfnrt] ){1,300} "\""'
@@ -228,14 +228,13 @@ def _question_or_passage(ttype, key: str, values: list) -> list:
     if PASSAGE_SLOT not in ttype.args or ttype.args.get(key) != "text":
         return values
     asks = sorted((v for v in values if isinstance(v, str) and is_question(v.strip())),
-                  key=lambda v: bool(QUOTED_PASSAGE.search(v)))
+                  key=lambda v: bool(quoted_passages(v)))
     if key == PASSAGE_SLOT:
         return [v for v in values if v not in asks] + asks
     return asks + [v for v in values if v not in asks]
 
 
 MAX_OPTION_WORDS = 4
-QUOTED_PASSAGE = re.compile(r"""(?<!\w)['"“][^'"”]{40,}['"”](?!\w)""")  # a passage quoted in a question
 
 
 def is_list(text: str) -> bool:

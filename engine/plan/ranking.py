@@ -42,7 +42,7 @@ import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
 from ..tasks import MEDIA, TaskType, askers_of, classifier_of, draws, norm_name, reader_of, task_kind
-from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, is_question
+from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, QUOTED_RE, is_question, quoted_passages
 from .grammar import passage_answerer
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
@@ -127,8 +127,6 @@ def named_choice(clause: str) -> str | None:
     return match.group(0).strip(" ?.!") if match else None
 
 
-# quoted text; the one group that matched holds the words inside the quotes
-QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,3000}?)'(?![\w])|"([^"\n]{2,3000}?)"|“([^”\n]{2,3000}?)”""")
 # A clause that only sets the scene ("I have a photo …") rarely asks for a task itself.
 SCENE_RE = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i'?ve|i have|i had|i got|i recently|i just|there'?s|there is|"
                       r"this is|it'?s|i found|i came|i'm|i am|we have|my|imagine|suppose|lately|"
@@ -159,7 +157,6 @@ NAMED_FIRST = 0.65  # the first-step bar for a clause whose best task a cue word
 TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
 UNNAMED_CAP = 0.3  # the most a task cues.json marks "only_when_named" scores without its cue word
 LEAD = 0.01  # how far a task that a rule puts first leads the one it passes
-PASSAGE_WORDS = 12  # a quoted text this long is a passage to answer from, not a word or a phrase asked about
 NO_OPTIONS = 0.0  # the score of a task that chooses among listed options ("needs_options") when none are listed
 
 Embedder = Callable[..., np.ndarray]  # (texts, cache_dir=None) -> unit rows
@@ -485,22 +482,19 @@ class Ranking:
         return PlanStep(asked, [max(askers, key=lambda t: row[self.task_types.index(t)])])
 
     def _asked_of_a_text(self) -> PlanStep | None:
-        """A question asked of a text the user brought, as a file or quoted (a passage of
-        ``PASSAGE_WORDS`` words or more that is not itself a question), when no clause clearly asks
+        """A question asked of a text the user brought, as a file or quoted (a passage,
+        ``text.quoted_passages``), when no clause clearly asks
         for a task: answered from that text ("how much sugar do I need?", "read my notes and tell me
         what I should bring", "what year did the bridge open? '…'"), by the task that answers a
         question from a passage; not a question that names the choice it asks for ("is it spam or legit?")."""
         answerer = passage_answerer(self.task_types)
         asked = self._open_question()
-        if answerer is None or asked is None or not ("text" in self.files.values() or self._quotes_a_passage()):
+        a_text = "text" in self.files.values() or bool(quoted_passages(" ".join(self.clauses)))
+        if answerer is None or asked is None or not a_text:
             return None
         if self.keyword_hits[self.clauses.index(asked)].any():  # "is this email spam or not?": a cue names its task
             return None
         return PlanStep(asked, [answerer])
-
-    def _quotes_a_passage(self) -> bool:
-        quoted = (next(g for g in m.groups() if g) for c in self.clauses for m in QUOTED_RE.finditer(c))
-        return any(len(q.split()) >= PASSAGE_WORDS and not q.rstrip().endswith("?") for q in quoted)
 
     def _open_question(self) -> str | None:
         """The first clause that asks a question, not one that names the choice it asks for."""
