@@ -6,125 +6,15 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 import wave
 from pathlib import Path
 
-import pytest
-
-import pytestqt  # noqa: E402,F401
-from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl  # noqa: E402
-from PySide6.QtGui import QColor, QImage  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-
-from engine.experts import Expert, ExpertRegistry, ExpertResult  # noqa: E402
-from engine.session import Engine  # noqa: E402
-from engine.testing import ScriptedController, scripted_planner  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-CHELSEA = ROOT / "samples" / "chelsea.png"
-
-
-class MeanColour(Expert):
-    """Classifies an image by its mean colour and writes a thumbnail: real, if trivial, work."""
-
-    model_id = "test/mean-colour"
-    tasks = ("image-classification",)
-
-    def run(self, task, args, ctx):
-        from PIL import Image
-
-        with Image.open(args["image"]) as img:
-            rgb = img.convert("RGB")
-            r, g, b = [sum(c) / len(c) for c in zip(*rgb.getdata())]
-            out = ctx.output_path("thumb", ".png")
-            rgb.resize((64, 48)).save(out)
-        label = max((("reddish", r), ("greenish", g), ("bluish", b)), key=lambda x: x[1])[0]
-        return ExpertResult(text=f"a {label} picture", files=[out])
-
-
-class Tone(Expert):
-    """Text to a real WAV file: a tone whose length follows the text."""
-
-    model_id = "test/tone"
-    tasks = ("text-to-speech",)
-
-    def run(self, task, args, ctx):
-        from engine.experts.media import write_wav
-        import numpy as np
-
-        rate = 8000
-        t = np.arange(int(rate * min(2.0, 0.05 * len(args["text"])))) / rate
-        out = write_wav(ctx.output_path("speech", ".wav"), 0.3 * np.sin(2 * np.pi * 440 * t), rate)
-        return ExpertResult(text=f"spoke {len(args['text'])} characters", files=[out])
-
-
-class Upper(Expert):
-    model_id = "test/upper"
-    tasks = ("translation", "summarization")
-
-    def run(self, task, args, ctx):
-        return ExpertResult(text=args["text"].upper())
-
-
-class Sleeper(Expert):
-    """Sleeps one second (in slices, so Stop is noticed), then echoes."""
-
-    model_id = "test/sleeper"
-    tasks = ("text-generation",)
-    started = threading.Event()
-
-    def run(self, task, args, ctx):
-        Sleeper.started.set()
-        for _ in range(20):
-            if ctx.cancel.cancelled:
-                break
-            time.sleep(0.05)
-        return ExpertResult(text="slept on " + args["text"])
-
-
-def task(i, name, args):
-    return {"task": name, "id": i, "dep": [-1], "args": args}
-
-
-SHOWCASE_PLAN = json.dumps([task(0, "image-classification", {"image": "chelsea.png"}),
-                            task(1, "text-to-speech", {"text": "<resource>-0"})])
-
-
-@pytest.fixture
-def make_window(qtbot, settings):
-    """A main window over this test's HGPT_HOME with a scripted controller."""
-    made = []
-
-    def make(replies=(), experts=None, **changes):
-        s = settings.with_(**changes) if changes else settings
-        registry = ExpertRegistry(experts or [MeanColour(), Tone(), Upper(), Sleeper()])
-        controller = ScriptedController(list(replies))
-        from desktop.qt_main import MainWindow
-
-        window = MainWindow(s, engine_factory=lambda: Engine(s, controller=controller, registry=registry,
-                                                             planner=scripted_planner(controller)))
-        window.controller = controller
-        qtbot.addWidget(window)
-        window.show()
-        window.activateWindow()  # keyboard shortcuts go to the active window
-        qtbot.waitUntil(window.isActiveWindow, timeout=2_000)
-        made.append(window)
-        return window
-
-    yield make
-    for w in made:
-        if w.worker is not None:
-            w.worker.stop()
-            w.worker.wait()
-
-
-def send(qtbot, window, text, files=(), timeout=90_000):
-    window.chat.composer.input.setPlainText(text)
-    window.chat.composer.add_attachments(files)
-    with qtbot.waitSignal(window.run_finished, timeout=timeout):
-        QTest.keyClick(window.chat.composer.input, Qt.Key_Return, Qt.ControlModifier)
+import pytestqt  # noqa: F401
+from desktop_support import CHELSEA, ROOT, SHOWCASE_PLAN, Sleeper, send, task
+from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtTest import QTest
 
 
 def test_request_with_attachment_streams_answer_draws_plan_and_saves_history(make_window, qtbot):

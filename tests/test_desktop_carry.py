@@ -1,7 +1,7 @@
 """The window's "Re-run from here" (the review editor on a finished run, the cached badge)
-and File → Export / Import, under pytest-qt with the window and experts of
-test_desktop.py (a scripted controller, small in-test experts doing real work, a real
-history)."""
+and File → Export / Import, under pytest-qt with the window of the ``make_window`` fixture
+and the experts of desktop_support.py (a scripted controller, small in-test experts doing
+real work, a real history)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QToolButton
 
-from test_desktop import CHELSEA, SHOWCASE_PLAN, make_window, send  # noqa: F401 (make_window is a fixture)
+from desktop_support import CHELSEA, SHOWCASE_PLAN, send
 
 SHOWCASE = "What animal is in chelsea.png? Then say the answer out loud."
 
