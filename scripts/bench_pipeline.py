@@ -102,7 +102,7 @@ def main() -> None:
     two_branches(engine, files, 2)  # warm both experts' caches
     sequential = min(two_branches(engine, files, 1) for _ in range(3))
     parallel = min(two_branches(engine, files, 2) for _ in range(3))
-    print(f"two independent branches (image-classification ‖ speech recognition), best of 3:")
+    print("two independent branches (image-classification ‖ speech recognition), best of 3:")
     print(f"  sequential {sequential:.2f} s, parallel {parallel:.2f} s, speed-up {sequential / parallel:.2f}x")
 
 

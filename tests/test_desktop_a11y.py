@@ -37,7 +37,7 @@ from engine.experts import Expert, ExpertRegistry, ExpertResult
 from engine.session import Engine
 from engine.testing import ScriptedController, scripted_planner
 
-from test_desktop import CHELSEA, MeanColour, Tone, Upper, send, task
+from desktop_support import CHELSEA, MeanColour, Tone, Upper, send, task
 
 # -- in-test experts doing real, if trivial, work ------------------------------------------------
 
