@@ -139,24 +139,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 def make_window(qtbot, settings):
     """A main window over this test's HGPT_HOME with a scripted controller and the small
     experts of ``desktop_support`` (the desktop tests' fixture)."""
-    from desktop_support import MeanColour, Sleeper, Tone, Upper
-
-    from engine.experts import ExpertRegistry
-    from engine.session import Engine
-    from engine.testing import ScriptedController, scripted_planner
+    from desktop_support import MeanColour, Sleeper, Tone, Upper, open_window, stop_windows
 
     made = []
 
     def make(replies=(), experts=None, **changes):
-        s = settings.with_(**changes) if changes else settings
-        registry = ExpertRegistry(experts or [MeanColour(), Tone(), Upper(), Sleeper()])
-        controller = ScriptedController(list(replies))
-        from desktop.qt_main import MainWindow
-
-        window = MainWindow(s, engine_factory=lambda: Engine(s, controller=controller, registry=registry,
-                                                             planner=scripted_planner(controller)))
-        window.controller = controller
-        qtbot.addWidget(window)
+        window = open_window(qtbot, settings, replies, experts or [MeanColour(), Tone(), Upper(), Sleeper()], **changes)
         window.show()
         window.activateWindow()  # keyboard shortcuts go to the active window
         qtbot.waitUntil(window.isActiveWindow, timeout=2_000)
@@ -164,7 +152,4 @@ def make_window(qtbot, settings):
         return window
 
     yield make
-    for w in made:
-        if w.worker is not None:
-            w.worker.stop()
-            w.worker.wait()
+    stop_windows(made)

@@ -12,7 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from engine.experts import Expert, ExpertResult
+from engine.experts import Expert, ExpertRegistry, ExpertResult
+from engine.session import Engine
+from engine.testing import ScriptedController, scripted_planner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHELSEA = ROOT / "samples" / "chelsea.png"
@@ -89,3 +91,26 @@ def send(qtbot, window, text, files=(), timeout=90_000):
     window.chat.composer.add_attachments(files)
     with qtbot.waitSignal(window.run_finished, timeout=timeout):
         QTest.keyClick(window.chat.composer.input, Qt.Key_Return, Qt.ControlModifier)
+
+
+def open_window(qtbot, settings, replies=(), experts=(), **changes):
+    """A main window (not yet shown) over ``settings`` with a scripted controller giving
+    ``replies`` and an engine over ``experts``; its controller is ``window.controller``."""
+    from desktop.qt_main import MainWindow
+
+    s = settings.with_(**changes) if changes else settings
+    registry = ExpertRegistry(list(experts))
+    controller = ScriptedController(list(replies))
+    window = MainWindow(s, engine_factory=lambda: Engine(s, controller=controller, registry=registry,
+                                                         planner=scripted_planner(controller)))
+    window.controller = controller
+    qtbot.addWidget(window)
+    return window
+
+
+def stop_windows(windows) -> None:
+    """Stop the runs the test's windows left going."""
+    for w in windows:
+        if w.worker is not None:
+            w.worker.stop()
+            w.worker.wait()

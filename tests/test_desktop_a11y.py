@@ -33,11 +33,9 @@ from PySide6.QtWidgets import (
     QAbstractButton, QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QScrollBar, QWidget,
 )
 
-from engine.experts import Expert, ExpertRegistry, ExpertResult
-from engine.session import Engine
-from engine.testing import ScriptedController, scripted_planner
+from engine.experts import Expert, ExpertResult
 
-from desktop_support import CHELSEA, MeanColour, Tone, Upper, send, task
+from desktop_support import CHELSEA, MeanColour, Tone, Upper, open_window, send, stop_windows, task
 
 # -- in-test experts doing real, if trivial, work ------------------------------------------------
 
@@ -116,14 +114,7 @@ def window_for(qtbot, settings):
     made = []
 
     def make(replies=(), **changes):
-        s = settings.with_(**changes) if changes else settings
-        registry = ExpertRegistry(EXPERTS())
-        controller = ScriptedController(list(replies))
-        from desktop.qt_main import MainWindow
-
-        window = MainWindow(s, engine_factory=lambda: Engine(s, controller=controller, registry=registry,
-                                                             planner=scripted_planner(controller)))
-        qtbot.addWidget(window)
+        window = open_window(qtbot, settings, replies, EXPERTS(), **changes)
         window.resize(1280, 900)
         window.show()
         activate(qtbot, window)
@@ -131,10 +122,7 @@ def window_for(qtbot, settings):
         return window
 
     yield make
-    for w in made:
-        if w.worker is not None:
-            w.worker.stop()
-            w.worker.wait()
+    stop_windows(made)
     w = made and made[0]
     if w:
         w.appearance.set_theme("system")
