@@ -32,10 +32,14 @@ QUOTED_RE = re.compile(r"""(?<![\w])'((?:[^'\n]|'(?=\w)){2,3000}?)'(?![\w])|"([^
 QUOTED_PASSAGE_WORDS = 12  # a quoted text this long is a passage to answer from, not a word or a phrase asked about
 
 
+def quoted_texts(text: str) -> list[str]:
+    """The words inside each pair of quotes in ``text``, in order."""
+    return [next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(text)]
+
+
 def quoted_passages(text: str) -> list[str]:
     """The passages ``text`` quotes: ``QUOTED_PASSAGE_WORDS`` words or more, not a question."""
-    quoted = (next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(text))
-    return [q for q in quoted if len(q.split()) >= QUOTED_PASSAGE_WORDS and not q.rstrip().endswith("?")]
+    return [q for q in quoted_texts(text) if len(q.split()) >= QUOTED_PASSAGE_WORDS and not q.rstrip().endswith("?")]
 
 
 # a text an earlier step made, named as what a step works from ("then take that description and paint it")

@@ -37,7 +37,7 @@ from typing import Mapping, Sequence
 from ..cancel import CancelToken
 from ..files import FILE_NOUNS, SPOKEN_WORDS
 from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_kind
-from ..text import MADE_TEXT, is_question, questions
+from ..text import MADE_TEXT, is_question, questions, quoted_texts
 from . import grammar
 from .options import PlanningOptions
 from .ranking import OPTIONS_RE, PlanStep, Ranking, named_choice, split_clauses
@@ -56,9 +56,7 @@ REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|
 
 def quoted_spans(request: str) -> list[str]:
     """Texts the user put in quotes (not file names): likely task inputs."""
-    from .ranking import QUOTED_RE
-
-    spans = [next(g for g in m.groups() if g) for m in QUOTED_RE.finditer(request)]
+    spans = quoted_texts(request)
     return list(dict.fromkeys(s.strip() for s in spans if s.strip() and not FILE_LIKE.match(s.strip())))
 
 
