@@ -57,11 +57,15 @@ def fitting(experts: Sequence, task: str, request: str, embed: Embed) -> list:
     return [e for e in experts if fits(e, task, request, embed)]
 
 
-def adjust(plan: Plan, request: str, registry, task_types: Mapping[str, TaskType], embed: Embed) -> list[str]:
-    """Replace tasks whose installed experts cannot serve the request by a task that can
-    (same inputs, same output); returns a note per replacement."""
+def adjust(plan: Plan, whole: str, registry, task_types: Mapping[str, TaskType], embed: Embed,
+           clauses: Mapping[int, str] | None = None) -> list[str]:
+    """Replace tasks whose installed experts cannot serve what was asked of them by a task
+    that can (same inputs, same output); returns a note per replacement. A task is held
+    against the clause that asked for it (``clauses``: task id -> clause), else the whole
+    request: in "read the sign and describe the scene" the description is not the reading."""
     notes = []
     for task in plan.tasks:
+        request = (clauses or {}).get(task.id) or whole
         installed = registry.for_task(task.task)
         if not installed or fitting(installed, task.task, request, embed):
             continue

@@ -269,16 +269,19 @@ def _memory(expert) -> float:
 
 
 # -- before selection -----------------------------------------------------------------------------
-def likely_selections(tasks, registry, catalog, k: int = 5, source=None) -> tuple[dict, dict]:
+def likely_selections(tasks, registry, catalog, k: int = 5, source=None, clauses=None, embed=None) -> tuple[dict, dict]:
     """(task id -> ``Selection``, task id -> error) with the most downloaded candidate of each
-    task, as selection would offer them, without asking the controller."""
+    task, as selection would offer them, without asking the controller: given ``clauses``
+    (task id -> the words that asked for it) and ``embed``, among the experts that can do it."""
     from .errors import HgptError
-    from .select import Selection, candidates_for
+    from .select import Selection, candidates_for, no_candidates
 
     chosen, errors = {}, {}
     for task in tasks:
         try:
-            cards = candidates_for(task, registry, catalog, k, source=source)
+            cards = candidates_for(task, registry, catalog, k, (clauses or {}).get(task.id, ""), embed, source)
+            if not cards and clauses is not None and registry.for_task(task.task):
+                raise no_candidates(task, registry, catalog)
         except HgptError as exc:
             errors[task.id] = str(exc)
             continue

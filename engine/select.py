@@ -95,19 +95,27 @@ def candidates_for(task: Task, registry, catalog, k: int, request: str = "", emb
     return cards
 
 
-def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
-           cancel: CancelToken | None = None, embed=None, source=None) -> Selection:
-    started = time.perf_counter()
-    cards = candidates_for(task, registry, catalog, k, request, embed, source)
-    if not cards:
-        installed = registry.for_task(task.task)
-        if installed:  # installed, but none can do what the request asks of this task
-            from .capability import misfit_reason
+def no_candidates(task: Task, registry, catalog) -> NoExpertError:
+    """Why ``task`` has no candidate: nothing installed runs it, or what is installed cannot
+    do what was asked of it (and what it can do)."""
+    installed = registry.for_task(task.task)
+    if not installed:
+        return NoExpertError(_install_hint(task.task, catalog))
+    from .capability import misfit_reason
 
-            reasons = "; ".join(filter(None, (misfit_reason(e, task.task) for e in installed)))
-            raise NoExpertError(f"no installed model can do this {task.task}: {reasons}. "
-                                + _install_hint(task.task, catalog, installed=False))
-        raise NoExpertError(_install_hint(task.task, catalog))
+    reasons = "; ".join(filter(None, (misfit_reason(e, task.task) for e in installed)))
+    return NoExpertError(f"no installed model can do this {task.task}: {reasons}. "
+                         + _install_hint(task.task, catalog, installed=False))
+
+
+def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
+           cancel: CancelToken | None = None, embed=None, source=None, clause: str = "") -> Selection:
+    """The model for ``task``: candidates that can do what ``clause`` (the words that asked for
+    the task; else the request) asks, the controller's pick among them given the request."""
+    started = time.perf_counter()
+    cards = candidates_for(task, registry, catalog, k, clause or request, embed, source)
+    if not cards:
+        raise no_candidates(task, registry, catalog)
     if len(cards) == 1:
         only = "installed model" if cards[0].get("installed", True) is not False else "candidate"
         chosen, reason = cards[0]["id"], f"the only {only} for {task.task}"

@@ -363,10 +363,12 @@ class Engine:
             return
         plan, seconds, trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
         run.record.asked = trace.asked
+        run.clauses = trace.clauses_of(plan, run.task_request)
         if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
             from .capability import adjust
 
-            plan.repairs += adjust(plan, run.task_request, self.registry, self.task_types, self._embed)
+            plan.repairs += adjust(plan, run.task_request, self.registry, self.task_types, self._embed,
+                                   run.clauses)
         run.plan = plan
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 
@@ -415,7 +417,8 @@ class Engine:
                                            self.settings.top_k)
                 else:
                     sel = select(task, run.task_request, self.registry, catalog, self.controller,
-                                 self.settings.top_k, cancel=run.cancel, embed=self._embed, source=run.source)
+                                 self.settings.top_k, cancel=run.cancel, embed=self._embed, source=run.source,
+                                 clause=run.clauses.get(task.id, ""))  # none for a task the review added
             except HgptError as exc:
                 run.selection_errors[task.id] = str(exc)
                 continue
@@ -442,15 +445,17 @@ class Engine:
                 self._endpoint = sources.endpoint  # keeps what the endpoint lists for the next run
             return sources
 
-    def preflight(self, tasks, selections=None, errors=None, *, provisional: bool = False):
+    def preflight(self, tasks, selections=None, errors=None, *, provisional: bool = False, clauses=None):
         """The pre-flight of ``tasks`` (``engine.preflight.check``) on this engine's experts,
-        catalog, memory budget and controller; without ``selections``, the likely ones."""
+        catalog, memory budget and controller; without ``selections``, the likely ones (of
+        the experts that can do what ``clauses``, task id -> the words that asked, ask)."""
         from .preflight import check, likely_selections
 
         catalog = self._catalog_quietly()
         if selections is None:
             source = self._sources(catalog).source
-            selections, errors = likely_selections(tasks, self.registry, catalog, self.settings.top_k, source)
+            selections, errors = likely_selections(tasks, self.registry, catalog, self.settings.top_k, source,
+                                                   clauses, self._embed if clauses else None)
             provisional = True
         return check(tasks, selections, errors, catalog=catalog, budget_mb=self.memory.budget_mb,
                      controller=self._controller, loaded=self.memory.held(), max_workers=self.settings.max_workers,
@@ -464,7 +469,7 @@ class Engine:
 
     def _provisional_preflight(self, run: "_Run") -> ev.PreflightReady | None:
         try:
-            report = self.preflight(run.plan.tasks)
+            report = self.preflight(run.plan.tasks, clauses=run.clauses)
         except HgptError as exc:  # the review goes on without it
             log.warning("pre-flight before review: %s", exc)
             return None
@@ -696,6 +701,7 @@ class _Run:
     script: object = None  # a re-run or replay (engine.rerun.Script): the recorded plan and models
     missing: str = "run"  # what pre-flight does about models to download (Engine.run)
     source: object = None  # extra candidates: pullable or remote models (engine.ondemand)
+    clauses: dict = field(default_factory=dict)  # task id -> the clause that asked for it (PlanTrace.clauses_of)
 
     @property
     def asked(self) -> str:

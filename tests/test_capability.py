@@ -75,3 +75,49 @@ def test_selection_never_hands_a_request_to_a_misfit_and_says_what_to_get(catalo
         select(task, "Describe this photo in one sentence.", registry, catalog, None, embed=embed)
     chosen = select(task, "Copy out the words printed on this poster.", registry, catalog, None, embed=embed)
     assert chosen.model_id == "RapidAI/RapidOCR"
+
+
+def test_each_task_is_held_against_the_clause_that_asked_for_it():
+    """In "read the sign, then say what the picture shows" the reading fits OCR and the other
+    clause does not: held against the whole request, both tasks were one or the other."""
+    registry = ExpertRegistry([RapidOcr(), EfficientNetLite0()])
+    request = "Read the words on the sign in this photo, then tell me what the picture shows."
+
+    def two_readings():
+        return Plan([Task(0, "image-to-text", [-1], {"image": "street.png"}),
+                     Task(1, "image-to-text", [-1], {"image": "street.png"})])
+
+    plan = two_readings()
+    clauses = {0: "Read the words on the sign in this photo", 1: "then tell me what the picture shows."}
+    notes = capability.adjust(plan, request, registry, TASK_TYPES, embed, clauses)
+    assert [t.task for t in plan.tasks] == ["image-to-text", "image-classification"]
+    assert len(notes) == 1 and notes[0].startswith("task 1:")
+    whole = two_readings()  # the whole request, as before: the sign was not read
+    capability.adjust(whole, request, registry, TASK_TYPES, embed)
+    assert [t.task for t in whole.tasks] == ["image-classification"] * 2
+
+
+def test_selection_holds_the_expert_against_the_clause_not_the_whole_request(catalog):
+    from engine.errors import NoExpertError
+    from engine.select import select
+
+    catalog, registry = catalog
+    request = "Copy out the words printed on this poster, and describe this photo in one sentence."
+    task = Task(1, "image-to-text", [-1], {"image": "poster.png"})
+    with pytest.raises(NoExpertError, match="can only read the printed"):
+        select(task, request, registry, catalog, None, embed=embed, clause="describe this photo in one sentence.")
+    chosen = select(task, request, registry, catalog, None, embed=embed, clause="Copy out the words printed on this poster")
+    assert chosen.model_id == "RapidAI/RapidOCR"
+
+
+def test_the_likely_models_before_selection_leave_out_a_misfit(catalog):
+    from engine.preflight import likely_selections
+
+    catalog, registry = catalog
+    tasks = [Task(0, "image-to-text", [-1], {"image": "poster.png"}), Task(1, "image-to-text", [-1], {"image": "poster.png"})]
+    chosen, errors = likely_selections(tasks, registry, catalog, 5, None,
+                                       {0: "copy out the words on this poster", 1: "describe the photo"}, embed)
+    assert chosen[0].model_id == "RapidAI/RapidOCR" and 1 not in chosen
+    assert "can only read the printed" in errors[1]
+    chosen, errors = likely_selections(tasks, registry, catalog, 5)  # no clauses: what selection offers at all
+    assert set(chosen) == {0, 1} and not errors

@@ -75,6 +75,19 @@ class PlanTrace:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def clauses_of(self, plan: Plan, request: str) -> dict[int, str]:
+        """Task id -> the words that asked for it: the clause of the guided step that offered
+        its task type (steps and tasks paired in order, each step once), else the whole
+        ``request`` (a task the request implies, a draft's own)."""
+        free = list(self.steps)
+        found = {}
+        for task in plan.tasks:
+            step = next((s for s in free if task.task in s.get("tasks", ())), None)
+            if step is not None:
+                free.remove(step)
+            found[task.id] = step["clause"] if step is not None else request
+        return found
+
 
 # a question about how something in a picture looks, not about the words on it
 LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
