@@ -85,7 +85,13 @@ def options(text) -> list[str]:
 
 
 def clip(text, limit: int = 80, *, one_line: bool = False) -> str:
-    """``text`` cut to ``limit`` characters with "…" at the cut; ``one_line`` first
-    collapses every run of whitespace (newlines included) to one space."""
+    """``text`` cut to ``limit`` characters with "…" at the cut, between words where one
+    ends in the last third (a word cut mid-way reads as a different word: "eve…" for
+    "everyone"); ``one_line`` first collapses every run of whitespace (newlines included)
+    to one space."""
     text = " ".join(str(text).split()) if one_line else str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ", (limit * 2) // 3) if not text[limit - 1].isspace() else limit - 1
+    return (cut[:space] if space > 0 else cut).rstrip(" ,;:") + "…"

@@ -232,3 +232,15 @@ def test_a_grammar_llama_cpp_cannot_compile_is_a_clear_error(llm, bad, reason):
         llm.complete_after(HAIKU, "[", grammar=bad, max_tokens=4)
     # the controller is still usable, and a good grammar still works
     assert llm.complete(HAIKU, grammar='root ::= "ok"', max_tokens=4) == "ok"
+
+
+def test_the_text_a_task_works_on_is_the_quote_not_the_words_around_it():
+    quote, whole = "open late", "make a shop sign that says 'open late' and read 'open late' aloud"
+
+    def offered(name, quoted):
+        return step_choices(0, [T[name]], [], {}, [quote, whole], allow_end=False, quoted=quoted).gbnf()
+
+    speech = offered("text-to-speech", [quote])
+    assert json.dumps(json.dumps(quote)) in speech and "shop sign" not in speech
+    assert "shop sign" in offered("text-to-image", [quote])  # a drawing's prompt keeps the words around it
+    assert "shop sign" in offered("text-to-speech", [])  # nothing quoted: every span

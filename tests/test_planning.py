@@ -393,9 +393,11 @@ def test_forced_steps_do_not_call_the_controller(ranker, bank):
 def test_the_controller_chooses_where_there_is_a_choice(ranker, bank):
     script = PrefixScript('{"task": "translation", "id": 0, "args": {"text": "Good night"}}')
     planner = Planner(script, list(T.values()), RAILS, ranker=ranker, bank=bank)
-    plan, *_ = planner.plan("Translate 'Good night' into French, please.")
+    plan, *_ = planner.plan("Translate 'Good night' and 'Sleep well' into French, please.")
     assert len(script.calls) == 1 and script.calls[0]["prefix"] == "["
-    assert '"\\"Good night\\""' in script.calls[0]["grammar"]
+    assert '"\\"Good night\\""' in script.calls[0]["grammar"] and '"\\"Sleep well\\""' in script.calls[0]["grammar"]
+    # the text to translate is what the user quoted: not a span that holds it and the order around it
+    assert "into French, please" not in script.calls[0]["grammar"]
     assert plan.tasks[0].task == "translation"
     system = script.calls[0]["messages"][0]["content"]
     assert "translation" in system and "canny-control" in system  # every type: a fixed, cached prefix
@@ -407,10 +409,10 @@ def test_first_choice_rule_plans_where_a_controller_would_choose(ranker, bank):
     from engine.controller import FirstChoice
 
     planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
-    plan, _, trace = planner.plan("Translate 'Good night' into French, please.")
-    # the first text on offer is the quoted one; the rule took it where a model would choose
-    assert [(t.task, t.args) for t in plan.tasks] == [("translation", {"text": "Good night"})]
-    assert trace.calls == 1 and FirstChoice().stats.calls == 0
+    plan, _, trace = planner.plan("Translate 'Good night' and 'Sleep well' into French, please.")
+    # the first text on offer is the first quoted one; the rule took it where a model would choose
+    assert [(t.task, t.args) for t in plan.tasks][0] == ("translation", {"text": "Good night"})
+    assert trace.calls >= 1 and FirstChoice().stats.calls == 0
 
 
 def test_unguided_loop_stops_at_the_end_token(ranker):

@@ -168,6 +168,7 @@ def step_choices(
     edge_ok=None,
     local: Collection[str] | None = None,
     spelled: Collection[str] = (),
+    quoted: Collection[str] = (),
 ) -> StepChoices:
     """The choices for one more task of a plan written one task at a time.
 
@@ -181,7 +182,8 @@ def step_choices(
     clause this step is for spells out; one of ``spelled``, the files it names by file name,
     before the output); elsewhere the slot takes one of ``files`` of its modality, or for
     text one of ``texts`` (spans of the request) or, with ``free_text``, any short
-    string. A candidate with a slot nothing can fill is left out.
+    string; the text a task works on is the words the user ``quoted`` when it may be, not
+    a span that holds them (``_quoted_alone``). A candidate with a slot nothing can fill is left out.
     """
     files = dict(files or {})
     edge_ok = edge_ok or (lambda source, target: True)
@@ -189,8 +191,9 @@ def step_choices(
     for ttype in candidates:
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
-        slots = {key: _question_or_passage(ttype, key, _lists_to_list_slots(key, _another_first(key, _slot_values(
-                     ttype, modality, earlier, files, texts, free_text, edge_ok, local, spelled))))
+        slots = {key: _quoted_alone(ttype, key, quoted, _question_or_passage(
+                     ttype, key, _lists_to_list_slots(key, _another_first(key, _slot_values(
+                         ttype, modality, earlier, files, texts, free_text, edge_ok, local, spelled)))))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
             continue
@@ -232,6 +235,20 @@ def _question_or_passage(ttype, key: str, values: list) -> list:
     if key == PASSAGE_SLOT:
         return [v for v in values if v not in asks] + asks
     return asks + [v for v in values if v not in asks]
+
+
+def _quoted_alone(ttype, key: str, quoted: Collection[str], values: list) -> list:
+    """The text a task of text alone works on (to translate, summarise, speak, classify) is
+    what the user put in quotes, when the slot may take it: not a span that holds the quote
+    and the words around it ("translate this: 'good morning'" is not the text to translate).
+    A question (question answering's question slot), a drawing's prompt ("a sign that says
+    'open'") and a question asked of a file keep every span."""
+    if (not quoted or set(ttype.args.values()) != {"text"} or ttype.output in ("image", "video")
+            or (PASSAGE_SLOT in ttype.args and key != PASSAGE_SLOT) or key in LIST_SLOTS):
+        return values
+    if not any(v in quoted for v in values):
+        return values
+    return [v for v in values if not (isinstance(v, str) and v not in quoted and any(q in v for q in quoted))]
 
 
 MAX_OPTION_WORDS = 4

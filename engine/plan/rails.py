@@ -226,7 +226,8 @@ class Rails:
                      if modality != "text" or name in self.attachments  # an earlier turn brought
                      or names_file(step.clause, name, modality)}
         return grammar.step_choices(len(earlier), candidates, earlier, files, texts, allow_end=allow_end,
-                                    free_text=self.free_text, edge_ok=edge_ok, local=local, spelled=spelled)
+                                    free_text=self.free_text, edge_ok=edge_ok, local=local, spelled=spelled,
+                                    quoted=quoted_spans(self.request))
 
     def _reader(self, step, earlier, reply, texts, later=()):
         """A step reading a file this turn brought, for a step that works on text alone
