@@ -5,7 +5,8 @@ a result asked for in a language is translated."""
 from __future__ import annotations
 
 from engine.plan.graph import Plan
-from engine.plan.implied import add_control_maps, add_guided_drawing, add_question, add_translation, guided_kind
+from engine.plan.implied import (add_control_maps, add_guided_drawing, add_question, add_translation, ask_the_picture,
+                                 guided_kind)
 from engine.tasks import TASK_TYPES as T
 
 
@@ -168,3 +169,28 @@ def test_a_question_about_what_a_recording_says_is_answered_from_its_transcript_
                     "What language are they speaking?"]:
         plan = Plan.from_list(classified)
         assert add_question(plan, request, T) == [] and tasks(plan)[0][1] == "audio-classification"
+
+
+def test_a_question_answered_from_a_caption_of_the_one_photo_is_asked_of_the_photo():
+    def captioned(question, then=()):
+        return Plan.from_list([
+            {"id": 0, "task": "image-to-text", "dep": [-1], "args": {"image": "snap.jpg"}},
+            {"id": 1, "task": "question-answering", "dep": [0], "args": {"text": question, "context": "<resource>-0"}},
+            *then])
+
+    asked = ask_the_picture(captioned("is anyone wearing sunglasses?"), {"snap.jpg": "image"}, T)
+    assert tasks(asked) == [(0, "visual-question-answering", {"image": "snap.jpg", "text": "is anyone wearing sunglasses?"},
+                             [-1])]
+    assert asked.repairs == ["task 1 answered a question from a caption of snap.jpg: visual-question-answering asks "
+                             "the picture instead"]
+    spoken = ask_the_picture(captioned("is anyone smiling?", [
+        {"id": 2, "task": "text-to-speech", "dep": [1], "args": {"text": "<resource>-1"}}]), {"snap.jpg": "image"}, T)
+    assert tasks(spoken)[1] == (1, "text-to-speech", {"text": "<resource>-0"}, [0])  # speaks the picture's answer
+    # a question about the words on it is answered from the words read; a second file, or a caption used
+    # elsewhere too, leaves the plan as it is
+    words = captioned("what does the sign say about parking?")
+    assert ask_the_picture(words, {"snap.jpg": "image"}, T) is words
+    two = captioned("is anyone smiling?")
+    assert ask_the_picture(two, {"snap.jpg": "image", "notes.txt": "text"}, T) is two
+    shared = captioned("is anyone smiling?", [{"id": 2, "task": "translation", "dep": [0], "args": {"text": "<resource>-0"}}])
+    assert ask_the_picture(shared, {"snap.jpg": "image"}, T) is shared

@@ -1315,3 +1315,13 @@ def test_with_triage_off_every_request_is_planned(ranker):
     assert with_triage.plan(request_, {})[0].tasks == []  # a question the controller answers itself
     planner = Planner(FirstChoice(), list(T.values()), PlanningOptions(draft="never", triage=False), ranker=ranker)
     assert [t.task for t in planner.plan(request_, {})[0].tasks] == ["sentence-similarity"]
+
+
+def test_a_quoted_question_about_the_photo_brought_is_asked_of_the_photo(ranker, bank):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
+    plan, *_ = planner.plan("here is my holiday snap. please answer this question about it: 'is anyone wearing sunglasses?'",
+                            {"snap.jpg": "image"})
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("visual-question-answering", {"image": "snap.jpg", "text": "is anyone wearing sunglasses?"})]

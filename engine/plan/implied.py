@@ -241,6 +241,43 @@ def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
     return [f"task {sorter.id} ({old}) sorted an answer about the picture: {asker.name} asks the picture instead"]
 
 
+# a question about the words on a picture (a page, a sign), which is answered from its text read again
+ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
+                         re.IGNORECASE)
+
+
+def ask_the_picture(plan: Plan, files: Mapping[str, str], task_types: Mapping[str, TaskType]) -> Plan:
+    """A question answered from a caption of the one picture the request brings, where nothing
+    else uses the caption, is asked of the picture ("here is my holiday snap. please answer this
+    question about it: 'is anyone wearing sunglasses?'": not a caption and a question answered
+    from the caption's words). A question about the words on the picture ("what does the sign
+    say about parking?") is still answered from the words read. Returns the plan, changed or not."""
+    asker = named(task_types.values(), "visual-question-answering")
+    pictures = [name for name, kind in files.items() if kind == "image"]
+    if asker is None or len(pictures) != 1 or len(files) != 1:
+        return plan
+    for answer in plan.tasks:
+        if norm_name(answer.task) != "question-answering" or len(answer.references()) != 1:
+            continue
+        caption = plan.tasks[answer.references()[0]]
+        texts = [str(v) for v in answer.args.values() if not RESOURCE_RE.search(str(v))]
+        users = [t for t in plan.tasks if caption.id in t.references()]
+        if (norm_name(caption.task) != "image-to-text" or pictures[0] not in caption.args.values() or users != [answer]
+                or len(texts) != 1 or not is_question(texts[0]) or ABOUT_WORDS.search(texts[0])):
+            continue
+        image_slot = next(k for k, m in asker.args.items() if m == "image")
+        text_slot = next(k for k, m in asker.args.items() if m == "text")
+        asked = Task(caption.id, asker.name, [-1], {image_slot: pictures[0], text_slot: texts[0]})
+        tasks = [asked if t is caption else t for t in plan.tasks if t is not answer]
+        moved = {t.id: t.id - (t.id > answer.id) for t in plan.tasks if t is not answer}
+        moved[answer.id] = caption.id  # what used the answer uses the picture's answer
+        changed = Plan(renumber(tasks, moved), list(plan.repairs), plan.raw)
+        changed.repairs.append(f"task {answer.id} answered a question from a caption of {pictures[0]}: "
+                               f"{asker.name} asks the picture instead")
+        return changed
+    return plan
+
+
 # an order to make one file like another ("match the colours of this picture to the other one")
 MATCHED_TO = re.compile(r"(?:^\s*|\b(?:you|u|please|pls|and|then)\s+)match\b[^.?!]{0,40}?\bto\b", re.IGNORECASE)
 

@@ -43,8 +43,8 @@ from . import draft, evidence, prompts
 from .chatlog import asked_before, clean, last_asked_of_files, turn_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
-from .implied import (ABOUT_THE_SOUND, DRAWS_FROM_MAP, add_comparison, add_control_maps, add_each_file,
-                      add_guided_drawing, add_picture_question, add_question, add_translation, add_writing,
+from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, add_comparison, add_control_maps, add_each_file,
+                      add_guided_drawing, add_picture_question, add_question, ask_the_picture, add_translation, add_writing,
                       answering, map_makers)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
@@ -98,9 +98,6 @@ SEEN = re.compile(LOOKS.pattern + r"|\b(?:how many|is there|are there|holding|do
 DEFINITE = re.compile(r"\b(?:the|it|its|they|them|there|he|she|his|her)\b", re.IGNORECASE)
 NAMED = re.compile(r"(?<=\s)(?!I\b)[A-Z][a-z]+")
 SHORT_QUESTION = 12  # words
-# a question about the words on a picture (a page, a sign), which is answered from its text read again
-ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
-                         re.IGNORECASE)
 
 
 class Planned(NamedTuple):
@@ -250,6 +247,7 @@ class Planner:
             plan.repairs += add_each_file(plan, request, files)
             plan.repairs += add_comparison(plan, request, files, self.types_by_name)
             plan.repairs += add_picture_question(plan, request, files, self.types_by_name)
+            plan = ask_the_picture(plan, files, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
         return plan
 
