@@ -25,9 +25,9 @@ NOTES_HEADING = "What went wrong:"
 ANSWER_SPEC = (
     "You are hgpt, an assistant running offline on the user's computer. AI models were run for the "
     "user's request; their results follow it. Answer the request directly and briefly, in one to three "
-    "sentences: use the results where they answer it. Each result says whether its step is done or "
-    "FAILED. Only when a result says FAILED, or no result answers the question, answer it yourself as "
-    "well as you can, and say in a few words which step failed. Never invent files or results."
+    "sentences: use the results where they answer it. If a step failed or no result answers the "
+    "question, answer it yourself as well as you can and say in a few words that the step failed. "
+    "Never invent files or results."
 )
 CHAT_SPEC = ("You are hgpt, a helpful assistant running offline on the user's computer. "
              "Answer the user directly, correctly and briefly.")
@@ -52,14 +52,13 @@ def answer_messages(request: str, results: Sequence[dict], history: Sequence[dic
 
 
 def _outcome(result: dict) -> str:
-    """What a step gave, its text in quotes (unquoted, a small controller took words of the
-    line's own, "image-to-text", for the text it read), after whether it is done: told only
-    what a step gave, Qwen2.5-Coder-1.5B said a translation that had worked had failed."""
-    if result.get("status") == "done":
-        if result.get("text"):
-            return f'done, gave: "{result["text"]}"'
-        return "done, wrote: " + (", ".join(result.get("files") or ()) or "nothing")
-    return f"{(result.get('status') or 'failed').upper()}: {result.get('error', '')}"
+    """What a step gave, its text in quotes: unquoted, a small controller took words of the
+    line's own ("image-to-text") for the text it read."""
+    if result.get("text"):
+        return f'gave: "{result["text"]}"'
+    if result.get("files"):
+        return "wrote: " + ", ".join(result["files"])
+    return f"{result.get('status') or 'failed'}: {result.get('error', '')}"
 
 
 def _short(text: str, limit: int = 160) -> str:

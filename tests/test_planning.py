@@ -1325,3 +1325,14 @@ def test_a_quoted_question_about_the_photo_brought_is_asked_of_the_photo(ranker,
                             {"snap.jpg": "image"})
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("visual-question-answering", {"image": "snap.jpg", "text": "is anyone wearing sunglasses?"})]
+
+
+def test_the_text_to_translate_is_the_quote_though_it_reads_like_a_list(ranker, bank):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
+    plan, *_ = planner.plan("translate and read this aloud in Spanish: 'good morning everyone, thanks for coming'")
+    # "good morning everyone, thanks for coming" reads like two short options; it was left out of the text slot,
+    # and the whole request (the order around the quote) was translated
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("translation", {"text": "good morning everyone, thanks for coming"}), ("text-to-speech", {"text": "<resource>-0"})]

@@ -192,7 +192,7 @@ def step_choices(
         head = (('{"task": ' if not position else ', {"task": ') + json.dumps(ttype.name)
                 + f', "id": {position}, "args": {{')
         slots = {key: _quoted_alone(ttype, key, quoted, _question_or_passage(
-                     ttype, key, _lists_to_list_slots(key, _another_first(key, _slot_values(
+                     ttype, key, _lists_to_list_slots(key, quoted, _another_first(key, _slot_values(
                          ttype, modality, earlier, files, texts, free_text, edge_ok, local, spelled)))))
                  for key, modality in ttype.args.items()}
         if not all(slots.values()):
@@ -263,12 +263,13 @@ def is_list(text: str) -> bool:
     return len(parts) >= 2 and all(len(p.split()) <= MAX_OPTION_WORDS for p in parts)
 
 
-def _lists_to_list_slots(key: str, values: list) -> list:
+def _lists_to_list_slots(key: str, quoted: Collection[str], values: list) -> list:
     """A slot that takes a list of options (zero-shot labels) offers only the texts that
     are lists when the request names one, all its values otherwise; another text slot
-    offers the texts that are not lists, when there are any."""
+    offers the texts that are not lists, when there are any, and what the user ``quoted``
+    ("'good morning everyone, thanks for coming'" reads like two short options)."""
     if key not in LIST_SLOTS:  # a list of options is not the text to work on
-        return [v for v in values if not (isinstance(v, str) and is_list(v))] or values
+        return [v for v in values if v in quoted or not (isinstance(v, str) and is_list(v))] or values
     lists = [v for v in values if isinstance(v, str) and not v.startswith("<resource>-") and is_list(v)]
     return lists or values
 
