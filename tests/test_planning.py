@@ -524,12 +524,12 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     ("say 'good morning everyone' out loud and then enhance it", {},
      {("text-to-speech", "good morning everyone"), ("audio-to-audio", "<resource>-0")}),
     ("draw a lighthouse and then enhance it", {},
-     {("text-to-image", "draw a lighthouse and then enhance it"), ("image-to-image", "<resource>-0")}),
+     {("text-to-image", "draw a lighthouse"), ("image-to-image", "<resource>-0")}),
     ("find the people in this photo and blur their faces", {"street.jpg": "image"},
      {("visual-question-answering", "street.jpg"), ("image-to-image", "street.jpg")}),
     # a joke, a story told, then spoken: the controller writes it first
     ("tell me a joke about cats then read it out loud", {},
-     {("text-generation", "tell me a joke about cats then read it out loud"), ("text-to-speech", "<resource>-0")}),
+     {("text-generation", "tell me a joke about cats"), ("text-to-speech", "<resource>-0")}),
     ("Make this old photo of my parents in colour, please.", {"parents.jpg": "image"},
      {("image-to-image", "parents.jpg")}),
     ("List all the people and places in this note: 'Ana met Joao in Lisbon last May.'", {},
@@ -544,7 +544,7 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
      {("automatic-speech-recognition", "lecture.mp3"), ("summarization", "<resource>-0"),
       ("translation", "<resource>-1")}),
     ("draw a lighthouse at dusk, caption it, and read the caption aloud in French", {},
-     {("text-to-image", "draw a lighthouse at dusk, caption it, and read the caption aloud in French"),
+     {("text-to-image", "draw a lighthouse at dusk"),
       ("image-to-text", "<resource>-0"), ("translation", "<resource>-1"), ("text-to-speech", "<resource>-2")}),
     ("How would I put this in European Portuguese: 'See you at the station at nine.'", {},
      {("translation", "See you at the station at nine.")}),
@@ -1336,3 +1336,17 @@ def test_the_text_to_translate_is_the_quote_though_it_reads_like_a_list(ranker, 
     # and the whole request (the order around the quote) was translated
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("translation", {"text": "good morning everyone, thanks for coming"}), ("text-to-speech", {"text": "<resource>-0"})]
+
+
+def test_each_step_of_several_orders_takes_its_own_words(ranker, bank):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
+    plan, *_ = planner.plan("make a picture of a lighthouse at night, then describe what you drew")
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("text-to-image", {"text": "make a picture of a lighthouse at night"}), ("image-to-text", {"image": "<resource>-0"})]
+    # a clause that is no order of its own is not what to draw: the whole request is
+    plan, *_ = planner.plan("i scribbled a quick castle doodle, can you turn it into a detailed fantasy painting that "
+                            "follows my scribble?", {"castle_doodle.png": "image"})
+    drawing = next(t for t in plan.tasks if t.task == "scribble-text-to-image")
+    assert drawing.args["text"].startswith("i scribbled a quick castle doodle, can you turn it into")

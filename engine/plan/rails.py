@@ -40,7 +40,7 @@ from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_ki
 from ..text import MADE_TEXT, is_question, questions, quoted_texts
 from . import grammar
 from .options import PlanningOptions
-from .ranking import OPTIONS_RE, PlanStep, Ranking, named_choice, split_clauses
+from .ranking import OPTIONS_RE, ORDER_RE, PlanStep, Ranking, named_choice, split_clauses
 
 FILE_LIKE = re.compile(r"^[\w\-/]+\.\w{2,4}$")
 COLON_RE = re.compile(r":\s+([^:'\"“”\n]{8,400}?)\s*$", re.MULTILINE)
@@ -209,6 +209,8 @@ class Rails:
                       if modality == "text" and name not in used and names_file(step.clause, name, modality)}
         if step is not None and step.clause not in texts and not points_back(self.request, self.history):
             texts = texts + [step.clause]
+        if step is not None and len(self.steps) > 1 and ORDER_RE.match(step.clause):  # a request of several
+            texts = _own_words_first(texts, step.clause, self.request)  # orders: this step's own, before all
         if step is not None:
             question = step.clause + "?" if step.clause + "?" in self.request else step.clause
             if step.clause in texts and _asks_of_a_file(step):  # the question, not the whole request
@@ -356,6 +358,20 @@ def _asks_of_a_text(step: PlanStep) -> bool:
     question slot takes the clause."""
     args = step.candidates[0].args if step.candidates else {}
     return grammar.PASSAGE_SLOT in args and set(args.values()) == {"text"} and is_question(step.clause)
+
+
+def _own_words_first(texts: list[str], clause: str, request: str) -> list[str]:
+    """``texts`` with the clause a step is for just before the whole request, when both are
+    there: "make a picture of a lighthouse at night, then describe what you drew" draws "make
+    a picture of a lighthouse at night", not the description asked of it too. Only for a clause
+    that is an order of its own ("i scribbled a quick castle doodle, can you turn it into …"
+    is not what to draw)."""
+    whole = request.strip()
+    if clause not in texts or whole not in texts or clause == whole:
+        return texts
+    rest = [t for t in texts if t != clause]
+    at = rest.index(whole)
+    return rest[:at] + [clause] + rest[at:]
 
 
 def named_in(clause: str, texts: Sequence[str], files: Mapping[str, str]) -> set[str]:
