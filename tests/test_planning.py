@@ -515,6 +515,9 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # a question whose answer is read aloud is answered in text, not with boxes
     ("How many birds are sitting on this fence? Say the answer out loud please.", {"fence.jpg": "image"},
      {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
+    # a question about how a quoted message comes across sorts it ("is this email rude?": it was answered directly)
+    ("is this email rude? 'Per my last email, I already answered this. Please read before asking.'", {},
+     {("text-classification", "Per my last email, I already answered this. Please read before asking.")}),
     # cue words people use for rewording, colouring, people and places, pictures and speech
     ("This scan is all speckled. Clean it up please.", {"scan.jpg": "image"}, {("image-to-image", "scan.jpg")}),
     ("put a hat on the dog in this picture", {"dog.jpg": "image"}, {("image-to-image", "dog.jpg")}),
