@@ -154,7 +154,7 @@ def can_feed(source: TaskType, target: TaskType) -> bool:
 LABELLERS = frozenset({"token-classification", "text-classification", "zero-shot-classification",
                        "image-classification", "audio-classification", "tabular-classification",
                        "sentence-similarity"})
-PASSAGE_READERS = frozenset({"summarization"})
+PASSAGE_READERS = frozenset({"summarization", "token-classification", "text-classification", "zero-shot-classification"})
 # tasks whose output is a map of a picture (depth, pose, edges …): it guides a drawing, it is not a photo to look at
 MAP_MAKERS = frozenset({"depth-estimation", *(f"{k}-control" for k in CONTROL_KINDS)})
 
@@ -162,7 +162,9 @@ MAP_MAKERS = frozenset({"depth-estimation", *(f"{k}-control" for k in CONTROL_KI
 def feeds_well(source: TaskType, target: TaskType) -> bool:
     """Should the planner link ``source`` into ``target``? ``can_feed``, unless the output is
     a label or a list of names and the target reads a passage: "transcribe the meeting,
-    list everyone named, and summarize it" summarizes the transcript, not the names; or the
+    list everyone named, and summarize it" summarizes the transcript, not the names; "what's the
+    sentiment of notes.txt and can you also pull out any names in it?" finds the names in the
+    notes, not in the label; or the
     output is a map of a picture (depth, pose, edges) and the target does not draw from it:
     "give me a depth map of this photo and outline the objects in it" segments the photo."""
     if not can_feed(source, target):

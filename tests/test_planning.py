@@ -515,6 +515,9 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # a question whose answer is read aloud is answered in text, not with boxes
     ("How many birds are sitting on this fence? Say the answer out loud please.", {"fence.jpg": "image"},
      {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
+    # a label is no text to find names in: both are asked of the notes
+    ("what's the sentiment of notes.txt and can you also pull out any names in it?", {"notes.txt": "text"},
+     {("text-classification", "notes.txt"), ("token-classification", "notes.txt")}),
     # a question about how a quoted message comes across sorts it ("is this email rude?": it was answered directly)
     ("is this email rude? 'Per my last email, I already answered this. Please read before asking.'", {},
      {("text-classification", "Per my last email, I already answered this. Please read before asking.")}),
