@@ -515,6 +515,11 @@ def test_a_task_for_another_kind_of_file_becomes_the_task_for_the_file_brought(r
     # a question whose answer is read aloud is answered in text, not with boxes
     ("How many birds are sitting on this fence? Say the answer out loud please.", {"fence.jpg": "image"},
      {("visual-question-answering", "fence.jpg"), ("text-to-speech", "<resource>-0")}),
+    # what is read aloud is the answer to the question asked of the photo, not a caption of it
+    ("what is the person in this photo holding? and read the answer aloud", {"snap.jpg": "image"},
+     {("visual-question-answering", "snap.jpg"), ("text-to-speech", "<resource>-0")}),
+    ("what's in this picture? say it out loud", {"snap.jpg": "image"},
+     {("image-to-text", "snap.jpg"), ("text-to-speech", "<resource>-0")}),
     # a label is no text to find names in: both are asked of the notes
     ("what's the sentiment of notes.txt and can you also pull out any names in it?", {"notes.txt": "text"},
      {("text-classification", "notes.txt"), ("token-classification", "notes.txt")}),
@@ -1351,8 +1356,20 @@ def test_each_step_of_several_orders_takes_its_own_words(ranker, bank):
     plan, *_ = planner.plan("make a picture of a lighthouse at night, then describe what you drew")
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("text-to-image", {"text": "make a picture of a lighthouse at night"}), ("image-to-text", {"image": "<resource>-0"})]
+    # a clause that names its thing by "it" takes the whole request, which names the thing
+    plan, *_ = planner.plan("draw a cozy cabin in the woods. then make a short video of it")
+    video = next(t for t in plan.tasks if t.task == "text-to-video")
+    assert "cozy cabin" in video.args["text"]
     # a clause that is no order of its own is not what to draw: the whole request is
     plan, *_ = planner.plan("i scribbled a quick castle doodle, can you turn it into a detailed fantasy painting that "
                             "follows my scribble?", {"castle_doodle.png": "image"})
     drawing = next(t for t in plan.tasks if t.task == "scribble-text-to-image")
     assert drawing.args["text"].startswith("i scribbled a quick castle doodle, can you turn it into")
+
+
+def test_the_photo_is_asked_the_question_the_request_asks_of_it(ranker, bank):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
+    plan, *_ = planner.plan("what is the person in this photo holding? and read the answer aloud", {"snap.jpg": "image"})
+    assert plan.tasks[0].args == {"image": "snap.jpg", "text": "what is the person in this photo holding?"}

@@ -241,6 +241,11 @@ def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
     return [f"task {sorter.id} ({old}) sorted an answer about the picture: {asker.name} asks the picture instead"]
 
 
+# a question about how something in a picture looks, not about the words on it
+LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
+# a question about what a picture shows ("how many people are there?", "is there a moat?")
+SEEN = re.compile(LOOKS.pattern + r"|\b(?:how many|is there|are there|holding|doing|standing|sitting|on the (?:left|right)|"
+                  r"behind|in front)\b", re.IGNORECASE)
 # a question about the words on a picture (a page, a sign), which is answered from its text read again
 ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
                          re.IGNORECASE)

@@ -43,9 +43,9 @@ from . import draft, evidence, prompts
 from .chatlog import asked_before, clean, last_asked_of_files, turn_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
-from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, add_comparison, add_control_maps, add_each_file,
-                      add_guided_drawing, add_picture_question, add_question, ask_the_picture, add_translation, add_writing,
-                      answering, map_makers)
+from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN, add_comparison, add_control_maps,
+                      add_each_file, add_guided_drawing, add_picture_question, add_question, ask_the_picture,
+                      add_translation, add_writing, answering, map_makers)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import CHANGES, MAKING, POINTS_BACK
@@ -89,12 +89,6 @@ class PlanTrace:
         return found
 
 
-# a question about how something in a picture looks, not about the words on it
-LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
-# a question about what a picture shows ("how many people are there?", "is there a moat?"), and one that
-# names a person or a place the picture need not show ("how many moons does Jupiter have?": not the picture)
-SEEN = re.compile(LOOKS.pattern + r"|\b(?:how many|is there|are there|holding|doing|standing|sitting|on the (?:left|right)|"
-                  r"behind|in front)\b", re.IGNORECASE)
 DEFINITE = re.compile(r"\b(?:the|it|its|they|them|there|he|she|his|her)\b", re.IGNORECASE)
 NAMED = re.compile(r"(?<=\s)(?!I\b)[A-Z][a-z]+")
 SHORT_QUESTION = 12  # words

@@ -39,6 +39,7 @@ from ..files import FILE_NOUNS, SPOKEN_WORDS
 from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_kind
 from ..text import MADE_TEXT, is_question, questions, quoted_texts
 from . import grammar
+from .implied import ABOUT_WORDS, SEEN
 from .options import PlanningOptions
 from .ranking import OPTIONS_RE, ORDER_RE, PlanStep, Ranking, named_choice, split_clauses
 
@@ -52,6 +53,10 @@ MAX_ANSWER_QUOTE = 600  # as much of an answer as the chat log keeps (HistorySto
 READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
 REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
+
+
+# a word that stands for a thing another clause names
+STANDS_FOR = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
 
 
 def quoted_spans(request: str) -> list[str]:
@@ -257,7 +262,8 @@ class Rails:
                             and not names_file(step.clause, name, modality))
             if (name not in used and not wanted_later and reader is not None
                     and reader.name not in {e.name for e in earlier}):
-                return PlanStep(step.clause, [reader])
+                asks = set(reader.args.values()) == {modality, "text"}  # the question asked of the file
+                return PlanStep((asks and self._picture_question()) or step.clause, [reader])
         return None
 
     def _best_reader(self, modality: str, planned: set[str] = frozenset()) -> TaskType | None:
@@ -272,11 +278,21 @@ class Rails:
         scores = self.ranking.scores_by_name()
         fits = [t for t in self.task_types if t.output == "text" and modality in t.args.values()
                 and set(t.args.values()) <= {modality, "text"} and t.name not in planned]
+        asker = next((t for t in fits if norm_name(t.name) == "visual-question-answering"), None)
+        if modality == "image" and asker is not None and self._picture_question():
+            return asker
         best = max(fits, key=lambda t: scores.get(t.name, -1.0), default=None)
         if plain is None or (best is not None and
                              scores.get(best.name, -1.0) - scores.get(plain.name, -1.0) > READER_MARGIN):
             return best
         return plain
+
+    def _picture_question(self) -> str:
+        """The clause of the request that asks what the picture shows in particular, not what
+        is in it nor the words on it ("what is the person in this photo holding? and read the
+        answer aloud": the answer to it is what is read, not a caption); '' if none does."""
+        clauses = self.ranking.clauses if self.ranking is not None else []
+        return next((c for c in clauses if is_question(c) and SEEN.search(c) and not ABOUT_WORDS.search(c)), "")
 
     def _counterpart(self, step):
         """The step's task for the kind of file this turn brought, when the user brought
@@ -365,9 +381,10 @@ def _own_words_first(texts: list[str], clause: str, request: str) -> list[str]:
     there: "make a picture of a lighthouse at night, then describe what you drew" draws "make
     a picture of a lighthouse at night", not the description asked of it too. Only for a clause
     that is an order of its own ("i scribbled a quick castle doodle, can you turn it into …"
-    is not what to draw)."""
+    is not what to draw), and names what it works on ("draw a cozy cabin in the woods. then make
+    a short video of it": "it" is the cabin, which only the whole request names)."""
     whole = request.strip()
-    if clause not in texts or whole not in texts or clause == whole:
+    if clause not in texts or whole not in texts or clause == whole or STANDS_FOR.search(clause):
         return texts
     rest = [t for t in texts if t != clause]
     at = rest.index(whole)
