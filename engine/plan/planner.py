@@ -90,6 +90,7 @@ class PlanTrace:
 
 
 DEFINITE = re.compile(r"\b(?:the|it|its|they|them|there|he|she|his|her)\b", re.IGNORECASE)
+# a question that names a person or a place the picture need not show ("how many moons does Jupiter have?")
 NAMED = re.compile(r"(?<=\s)(?!I\b)[A-Z][a-z]+")
 SHORT_QUESTION = 12  # words
 
