@@ -216,6 +216,13 @@ def add_each_file(plan: Plan, request: str, files: Mapping[str, str]) -> list[st
     return [f"the request asks for the same work on each {kind} file: the plan is done for {', '.join(rest)} too"]
 
 
+def question_args(asker: TaskType, picture: str, question: str) -> dict[str, str]:
+    """The arguments that ask ``question`` of ``picture`` with ``asker`` (its image slot, then its text slot)."""
+    image_slot = next(k for k, m in asker.args.items() if m == "image")
+    text_slot = next(k for k, m in asker.args.items() if m == "text")
+    return {image_slot: picture, text_slot: question}
+
+
 def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
                          task_types: Mapping[str, TaskType]) -> list[str]:
     """Ask a second question of the one picture the request brings when the plan sorts the
@@ -233,11 +240,9 @@ def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
         return []
     left = asked[1:]
     sorter = sorters[0]
-    image_slot = next(k for k, m in asker.args.items() if m == "image")
-    text_slot = next(k for k, m in asker.args.items() if m == "text")
     old = sorter.task
     sorter.task, sorter.dep = asker.name, [-1]
-    sorter.args = {image_slot: pictures[0], text_slot: left[0] + ("?" if left[0] + "?" in request else "")}
+    sorter.args = question_args(asker, pictures[0], left[0] + ("?" if left[0] + "?" in request else ""))
     return [f"task {sorter.id} ({old}) sorted an answer about the picture: {asker.name} asks the picture instead"]
 
 
@@ -270,9 +275,7 @@ def ask_the_picture(plan: Plan, files: Mapping[str, str], task_types: Mapping[st
         if (norm_name(caption.task) != "image-to-text" or pictures[0] not in caption.args.values() or users != [answer]
                 or len(texts) != 1 or not is_question(texts[0]) or ABOUT_WORDS.search(texts[0])):
             continue
-        image_slot = next(k for k, m in asker.args.items() if m == "image")
-        text_slot = next(k for k, m in asker.args.items() if m == "text")
-        asked = Task(caption.id, asker.name, [-1], {image_slot: pictures[0], text_slot: texts[0]})
+        asked = Task(caption.id, asker.name, [-1], question_args(asker, pictures[0], texts[0]))
         tasks = [asked if t is caption else t for t in plan.tasks if t is not answer]
         moved = {t.id: t.id - (t.id > answer.id) for t in plan.tasks if t is not answer}
         moved[answer.id] = caption.id  # what used the answer uses the picture's answer

@@ -45,7 +45,7 @@ from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN, add_comparison, add_control_maps,
                       add_each_file, add_guided_drawing, add_picture_question, add_question, ask_the_picture,
-                      add_translation, add_writing, answering, map_makers)
+                      add_translation, add_writing, answering, map_makers, question_args)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import CHANGES, MAKING, POINTS_BACK
@@ -327,9 +327,7 @@ class Planner:
         asker = self._asker(request, "image", files)
         if asker is None:
             return None
-        text_slot = next(k for k, m in asker.args.items() if m == "text")
-        image_slot = next(k for k, m in asker.args.items() if m == "image")
-        return Plan([Task(0, asker.name, [-1], {image_slot: name, text_slot: request.strip()})])
+        return Plan([Task(0, asker.name, [-1], question_args(asker, name, request.strip()))])
 
     def _drawn_from_the_map(self, request, current, history) -> Plan | None:
         """After a turn that made a map of the user's photo (its pose, depth, edges …), an order
