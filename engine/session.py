@@ -224,13 +224,30 @@ class Engine:
                          missing=missing)
 
     def plan_only(self, request: str, attachments: Sequence[str] = (), history: Sequence[dict] = (),
-                  cancel: CancelToken | None = None):
+                  cancel: CancelToken | None = None, *, as_run: bool = True):
         """Stage 1 alone, for ``hgpt plan``: the plan, its seconds, and what the planner
         saw (a ``PlanTrace``: clauses and the task each asked for, the task types on
-        offer, demonstrations, controller calls). Nothing is run or written."""
+        offer, demonstrations, controller calls). The plan is the one a run would
+        execute: held to what the installed experts can do, as in ``run``; with
+        ``as_run=False`` it is the planner's own (the evaluations score the planner, not
+        what this machine has installed). Nothing is run or written."""
         request = _checked_request(request)
         modalities = {path.name: modality for path, modality in att.check_all(attachments)}
-        return self.planner.plan(request, modalities, list(history), cancel=cancel)
+        plan, seconds, trace = self.planner.plan(request, modalities, list(history), cancel=cancel)
+        if as_run:
+            trace.held = self._fit_to_experts(plan, trace, trace.asked or request)
+        return plan, seconds, trace
+
+    def _fit_to_experts(self, plan, trace, request: str) -> dict[int, str]:
+        """Task id -> the clause that asked for it (``PlanTrace.clauses_of``); each task no
+        installed expert can serve as its clause asks goes to one that can, and the plan's
+        repairs say so (``engine.capability.adjust``). The same for a run and a preview."""
+        clauses = trace.clauses_of(plan, request)
+        if plan.tasks:
+            from .capability import adjust
+
+            plan.repairs += adjust(plan, request, self.registry, self.task_types, self._embed, clauses)
+        return clauses
 
     def rerun(self, run_id: str, from_task: int, changes=None, *, cancel: CancelToken | None = None,
               keep: bool = True) -> Iterator[ev.Event]:
@@ -363,12 +380,7 @@ class Engine:
             return
         plan, seconds, trace = self.planner.plan(run.request, run.modalities, run.history, cancel=run.cancel)
         run.record.asked = trace.asked
-        run.clauses = trace.clauses_of(plan, run.task_request)
-        if plan.tasks:  # a task no installed expert can serve as asked goes to one that can
-            from .capability import adjust
-
-            plan.repairs += adjust(plan, run.task_request, self.registry, self.task_types, self._embed,
-                                   run.clauses)
+        run.clauses = self._fit_to_experts(plan, trace, run.task_request)
         run.plan = plan
         yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
 

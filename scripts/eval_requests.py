@@ -5,10 +5,11 @@ Reads the development set in ``../shared/requests/`` (used by path, never copied
 
 * ``dev.jsonl``: one request per line with the files it attaches (``{name: modality}``),
   optional earlier turns (``history``), and what its plan must contain. Each case is
-  planned through the engine's public surface (``Engine.plan_only``) with real files
-  of the named modalities made in a temp folder (images re-encoded from
-  ``samples/chelsea.png``, audio spoken by ``espeak-ng``); a file that cannot be made
-  skips its case with the reason counted.
+  planned through the engine's public surface (``Engine.plan_only``, the planner's own
+  plan, before it is held to the experts installed here) with real files of the named
+  modalities made in a temp folder (images re-encoded from ``samples/chelsea.png``,
+  audio spoken by ``espeak-ng``); a file that cannot be made skips its case with the
+  reason counted.
 * ``answers.jsonl``: factual questions, each run through the whole pipeline
   (``Engine.run``); the final answer text must match ``answer_regex`` (case-insensitive).
 
@@ -115,8 +116,9 @@ def make_engine(args):
 
 
 def plan_case(engine, request: str, attachments: list[str], history: list[dict]):
-    """The plan as ``[{"task", "id", "dep", "args"}]``, the engine's planning seconds, its trace."""
-    plan, seconds, trace = engine.plan_only(request, attachments, history)
+    """The planner's plan as ``[{"task", "id", "dep", "args"}]`` (before it is held to this
+    machine's experts), the engine's planning seconds, its trace."""
+    plan, seconds, trace = engine.plan_only(request, attachments, history, as_run=False)
     return plan.to_list(), seconds, trace.to_dict() if hasattr(trace, "to_dict") else dict(trace)
 
 

@@ -121,3 +121,21 @@ def test_the_likely_models_before_selection_leave_out_a_misfit(catalog):
     assert "can only read the printed" in errors[1]
     chosen, errors = likely_selections(tasks, registry, catalog, 5)  # no clauses: what selection offers at all
     assert set(chosen) == {0, 1} and not errors
+
+
+def test_the_plan_preview_is_the_plan_a_run_executes(settings):
+    """``hgpt plan`` (and the API's preview, through ``Engine.plan_only``) shows the plan held
+    to the installed experts: with only OCR and a classifier, "describe" is classification."""
+    from pathlib import Path
+
+    from engine.controller import FirstChoice
+    from engine.session import Engine
+
+    photo = Path(__file__).parents[1] / "samples" / "chelsea.png"
+    engine = Engine(settings, controller=FirstChoice(), registry=ExpertRegistry([RapidOcr(), EfficientNetLite0()]))
+    plan, _, trace = engine.plan_only("Describe this photo in one sentence.", [str(photo)])
+    assert [t.task for t in plan.tasks] == ["image-classification"]
+    assert "image-to-text became image-classification" in plan.repairs[0]
+    assert trace.held == {0: "Describe this photo in one sentence"}  # the clause that asked
+    kept, _, _ = engine.plan_only("Copy out the words printed on this photo.", [str(photo)])
+    assert [t.task for t in kept.tasks] == ["image-to-text"] and kept.repairs == []

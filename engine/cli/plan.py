@@ -35,8 +35,7 @@ def run(args, out=None) -> int:
         settings = settings.with_(offline=False)
     engine = Engine(settings)
     plan, seconds, trace = engine.plan_only(args.request, args.attach)
-    clauses = trace.clauses_of(plan, trace.asked or args.request)
-    preflight = engine.preflight(plan.tasks, clauses=clauses) if plan.tasks else None
+    preflight = engine.preflight(plan.tasks, clauses=trace.held) if plan.tasks else None
     if args.json:
         print(json.dumps({"tasks": plan.to_list(), "raw": plan.raw, "repairs": plan.repairs,
                           "seconds": round(seconds, 3), "trace": trace.to_dict(),

@@ -71,6 +71,7 @@ class PlanTrace:
     chosen: str = ""  # which writer's plan this is, and why
     why: str = ""
     asked: str = ""  # the request the plan answers, when not this one: the previous one, asked again
+    held: dict[int, str] = field(default_factory=dict)  # task id -> its clause, for the experts (Engine.plan_only)
 
     def to_dict(self) -> dict:
         return asdict(self)
