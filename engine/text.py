@@ -45,6 +45,10 @@ def quoted_passages(text: str) -> list[str]:
 # a text an earlier step made, named as what a step works from ("then take that description and paint it")
 MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:description|caption|transcript(?:ion)?|summary|"
                        r"story|poem|translation)\b", re.IGNORECASE)
+# a reading's product and a second thing made from it, asked for together ("turn this memo into
+# text and an email-ready summary", "a transcript plus a translation")
+READ_AND_MADE = re.compile(r"\b(?:text|transcript(?:ion)?|caption|description)\s*(?:,\s*|\band\b|\bplus\b|&|"
+                           r"\bas well as\b)\s*(?:also\s+)?(?:an?\s+|the\s+)?[\w-]+", re.IGNORECASE)
 
 
 # a question asked as a wish to know: "tell me how much sugar I need", "can you let me know

@@ -874,6 +874,11 @@ def test_a_text_task_about_a_recording_reads_its_words(ranker, request_, expecte
     ("Pick out the locations mentioned in the transcript of this call", {"m.wav": "audio"},
      ["automatic-speech-recognition", "token-classification"]),
     ("Give me the transcript of this call", {"m.wav": "audio"}, ["automatic-speech-recognition"]),
+    # the reading's product and a second thing made from it, asked for together
+    ("convert this voice memo to text and an email-ready summary", {"m.wav": "audio"},
+     ["automatic-speech-recognition", "summarization"]),
+    ("I want the text and a french version of this scanned letter", {"p.jpg": "image"},
+     ["image-to-text", "translation"]),
     # a photo and no clear ask: the photo is looked at (the clause that hands it over asks for nothing,
     # the question asks what is inside), no new picture is drawn
     ("Here's a photo of my fridge. What could I cook with what's inside?", {"p.jpg": "image"}, ["object-detection"]),

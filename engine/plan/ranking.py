@@ -42,7 +42,7 @@ import numpy as np
 
 from ..files import SOUND_WORDS, SUFFIX_MODALITY
 from ..tasks import MEDIA, TaskType, askers_of, classifier_of, draws, norm_name, reader_of, task_kind
-from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, QUOTED_RE, is_question, quoted_passages
+from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, QUOTED_RE, READ_AND_MADE, is_question, quoted_passages
 from .grammar import passage_answerer
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
@@ -304,7 +304,8 @@ class Ranking:
             used.add(fresh[0])
             step = PlanStep(self.clauses[c], [self.task_types[i] for i in fresh[:per_clause]])
             # a second word the user wrote in the same clause asks for its own task
-            reads_made = bool(MADE_TEXT.search(self.clauses[c])) and _reads_a_file(self.task_types[fresh[0]])
+            reads_made = (bool(MADE_TEXT.search(self.clauses[c]) or READ_AND_MADE.search(self.clauses[c]))
+                          and _reads_a_file(self.task_types[fresh[0]]))
             chained = [i for i in fresh[1:] if self.keyword_hits[c, i] and scores[i] >= later
                        and (_chains(self.task_types[fresh[0]], self.task_types[i])
                             or (reads_made and set(self.task_types[i].args.values()) == {"text"}))]
