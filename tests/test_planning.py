@@ -904,6 +904,7 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
      [("audio-classification", {"audio": "night.wav"})]),
     ("my washing machine makes a weird rattling noise, here's a clip. is it broken?", {"wm.m4a": "audio"},
      [("audio-classification", {"audio": "wm.m4a"})]),
+    ("is this a dog barking or a car alarm", {"s.wav": "audio"}, [("audio-classification", {"audio": "s.wav"})]),
     # … but one asked about the words sung is answered by them: what they are about is their gist
     ("what is she singing about in this song?", {"song.mp3": "audio"},
      [("automatic-speech-recognition", {"audio": "song.mp3"}), ("summarization", {"text": "<resource>-0"})]),
@@ -1096,6 +1097,23 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
     plan, *_ = planner.plan("does she look nervous?", {}, seen)
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("visual-question-answering", {"image": "gig.jpg", "text": "does she look nervous?"})]
+
+
+def test_a_question_that_goes_on_from_the_last_one_asks_the_same_file(ranker):
+    from engine.controller import FirstChoice
+
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    history = [{"role": "user", "content": "what's the total on receipt.jpg", "files": {"receipt.jpg": "image"}},
+               {"role": "assistant", "content": "The total on the receipt is $43.20."}]
+    plan, *_ = planner.plan("and what was the date of purchase?", {}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("document-question-answering", {"image": "receipt.jpg", "text": "and what was the date of purchase?"})]
+
+
+def test_the_same_photo_is_the_one_the_user_brought_not_an_earlier_output(ranker):
+    plan = rails_plan(ranker, "find all the chairs in living_room.jpg and also give me a depth map of the same photo",
+                      {"living_room.jpg": "image"})
+    assert plan == [("object-detection", {"image": "living_room.jpg"}), ("depth-estimation", {"image": "living_room.jpg"})]
 
 
 def test_a_short_question_about_what_the_last_picture_shows_asks_that_picture(ranker):

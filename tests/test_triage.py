@@ -75,8 +75,10 @@ def test_an_order_that_brings_its_input_is_still_planned(triager, request_, aske
     assert not verdict.direct and asked in verdict.asked
 
 
-def test_an_order_to_change_what_was_made_changes_it(triager):
-    verdict = triager.triage("make it night", {}, {"out_0.png": "image"}, "Here's a castle on a hill.")
+@pytest.mark.parametrize("request_", ["make it night", "nice! now make one in the daytime with sailboats",
+                                      "great, make another one but with a wolf"])
+def test_an_order_to_change_what_was_made_changes_it(triager, request_):
+    verdict = triager.triage(request_, {}, {"out_0.png": "image"}, "Here's a castle on a hill.")
     assert not verdict.direct and verdict.why == "it asks to change what it points back at"
 
 

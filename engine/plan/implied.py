@@ -117,6 +117,14 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     the plan transcribes and the questions not about the words are all about the voice, the
     recording is classified too ("who's talking, a man or a woman? and what are they saying?")."""
     reader, classifier = reader_of(task_types.values(), "audio"), classifier_of(task_types.values(), "audio")
+    # "there's a bird that sings outside my window, i recorded it. what is it": a question about a
+    # sound the request describes, and no word asks what is said: the sound is classified
+    heard = bool(SOUND_SOURCE.search(request)) and not ABOUT_THE_WORDS.search(request)
+    if heard and classifier is not None and _answers_its_transcript(plan, reader, task_types, request):
+        # "is this a dog barking or a car alarm": not answered from the words the recording holds
+        audio = next(iter(plan.tasks[0].args.values()), "")
+        plan.tasks = [Task(0, classifier.name, [-1], {next(iter(classifier.args)): audio})]
+        return [f"the request asks about a sound, not about words: {classifier.name} classifies the recording"]
     if reader is None or len(plan.tasks) != 1:
         return []
     asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
@@ -126,9 +134,6 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     only = plan.tasks[0]
     audio = next(iter(only.args.values()), "")
-    # "there's a bird that sings outside my window, i recorded it. what is it": a question about a
-    # sound the request describes, and no word asks what is said: the sound is classified
-    heard = bool(SOUND_SOURCE.search(request)) and not ABOUT_THE_WORDS.search(request)
     if only.task == reader.name and classifier is not None and (asked or clauses) and heard:
         plan.tasks = [Task(0, classifier.name, [-1], {next(iter(classifier.args)): audio})]
         return [f"the request asks about a sound, not about words: {classifier.name} classifies the recording"]
@@ -161,6 +166,14 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         return []
     plan.tasks = [*keep, transcript, answer]
     return [f"the request asks a question about what is said: {answer.task} answers it from the transcript"]
+
+
+def _answers_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskType], request: str) -> bool:
+    """Is the plan a recording's transcript and a question answered from it, and nothing else?"""
+    if reader is None or len(plan.tasks) != 2 or plan.tasks[0].task != reader.name or plan.tasks[1].dep != [0]:
+        return False
+    answer = answering(task_types.values(), plan.tasks[0], request.strip())
+    return answer is not None and answer.task == plan.tasks[1].task
 
 
 # an order to make a file's words into a piece of writing ("turn my voice note into an email")

@@ -48,7 +48,7 @@ from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN,
                       add_translation, add_writing, answering, map_makers, question_args)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
-from .triage import CHANGES, MAKING, POINTS_BACK
+from .triage import CHANGES, CONTINUES, MAKING, POINTS_BACK
 
 log = logging.getLogger(__name__)
 # an order to make or change a picture ("use it to make the room look …", "put a ballerina in that pose")
@@ -259,7 +259,8 @@ class Planner:
 
     def _asked_of_the_same_file(self, request, current, history) -> Plan | None:
         """The previous turn's question-answering task, asked this turn's question, when this
-        turn brings no file, asks a question that points back, and the previous turn asked a
+        turn brings no file, asks a question that points back or goes on from the previous
+        one ("and what was the date?"), and the previous turn asked a
         question of a file ("what's the policy number on this?" with a card, then "and when
         does it expire?"); when that turn read the file (its words, what a recording says),
         the question is answered from the file's text, read again. A question about a text
@@ -267,7 +268,7 @@ class Planner:
         ("summarize this lease", then "does it say anything about pets?"). A question about the
         sound or the speaker's mood of a recording it brought is asked of the recording ("does she
         sound upset?" after its transcript)."""
-        if current or not questions(request) or not POINTS_BACK.search(request):
+        if current or not questions(request) or not (POINTS_BACK.search(request) or CONTINUES.match(request)):
             return None
         earlier, files = last_asked_of_files(history)
         passage = next((name for name, modality in files.items() if modality == "text"), None)
@@ -280,7 +281,7 @@ class Planner:
         if len(recordings) == 1 and hearer is not None and ABOUT_THE_SOUND.search(request):
             # "is he angry?" after a voicemail was transcribed: asked of the voice, not the words
             return Plan([Task(0, hearer.name, [-1], {next(iter(hearer.args)): recordings[0]})])
-        ranker = self.part("ranker") if earlier and questions(earlier) else None
+        ranker = self.part("ranker") if earlier and (questions(earlier) or is_question(earlier)) else None
         ranking = ranker.rank(earlier, files) if ranker is not None else None
         steps = (ranking.plan_steps() or [ranking.fallback_step()]) if ranking is not None else []
         if len(steps) != 1:

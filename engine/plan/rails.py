@@ -226,7 +226,7 @@ class Rails:
         if step is not None and step.clause in texts and _asks_of_a_file(step):  # "… and tell me if there's a dog
             linked = edge_ok  # in it": the clause is the question; an earlier text is not asked instead
             edge_ok = lambda source, target: source.output != "text" and linked(source, target)  # noqa: E731
-        spelled = named_in(step.clause, (), self.files) if step is not None else set()
+        spelled = (named_in(step.clause, (), self.files) | self._same_file(step.clause)) if step is not None else set()
         files = self.files
         if step is not None and points_back(self.request, self.history):  # "now translate the summary": the
             files = {name: modality for name, modality in files.items()  # previous answer, not the text file
@@ -265,6 +265,18 @@ class Rails:
                 asks = set(reader.args.values()) == {modality, "text"}  # the question asked of the file
                 return PlanStep((asks and self._picture_question()) or step.clause, [reader])
         return None
+
+    def _same_file(self, clause: str) -> set[str]:
+        """The file a clause names as "the same photo" or "the original recording": the one
+        file of that kind the user brought, not an earlier step's output ("find the chairs in
+        this photo and give me a depth map of the same photo": both take the photo)."""
+        named = set()
+        for modality in {m for m in self.files.values() if m != "text"}:
+            kind = [name for name, m in self.files.items() if m == modality]
+            nouns = FILE_NOUNS.get(modality)
+            if len(kind) == 1 and nouns and re.search(rf"\b(?:same|original|very same)\s+(?:{nouns})s?\b", clause, re.I):
+                named.add(kind[0])
+        return named
 
     def _best_reader(self, modality: str, planned: set[str] = frozenset()) -> TaskType | None:
         """The task that reads a file of ``modality`` into text: the plain reader

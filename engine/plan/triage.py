@@ -55,10 +55,11 @@ ABOUT_HGPT = re.compile(r"\bwhat (?:(?:kinds?|sorts?|types?) of )?(?:things |stu
 ADVICE = re.compile(r"\b(?:recommend\w*|suggest\w*|what should (?:i|we) (?:watch|listen to|read|play))\b", re.IGNORECASE)
 # an order to change what the request points back at ("now make it night", "turn that into a sketch",
 # "make another one but with a wolf")
-CHANGE = re.compile(r"^\s*(?:(?:now|ok(?:ay)?|and|then|so|pls|please|can you|could you|would you)[,\s]+)*"
+CHANGE = re.compile(r"^\s*(?:(?:nice|great|cool|perfect|love it|lovely|awesome|wow|thanks|thank you)\b[^.!?\w]*[.!?]*\s*)?"
+                    r"(?:(?:now|ok(?:ay)?|and|then|so|pls|please|can you|could you|would you)[,\s]+)*"
                     r"(?:(?:make|turn|change|transform|convert)\s+(?:it|this|that|them|these|those|"
                     r"the (?:" + "|".join(FILE_NOUNS.values()) + r"))|"
-                    r"(?:make|draw|do|create|generate)\s+(?:me\s+)?(?:another|one more|a new)(?:\s+one|\s+version)?)\b",
+                    r"(?:make|draw|do|create|generate)\s+(?:me\s+)?(?:another|one more|a new|one)(?:\s+one|\s+version)?)\b",
                     re.IGNORECASE)
 HOW_TO = re.compile(r"^\s*(?:how|what(?:'s| is) the best way)\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
 MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b|"
@@ -66,6 +67,10 @@ MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compos
 POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|he|she|him|her|his|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description|" + "|".join(FILE_NOUNS.values()) + r")|above|previous|"
                          r"same)\b", re.IGNORECASE)
+
+# a question that goes on from the previous one ("and what was the date of purchase?" after
+# "what's the total on receipt.jpg"): it asks of what that one asked of
+CONTINUES = re.compile(r"^\s*(?:(?:oh|ok(?:ay)?|so),?\s+)?(?:and|also|plus|what about)\b", re.IGNORECASE)
 
 
 CHANGES = "it asks to change what it points back at"  # the verdict's reason for such an order
