@@ -41,7 +41,9 @@ its held-out part is unseen too. A sixth and a seventh, ``everyday6_requests.jso
 whole before any case was read; then only the sixth's tune part was read, and the seventh
 is held out whole. An eighth, ``everyday8_requests.jsonl`` (90, written the same way, with
 hgpt's task list this time), was scored whole before any case was read; then only its tune
-part was read, so its held-out part is unseen.
+part was read, so its held-out part is unseen. A ninth, ``everyday9_requests.jsonl`` (90,
+written the same way, with the task list), likewise: scored whole at 75ed699 before any case
+was read, then only its tune part read.
 
 Split. Each file is split by a hash of the case id: the first byte of
 sha256(id) even puts the case in the "tune" part, odd in the "held-out" part (about
