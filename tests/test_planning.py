@@ -1110,6 +1110,12 @@ def test_a_question_that_goes_on_from_the_last_one_asks_the_same_file(ranker):
         ("document-question-answering", {"image": "receipt.jpg", "text": "and what was the date of purchase?"})]
 
 
+def test_a_clause_that_only_hands_the_file_over_asks_for_nothing(ranker):
+    plan = rails_plan(ranker, "look at this painting and make a short video of the same scene coming to life",
+                      {"painting.jpg": "image"})
+    assert plan == [("image-to-text", {"image": "painting.jpg"}), ("text-to-video", {"text": "<resource>-0"})]
+
+
 def test_the_same_photo_is_the_one_the_user_brought_not_an_earlier_output(ranker):
     plan = rails_plan(ranker, "find all the chairs in living_room.jpg and also give me a depth map of the same photo",
                       {"living_room.jpg": "image"})

@@ -138,7 +138,12 @@ MADE_BY_USER = re.compile(r"^(?:so\s+|well\s+|hey\s+|hi\s+)?(?:i|we) (?:drew|ske
 # a clause that only says a file comes with the request ("Recording attached.") asks for nothing
 # or only hands it over ("here's a clip", "here is the recording of it")
 ATTACHED_RE = re.compile(r"^(?:[\w'-]+\s+){0,4}(?:is\s+|are\s+)?(?:attached|enclosed|included|below)$|"
-                         r"^here(?:'s|\s+is|\s+are)\s+(?:[\w'-]+\s+){0,4}[\w'-]+$", re.IGNORECASE)
+                         r"^here(?:'s|\s+is|\s+are)\s+(?:[\w'-]+\s+){0,4}[\w'-]+$|"
+                         # "look at this painting and …": the clause hands the file over, the next one asks
+                         r"^(?:(?:please|pls|now|so|ok(?:ay)?|can you|could you)\s+)*(?:(?:take|have)\s+a\s+)?"
+                         r"(?:look|glance)\s+at\s+(?:this|my|the|these|that|our)\s+(?:[\w'-]+\s+){0,3}[\w'.-]+$|"
+                         r"^(?:(?:please|pls|now|so|ok(?:ay)?|can you|could you)\s+)*check\s+out\s+(?:this|my|the|these|that|our)"
+                         r"\s+(?:[\w'-]+\s+){0,3}[\w'.-]+$", re.IGNORECASE)
 # a step the user asks to be done before the ones named ahead of it: "… but translate it first",
 # "summarize it first", "first of all, …", "but before that, …" ("the first page" is a page, not an order)
 FIRST_RE = re.compile(r"(?<!\bthe )(?<!\bits )(?<!\bmy )(?<!\bthis )\bfirst(?= of all\b|\s*,|"
