@@ -174,11 +174,33 @@ def verbatim(request: str, results: Sequence[dict]) -> str:
     return "\n\n".join(parts)
 
 
+FILE_SLOTS = ("image", "audio")
+
+
+def unread(results: Sequence[dict]) -> str:
+    """When no step worked and one that failed was to look at or listen to a file the user
+    brought, the answer that says so: nothing read the file, so no answer about it can be
+    given (asked "what's in this photo?" when the captioner failed, a small controller
+    answered "The image does not contain any text"). '' otherwise: a failed step on text
+    alone ("translate 'good night'") the controller can answer itself."""
+    if not results or any(r.get("status") == "done" for r in results):
+        return ""
+    for r in results:
+        files = [str(v) for k, v in (r.get("args") or {}).items()
+                 if k in FILE_SLOTS and not RESOURCE_RE.search(str(v))]
+        if r.get("status") == "failed" and files:
+            return (f"I could not answer this: {r['task']} of {' and '.join(files)} failed "
+                    f"({_short(r.get('error', '') or 'no reason given', 200).rstrip('.')}), so I have not seen "
+                    f"what {'it holds' if len(files) == 1 else 'they hold'}.")
+    return ""
+
+
 def direct_answer(controller, request: str, results: Sequence[dict], history: Sequence[dict] = (),
                   cancel: CancelToken | None = None, about: str = "") -> Iterator[str]:
     """The controller's direct answer in pieces; if it says nothing, a summary of the results.
-    A text the request asks to see as it is (``verbatim``) is given as it is."""
-    text = verbatim(request, results)
+    A text the request asks to see as it is (``verbatim``) is given as it is; when every step
+    failed and one was to read the user's file, the answer says so (``unread``)."""
+    text = verbatim(request, results) or unread(results)
     if text:
         yield text
         return

@@ -155,3 +155,25 @@ def test_a_run_starts_with_the_user_s_own_attachments_not_the_chat_log_s(setting
     events = list(engine.run("and sum this one up", [str(mine)], history=history, keep=False))
     started = next(e for e in events if isinstance(e, ev.RunStarted))
     assert started.attachments == ["mine.txt"]
+
+
+def test_when_nothing_read_the_users_file_the_answer_says_so_and_invents_nothing():
+    from engine.answer import direct_answer
+
+    class Inventor:
+        def stream(self, messages, **kw):
+            yield "The image does not contain any text."
+
+    failed = [{"id": 0, "task": "image-to-text", "model_id": "Salesforce/blip-image-captioning-base",
+               "args": {"image": "coffee.png"}, "status": "failed", "error": "no installed model can do this"}]
+    answer = "".join(direct_answer(Inventor(), "what's in this photo?", failed))
+    assert answer == ("I could not answer this: image-to-text of coffee.png failed (no installed model can do "
+                      "this), so I have not seen what it holds.")
+    # a step on text alone failed: the controller answers it itself ("translate 'good night'")
+    text_only = [{"id": 0, "task": "translation", "model_id": "Helsinki-NLP/opus-mt-en-de",
+                  "args": {"text": "good night"}, "status": "failed", "error": "the model is not installed"}]
+    assert "".join(direct_answer(Inventor(), "translate 'good night' into German", text_only)) == \
+        "The image does not contain any text."
+    # one step worked: the controller answers from it
+    done = [dict(failed[0], status="done", text="a cup of coffee"), dict(failed[0], id=1)]
+    assert "".join(direct_answer(Inventor(), "what's in this photo?", done)) == "The image does not contain any text."
