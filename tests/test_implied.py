@@ -4,9 +4,11 @@ a result asked for in a language is translated."""
 
 from __future__ import annotations
 
-from engine.plan.graph import Plan
+import pytest
+
+from engine.plan.graph import Plan, Task
 from engine.plan.implied import (add_control_maps, add_guided_drawing, add_question, add_translation, ask_the_picture,
-                                 guided_kind)
+                                 ask_what_it_shows, guided_kind)
 from engine.tasks import TASK_TYPES as T
 
 
@@ -194,3 +196,18 @@ def test_a_question_answered_from_a_caption_of_the_one_photo_is_asked_of_the_pho
     assert ask_the_picture(two, {"snap.jpg": "image", "notes.txt": "text"}, T) is two
     shared = captioned("is anyone smiling?", [{"id": 2, "task": "translation", "dep": [0], "args": {"text": "<resource>-0"}}])
     assert ask_the_picture(shared, {"snap.jpg": "image"}, T) is shared
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("what is the cat in this photo looking at?", True),
+    ("what is the person holding?", True),
+    ("what colour is the car on the left?", True),
+    ("what animal is this?", False),  # a label of the whole picture answers it
+    ("what does the sign on the left say?", False),  # the words on it: read, not asked
+])
+def test_a_question_about_what_the_photo_shows_in_particular_asks_the_photo(question, asked):
+    plan = Plan([Task(0, "image-classification", [-1], {"image": "p.jpg"})])
+    notes = ask_what_it_shows(plan, question, {"p.jpg": "image"}, T)
+    expected = ([("visual-question-answering", {"image": "p.jpg", "text": question})] if asked
+                else [("image-classification", {"image": "p.jpg"})])
+    assert [(t.task, t.args) for t in plan.tasks] == expected and bool(notes) == asked

@@ -299,6 +299,34 @@ def ask_the_picture(plan: Plan, files: Mapping[str, str], task_types: Mapping[st
     return plan
 
 
+# what a picture shows in particular, which a label of the whole picture does not answer
+# ("what is the cat looking at?", "what colour is the car?", "who is on the left?")
+IN_PARTICULAR = re.compile(r"\b(?:colou?rs?|wearing|holding|doing|looking at|eating|drinking|carrying|riding|"
+                           r"playing with|pointing at|sitting on|standing on|lying on|on the (?:left|right)|behind|"
+                           r"in front of|next to)\b", re.IGNORECASE)
+
+
+def ask_what_it_shows(plan: Plan, request: str, files: Mapping[str, str],
+                      task_types: Mapping[str, TaskType]) -> list[str]:
+    """A question about what the one picture brought shows in particular, planned as a label of
+    the whole picture, is asked of the picture: "what is the cat in this photo looking at?" is
+    not answered by "tiger cat". Offline, without a visual question answerer, the pre-flight
+    then says which model to pull (a label would have been reported as the answer)."""
+    asker, labeller = named(task_types.values(), "visual-question-answering"), named(task_types.values(), "image-classification")
+    pictures = [name for name, kind in files.items() if kind == "image"]
+    if asker is None or labeller is None or len(pictures) != 1 or len(plan.tasks) != 1:
+        return []
+    only = plan.tasks[0]
+    question = request.strip()
+    if (only.task != labeller.name or pictures[0] not in only.args.values() or not is_question(question)
+            or not IN_PARTICULAR.search(question) or ABOUT_WORDS.search(question)
+            or len(question) > MAX_QUESTION_TEXT):
+        return []
+    plan.tasks = [Task(0, asker.name, [-1], question_args(asker, pictures[0], question))]
+    return [f"the request asks what {pictures[0]} shows in particular: {asker.name} asks the picture, "
+            f"not {labeller.name}"]
+
+
 # an order to make one file like another ("match the colours of this picture to the other one")
 MATCHED_TO = re.compile(r"(?:^\s*|\b(?:you|u|please|pls|and|then)\s+)match\b[^.?!]{0,40}?\bto\b", re.IGNORECASE)
 
