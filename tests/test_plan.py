@@ -103,3 +103,17 @@ def test_reference_of_the_wrong_type_is_replaced_by_one_that_fits():
     assert plan.tasks[2].args == {"text": "<resource>-0"}
     assert any("cannot take <resource>-1" in r for r in plan.repairs)
     assert validate(plan.tasks) == []
+
+
+def test_a_file_slot_takes_only_a_file_at_hand_or_an_earlier_output():
+    """A draft that names a file nobody brought ("birdsong.jpg" for the recording birdsong.m4a)
+    loses that task; an attached file, or an earlier output, stays."""
+    raw = ('[{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "birdsong.jpg"}},'
+           ' {"task": "audio-classification", "id": 1, "dep": [-1], "args": {"audio": "birdsong.m4a"}}]')
+    plan = parse(raw, attachments={"birdsong.m4a": "audio"})
+    assert [(t.task, t.args) for t in plan.tasks] == [("audio-classification", {"audio": "birdsong.m4a"})]
+    assert "'image' names no image at hand ('birdsong.jpg')" in plan.repairs[0]
+    # a wrong name where a file of the kind is at hand: the slot takes that file
+    plan = parse('[{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "photo.png"}}]',
+                 attachments={"photo.jpg": "image"})
+    assert plan.tasks[0].args == {"image": "photo.jpg"}

@@ -136,6 +136,7 @@ def repair(
     ``attachments`` maps a file name the user attached to its modality; a task whose
     required input is missing gets the newest matching earlier output or attachment.
     """
+    at_hand = None if attachments is None else dict(attachments)  # None: file names go unchecked
     attachments = dict(attachments or {})
     plan = Plan()
     old_to_new: dict[int, int] = {}
@@ -143,13 +144,13 @@ def repair(
         if len(plan.tasks) >= MAX_TASKS:
             plan.repairs.append(f"plan cut to {MAX_TASKS} tasks")
             break
-        task = _repair_item(item, position, plan, old_to_new, task_types, attachments)
+        task = _repair_item(item, position, plan, old_to_new, task_types, attachments, at_hand)
         if task is not None:
             plan.tasks.append(task)
     return plan
 
 
-def _repair_item(item, position, plan, old_to_new, task_types, attachments) -> Task | None:
+def _repair_item(item, position, plan, old_to_new, task_types, attachments, at_hand=None) -> Task | None:
     notes = plan.repairs
     if not isinstance(item, dict):
         notes.append(f"item {position} is not a task object; dropped")
@@ -168,6 +169,7 @@ def _repair_item(item, position, plan, old_to_new, task_types, attachments) -> T
     args = _coerce_args(item.get("args", item.get("arguments", {})), ttype, notes)
     args = {k: _remap_refs(v, old_to_new, new_id, notes) for k, v in args.items()}
     args = {k: _drop_misfits(k, v, ttype, plan.tasks, task_types, notes) for k, v in args.items()}
+    args = {k: _drop_unknown_file(k, v, ttype, at_hand, notes) for k, v in args.items()}
     args = {k: v for k, v in args.items() if v.strip()}
     _fill_missing(args, ttype, plan.tasks, task_types, attachments, notes)
     if any(k not in args for k in ttype.required_args()):
@@ -219,6 +221,17 @@ def _drop_misfits(key, value, ttype, earlier, task_types, notes) -> str:
         return ""
 
     return RESOURCE_RE.sub(sub, value)
+
+
+def _drop_unknown_file(key, value, ttype, attachments, notes) -> str:
+    """A file slot takes an earlier task's output or a file at hand of its kind; a name of
+    neither is dropped (a draft wrote "birdsong.jpg" for the user's recording birdsong.m4a,
+    and classified a picture nobody brought)."""
+    modality = ttype.args.get(key, "text")
+    if attachments is None or modality == "text" or RESOURCE_RE.search(value) or attachments.get(value) == modality:
+        return value
+    notes.append(f"task {ttype.name}: {key!r} names no {modality} at hand ({value!r}); dropped")
+    return ""
 
 
 def _fill_missing(args, ttype, earlier, task_types, attachments, notes) -> None:
