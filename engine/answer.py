@@ -21,6 +21,7 @@ from .text import QUESTION_WORDS, clip
 MAX_ANSWER_TOKENS = 200
 WORKFLOW_HEADING = "How I did it:"
 NOTES_HEADING = "What went wrong:"
+FILE_SLOTS = ("image", "audio")  # the argument names that hold a file, not a text
 
 ANSWER_SPEC = (
     "You are hgpt, an assistant running offline on the user's computer. AI models were run for the "
@@ -70,7 +71,7 @@ def _describe_value(key: str, value: str) -> str:
     if whole:
         return f"the output of step {int(whole.group(1)) + 1}"
     value = RESOURCE_RE.sub(lambda m: f"[output of step {int(m.group(1)) + 1}]", str(value))
-    return f'"{_short(value, 60)}"' if key != "image" and key != "audio" else _short(value, 60)
+    return f'"{_short(value, 60)}"' if key not in FILE_SLOTS else _short(value, 60)
 
 
 def _describe_input(args: dict) -> str:
@@ -172,9 +173,6 @@ def verbatim(request: str, results: Sequence[dict]) -> str:
         inputs = [v for v in (result.get("args") or {}).values() if isinstance(v, str) and not RESOURCE_RE.search(v)]
         parts.append(f"{lead.format(input=inputs[0] if inputs else 'it')}:\n\n{(result.get('text') or '').strip()}")
     return "\n\n".join(parts)
-
-
-FILE_SLOTS = ("image", "audio")
 
 
 def unread(results: Sequence[dict]) -> str:

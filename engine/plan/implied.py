@@ -262,8 +262,9 @@ def add_picture_question(plan: Plan, request: str, files: Mapping[str, str],
 # a question about how something in a picture looks, not about the words on it
 LOOKS = re.compile(r"\b(?:colou?rs?|shape|looks? like|how (?:big|large|small|tall|old)|wearing|background)\b", re.IGNORECASE)
 # a question about what a picture shows ("how many people are there?", "is there a moat?")
-SEEN = re.compile(LOOKS.pattern + r"|\b(?:how many|is there|are there|holding|doing|standing|sitting|on the (?:left|right)|"
-                  r"behind|in front)\b", re.IGNORECASE)
+# what someone or something in a picture does, or where it is ("holding", "on the left")
+DOING_OR_WHERE = r"holding|doing|standing|sitting|on the (?:left|right)|behind|in front"
+SEEN = re.compile(LOOKS.pattern + r"|\b(?:how many|is there|are there|" + DOING_OR_WHERE + r")\b", re.IGNORECASE)
 # a question about the words on a picture (a page, a sign), which is answered from its text read again
 ABOUT_WORDS = re.compile(r"\b(?:words?|text|written|writing|says?|read|letters?|title|heading|names?|numbers?)\b",
                          re.IGNORECASE)
@@ -301,9 +302,8 @@ def ask_the_picture(plan: Plan, files: Mapping[str, str], task_types: Mapping[st
 
 # what a picture shows in particular, which a label of the whole picture does not answer
 # ("what is the cat looking at?", "what colour is the car?", "who is on the left?")
-IN_PARTICULAR = re.compile(r"\b(?:colou?rs?|wearing|holding|doing|looking at|eating|drinking|carrying|riding|"
-                           r"playing with|pointing at|sitting on|standing on|lying on|on the (?:left|right)|behind|"
-                           r"in front of|next to)\b", re.IGNORECASE)
+IN_PARTICULAR = re.compile(r"\b(?:colou?rs?|wearing|" + DOING_OR_WHERE + r"|looking at|eating|drinking|carrying|"
+                           r"riding|playing with|pointing at|lying on|next to)\b", re.IGNORECASE)
 
 
 def ask_what_it_shows(plan: Plan, request: str, files: Mapping[str, str],
@@ -312,7 +312,8 @@ def ask_what_it_shows(plan: Plan, request: str, files: Mapping[str, str],
     the whole picture, is asked of the picture: "what is the cat in this photo looking at?" is
     not answered by "tiger cat". Offline, without a visual question answerer, the pre-flight
     then says which model to pull (a label would have been reported as the answer)."""
-    asker, labeller = named(task_types.values(), "visual-question-answering"), named(task_types.values(), "image-classification")
+    asker = named(task_types.values(), "visual-question-answering")
+    labeller = named(task_types.values(), "image-classification")
     pictures = [name for name, kind in files.items() if kind == "image"]
     if asker is None or labeller is None or len(pictures) != 1 or len(plan.tasks) != 1:
         return []
