@@ -176,33 +176,11 @@ def test_a_riff_file_that_is_not_audio_fails_the_task_in_one_line(settings, tmp_
     assert one_line(failed.error) and "speech.wav is not readable audio" in done.text
 
 
-def test_a_controller_s_task_on_a_file_of_the_wrong_kind_is_dropped_from_its_plan(settings, tmp_path):
+def test_audio_given_to_an_image_task_is_refused_with_the_modality(settings, tmp_path):
     clip = tmp_path / "clip.wav"
     write_wav(clip, np.zeros(1600, dtype=np.float32), 16000)
     plan = [task("image-classification", {"image": "clip.wav"}, 0), task("text-generation", {"text": "ok"}, 1)]
     events, done = run_plan(settings, plan, Upper(), _NamedExpert("image-classification"), attachments=[clip])
-    planned = next(e for e in events if isinstance(e, ev.PlanReady))
-    assert [t["task"] for t in planned.tasks] == ["text-generation"]
-    assert "'image' names no image at hand ('clip.wav')" in planned.repairs[0]
-    assert isinstance(outcome(events, 0), ev.TaskFinished)
-
-
-def test_audio_given_to_an_image_task_is_refused_with_the_modality(settings, tmp_path):
-    """A plan edited in review (no planner between it and the executor) that hands a recording
-    to an image task: the executor refuses that task, saying why, and runs the rest."""
-    from engine.plan.graph import Plan, Task
-    from engine.testing import collect
-
-    clip = tmp_path / "clip.wav"
-    write_wav(clip, np.zeros(1600, dtype=np.float32), 16000)
-    controller = ScriptedController([json.dumps([task("text-generation", {"text": "ok"}, 0)]), "Done."])
-    engine = Engine(settings, controller=controller, registry=ExpertRegistry([Upper(), _NamedExpert("image-classification")]),
-                    planner=scripted_planner(controller))
-    edited = Plan([Task(0, "image-classification", [-1], {"image": "clip.wav"}),
-                   Task(1, "text-generation", [-1], {"text": "ok"})])
-    events = collect(engine.run("do it", [str(clip)], review=True), lambda plan, problems: edited)
-    done = events[-1]
-    assert isinstance(done, ev.AnswerDone), done
     failed = outcome(events, 0)
     assert isinstance(failed, ev.TaskFailed)
     assert failed.error == ("clip.wav is audio, but image-classification's 'image' needs an image; "

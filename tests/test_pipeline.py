@@ -113,9 +113,12 @@ def test_failure_skips_dependents_but_not_others(settings, tmp_path):
     assert "failed" in events[-1].text
 
 
-def test_task_without_installed_model_fails_clearly(settings):
+def test_task_without_installed_model_fails_clearly(settings, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     engine, _ = make_engine(settings, [plan(("depth-estimation", {"image": "a.png"})), "no"], Echo())
-    events = drain(engine.run("depth please"))
+    events = drain(engine.run("depth please", [tmp_path / "a.png"]))
     failed = [e for e in events if isinstance(e, ev.TaskFailed)]
     assert "no installed model can run depth-estimation" in failed[0].error
 

@@ -223,12 +223,18 @@ def _drop_misfits(key, value, ttype, earlier, task_types, notes) -> str:
     return RESOURCE_RE.sub(sub, value)
 
 
+ADDRESS_RE = re.compile(r"[/\\:~]")  # a path or an address, not a bare file name
+
+
 def _drop_unknown_file(key, value, ttype, attachments, notes) -> str:
-    """A file slot takes an earlier task's output or a file at hand of its kind; a name of
+    """A file slot takes an earlier task's output or a file at hand; a bare file name of
     neither is dropped (a draft wrote "birdsong.jpg" for the user's recording birdsong.m4a,
-    and classified a picture nobody brought)."""
+    and classified a picture nobody brought). The executor judges the rest and says why it
+    refuses one: a file at hand of the wrong kind ("clip.wav is audio, but …"), a path, an
+    address (fetched when online)."""
     modality = ttype.args.get(key, "text")
-    if attachments is None or modality == "text" or RESOURCE_RE.search(value) or attachments.get(value) == modality:
+    if (attachments is None or modality == "text" or RESOURCE_RE.search(value) or ADDRESS_RE.search(value)
+            or value in attachments):
         return value
     notes.append(f"task {ttype.name}: {key!r} names no {modality} at hand ({value!r}); dropped")
     return ""
