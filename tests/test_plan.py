@@ -117,3 +117,10 @@ def test_a_file_slot_takes_only_a_file_at_hand_or_an_earlier_output():
     plan = parse('[{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "photo.png"}}]',
                  attachments={"photo.jpg": "image"})
     assert plan.tasks[0].args == {"image": "photo.jpg"}
+    # a file at hand of the wrong kind gives way to one of the right kind; with none, the executor refuses it
+    plan = parse('[{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "notes.txt"}}]',
+                 attachments={"notes.txt": "text", "photo.jpg": "image"})
+    assert plan.tasks[0].args == {"image": "photo.jpg"}
+    plan = parse('[{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "clip.wav"}}]',
+                 attachments={"clip.wav": "audio"})
+    assert plan.tasks[0].args == {"image": "clip.wav"}

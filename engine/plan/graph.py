@@ -169,7 +169,7 @@ def _repair_item(item, position, plan, old_to_new, task_types, attachments, at_h
     args = _coerce_args(item.get("args", item.get("arguments", {})), ttype, notes)
     args = {k: _remap_refs(v, old_to_new, new_id, notes) for k, v in args.items()}
     args = {k: _drop_misfits(k, v, ttype, plan.tasks, task_types, notes) for k, v in args.items()}
-    args = {k: _drop_unknown_file(k, v, ttype, at_hand, notes) for k, v in args.items()}
+    args = {k: _drop_unknown_file(k, v, ttype, at_hand, plan.tasks, task_types, notes) for k, v in args.items()}
     args = {k: v for k, v in args.items() if v.strip()}
     _fill_missing(args, ttype, plan.tasks, task_types, attachments, notes)
     if any(k not in args for k in ttype.required_args()):
@@ -226,15 +226,19 @@ def _drop_misfits(key, value, ttype, earlier, task_types, notes) -> str:
 ADDRESS_RE = re.compile(r"[/\\:~]")  # a path or an address, not a bare file name
 
 
-def _drop_unknown_file(key, value, ttype, attachments, notes) -> str:
-    """A file slot takes an earlier task's output or a file at hand; a bare file name of
-    neither is dropped (a draft wrote "birdsong.jpg" for the user's recording birdsong.m4a,
-    and classified a picture nobody brought). The executor judges the rest and says why it
-    refuses one: a file at hand of the wrong kind ("clip.wav is audio, but …"), a path, an
-    address (fetched when online)."""
+def _drop_unknown_file(key, value, ttype, at_hand, earlier, task_types, notes) -> str:
+    """A file slot takes an earlier task's output or a file at hand of its kind. A bare file
+    name not at hand is dropped (a draft wrote "birdsong.jpg" for the user's recording
+    birdsong.m4a, and classified a picture nobody brought); so is a file at hand of another
+    kind when an earlier output or a file of the slot's kind can take its place. The executor
+    judges the rest and says why it refuses one: a file of the wrong kind with nothing to take
+    its place ("clip.wav is audio, but …"), a path, an address (fetched when online)."""
     modality = ttype.args.get(key, "text")
-    if (attachments is None or modality == "text" or RESOURCE_RE.search(value) or ADDRESS_RE.search(value)
-            or value in attachments):
+    if (at_hand is None or modality == "text" or not value.strip() or RESOURCE_RE.search(value)
+            or ADDRESS_RE.search(value) or at_hand.get(value) == modality):
+        return value
+    if value in at_hand and not (modality in at_hand.values()
+                                 or any(task_types[t.task].output == modality for t in earlier)):
         return value
     notes.append(f"task {ttype.name}: {key!r} names no {modality} at hand ({value!r}); dropped")
     return ""
