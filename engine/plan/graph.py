@@ -237,30 +237,30 @@ def _drop_unknown_file(key, value, ttype, at_hand, earlier, task_types, notes) -
     if (at_hand is None or modality == "text" or not value.strip() or RESOURCE_RE.search(value)
             or ADDRESS_RE.search(value) or at_hand.get(value) == modality):
         return value
-    if value in at_hand and not (modality in at_hand.values()
-                                 or any(task_types[t.task].output == modality for t in earlier)):
+    if value in at_hand and _filler(modality, {}, earlier, task_types, at_hand) is None:
         return value
     notes.append(f"task {ttype.name}: {key!r} names no {modality} at hand ({value!r}); dropped")
     return ""
+
+
+def _filler(modality, args, earlier, task_types, attachments) -> str | None:
+    """What fills a missing slot of ``modality``: the newest earlier output of that kind that
+    ``args`` does not use yet, else the first file at hand of that kind; None when neither is."""
+    source = next((t for t in reversed(earlier) if task_types[t.task].output == modality
+                   and f"<resource>-{t.id}" not in args.values()), None)
+    if source is not None:
+        return f"<resource>-{source.id}"
+    return next((n for n, m in attachments.items() if m == modality), None)
 
 
 def _fill_missing(args, ttype, earlier, task_types, attachments, notes) -> None:
     for key in ttype.required_args():
         if key in args:
             continue
-        modality = ttype.args[key]
-        source = next(
-            (t for t in reversed(earlier) if task_types[t.task].output == modality
-             and f"<resource>-{t.id}" not in args.values()),
-            None,
-        )
-        if source is not None:
-            args[key] = f"<resource>-{source.id}"
-        else:
-            name = next((n for n, m in attachments.items() if m == modality), None)
-            if name is None:
-                continue
-            args[key] = name
+        value = _filler(ttype.args[key], args, earlier, task_types, attachments)
+        if value is None:
+            continue
+        args[key] = value
         notes.append(f"task {ttype.name}: missing {key!r} filled with {args[key]!r}")
 
 
