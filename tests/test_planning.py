@@ -235,6 +235,14 @@ def ranker():
     return TaskRanker(list(T.values()))
 
 
+def chat_planner(ranker) -> Planner:
+    """The rails with triage and the chat log's rules, the first choice wherever the
+    controller would be asked: for follow-ups and direct answers."""
+    from engine.controller import FirstChoice
+
+    return Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+
+
 def rails_plan(ranker, request_: str, files: dict) -> list[tuple]:
     """The rails' plan for ``request_`` (the first choice wherever the controller would be
     asked), as (task, args) pairs."""
@@ -698,11 +706,9 @@ def test_a_step_may_write_as_many_tokens_as_its_longest_alternative():
 
 
 def test_a_follow_up_question_asks_the_file_the_previous_question_asked_about(ranker):
-    from engine.controller import FirstChoice
-
     history = [{"role": "user", "content": "what's the account number on this bill?", "files": {"bill.png": "image"}},
                {"role": "assistant", "content": "The account number is 5521-08."}]
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     plan, _, trace = planner.plan("and how much is due on it?", {}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("document-question-answering", {"image": "bill.png", "text": "and how much is due on it?"})]
@@ -1022,11 +1028,9 @@ def test_everyday_phrasings(ranker, request_, files, expected):
 
 
 def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
-    from engine.controller import FirstChoice
-
     history = [{"role": "user", "content": "draw a castle on a hill"},
                {"role": "assistant", "content": "Here's a castle on a hill.", "files": {"out_0.png": "image"}}]
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     plan, *_ = planner.plan("make it night", {}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-image", {"image": "out_0.png"})]
 
@@ -1084,9 +1088,7 @@ def test_and_before_a_thing_of_another_medium_repeats_the_verb_and_whom_it_is_fo
 
 
 def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     heard = [{"role": "user", "content": "can you write down this voicemail", "files": {"vm.m4a": "audio"}},
              {"role": "assistant", "content": 'Transcript: "Hi, it\'s Sam, the delivery is late again."'}]
     for question in ("is he annoyed?", "does he sound stressed to you"):
@@ -1100,9 +1102,7 @@ def test_a_follow_up_about_how_someone_sounds_or_looks_asks_the_file(ranker):
 
 
 def test_a_question_that_goes_on_from_the_last_one_asks_the_same_file(ranker):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     history = [{"role": "user", "content": "what's the total on receipt.jpg", "files": {"receipt.jpg": "image"}},
                {"role": "assistant", "content": "The total on the receipt is $43.20."}]
     plan, *_ = planner.plan("and what was the date of purchase?", {}, history)
@@ -1123,9 +1123,7 @@ def test_the_same_photo_is_the_one_the_user_brought_not_an_earlier_output(ranker
 
 
 def test_a_short_question_about_what_the_last_picture_shows_asks_that_picture(ranker):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     drawn = [{"role": "user", "content": "draw a castle on a hill"},
              {"role": "assistant", "content": "Here's a castle on a hill.", "files": {"out_0.png": "image"}}]
     seen = [{"role": "user", "content": "what's in this photo?", "files": {"beach.jpg": "image"}},
@@ -1202,9 +1200,7 @@ def test_terse_and_non_native_phrasings(ranker, request_, files, expected):
 
 
 def test_follow_ups_that_change_or_ask_about_what_an_earlier_turn_made_or_read(ranker):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     drawn = [{"role": "user", "content": "paint a lighthouse at dawn"},
              {"role": "assistant", "content": "Here it is.", "files": {"out_3.png": "image"}}]
     # "another one" changes the drawing; a word in the order ("owl") does not pick a task of its own
@@ -1303,9 +1299,7 @@ def test_a_thing_to_make_is_a_picture_only_when_the_request_brings_no_file(ranke
     ("depth map of my kitchen please", "great, now use it to make the kitchen look like a spaceship", "depth"),
 ])
 def test_a_follow_up_order_draws_from_the_map_the_previous_turn_made(ranker, first, follow_up, kind):
-    from engine.controller import FirstChoice
-
-    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, triager=Triager(list(T.values())))
+    planner = chat_planner(ranker)
     made = [{"role": "user", "content": first, "files": {"me.jpg": "image"}},
             {"role": "assistant", "content": "Here it is.", "files": {"map.png": "image"}}]
     plan, *_ = planner.plan(follow_up, {}, made)
