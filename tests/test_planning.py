@@ -911,6 +911,12 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
     ("my washing machine makes a weird rattling noise, here's a clip. is it broken?", {"wm.m4a": "audio"},
      [("audio-classification", {"audio": "wm.m4a"})]),
     ("is this a dog barking or a car alarm", {"s.wav": "audio"}, [("audio-classification", {"audio": "s.wav"})]),
+    # one clause asks what is said, another about a sound in the recording: both are read from it
+    ("what did the plumber say in this voicemail, and is that my dog barking in the background?",
+     {"vm.m4a": "audio"}, [("automatic-speech-recognition", {"audio": "vm.m4a"}),
+                           ("audio-classification", {"audio": "vm.m4a"})]),
+    ("transcribe this and tell me if that's a cat meowing", {"a.wav": "audio"},
+     [("automatic-speech-recognition", {"audio": "a.wav"}), ("audio-classification", {"audio": "a.wav"})]),
     # … but one asked about the words sung is answered by them: what they are about is their gist
     ("what is she singing about in this song?", {"song.mp3": "audio"},
      [("automatic-speech-recognition", {"audio": "song.mp3"}), ("summarization", {"text": "<resource>-0"})]),

@@ -117,6 +117,9 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     the plan transcribes and the questions not about the words are all about the voice, the
     recording is classified too ("who's talking, a man or a woman? and what are they saying?")."""
     reader, classifier = reader_of(task_types.values(), "audio"), classifier_of(task_types.values(), "audio")
+    both = _words_and_sound(plan, request, reader, classifier, task_types)
+    if both:
+        return both
     # "there's a bird that sings outside my window, i recorded it. what is it": a question about a
     # sound the request describes, and no word asks what is said: the sound is classified
     heard = bool(SOUND_SOURCE.search(request)) and not ABOUT_THE_WORDS.search(request)
@@ -166,6 +169,30 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         return []
     plan.tasks = [*keep, transcript, answer]
     return [f"the request asks a question about what is said: {answer.task} answers it from the transcript"]
+
+
+def _words_and_sound(plan: Plan, request: str, reader, classifier, task_types: Mapping[str, TaskType]) -> list[str]:
+    """One clause asks what is said, another about a sound the recording holds ("what did the
+    plumber say, and is that my dog barking in the background?"): the recording is transcribed
+    and classified, whichever of the two the plan has (alone, or the transcript and a question
+    answered from it). A plan that does more with the words is left as it is ("transcribe the
+    lyrics and tell me if the song is about love or politics" sorts them)."""
+    if reader is None or classifier is None or not plan.tasks:
+        return []
+    audio = next(iter(plan.tasks[0].args.values()), "")
+    if plan.tasks[0].task not in (reader.name, classifier.name) or not audio:
+        return []
+    if len(plan.tasks) > 1 and not _answers_its_transcript(plan, reader, task_types, request):
+        return []
+    parts = [re.sub(r"^(?:and|so|also|oh|plus)\s+", "", c, flags=re.I) for c in split_clauses(request)]
+    words = [c for c in parts if ASKS_THE_WORDS.search(c) or ABOUT_THE_WORDS.search(c)]
+    sounds = [c for c in parts if SOUND_SOURCE.search(c) and c not in words]
+    if not words or not sounds:
+        return []
+    plan.tasks = [Task(0, reader.name, [-1], {next(iter(reader.args)): audio}),
+                  Task(1, classifier.name, [-1], {next(iter(classifier.args)): audio})]
+    return [f"the request asks what is said and about a sound: {reader.name} transcribes the recording "
+            f"and {classifier.name} classifies it"]
 
 
 def _answers_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskType], request: str) -> bool:
