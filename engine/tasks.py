@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from .text import LANGUAGE_ASKED, LANGUAGES
+
 MODALITIES = ("text", "image", "audio", "video")
 MEDIA = MODALITIES[1:]  # the kinds of file that are not text
 
@@ -92,6 +94,9 @@ TASK_TYPES: dict[str, TaskType] = {t.name: t for t in _BASE + _CONTROL}
 # on text, asked about a file the user brought, reads the file with it first
 # ("translate the text on this menu", "summarise this recording").
 READERS = {"image": "image-to-text", "audio": "automatic-speech-recognition"}
+# what people call a task's text when a later step takes it ("read the english caption out loud")
+OUTPUT_NOUNS = {"image-to-text": "caption|description", "automatic-speech-recognition": "transcript|transcription",
+                "summarization": "summary", "translation": "translation"}
 
 
 def norm_name(name: str) -> str:
@@ -182,3 +187,16 @@ def is_map_maker(task: TaskType) -> bool:
 def draws(task: TaskType) -> bool:
     """Does ``task`` draw a picture from a picture (a ControlNet drawing, an edit, image-to-image)?"""
     return task.output == "image" and (norm_name(task.name) == "image-to-image" or "text" in task.args.values())
+
+
+def named_output(clause: str, task_types: Iterable[TaskType]) -> TaskType | None:
+    """The one task among ``task_types`` whose text ``clause`` names by what people call it
+    ("the caption", "the original transcript", "the english caption"), if exactly one is named
+    and the clause asks for no language ("read the caption out loud in Spanish" is the
+    translation's text; so is "the translated description")."""
+    if re.search(LANGUAGE_ASKED, clause, re.IGNORECASE):
+        return None
+    named = [t for t in task_types if norm_name(t.name) in OUTPUT_NOUNS and re.search(
+        rf"\bthe\s+(?:(?:original|first|raw|full|whole|{LANGUAGES})\s+)?(?:{OUTPUT_NOUNS[norm_name(t.name)]})\b",
+        clause, re.IGNORECASE)]
+    return named[0] if len(named) == 1 else None

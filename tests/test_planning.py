@@ -252,6 +252,18 @@ def rails_plan(ranker, request_: str, files: dict) -> list[tuple]:
     return [(t.task, t.args) for t in plan.tasks]
 
 
+def test_a_step_takes_the_earlier_text_its_clause_names(ranker):
+    # "the english caption" is the caption, not the translation made after it …
+    plan = rails_plan(ranker, "caption this photo, translate the caption to spanish for my mom and also read the "
+                      "english caption out loud", {"grad.jpg": "image"})
+    assert plan == [("image-to-text", {"image": "grad.jpg"}), ("translation", {"text": "<resource>-0"}),
+                    ("text-to-speech", {"text": "<resource>-0"})]
+    # … but "the caption … in Spanish" is the translated caption
+    plan = rails_plan(ranker, "caption this photo, translate it, and read the caption out loud in Spanish",
+                      {"grad.jpg": "image"})
+    assert plan[-1] == ("text-to-speech", {"text": "<resource>-1"})
+
+
 def test_a_request_for_seven_things_gets_seven_tasks(ranker):
     plan = rails_plan(ranker, "Transcribe interview.wav, summarize the transcript, translate the summary into French, "
                       "read the French summary out loud, then draw a picture of what they talk about, describe that "
@@ -1066,6 +1078,21 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
     ("I sketched a house, please make it look like a real photo", {"house.png": "image"},
      [("scribble-control", {"image": "house.png"}), ("scribble-text-to-image", {
          "text": "I sketched a house, please make it look like a real photo", "image": "<resource>-0"})]),
+    # "make this photo … look like …" restyles it; the caption after it is of the new version
+    ("make this photo of me and my brother look like an anime still, then write a caption for the new version",
+     {"bros.jpg": "image"}, [("image-to-image", {"image": "bros.jpg"}), ("image-to-text", {"image": "<resource>-0"})]),
+    # a wh-question with no "?" after the scene is asked of the recording's words
+    ("in this voice note from my landlord, what day did he say the plumber is coming", {"note.m4a": "audio"},
+     [("automatic-speech-recognition", {"audio": "note.m4a"}), ("question-answering", {
+         "text": "in this voice note from my landlord, what day did he say the plumber is coming",
+         "context": "<resource>-0"})]),
+    # "pick out the … names" finds them; the same text is sorted too
+    ("for this review tell me if its positive or negative and also pick out the product and brand names: "
+     "'Bought the Sony WH-1000XM5 after my Bose broke, honestly the best headphones I've owned.'", {},
+     [("text-classification", {"text": "Bought the Sony WH-1000XM5 after my Bose broke, honestly the best "
+                                        "headphones I've owned."}),
+      ("token-classification", {"text": "Bought the Sony WH-1000XM5 after my Bose broke, honestly the best "
+                                         "headphones I've owned."})]),
 ])
 def test_questions_files_and_drawings_each_clause_names(ranker, request_, files, expected):
     assert rails_plan(ranker, request_, files) == expected

@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Iterable, Mapping
 
 from ..tasks import READERS, TaskType, classifier_of, named, norm_name, reader_of
-from ..text import LANGUAGE_ASKED, QUESTION_START, is_question, questions
+from ..text import LANGUAGE_ASKED, QUESTION_START, WH_WORDS, is_question, questions
 from .graph import RESOURCE_RE, Plan, Task, renumber, without
 from .ranking import QUOTED_RE, split_clauses
 
@@ -106,6 +106,7 @@ SOUND_SOURCE = re.compile(r"\b(?:birds?|animals?|instruments?|music|songs?|sings
                           r"whistl\w*|nois\w*|hum(?:s|ming)?|buzz\w*|beep\w*|rattl\w*|squeak\w*|click\w*|knock\w*)\b",
                           re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
+WH_START = re.compile(rf"^(?:{WH_WORDS})\b", re.IGNORECASE)
 
 
 def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
@@ -133,7 +134,10 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     asked = [q for q in questions(request) if not ABOUT_THE_WORDS.search(q)]
     parts = split_clauses(request)
     clauses = [c for c in parts if is_question(c)]
-    if not asked and len(clauses) > 1:  # one question in two clauses: "who is speaking and what is it about"
+    # one question in two clauses ("who is speaking and what is it about"), or a wh-question with no "?" after
+    # the scene ("in this voice note from my landlord, what day did he say the plumber is coming"; a clause
+    # opening "was" or "is" is as often no question: "was driving and rambled …")
+    if not asked and (len(clauses) > 1 or (len(parts) > 1 and clauses and WH_START.match(clauses[0]))):
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     only = plan.tasks[0]
     audio = next(iter(only.args.values()), "")

@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 
 from ..cancel import CancelToken
 from ..files import FILE_NOUNS, SPOKEN_WORDS
-from ..tasks import READERS, TaskType, feeds_well, norm_name, reader_of, task_kind
+from ..tasks import READERS, TaskType, feeds_well, named_output, norm_name, reader_of, task_kind
 from ..text import MADE_TEXT, is_question, questions, quoted_texts
 from . import grammar
 from .implied import ABOUT_WORDS, SEEN
@@ -226,6 +226,11 @@ class Rails:
         if step is not None and step.clause in texts and _asks_of_a_file(step):  # "… and tell me if there's a dog
             linked = edge_ok  # in it": the clause is the question; an earlier text is not asked instead
             edge_ok = lambda source, target: source.output != "text" and linked(source, target)  # noqa: E731
+        named = named_output(step.clause, earlier) if step is not None else None
+        texts_made = [t for t in earlier if t.output == "text"]
+        if named is not None and texts_made[-1] is not named:  # "… and read the english caption out loud": the
+            linked = edge_ok  # caption, not the translation made after it
+            edge_ok = lambda source, target: (source.output != "text" or source is named) and linked(source, target)  # noqa: E731
         spelled = (named_in(step.clause, (), self.files) | self._same_file(step.clause)) if step is not None else set()
         files = self.files
         if step is not None and points_back(self.request, self.history):  # "now translate the summary": the
