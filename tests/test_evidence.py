@@ -119,3 +119,18 @@ def test_a_clause_clearly_asks_for_its_best_task_not_for_a_close_runner_up():
     # a cue word the user wrote still names the runner-up
     named = ranking({"automatic-speech-recognition": 0.95, "summarization": 0.78}, hits={"summarization"})
     assert asked_clearly(named) == {"automatic-speech-recognition", "summarization"}
+
+
+def test_a_draft_that_gives_a_task_a_file_of_another_kind_loses_to_the_rails():
+    # the draft classifies the sound of the user's text file; the rails summarize it
+    rk = ranking({"audio-classification": 0.9, "summarization": 0.8}, hits={"audio-classification", "summarization"})
+    rails = Plan.from_list([{"id": 0, "task": "summarization", "dep": [-1], "args": {"text": "lease.txt"}}])
+    draft = Plan.from_list([{"id": 0, "task": "audio-classification", "dep": [-1], "args": {"audio": "lease.txt"}},
+                            {"id": 1, "task": "summarization", "dep": [-1], "args": {"text": "lease.txt"}}])
+    files = {"lease.txt": "text"}
+    assert choose({"rails": rails, "draft": draft}, rk, ASKS, files=files, task_types=T) == (
+        "rails", "the draft gives audio-classification lease.txt, a text file")
+    # the same draft on a recording is a usable plan, judged as any other
+    draft.tasks[0].args["audio"] = "lease.wav"
+    assert choose({"rails": rails, "draft": draft}, rk, ASKS, files={**files, "lease.wav": "audio"},
+                  task_types=T)[0] == "draft"

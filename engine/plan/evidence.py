@@ -24,8 +24,9 @@ loses too (the rails take text only from there).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from ..tasks import TaskType
 from .graph import RESOURCE_RE, Plan, without
 
 CLEAR = 0.75  # a clause score that clearly asks for a task (the ranking's first-step bar)
@@ -36,9 +37,11 @@ GROUNDED = 0.5  # the share of a text argument's words that must come from the r
 
 
 def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
-           sources: Sequence[str] = ()) -> tuple[str, str]:
+           sources: Sequence[str] = (), files: Mapping[str, str] | None = None,
+           task_types: Mapping[str, TaskType] | None = None) -> tuple[str, str]:
     """``(writer, why)``: the name of the plan to run among ``plans``. ``sources`` are the
-    texts a text argument may be taken from (the request and the chat log's turns)."""
+    texts a text argument may be taken from (the request and the chat log's turns);
+    ``files`` the files at hand by modality, judged against the slots of ``task_types``."""
     rails, drafted = plans.get("rails"), plans.get("draft")
     if drafted is None:
         return ("rails", "the rails wrote the plan") if rails is not None else ("", "no plan was written")
@@ -46,7 +49,8 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
         return "draft", "the controller wrote the plan"
     if mode == "never":
         return "rails", "the rails wrote the plan"
-    problem = unusable(drafted, triage) or (invented(drafted, sources) if sources else "")
+    problem = (unusable(drafted, triage) or (invented(drafted, sources) if sources else "")
+               or (misfed(drafted, files, task_types) if files and task_types else ""))
     if problem:
         return "rails", f"the draft {problem}"
     if ranking is None:
@@ -122,6 +126,18 @@ def invented(plan: Plan, sources: Sequence[str]) -> str:
             words = [w.lower() for w in WORD_RE.findall(value)]
             if len(words) >= 2 and sum(w in known for w in words) < GROUNDED * len(words):
                 return f"makes up its text {value[:40]!r}"
+    return ""
+
+
+def misfed(plan: Plan, files: Mapping[str, str], task_types: Mapping[str, TaskType]) -> str:
+    """Says which task of ``plan`` is given a file at hand of another kind than its slot
+    takes (a draft detected objects in the user's lease.txt), else ''. The rails never do."""
+    for task in plan.tasks:
+        slots = task_types[task.task].args if task.task in task_types else {}
+        for key, value in task.args.items():
+            kind = files.get(value) if isinstance(value, str) else None
+            if kind is not None and slots.get(key, kind) != kind:
+                return f"gives {task.task} {value}, a {kind} file"
     return ""
 
 

@@ -184,7 +184,7 @@ class Planner:
         plans, skipped = self._write(request, history, files, current, ranking, offered, messages, triage, trace,
                                      cancel, unreadable)
         sources = [request, *files, *(str(turn.get("content", "")) for turn in history)]
-        name, why = evidence.choose(plans, ranking, triage, options.draft, sources)
+        name, why = evidence.choose(plans, ranking, triage, options.draft, sources, files, self.types_by_name)
         if skipped:
             why = "the rails' plan has every task the request clearly asks for: no draft was written"
         trace.chosen, trace.why = name, why
