@@ -951,6 +951,9 @@ def test_the_text_a_clause_works_on_and_the_file_a_vague_request_brings(ranker, 
     # … but a question naming the labels it chooses between sorts the text, and so does one a cue names
     ("got this email, is it spam or legit?", {"mail.txt": "text"}, [("text-classification", {"text": "mail.txt"})]),
     ("is this review positive or not?", {"review.txt": "text"}, [("text-classification", {"text": "review.txt"})]),
+    # "my reply" is the text judged, not a reply to write
+    ("was my reply too harsh? 'Fine. Do whatever you want, I don't care anymore.'", {},
+     [("text-classification", {"text": "Fine. Do whatever you want, I don't care anymore."})]),
     # a recording's words asked about as a wish to know: answered from the transcript
     ("Tell me what the caller wants", {"memo.wav": "audio"},
      [("automatic-speech-recognition", {"audio": "memo.wav"}),
@@ -1078,6 +1081,10 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
     ("I sketched a house, please make it look like a real photo", {"house.png": "image"},
      [("scribble-control", {"image": "house.png"}), ("scribble-text-to-image", {
          "text": "I sketched a house, please make it look like a real photo", "image": "<resource>-0"})]),
+    # a clause that plainly orders what a cue word of its names is a step, even when its meaning scores low
+    ("make this simpler for my 8 year old and read it to her: 'Photosynthesis is how plants make food from light.'",
+     {}, [("text2text-generation", {"text": "Photosynthesis is how plants make food from light."}),
+          ("text-to-speech", {"text": "<resource>-0"})]),
     # "make this photo … look like …" restyles it; the caption after it is of the new version
     ("make this photo of me and my brother look like an anime still, then write a caption for the new version",
      {"bros.jpg": "image"}, [("image-to-image", {"image": "bros.jpg"}), ("image-to-text", {"image": "<resource>-0"})]),

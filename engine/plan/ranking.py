@@ -158,6 +158,7 @@ MISSING_INPUT_PENALTY = 0.12
 SCENE_PENALTY = 0.15
 FIRST_STEP, LATER_STEP = 0.75, 0.5  # clause scores that make a plan step (tuned on TaskBench dev records)
 SECOND_CHOICE, SECOND_MARGIN = 0.5, 0.35
+ORDERED = 0.45  # the bar for a clause that plainly orders the task a cue word of its names
 NAMED_FIRST = 0.65  # the first-step bar for a clause whose best task a cue word of its own names
 TIE = 0.05  # scores this close are a tie, which a keyword the user wrote breaks
 UNNAMED_CAP = 0.3  # the most a task cues.json marks "only_when_named" scores without its cue word
@@ -271,8 +272,9 @@ class Ranking:
         A clause asks for a task when its best score reaches ``first`` (for the first
         step; ``NAMED_FIRST`` when a cue word in the clause names that task and the
         clause does more than set the scene: "what kind of flower is this?", not "I'm
-        writing a story") or ``later`` (once a task is planned: a request that asked
-        for one thing often asks for more). The clause just before the first step is a step
+        writing a story"), ``later`` (once a task is planned: a request that asked
+        for one thing often asks for more), or ``ORDERED`` when a verb of doing opens the
+        clause and a cue word of its names the task ("make this simpler for my 8 year old"). The clause just before the first step is a step
         too when a cue word of its names a task (scoring at least ``later``) that makes what
         the first step takes (``_feeding``). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
@@ -297,7 +299,9 @@ class Ranking:
             scores = self.scores[c]
             order = _tie_to_keyword([int(i) for i in np.argsort(-scores, kind="stable")], scores, self.keyword_hits[c])
             own_cue = self.keyword_hits[c, order[0]] and not SCENE_RE.match(self.clauses[c])
-            bar = later if steps or self._orders(c, own_cue) else min(first, NAMED_FIRST) if own_cue else first
+            orders = self._orders(c, own_cue)
+            bar = (ORDERED if orders and own_cue else later if steps or orders
+                   else min(first, NAMED_FIRST) if own_cue else first)
             if scores[order[0]] < bar:
                 named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
                 continue
