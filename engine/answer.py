@@ -193,12 +193,43 @@ def unread(results: Sequence[dict]) -> str:
     return ""
 
 
+def unanswered(results: Sequence[dict]) -> str:
+    """When a step that asked a question of a picture or a recording failed and other steps
+    worked, the answer that says the question went unanswered, then what the steps that
+    worked gave. The controller sees no picture: given a caption, it answered the failed
+    question anyway ("no one is smiling"). '' when no such step failed."""
+    asked = [r for r in results if r.get("status") == "failed" and _question_of_a_file(r)]
+    if not asked:
+        return ""
+    parts = []
+    for r in asked:
+        files = [_describe_value(k, v) for k, v in r["args"].items() if k in FILE_SLOTS]
+        parts.append(f"I could not answer \u201c{_short(r['args']['text'], 120)}\u201d: {r['task']} of "
+                     f"{' and '.join(files)} failed ({_short(r.get('error', '') or 'no reason given', 200).rstrip('.')}).")
+    gave = [f"{r['task']} gave \u201c{_short(r['text'], 200)}\u201d" for r in results
+            if r.get("status") == "done" and r.get("text")]
+    wrote = [f for r in results if r.get("status") == "done" for f in r.get("files", [])]
+    if gave:
+        parts.append("What did work: " + "; ".join(gave) + ".")
+    if wrote:
+        parts.append("Output: " + ", ".join(wrote))
+    return " ".join(parts)
+
+
+def _question_of_a_file(result: dict) -> bool:
+    """Does the step ask its own question (not an earlier step's text) of a file?"""
+    args = result.get("args") or {}
+    question = str(args.get("text", ""))
+    return any(k in FILE_SLOTS for k in args) and bool(question.strip()) and not RESOURCE_RE.search(question)
+
+
 def direct_answer(controller, request: str, results: Sequence[dict], history: Sequence[dict] = (),
                   cancel: CancelToken | None = None, about: str = "") -> Iterator[str]:
     """The controller's direct answer in pieces; if it says nothing, a summary of the results.
     A text the request asks to see as it is (``verbatim``) is given as it is; when every step
-    failed and one was to read the user's file, the answer says so (``unread``)."""
-    text = verbatim(request, results) or unread(results)
+    failed and one was to read the user's file, the answer says so (``unread``), and so it does
+    when a question asked of a file went unanswered (``unanswered``)."""
+    text = verbatim(request, results) or unread(results) or unanswered(results)
     if text:
         yield text
         return

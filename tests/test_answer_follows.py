@@ -177,3 +177,29 @@ def test_when_nothing_read_the_users_file_the_answer_says_so_and_invents_nothing
     # one step worked: the controller answers from it
     done = [dict(failed[0], status="done", text="a cup of coffee"), dict(failed[0], id=1)]
     assert "".join(direct_answer(Inventor(), "what's in this photo?", done)) == "The image does not contain any text."
+
+
+def test_when_a_question_asked_of_a_photo_failed_the_answer_says_so_and_gives_what_worked():
+    from engine.answer import direct_answer
+
+    class Inventor:
+        def stream(self, messages, **kw):
+            yield "No one in the photo is smiling."
+
+    caption = {"id": 0, "task": "image-to-text", "model_id": "Salesforce/blip-image-captioning-base",
+               "args": {"image": "party.jpg"}, "status": "done", "text": "a group of people at a table"}
+    asked = {"id": 1, "task": "visual-question-answering", "model_id": "dandelin/vilt-b32-finetuned-vqa",
+             "args": {"image": "party.jpg", "text": "is anyone smiling?"}, "status": "failed",
+             "error": "the model is not installed"}
+    answer = "".join(direct_answer(Inventor(), "describe this photo and tell me if anyone is smiling", [caption, asked]))
+    assert answer == ("I could not answer \u201cis anyone smiling?\u201d: visual-question-answering of party.jpg "
+                      "failed (the model is not installed). What did work: image-to-text gave "
+                      "\u201ca group of people at a table\u201d.")
+    # the question answered: the controller writes the answer
+    answered = dict(asked, status="done", text="yes")
+    assert "".join(direct_answer(Inventor(), "is anyone smiling?", [caption, answered])) == \
+        "No one in the photo is smiling."
+    # a question that is an earlier step's text (a transcript asked of a document) is not the user's own
+    relayed = dict(asked, task="document-question-answering", args={"image": "form.png", "text": "<resource>-0"})
+    assert "".join(direct_answer(Inventor(), "answer the spoken question from the form", [caption, relayed])) == \
+        "No one in the photo is smiling."
