@@ -1085,6 +1085,13 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
     ("make this simpler for my 8 year old and read it to her: 'Photosynthesis is how plants make food from light.'",
      {}, [("text2text-generation", {"text": "Photosynthesis is how plants make food from light."}),
           ("text-to-speech", {"text": "<resource>-0"})]),
+    # a later question under the bar is asked of the one photo, not drawn ("… if the cat is sleeping")
+    ("describe this photo and tell me if the cat is sleeping", {"cat.jpg": "image"},
+     [("image-to-text", {"image": "cat.jpg"}),
+      ("visual-question-answering", {"image": "cat.jpg", "text": "tell me if the cat is sleeping"})]),
+    ("describe this photo and tell me if anyone is smiling", {"party.jpg": "image"},
+     [("image-to-text", {"image": "party.jpg"}),
+      ("visual-question-answering", {"image": "party.jpg", "text": "tell me if anyone is smiling"})]),
     # "make this photo … look like …" restyles it; the caption after it is of the new version
     ("make this photo of me and my brother look like an anime still, then write a caption for the new version",
      {"bros.jpg": "image"}, [("image-to-image", {"image": "bros.jpg"}), ("image-to-text", {"image": "<resource>-0"})]),

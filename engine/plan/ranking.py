@@ -304,6 +304,10 @@ class Ranking:
                    else min(first, NAMED_FIRST) if own_cue else first)
             if scores[order[0]] < bar:
                 named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
+                left = self._question_left(c, steps, used)
+                if left is not None:  # "describe this photo and tell me if the cat is sleeping"
+                    used.add(self.task_types.index(left.candidates[0]))
+                    steps.append(left)
                 continue
             if not steps and named_below is not None:
                 steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used)
@@ -490,6 +494,21 @@ class Ranking:
             return None
         row = self.scores[self.clauses.index(asked)]
         return PlanStep(asked, [max(askers, key=lambda t: row[self.task_types.index(t)])])
+
+    def _question_left(self, c: int, steps: list[PlanStep], used: set[int]) -> PlanStep | None:
+        """A later clause under the bar that asks a question of the one picture the request
+        brings and no step asks yet, when its best task asks, does not look at pictures, or draws
+        a new one, which answers no question ("describe this photo and tell me if the cat is
+        sleeping" drew a sleeping cat): asked of the picture, by the
+        task that answers questions about one that the clause puts higher. Not a question that
+        names the choice it asks for."""
+        clause, best = self.clauses[c], self.task_types[int(np.argmax(self.scores[c]))]
+        askers = askers_of(self.task_types, "image")
+        if (not steps or not askers or list(self.files.values()) != ["image"] or not is_question(clause)
+                or CHOICE_RE.search(clause) or ("image" in best.args.values() and not draws(best) and best not in askers)
+                or any(step.candidates[0] in askers for step in steps)):  # the picture is asked already
+            return None
+        return PlanStep(clause, [max(askers, key=lambda t: self.scores[c][self.task_types.index(t)])])
 
     def _asked_of_a_text(self) -> PlanStep | None:
         """A question asked of a text the user brought, as a file or quoted (a passage,
