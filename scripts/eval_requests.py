@@ -43,7 +43,9 @@ is held out whole. An eighth, ``everyday8_requests.jsonl`` (90, written the same
 hgpt's task list this time), was scored whole before any case was read; then only its tune
 part was read, so its held-out part is unseen. A ninth, ``everyday9_requests.jsonl`` (90,
 written the same way, with the task list), likewise: scored whole at 75ed699 before any case
-was read, then only its tune part read.
+was read, then only its tune part read. A tenth, ``everyday10_requests.jsonl`` (90, written the
+same way), likewise: scored whole at 8dacf2e before any case was read, then only its tune
+part read.
 
 Split. Each file is split by a hash of the case id: the first byte of
 sha256(id) even puts the case in the "tune" part, odd in the "held-out" part (about
