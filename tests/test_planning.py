@@ -1092,6 +1092,11 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
     ("describe this photo and tell me if anyone is smiling", {"party.jpg": "image"},
      [("image-to-text", {"image": "party.jpg"}),
       ("visual-question-answering", {"image": "party.jpg", "text": "tell me if anyone is smiling"})]),
+    # notes from a lecture are its summary; a text made "into a paragraph" is written; "I need a picture of" draws
+    ("turn this lecture into notes i can study from", {"lecture.mp3": "audio"},
+     [("automatic-speech-recognition", {"audio": "lecture.mp3"}), ("summarization", {"text": "<resource>-0"})]),
+    ("convert my notes into a nice paragraph and then translate it to german", {"notes.txt": "text"},
+     [("text-generation", {"text": "notes.txt"}), ("translation", {"text": "<resource>-0"})]),
     # "make this photo … look like …" restyles it; the caption after it is of the new version
     ("make this photo of me and my brother look like an anime still, then write a caption for the new version",
      {"bros.jpg": "image"}, [("image-to-image", {"image": "bros.jpg"}), ("image-to-text", {"image": "<resource>-0"})]),
@@ -1443,3 +1448,12 @@ def test_the_photo_is_asked_the_question_the_request_asks_of_it(ranker, bank):
     planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker, bank=bank)
     plan, *_ = planner.plan("what is the person in this photo holding? and read the answer aloud", {"snap.jpg": "image"})
     assert plan.tasks[0].args == {"image": "snap.jpg", "text": "what is the person in this photo holding?"}
+
+
+def test_a_wish_for_a_picture_of_something_draws_it(ranker):
+    plan = rails_plan(ranker, "I need a picture of a cozy cabin in the snow for my christmas card, and write a short "
+                      "greeting to go with it", {})
+    assert [task for task, _ in plan] == ["text-to-image", "text-generation"]
+    # … but a picture of the user's own things is one they bring
+    assert "text-to-image" not in [task for task, _ in rails_plan(ranker, "I need a picture of my dog cleaned up",
+                                                                   {"dog.jpg": "image"})]
