@@ -1457,3 +1457,13 @@ def test_a_wish_for_a_picture_of_something_draws_it(ranker):
     # … but a picture of the user's own things is one they bring
     assert "text-to-image" not in [task for task, _ in rails_plan(ranker, "I need a picture of my dog cleaned up",
                                                                    {"dog.jpg": "image"})]
+
+
+@pytest.mark.parametrize("request_", ["nice! now make one in the daytime with sailboats",
+                                      "make another one but with a dragon"])
+def test_a_change_of_a_drawing_no_file_of_is_at_hand_draws_from_the_earlier_words_and_the_change(ranker, request_):
+    history = [{"role": "user", "content": "draw a castle on a hill at night"},
+               {"role": "assistant", "content": "I drew a castle on a hill at night."}]
+    plan, *_ = chat_planner(ranker).plan(request_, {}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("text-to-image", {"text": f"draw a castle on a hill at night; {request_}"})]

@@ -168,7 +168,7 @@ class Planner:
             if triage.direct:
                 trace.chosen, trace.why = "triage", triage.why
                 return Planned(Plan(raw="[]"), time.perf_counter() - started, trace)
-        changed = self._changed(request, triage, earlier, rank)
+        changed = self._changed(request, triage, earlier, rank) or self._redrawn(request, triage, earlier, history)
         if changed is not None:  # "make another one but with a wolf" after a drawing: that drawing, changed
             trace.chosen, trace.why = "rails", triage.why
             trace.candidates["rails"] = changed.to_list()
@@ -373,6 +373,20 @@ class Planner:
             return None
         args = {k: (names[-1] if k in file_slots else request.strip()) for k in task.args}
         return Plan([Task(0, task.name, [-1], args)])
+
+    def _redrawn(self, request, triage, earlier, history) -> Plan | None:
+        """An order to change a picture an earlier turn drew, when no file of it is at hand (a
+        chat log kept as text): drawn again from that turn's words and the change ("draw a castle
+        on a hill at night", then "make another one but with a dragon", was written as a story)."""
+        drawer = next((t for t in self.task_types if t.output == "image" and set(t.args.values()) == {"text"}), None)
+        asked = next((str(t.get("content", "")) for t in reversed(history) if t.get("role") == "user"), "")
+        if (triage is None or triage.why != CHANGES or drawer is None or self.ranker is None or not asked.strip()
+                or "image" in earlier.values()):
+            return None
+        steps = self.part("ranker").rank(asked, {}).plan_steps()
+        if not steps or steps[0].candidates[0].name != drawer.name:
+            return None
+        return Plan([Task(0, drawer.name, [-1], {next(iter(drawer.args)): f"{asked.strip()}; {request.strip()}"})])
 
     def _asker(self, request: str, modality: str, files) -> TaskType | None:
         """The task that answers a question about a file of ``modality`` (visual or document
