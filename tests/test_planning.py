@@ -1097,6 +1097,9 @@ def test_a_terse_change_of_the_picture_just_made_edits_it(ranker):
      [("automatic-speech-recognition", {"audio": "lecture.mp3"}), ("summarization", {"text": "<resource>-0"})]),
     ("convert my notes into a nice paragraph and then translate it to german", {"notes.txt": "text"},
      [("text-generation", {"text": "notes.txt"}), ("translation", {"text": "<resource>-0"})]),
+    ("Summarize the lecture recording, then create a quiz with 5 questions from it", {"lecture.mp3": "audio"},
+     [("automatic-speech-recognition", {"audio": "lecture.mp3"}), ("summarization", {"text": "<resource>-0"}),
+      ("text-generation", {"text": "<resource>-1"})]),
     # "make this photo … look like …" restyles it; the caption after it is of the new version
     ("make this photo of me and my brother look like an anime still, then write a caption for the new version",
      {"bros.jpg": "image"}, [("image-to-image", {"image": "bros.jpg"}), ("image-to-text", {"image": "<resource>-0"})]),
