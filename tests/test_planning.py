@@ -1470,3 +1470,8 @@ def test_a_change_of_a_drawing_no_file_of_is_at_hand_draws_from_the_earlier_word
     plan, *_ = chat_planner(ranker).plan(request_, {}, history)
     assert [(t.task, t.args) for t in plan.tasks] == [
         ("text-to-image", {"text": f"draw a castle on a hill at night; {request_}"})]
+
+
+def test_a_restyle_with_no_picture_at_hand_is_the_picture_drawn(ranker):
+    assert rails_plan(ranker, "write me a haiku about autumn and turn it into a picture", {}) == [
+        ("text-generation", {"text": "write me a haiku about autumn"}), ("text-to-image", {"text": "<resource>-0"})]

@@ -181,7 +181,10 @@ class Rails:
                 producer = None if id(step) in helped else self._producer(step, earlier)
                 if producer is not None:  # e.g. "segment a castle" with no image: draw one first
                     helped.add(id(step))
-                    queue[:0] = [producer, step]
+                    # a restyle with no picture at hand ("write a haiku and turn it into a picture") is the
+                    # picture drawn: not drawn, then restyled
+                    restyle = norm_name(step.candidates[0].name) == "image-to-image"
+                    queue[:0] = [producer] if restyle and producer.candidates[0].output == "image" else [producer, step]
                 continue
             self.calls += choices.forced() is None
             # a step may copy long texts (a question and its passage): never cut it off mid-way
