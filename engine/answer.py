@@ -188,7 +188,7 @@ def unread(results: Sequence[dict]) -> str:
                  if k in FILE_SLOTS and not RESOURCE_RE.search(str(v))]
         if r.get("status") == "failed" and files:
             return (f"I could not answer this: {r['task']} of {' and '.join(files)} failed "
-                    f"({_short(r.get('error', '') or 'no reason given', 200).rstrip('.')}), so I have not seen "
+                    f"({_why_failed(r)}), so I have not seen "
                     f"what {'it holds' if len(files) == 1 else 'they hold'}.")
     return ""
 
@@ -205,7 +205,7 @@ def unanswered(results: Sequence[dict]) -> str:
     for r in asked:
         files = [_describe_value(k, v) for k, v in r["args"].items() if k in FILE_SLOTS]
         parts.append(f"I could not answer \u201c{_short(r['args']['text'], 120)}\u201d: {r['task']} of "
-                     f"{' and '.join(files)} failed ({_short(r.get('error', '') or 'no reason given', 200).rstrip('.')}).")
+                     f"{' and '.join(files)} failed ({_why_failed(r)}).")
     gave = [f"{r['task']} gave \u201c{_short(r['text'], 200)}\u201d" for r in results
             if r.get("status") == "done" and r.get("text")]
     wrote = [f for r in results if r.get("status") == "done" for f in r.get("files", [])]
@@ -214,6 +214,10 @@ def unanswered(results: Sequence[dict]) -> str:
     if wrote:
         parts.append("Output: " + ", ".join(wrote))
     return " ".join(parts)
+
+
+def _why_failed(result: dict) -> str:
+    return _short(result.get("error", "") or "no reason given", 200).rstrip(".")
 
 
 def _question_of_a_file(result: dict) -> bool:

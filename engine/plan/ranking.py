@@ -274,9 +274,10 @@ class Ranking:
         clause does more than set the scene: "what kind of flower is this?", not "I'm
         writing a story"), ``later`` (once a task is planned: a request that asked
         for one thing often asks for more), or ``ORDERED`` when a verb of doing opens the
-        clause and a cue word of its names the task ("make this simpler for my 8 year old"). The clause just before the first step is a step
-        too when a cue word of its names a task (scoring at least ``later``) that makes what
-        the first step takes (``_feeding``). A clause whose best task an earlier clause already took
+        clause and a cue word of its names the task ("make this simpler for my 8 year old").
+        The clause just before the first step is a step too when a cue word of its names a
+        task (scoring at least ``later``) that makes what the first step takes (``_feeding``);
+        a later question under the bar may still ask the photo (``_question_left``). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
         ``second`` and within ``margin`` of the best. Each step offers the clause's top
         ``per_clause`` remaining task types, the chosen one first; a cue word breaks a
@@ -499,9 +500,9 @@ class Ranking:
         """A later clause under the bar that asks a question of the one picture the request
         brings and no step asks yet, when its best task asks, does not look at pictures, or draws
         a new one, which answers no question ("describe this photo and tell me if the cat is
-        sleeping" drew a sleeping cat): asked of the picture, by the
-        task that answers questions about one that the clause puts higher. Not a question that
-        names the choice it asks for."""
+        sleeping" drew a sleeping cat): asked of the picture, by the task that answers
+        questions about one that the clause puts higher. Not a question that names the choice
+        it asks for."""
         clause, best = self.clauses[c], self.task_types[int(np.argmax(self.scores[c]))]
         askers = askers_of(self.task_types, "image")
         if (not steps or not askers or list(self.files.values()) != ["image"] or not is_question(clause)
