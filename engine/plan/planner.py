@@ -37,7 +37,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker
+from ..tasks import CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker, named
 from ..text import is_question, questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, clean, last_asked_of_files, turn_files
@@ -378,7 +378,7 @@ class Planner:
         """An order to change a picture an earlier turn drew, when no file of it is at hand (a
         chat log kept as text): drawn again from that turn's words and the change ("draw a castle
         on a hill at night", then "make another one but with a dragon", was written as a story)."""
-        drawer = next((t for t in self.task_types if t.output == "image" and set(t.args.values()) == {"text"}), None)
+        drawer = named(self.task_types, "text-to-image")
         asked = next((str(t.get("content", "")) for t in reversed(history) if t.get("role") == "user"), "")
         if (triage is None or triage.why != CHANGES or drawer is None or self.ranker is None or not asked.strip()
                 or "image" in earlier.values()):

@@ -305,7 +305,7 @@ class Ranking:
                    else min(first, NAMED_FIRST) if own_cue else first)
             if scores[order[0]] < bar:
                 named_below = order[0] if own_cue and not steps and scores[order[0]] >= later else None
-                left = self._question_left(c, steps, used)
+                left = self._question_left(c, steps)
                 if left is not None:  # "describe this photo and tell me if the cat is sleeping"
                     used.add(self.task_types.index(left.candidates[0]))
                     steps.append(left)
@@ -493,10 +493,13 @@ class Ranking:
         askers = askers_of(self.task_types, "image")
         if not askers:
             return None
-        row = self.scores[self.clauses.index(asked)]
-        return PlanStep(asked, [max(askers, key=lambda t: row[self.task_types.index(t)])])
+        return self._asked_by(self.clauses.index(asked), askers)
 
-    def _question_left(self, c: int, steps: list[PlanStep], used: set[int]) -> PlanStep | None:
+    def _asked_by(self, c: int, askers: Sequence[TaskType]) -> PlanStep:
+        """Clause ``c`` as a step of the one among ``askers`` that the clause puts highest."""
+        return PlanStep(self.clauses[c], [max(askers, key=lambda t: self.scores[c][self.task_types.index(t)])])
+
+    def _question_left(self, c: int, steps: list[PlanStep]) -> PlanStep | None:
         """A later clause under the bar that asks a question of the one picture the request
         brings and no step asks yet, when its best task asks, does not look at pictures, or draws
         a new one, which answers no question ("describe this photo and tell me if the cat is
@@ -509,7 +512,7 @@ class Ranking:
                 or CHOICE_RE.search(clause) or ("image" in best.args.values() and not draws(best) and best not in askers)
                 or any(step.candidates[0] in askers for step in steps)):  # the picture is asked already
             return None
-        return PlanStep(clause, [max(askers, key=lambda t: self.scores[c][self.task_types.index(t)])])
+        return self._asked_by(c, askers)
 
     def _asked_of_a_text(self) -> PlanStep | None:
         """A question asked of a text the user brought, as a file or quoted (a passage,
