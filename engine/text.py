@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # words that open a question ("what is …", "is it …"); each question pattern adds its own
-WH_WORDS = r"what|which|who|whom|whose|when|where|why|how"
+WH_WORDS = r"whats|wheres|whos|hows|what|which|who|whom|whose|when|where|why|how"
 QUESTION_WORDS = WH_WORDS + r"|is|are|am|does|do|did|was|were|should"
 # languages a request names ("in Spanish", "into Korean"): the translation cue and the
 # implied translation read this one list (cues.json writes it as {languages})

@@ -651,6 +651,34 @@ def test_a_new_file_with_no_ask_of_its_own_gets_the_previous_request_again(ranke
     assert [(t.task, t.args) for t in plan.tasks] == [("image-to-text", {"image": "second.jpg"})]
 
 
+def test_a_new_quote_with_no_ask_of_its_own_gets_the_previous_request_again(ranker):
+    from engine.controller import FirstChoice
+
+    history = [{"role": "user", "content": 'is this review positive? "broke after two days, total waste of money"'},
+               {"role": "assistant", "content": "That review is negative (confidence 0.97)."}]
+    planner = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker)
+    plan, _, trace = planner.plan('ok and this one? "honestly better than expected, fast shipping"', {}, history)
+    assert [(t.task, t.args) for t in plan.tasks] == [
+        ("text-classification", {"text": "honestly better than expected, fast shipping"})]
+    assert trace.why.startswith("the previous request, asked again of this turn's quoted text")
+    assert trace.asked == 'is this review positive? "honestly better than expected, fast shipping"'
+    # a quote that comes with an ask of its own is planned as itself
+    plan, *_ = planner.plan('translate "bonjour mes amis" to english', {}, history)
+    assert [t.task for t in plan.tasks] == ["translation"]
+
+
+def test_a_clause_asking_for_all_of_a_file_s_words_reads_the_file(ranker):
+    # "the whole thing" is the bill, not the answer to the question about it …
+    plan = rails_plan(ranker, "whats the due date on this bill? and then read the whole thing out to me",
+                      {"bill.png": "image"})
+    assert [t for t, _ in plan] == ["document-question-answering", "image-to-text", "text-to-speech"]
+    assert plan[1:] == [("image-to-text", {"image": "bill.png"}), ("text-to-speech", {"text": "<resource>-1"})]
+    # … while "read it out to me" reads the answer
+    plan = rails_plan(ranker, "whats the due date on this bill? and then read it out to me", {"bill.png": "image"})
+    assert [t for t, _ in plan] == ["document-question-answering", "text-to-speech"]
+    assert plan[1] == ("text-to-speech", {"text": "<resource>-0"})
+
+
 def test_a_text_sorted_into_the_user_s_own_categories_is_zero_shot_classification(ranker):
     from engine.controller import FirstChoice
 
@@ -986,6 +1014,7 @@ def test_questions_asked_as_a_wish_to_know():
     assert is_question("I'd like to know whether it rains") and is_question("how far is it")
     assert not is_question("tell me a joke") and not is_question("read it to me")
     assert is_question("according to my lease how much notice do i give") and is_question("am I late?")
+    assert is_question("whats the due date on this bill") and is_question("wheres the nearest exit")  # typed without an apostrophe
     assert questions("According to the manual, should it beep?") == ["should it beep?"]
 
 

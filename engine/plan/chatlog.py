@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Mapping, MutableMapping, Sequence
 
 from ..errors import AttachmentError
+from ..text import quoted_texts
 
 ROLES = ("user", "assistant")
 
@@ -95,6 +96,22 @@ def asked_before(history: Sequence[Mapping], attachments: Mapping[str, str], lim
     kinds = set(attachments.values())
     users = [t for t in clean(history) if t.get("role") == "user" and set(turn_files(t).values()) & kinds]
     return [t.get("asked") or t["content"] for t in reversed(users)][:limit] if kinds else []
+
+
+def asked_of_a_quote(history: Sequence[Mapping], request: str, limit: int = 3) -> list[str]:
+    """Earlier requests, latest first, that brought no file and quoted one text, each with
+    that text replaced by the one text this request quotes: "ok and this one? '…'" after
+    "is this review positive? '…'" asks the same of the new review."""
+    new = quoted_texts(request)
+    if len(new) != 1:
+        return []
+    asked = []
+    for turn in reversed([t for t in clean(history) if t.get("role") == "user" and not turn_files(t)]):
+        content = turn.get("asked") or turn["content"]
+        old = quoted_texts(content)
+        if len(old) == 1 and old[0] != new[0]:
+            asked.append(content.replace(old[0], new[0]))
+    return asked[:limit]
 
 
 def last_asked_of_files(history: Sequence[Mapping]) -> tuple[str, dict[str, str]]:

@@ -40,7 +40,7 @@ from ..errors import HgptError, MissingDependencyError, ModelFileError
 from ..tasks import CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker, named
 from ..text import is_question, questions
 from . import draft, evidence, prompts
-from .chatlog import asked_before, clean, last_asked_of_files, turn_files
+from .chatlog import asked_before, asked_of_a_quote, clean, last_asked_of_files, turn_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN, add_comparison, add_control_maps,
@@ -142,9 +142,10 @@ class Planner:
             return rankings[0]
 
         again = self._asked_again(request, current, history, rank)
-        if again:  # "and what about this one?" with a new file asks an earlier request again, of it
+        if again:  # "and what about this one?" with a new file or quote asks an earlier request again, of it
             planned = self.plan(again, attachments, (), cancel)
-            planned.trace.why = f"the previous request, asked again of this turn's file ({planned.trace.why})"
+            planned.trace.why = (f"the previous request, asked again of this turn's {'file' if current else 'quoted text'} "
+                                 f"({planned.trace.why})")
             planned.trace.asked = again
             return Planned(planned.plan, time.perf_counter() - started, planned.trace)
         same = self._asked_of_the_same_file(request, current, history)
@@ -250,9 +251,11 @@ class Planner:
 
     # -- inputs ---------------------------------------------------------------------
     def _asked_again(self, request, current, history, rank) -> str:
-        """The earlier request a follow-up with a new file and no ask of its own repeats:
-        the latest one that brought a file of that kind and asks for work itself."""
-        earlier = [r for r in asked_before(history, current) if r.strip() != request.strip()]
+        """The earlier request a follow-up with a new file (or a new quoted text) and no ask of
+        its own repeats: the latest one that brought a file of that kind (or quoted a text) and
+        asks for work itself."""
+        earlier = asked_before(history, current) if current else asked_of_a_quote(history, request)
+        earlier = [r for r in earlier if r.strip() != request.strip()]
         ranker = self.part("ranker") if earlier else None
         if ranker is None or rank().plan_steps():
             return ""

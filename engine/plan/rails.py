@@ -50,6 +50,10 @@ LINES_RE = re.compile(r"[?:][ \t]*((?:\n[ \t]*\S[^\n]*){1,12})")
 LIST_MARK = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 MAX_REQUEST_TEXT = 300
 MAX_ANSWER_QUOTE = 600  # as much of an answer as the chat log keeps (HistoryStore.chat_history)
+# a clause asking for all of a file's words ("… and then read the whole thing out to me" after a
+# question about a bill): the file is read for it, even though an earlier step already gave text
+WHOLE_FILE = re.compile(rf"\b(?:the\s+(?:whole|entire|full)\s+(?:thing|text|bill|{FILE_NOUNS['image']}|{FILE_NOUNS['audio']})"
+                        r"|all\s+of\s+it|every\s+word\s+of\s+it)\b", re.IGNORECASE)
 READER_MARGIN = 0.1  # how much better another file-reading task must rank than the plain reader
 REFERS_BACK = re.compile(r"\b(that|it|this|these|those|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description)|above|previous)\b", re.IGNORECASE)
@@ -164,7 +168,8 @@ class Rails:
             cancel.check()
             step = queue.pop(0) if queue is not None else None
             step = (self._from_made_text(step, earlier) or step) if step is not None else None
-            reader = None if step is None or id(step) in helped else self._reader(step, earlier, reply, texts, queue)
+            reader = None if step is None else (self._whole_reader(step, earlier) if id(step) in helped
+                                                else self._reader(step, earlier, reply, texts, queue))
             if reader is not None:  # "translate the text on this menu": read the menu first
                 helped.add(id(step))
                 queue[:0] = [reader, step]
@@ -250,8 +255,10 @@ class Rails:
         task takes ("does what I said in this memo match the line '…'?" names one of two),
         no earlier task made text, and no task written or still to come uses the file."""
         task = step.candidates[0]
-        if set(task.args.values()) != {"text"} or any(t.output == "text" for t in earlier):
+        if set(task.args.values()) != {"text"}:
             return None
+        if any(t.output == "text" for t in earlier):
+            return self._whole_reader(step, earlier)
         named = {t for t in named_in(step.clause, texts, {})
                  if not grammar.is_list(t) and not is_question(t)} - {self.request.strip()}
         if len(named) >= len(task.args):
@@ -273,6 +280,16 @@ class Rails:
                 asks = set(reader.args.values()) == {modality, "text"}  # the question asked of the file
                 return PlanStep((asks and self._picture_question()) or step.clause, [reader])
         return None
+
+    def _whole_reader(self, step, earlier) -> PlanStep | None:
+        """A step reading the one picture or recording this turn brought, for a clause that asks
+        for all of its words (``WHOLE_FILE``) after earlier steps gave other text, unless it was
+        read already."""
+        media = [m for m in self.attachments.values() if m in READERS]
+        reader = reader_of(self.task_types, media[0]) if len(media) == 1 and WHOLE_FILE.search(step.clause) else None
+        if reader is None or reader.name in {e.name for e in earlier}:
+            return None
+        return PlanStep(step.clause, [reader])
 
     def _same_file(self, clause: str) -> set[str]:
         """The file a clause names as "the same photo" or "the original recording": the one
