@@ -1,5 +1,5 @@
-"""Which plan runs: the controller's draft when it covers what the request clearly asks
-and adds only implied steps, else the rails' plan."""
+"""Which plan runs: the rails' plan whenever it is usable; the controller's draft, judged
+on the request, only where it is not."""
 
 from __future__ import annotations
 
@@ -28,21 +28,32 @@ def plan(*tasks) -> Plan:
 ASKS = Triage(False, "it asks for work")
 
 
-def test_a_draft_that_appends_an_unasked_task_loses_to_the_rails():
-    rk = ranking({"automatic-speech-recognition": 0.8, "summarization": 0.9, "text-to-speech": 0.4},
-                 hits={"summarization"})
+USABLE = "the rails' plan is usable: it stands"
+
+
+def test_a_usable_rails_plan_stands_against_any_draft():
+    rk = ranking({"automatic-speech-recognition": 0.8, "summarization": 0.9, "text-to-speech": 0.4,
+                  "audio-classification": 0.6}, hits={"summarization"})
     rails = plan(("automatic-speech-recognition", False), ("summarization", True))
-    draft = plan(("automatic-speech-recognition", False), ("summarization", True), ("text-to-speech", True))
-    assert choose({"rails": rails, "draft": draft}, rk, ASKS) == ("rails", "nothing in the request asks for text-to-speech")
+    # a draft that appends a task nobody asked for …
+    appended = plan(("automatic-speech-recognition", False), ("summarization", True), ("text-to-speech", True))
+    assert choose({"rails": rails, "draft": appended}, rk, ASKS) == ("rails", USABLE)
+    # … and one that covers more of what the clauses clearly ask for: measured, such drafts lost
+    # more plans than they won
+    partial = plan(("audio-classification", False))
+    covering = plan(("automatic-speech-recognition", False), ("summarization", True))
+    assert choose({"rails": partial, "draft": covering}, rk, ASKS) == ("rails", USABLE)
 
 
-def test_a_draft_with_an_implied_step_beats_rails_that_missed_it():
-    rk = ranking({"automatic-speech-recognition": 0.5, "summarization": 0.9, "audio-classification": 0.6},
-                 hits={"summarization"})
-    rails = plan(("audio-classification", False))
+def test_a_draft_runs_where_the_rails_plan_is_unusable():
+    rk = ranking({"automatic-speech-recognition": 0.5, "summarization": 0.9}, hits={"summarization"})
     draft = plan(("automatic-speech-recognition", False), ("summarization", True))
-    name, why = choose({"rails": rails, "draft": draft}, rk, ASKS)
-    assert name == "draft", why
+    assert choose({"rails": Plan(raw="[]"), "draft": draft}, rk, ASKS) == (
+        "draft", "the rails' plan is empty although the request asks for work: the controller's draft")
+    invalid = Plan(plan(("summarization", False)).tasks, repairs=["task 0 refers to later task 1"])
+    assert choose({"rails": invalid, "draft": draft}, rk, ASKS)[0] == "draft"
+    # with no ranking to guide the rails, the controller chose every step: its own plan runs
+    assert choose({"rails": plan(("summarization", False)), "draft": draft}, None, ASKS)[0] == "draft"
 
 
 def test_a_draft_that_leaves_out_a_clearly_asked_task_loses():
@@ -75,18 +86,15 @@ def test_a_draft_that_makes_up_its_text_loses_to_the_rails():
         "the draft makes up its text 'a tabby cat'"
 
 
-def test_a_draft_that_covers_no_more_than_the_rails_loses_and_is_not_written():
+def test_a_draft_is_written_only_where_the_rails_plan_is_unusable():
     from engine.plan.evidence import draft_needed
 
     rk = ranking({"automatic-speech-recognition": 0.6, "summarization": 0.9, "audio-classification": 0.6},
                  hits={"summarization"})
-    rails = plan(("automatic-speech-recognition", False), ("summarization", True))
-    draft = plan(("audio-classification", False), ("summarization", True))  # an implied step, but no more asked
-    assert choose({"rails": rails, "draft": draft}, rk, ASKS) == \
-        ("rails", "the draft covers no more of what the request clearly asks for")
-    assert not draft_needed(rails, rk, ASKS)  # so the planner does not write it
-    assert draft_needed(plan(("audio-classification", False)), rk, ASKS)  # rails without summarization
+    assert not draft_needed(plan(("automatic-speech-recognition", False), ("summarization", True)), rk, ASKS)
+    assert not draft_needed(plan(("audio-classification", False)), rk, ASKS)  # usable, though it misses one
     assert draft_needed(Plan(raw="[]"), rk, ASKS)  # an empty plan where work is asked
+    assert draft_needed(plan(("summarization", False)), None, ASKS)  # no ranking guided the rails
 
 
 def test_an_unasked_leaf_is_dropped_and_the_rest_of_the_draft_judged():
@@ -105,17 +113,16 @@ def test_an_unasked_leaf_is_dropped_and_the_rest_of_the_draft_judged():
         (0, "automatic-speech-recognition", {"audio": "talk.wav"}, [-1]),
         (1, "summarization", {"text": "<resource>-0"}, [0])]
     assert smaller.repairs[-1] == "dropped text-to-speech: nothing in the request asks for it"
-    assert choose({"rails": rails, "draft": smaller}, rk, ASKS)[0] == "draft"
     assert pruned(smaller, rails, rk, ASKS) is smaller  # nothing more to drop
+    assert choose({"rails": Plan(raw="[]"), "draft": smaller}, rk, ASKS)[0] == "draft"
 
 
 def test_a_clause_clearly_asks_for_its_best_task_not_for_a_close_runner_up():
-    from engine.plan.evidence import asked_clearly, draft_needed
+    from engine.plan.evidence import asked_clearly
 
     # "read the text in this scan": OCR first, document QA close behind and also above the bar
     rk = ranking({"automatic-speech-recognition": 0.95, "summarization": 0.78})
     assert asked_clearly(rk) == {"automatic-speech-recognition"}
-    assert not draft_needed(plan(("automatic-speech-recognition", False)), rk, ASKS)
     # a cue word the user wrote still names the runner-up
     named = ranking({"automatic-speech-recognition": 0.95, "summarization": 0.78}, hits={"summarization"})
     assert asked_clearly(named) == {"automatic-speech-recognition", "summarization"}
@@ -132,5 +139,5 @@ def test_a_draft_that_gives_a_task_a_file_of_another_kind_loses_to_the_rails():
         "rails", "the draft gives audio-classification lease.txt, a text file")
     # the same draft on a recording is a usable plan, judged as any other
     draft.tasks[0].args["audio"] = "lease.wav"
-    assert choose({"rails": rails, "draft": draft}, rk, ASKS, files={**files, "lease.wav": "audio"},
+    assert choose({"rails": Plan(raw="[]"), "draft": draft}, rk, ASKS, files={**files, "lease.wav": "audio"},
                   task_types=T)[0] == "draft"
