@@ -253,7 +253,8 @@ class Rails:
         """A step reading a file this turn brought, for a step that works on text alone
         when nothing else gives it text: the clause names fewer texts of its own than the
         task takes ("does what I said in this memo match the line '…'?" names one of two),
-        no earlier task made text, and no task written or still to come uses the file."""
+        no earlier task made text, and no task written or still to come uses the file. After
+        an earlier text, only a clause that asks for all of the file's words (``_whole_reader``)."""
         task = step.candidates[0]
         if set(task.args.values()) != {"text"}:
             return None
@@ -282,11 +283,12 @@ class Rails:
         return None
 
     def _whole_reader(self, step, earlier) -> PlanStep | None:
-        """A step reading the one picture or recording this turn brought, for a clause that asks
-        for all of its words (``WHOLE_FILE``) after earlier steps gave other text, unless it was
-        read already."""
+        """A step reading the one picture or recording this turn brought, for a step on text
+        alone whose clause asks for all of its words (``WHOLE_FILE``) after earlier steps gave
+        other text, unless it was read already."""
         media = [m for m in self.attachments.values() if m in READERS]
-        reader = reader_of(self.task_types, media[0]) if len(media) == 1 and WHOLE_FILE.search(step.clause) else None
+        whole = set(step.candidates[0].args.values()) == {"text"} and WHOLE_FILE.search(step.clause)
+        reader = reader_of(self.task_types, media[0]) if len(media) == 1 and whole else None
         if reader is None or reader.name in {e.name for e in earlier}:
             return None
         return PlanStep(step.clause, [reader])
