@@ -2,16 +2,15 @@
 
 The rails' plan stands whenever it is usable; the controller's draft is written, and can
 run, only where it is not (empty although the request asks for work, or not a valid
-graph). That rule is measured, not assumed. Replaying the choices of
-Qwen2.5-Coder-1.5B's drafts against the rails' plans on read data (``scripts/eval_requests.py``
-and ``scripts/eval_taskbench.py`` with ``--controller``/``--model``, both candidates kept in
-the trace): on the 36 TaskBench dev records where a draft was written, the earlier rule
-(the draft wins when it covers more of the tasks the clauses clearly ask for, adding only
-implied steps) chose 11 drafts, 10 of them worse than the rails' plan and none better
-(node / edge F1 over those records 63.5 / 31.2 against 66.7 / 36.9 for the rails alone); on
-the first two everyday sets it chose 5, 2 of them losing a right plan and none winning
-one. Stricter forms (the draft must keep every task of the rails' plan; it may add only the
-best task of a clause the rails' plan leaves without one) still chose drafts that lost.
+graph). That rule is measured, not assumed (``scripts/replay_evidence.py`` replays runs
+that kept both candidates, on read data): on the 36 TaskBench dev records where
+Qwen2.5-Coder-1.5B wrote a draft, the earlier rule (the draft wins when it covers more of
+the tasks the clauses clearly ask for, adding only implied steps) chose 11 drafts, 7 of
+them worse than the rails' plan, 4 the same, none better (node / edge F1 over those
+records 63.5 / 31.2 against 66.7 / 36.9 with the rails' plans); on the first two everyday
+sets it chose 5, 2 of them losing a right plan and none winning one. Stricter forms (the
+draft must keep every task of the rails' plan; it may add only the best task of a clause
+the rails' plan leaves without one) still chose drafts that lost.
 The controller still makes every choice inside the rails' steps and answers directly.
 
 A draft that is written is judged all the same: it loses if it could not be read, is empty
