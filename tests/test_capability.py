@@ -44,6 +44,22 @@ def test_an_expert_without_a_scope_fits_whatever_its_task_asks():
     assert capability.fits(Anything(), "image-to-text", "Describe this photo.", embed)
 
 
+@pytest.mark.parametrize("request_", ["What is in this picture?", "what's in this picture?",
+                                      "what am I looking at", "caption this image", "what kind of dog is this"])
+def test_a_short_question_about_a_photo_goes_to_the_classifier_when_no_captioner_is_installed(request_):
+    registry = ExpertRegistry([RapidOcr(), EfficientNetLite0()])
+    plan = Plan([Task(0, "image-to-text", [-1], {"image": "cat.png"})])
+    capability.adjust(plan, request_, registry, TASK_TYPES, embed)
+    assert [t.task for t in plan.tasks] == ["image-classification"]
+
+
+def test_the_classifier_does_not_stand_in_for_what_people_are_doing():
+    registry = ExpertRegistry([RapidOcr(), EfficientNetLite0()])
+    plan = Plan([Task(0, "image-to-text", [-1], {"image": "party.png"})])
+    assert capability.adjust(plan, "what are the people doing?", registry, TASK_TYPES, embed) == []
+    assert plan.tasks[0].task == "image-to-text"
+
+
 def test_a_task_only_a_misfit_serves_goes_to_one_that_answers_the_request():
     registry = ExpertRegistry([RapidOcr(), EfficientNetLite0()])
     plan = Plan([Task(0, "image-to-text", [-1], {"image": "cat.png"})])

@@ -60,8 +60,12 @@ class EfficientNetLite0(Expert):
     downloads = 0  # the Hub card's figure is not known offline
     likes = 0
     source = PIN
+    # "also": short questions people ask of a photo that the label answers; "not_for": what a
+    # label does not say, so a scene's story still waits for a captioner
     scopes = {"image-classification": Scope("say which object or animal a photo shows, and what is in a picture",
-                                            ("read the text written in an image",))}
+                                            ("read the text written in an image", "say what is happening in a scene",
+                                             "say what people are doing"),
+                                            also=("what is this a picture of", "what animal or object is this"))}
 
     def missing(self) -> str | None:
         absent = missing_packages({"torch": RUNTIMES["torch"], PACK: PIN})
