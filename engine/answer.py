@@ -140,11 +140,14 @@ def asks_about_me(request: str) -> bool:
     return bool(ADDRESSES_ME.search(request))
 
 
-def about_hgpt(task_types: Sequence[str], file_kinds: dict[str, Sequence[str]]) -> str:
-    """What this installation can do, in words the controller can answer questions from."""
+def about_hgpt(can: Sequence[str], file_kinds: dict[str, Sequence[str]]) -> str:
+    """What this installation can do, in words the controller can answer questions from:
+    ``can`` says each thing in plain words (``Engine._about``), so that "what can you do?" is
+    answered in them, not with a list of model task names."""
     kinds = "; ".join(f"{kind}: {' '.join(s.lstrip('.') for s in suffixes)}" for kind, suffixes in file_kinds.items())
-    return (f"About yourself: you plan requests into tasks run by expert models on this computer. "
-            f"Installed task types: {', '.join(sorted(task_types))}. Files you can take: {kinds}.")
+    return (f"About yourself: with the models installed on this computer you can {'; '.join(can)}. "
+            f"Files you can take: {kinds}. Asked what you can do, list these in plain words, "
+            "never by task names.")
 
 
 # tasks whose text is itself what the user asked to see: what is written, what is said

@@ -53,17 +53,6 @@ CONTROLLER_FIELDS = {"controller", "chat_format", "n_ctx", "n_threads", "n_gpu_l
                      "controller_model", "controller_api_key", "controller_grammar"}
 
 
-def installed_tasks() -> set[str]:
-    """Task types the models installed from models.lock serve (cheap: no expert is built)."""
-    from .models import load_lock
-    from .models.verify import check_presence
-
-    try:
-        return {task for entry in load_lock() if check_presence(entry) == "installed" for task in entry.tasks}
-    except HgptError:
-        return set()
-
-
 class Engine:
     """The stage loop over parts it owns: controller, planner, expert registry, memory
     manager and catalog, all built lazily from its ``Settings`` (or given, in tests).
@@ -163,8 +152,21 @@ class Engine:
         """What this installation can do (for questions about hgpt), from its installed experts."""
         from .files import FILE_SUFFIXES
 
-        tasks = self._registry.tasks() if self._registry is not None else installed_tasks()
-        return responder.about_hgpt(set(tasks) - {"controller"}, {k: v for k, v in FILE_SUFFIXES.items() if k != "video"})
+        return responder.about_hgpt(self._can(sorted(self.registry.tasks() - {"controller"})),
+                                    {k: v for k, v in FILE_SUFFIXES.items() if k != "video"})
+
+    def _can(self, tasks: Sequence[str]) -> list[str]:
+        """Each installed task in plain words: what its installed experts say they do where
+        every one has a scope (RapidOCR reads text, it does not caption), else the task's own
+        description; the same words once."""
+        said = []
+        for task in tasks:
+            experts = self.registry.for_task(task)
+            scopes = [e.scopes[task].does for e in experts if task in e.scopes]
+            known = self.task_types.get(task)
+            words = scopes if experts and len(scopes) == len(experts) else [known.description if known else task]
+            said += [w for w in words if w not in said]
+        return said
 
     def warm_up(self) -> None:
         """Load the expert registry and the controller's weights now (the window does this

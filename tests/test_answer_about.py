@@ -26,7 +26,22 @@ def test_only_a_question_to_the_assistant_gets_the_installation_in_its_prompt(se
     collect(engine.run("Which kinds of files can you work with?"))
     systems = [call["messages"][0]["content"] for call in controller.calls if call["stream"]]
     assert len(systems) == 2
-    assert "Installed task types" not in systems[0] and "Files you can take" in systems[1]
+    assert "Files you can take" not in systems[0] and "Files you can take" in systems[1]
+
+
+def test_what_the_assistant_can_do_is_said_in_plain_words_from_its_experts(settings):
+    """"what can you do?" is answered from what the installed experts say they do: OCR reads
+    text (it does not caption), and no model task name reaches the prompt."""
+    from engine.experts.ocr import RapidOcr
+    from engine.experts.piper import PiperJoe
+
+    controller = ScriptedController(["[]", "I can read text in pictures."])
+    engine = Engine(settings, controller=controller, registry=ExpertRegistry([RapidOcr(), PiperJoe()]),
+                    planner=scripted_planner(controller))
+    collect(engine.run("hi! what can you do?"))
+    system = [call["messages"][0]["content"] for call in controller.calls if call["stream"]][0]
+    assert "read the printed or written text in an image" in system and "read text aloud" in system
+    assert "image-to-text" not in system and "text-to-speech" not in system and "captioning" not in system
 
 
 def test_the_workflow_names_the_controller_after_the_experts():
