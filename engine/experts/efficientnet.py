@@ -60,11 +60,12 @@ class EfficientNetLite0(Expert):
     downloads = 0  # the Hub card's figure is not known offline
     likes = 0
     source = PIN
-    # "also": short questions people ask of a photo that the label answers; "not_for": what a
-    # label does not say, so a scene's story still waits for a captioner
+    # "also": short questions people ask of a photo that a label answers, so the classifier stands
+    # in for a captioner that is not installed ("what's in this picture?"). A "not_for" phrase
+    # for scenes ("what are the people doing") was tried: it also caught "do it" and failed the
+    # classifier's own tasks, so a scene's question is left to the stand-in bar instead
     scopes = {"image-classification": Scope("say which object or animal a photo shows, and what is in a picture",
-                                            ("read the text written in an image", "say what is happening in a scene",
-                                             "say what people are doing"),
+                                            ("read the text written in an image",),
                                             also=("what is this a picture of", "what animal or object is this"))}
 
     def missing(self) -> str | None:
