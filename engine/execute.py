@@ -60,7 +60,7 @@ def resolve_args(task: Task, ttype: TaskType, results: Mapping[int, ExpertResult
         elif (text_file := _text_file(value, attachments)) is not None:  # an attached text file: its words
             resolved[key] = read_text(text_file)
         else:
-            resolved[key] = RESOURCE_RE.sub(lambda m: _result(results, int(m.group(1)), task).text.strip(),
+            resolved[key] = RESOURCE_RE.sub(lambda m: _result(results, int(m.group(1)), task).passed_on.strip(),
                                             value)
     return resolved
 

@@ -198,3 +198,13 @@ def test_a_file_named_txt_that_is_not_text_is_refused_at_attach_time(settings, t
     engine, _ = make_engine(settings, [])
     with pytest.raises(AttachmentError, match=why):
         engine.run("Summarize this", [fake])
+
+
+def test_a_later_step_gets_a_classifiers_label_not_its_score():
+    from engine.experts import ExpertResult
+
+    ranked = ExpertResult(text="tiger cat (38%)", data={"labels": [{"label": "tiger cat", "score": 0.38},
+                                                                   {"label": "tabby", "score": 0.2}]})
+    assert ranked.passed_on == "tiger cat"
+    assert ExpertResult(text="A cat on a mat.").passed_on == "A cat on a mat."
+    assert ExpertResult(text="x", data={"labels": []}).passed_on == "x"

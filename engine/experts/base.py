@@ -44,6 +44,16 @@ class ExpertResult:
     files: list[Path] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def passed_on(self) -> str:
+        """The text a later step gets for ``<resource>-N``: a classifier's top label ("tiger
+        cat"; ``data["labels"]`` ranked, as every classifier here keeps them), not the text it
+        shows with its score ("tiger cat (38%)"), so "then say the answer out loud" speaks the
+        name; else the text."""
+        labels = self.data.get("labels")
+        top = labels[0] if isinstance(labels, list) and labels else None
+        return str(top["label"]) if isinstance(top, dict) and top.get("label") else self.text
+
 
 @dataclass
 class ExpertContext:
