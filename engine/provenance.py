@@ -48,7 +48,7 @@ LIBRARIES = ("torch", "onnxruntime", "transformers", "optimum", "diffusers", "ll
 # The controller's sampling, as engine.controller.llama calls llama.cpp (greedy everywhere;
 # the streamed answer adds a repeat penalty). A controller may declare its own ``sampling``.
 LLAMA_SAMPLING = {"temperature": 0.0, "top_k": 1, "repeat_penalty": {"answer": 1.3, "other": 1.0}}
-CACHE_FORMAT = 1  # bump when what a key covers changes
+CACHE_FORMAT = 2  # bump when what a key covers changes (2: the expert's code)
 
 _identities: dict[tuple, dict] = {}
 _lock = threading.Lock()
@@ -73,6 +73,25 @@ def library_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return ""
+
+
+def expert_code(expert) -> str:
+    """The sha256 of the source file that defines the expert's class: a result an earlier
+    version of that code shaped ("first (ORDINAL)" where it now says "first (ordinal)") is
+    not served after it changes. hgpt's version where the source is not on disk (a frozen
+    bundle)."""
+    module = sys.modules.get(type(expert).__module__)
+    return _source_digest(getattr(module, "__file__", None) or "")
+
+
+@lru_cache(maxsize=None)
+def _source_digest(path: str) -> str:
+    from . import __version__
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path.endswith(".py") else __version__
+    except OSError:
+        return __version__
 
 
 def libraries(names=LIBRARIES) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 A result is keyed by what decides it (``ResultsCache.key``): the task type, the model
 (its lock entry or snapshot and the sha256 of its files, ``provenance.model_identity``),
+the source of the expert's code (``provenance.expert_code``),
 the runtime's library versions, the settings that change output (expert options such
 as a seed, the backend and device overrides, the controller for tasks it answers) and
 the resolved inputs — each file by name and sha256, text as it is. A request re-run
@@ -87,7 +88,7 @@ class ResultsCache:
                 inputs[name] = {"file": value.name, "sha256": prov.sha256_of(value)}
             else:
                 inputs[name] = {"text": "" if value is None else str(value)}
-        what = {"format": prov.CACHE_FORMAT, "task": task, "model_id": expert.model_id,
+        what = {"format": prov.CACHE_FORMAT, "task": task, "model_id": expert.model_id, "code": prov.expert_code(expert),
                 "model": identity["digest"], "runtime": prov.runtime_of(expert)["libraries"],
                 "settings": prov.expert_settings(expert), "seed": prov.expert_seed(expert), "inputs": inputs}
         if expert.model_id == "controller":  # the controller follows the request's wording too

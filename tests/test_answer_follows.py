@@ -102,6 +102,22 @@ def test_the_controller_s_cached_result_is_kept_apart_per_request(tmp_path):
     assert cache.key("translation", changed, {"text": "Good morning"}, controller, "… into French") != french
 
 
+def test_a_cached_result_is_not_served_after_the_expert_s_code_changes(tmp_path, monkeypatch):
+    import hashlib
+    import sys
+    from pathlib import Path
+
+    from engine import provenance as prov
+
+    cache = ResultsCache(tmp_path / "results", 64)
+    expert, controller = ControllerText(), ScriptedController([])
+    source = Path(sys.modules[type(expert).__module__].__file__)
+    assert prov.expert_code(expert) == hashlib.sha256(source.read_bytes()).hexdigest()
+    before = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French")
+    monkeypatch.setattr(prov, "expert_code", lambda e: "the code after an upgrade")
+    assert cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French") != before
+
+
 def test_an_expert_gets_the_request_in_its_context(settings):
     seen = []
 

@@ -33,7 +33,7 @@ def ctx(tmp_path):
 
 def test_spacy_finds_a_person_and_a_place(ner, ctx):
     result = ner("token-classification", {"text": "Barack Obama was born in Hawaii."}, ctx)
-    assert result.text == "Barack Obama (PERSON), Hawaii (GPE)"
+    assert result.text == "Barack Obama (person), Hawaii (place)"
     labels = {e["label"] for e in result.data["entities"]}
     assert {"PERSON", "GPE"} <= labels
     first = result.data["entities"][0]

@@ -91,7 +91,7 @@ def test_rerun_from_the_second_task_of_a_real_chain(settings, llm, experts, sign
     assert isinstance(done, ev.AnswerDone), events[-1]
     record = done.record
     assert record["tasks"]["0"]["text"] == "Alice met Bob in Paris"
-    assert "Alice (PERSON)" in record["tasks"]["1"]["text"]
+    assert "Alice (person)" in record["tasks"]["1"]["text"]
     assert [record["tasks"][k]["provenance"]["lock"] for k in "012"] == [
         "rapidocr-pp-ocrv4", "spacy-en_core_web_sm", "piper-en_US-joe-medium"]
 

