@@ -372,9 +372,10 @@ class NodeDetails(QWidget):
         outcome = node.text or node.error
         self.title.setText(f"[{node.id}] {node.task} ({args}) — {node.status}"
                            + (f": {outcome[:300]}" if outcome else ""))
-        self.reason.setText((f"Chose {node.model_id}: {node.reason}" if node.reason else
-                             ("No model chosen yet." if not node.model_id else f"Model: {node.model_id}"))
-                            + (f" Pre-flight: {node.verdict_words}." if node.verdict_words else ""))
+        chose = (f"Chose {node.model_id}: {node.reason}" if node.reason else
+                 ("No model chosen yet." if not node.model_id else f"Model: {node.model_id}"))
+        chose += "" if chose.endswith((".", "!", "?")) else "."  # a reason is a phrase; the pre-flight follows it
+        self.reason.setText(chose + (f" Pre-flight: {node.verdict_words}." if node.verdict_words else ""))
         self.table.setRowCount(len(node.candidates))
         for r, card in enumerate(node.candidates):
             installed = card.get("installed", True)

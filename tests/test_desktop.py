@@ -50,7 +50,9 @@ def test_request_with_attachment_streams_answer_draws_plan_and_saves_history(mak
     window.plan.select(1)
     assert window.plan.details.table.rowCount() == 1
     assert window.plan.details.table.item(0, 0).text() == "test/tone"
-    assert "only installed model" in window.plan.details.reason.text()
+    reason = window.plan.details.reason.text()
+    assert "only installed model" in reason and "Pre-flight: " in reason  # each its own sentence
+    assert reason.split(" Pre-flight: ")[0].endswith(".")
 
 
 def test_a_second_turn_gets_the_first_as_chat_history(make_window, qtbot):
