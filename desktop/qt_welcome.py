@@ -115,14 +115,14 @@ class WelcomePage(QScrollArea):
             "example in the request box." if facts.offers else
             "No task models are installed yet: ./scripts/setup installs the built-in ones.")
         for i, offer in enumerate(facts.offers):
-            needs = {"image": " (uses a sample picture)" if facts.sample_image else " (attach a picture)",
+            needs = {"image": " (uses a sample picture)" if offer.sample else " (attach a picture)",
                      "audio": " (attach a recording)"}.get(offer.needs, "")
             button = QCommandLinkButton(offer.task, f"“{offer.example}”{needs}")
             button.setToolTip(f"{offer.description}. Models: {', '.join(offer.models)}")
             describe(button, f"Try {offer.task}: {offer.example}",
                      f"{offer.description}{needs}. Puts the example in the request box.")
             button.clicked.connect(lambda _=False, o=offer: self.example_chosen.emit(
-                o.example, o.needs, facts.sample_image if o.needs == "image" else ""))
+                o.example, o.needs, o.sample))
             self.grid.addWidget(button, i // 2, i % 2)
             self.offer_buttons[offer.task] = button
         advice = facts.controller

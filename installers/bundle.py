@@ -41,6 +41,7 @@ EXECUTABLES = {
 EXTRA_DATA = [
     ("models.lock", "."),  # engine.models.lock looks for it two folders above its module
     ("samples/chelsea.png", "samples"),
+    ("samples/astronaut.png", "samples"),  # the welcome page's examples that look for a person
     ("installers/icons/build/hgpt-256.png", "icons"),
 ]
 # Packages found with find_spec and read as files, never imported: package → globs.

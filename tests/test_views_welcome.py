@@ -54,6 +54,19 @@ def test_offers_are_exactly_the_task_types_installed_experts_run():
     assert by_task["image-classification"].needs == "image"
     assert by_task["automatic-speech-recognition"].needs == "audio"
     assert by_task["translation"].needs == "" and by_task["translation"].example
+    assert by_task["image-classification"].sample.endswith("chelsea.png")  # the window attaches it
+    assert by_task["translation"].sample == by_task["automatic-speech-recognition"].sample == ""
+
+
+def test_an_example_that_looks_for_a_person_is_tried_on_a_person():
+    """The built-in face detector, people segmenter and pose map find nothing in the cat: those
+    examples attach the astronaut; the others the cat; an example on text attaches nothing."""
+    from engine.views.welcome import sample_for
+
+    assert sample_for("object-detection").endswith("astronaut.png")
+    assert sample_for("openpose-control").endswith("astronaut.png")
+    assert sample_for("image-classification").endswith("chelsea.png")
+    assert all(Path(sample_for(t)).is_file() for t in ("object-detection", "image-classification"))
 
 
 def test_every_task_type_has_an_example_request():

@@ -4,7 +4,8 @@
 (``engine.devices.gpus``: no torch import). ``offers(registry)`` lists the task
 types the installed experts can run here right now — exactly those, each with an
 example request a person can click (``EXAMPLES``; a request that needs a picture
-names the sample the window attaches, one that needs a recording says so).
+names the sample the window attaches, ``sample_for``: a person for the tasks that look
+for people, else the cat; one that needs a recording says so).
 ``controller_advice`` names the controller ``engine.controller.packs.recommend``
 picks for this machine's memory among every controller models.lock pins, whether it
 is installed, and its download size when the network is allowed. ``welcome`` puts
@@ -19,7 +20,12 @@ from pathlib import Path
 
 from ..tasks import TASK_TYPES
 
-SAMPLE_IMAGE = Path(__file__).resolve().parents[2] / "samples" / "chelsea.png"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLE_IMAGE = SAMPLES / "chelsea.png"
+# the picture an example is tried on where a cat would not do: the built-in detector and
+# segmenter find people and faces, and a pose is a person's
+PERSON_TASKS = ("object-detection", "image-segmentation", "openpose-control", "openpose-text-to-image")
+PERSON_IMAGE = SAMPLES / "astronaut.png"
 
 # task type -> an example request; "image" / "audio" marks what it needs attached
 EXAMPLES: dict[str, tuple[str, str]] = {
@@ -37,8 +43,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "fill-mask": ("Fill in the missing word: Paris is the [MASK] of France.", ""),
     "tabular-classification": ("Classify the table in this picture.", "image"),
     "image-classification": ("What animal is in this picture?", "image"),
-    "object-detection": ("Find and box the faces and objects in this picture.", "image"),
-    "image-segmentation": ("Separate what is in front from the background of this picture.", "image"),
+    "object-detection": ("Find and box the people in this picture.", "image"),
+    "image-segmentation": ("Separate the person from the background of this picture.", "image"),
     "depth-estimation": ("Make a depth map of this picture.", "image"),
     "image-to-text": ("Describe this picture in words.", "image"),
     "visual-question-answering": ("What colour is the animal in this picture?", "image"),
@@ -92,6 +98,7 @@ class Offer:
     example: str
     needs: str  # "" | "image" | "audio": what the example needs attached
     models: tuple[str, ...]  # the installed experts that run it
+    sample: str = ""  # the shipped picture the example is tried on ("" when none fits or none is shipped)
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,6 @@ class Welcome:
     machine: Machine
     offers: list[Offer]
     controller: ControllerAdvice | None
-    sample_image: str  # attached to examples that need a picture ("" when not shipped)
 
 
 def machine() -> Machine:
@@ -143,8 +149,16 @@ def offers(registry, task_types=TASK_TYPES) -> list[Offer]:
         if name in runs:
             request, needs = EXAMPLES.get(name, (f"Run {name} on this.", next(iter(ttype.inputs), "")))
             needs = needs if needs in ("image", "audio") else ""
-            out.append(Offer(name, ttype.description, request, needs, tuple(sorted(runs[name]))))
+            out.append(Offer(name, ttype.description, request, needs, tuple(sorted(runs[name])),
+                             sample_for(name) if needs == "image" else ""))
     return out
+
+
+def sample_for(task: str) -> str:
+    """The shipped picture an example of ``task`` is tried on: the astronaut where the task
+    looks for a person, else the cat; '' when it is not shipped."""
+    path = PERSON_IMAGE if task in PERSON_TASKS else SAMPLE_IMAGE
+    return str(path) if path.is_file() else ""
 
 
 def controller_advice(settings, memory_mb: float, options=None) -> ControllerAdvice | None:
@@ -175,5 +189,4 @@ def _install_hint(name: str) -> str:
 
 def welcome(registry, settings) -> Welcome:
     here = machine()
-    return Welcome(here, offers(registry), controller_advice(settings, here.memory_mb),
-                   str(SAMPLE_IMAGE) if SAMPLE_IMAGE.is_file() else "")
+    return Welcome(here, offers(registry), controller_advice(settings, here.memory_mb))
