@@ -43,7 +43,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "fill-mask": ("Fill in the missing word: Paris is the [MASK] of France.", ""),
     "tabular-classification": ("Classify the table in this picture.", "image"),
     "image-classification": ("What animal is in this picture?", "image"),
-    "object-detection": ("Find and box the people in this picture.", "image"),
+    "object-detection": ("Find and box the faces in this picture.", "image"),
     "image-segmentation": ("Separate the person from the background of this picture.", "image"),
     "depth-estimation": ("Make a depth map of this picture.", "image"),
     "image-to-text": ("Describe this picture in words.", "image"),
