@@ -171,11 +171,35 @@ def verbatim(request: str, results: Sequence[dict]) -> str:
         return ""  # a caption: the controller words it
     # the same reading of several files ("transcribe both recordings"): each text, under its file's name
     shown = results if all(r.get("task") == last["task"] and r.get("status") == "done" for r in results) else [last]
+    return _as_read(shown)
+
+
+def _as_read(results: Sequence[dict]) -> str:
+    """Each reading step's text under what it read: "What memo.wav says:\n\n…"."""
     parts = []
-    for result in shown:
+    for result in results:
+        lead = VERBATIM[result["task"]]
         inputs = [v for v in (result.get("args") or {}).values() if isinstance(v, str) and not RESOURCE_RE.search(v)]
         parts.append(f"{lead.format(input=inputs[0] if inputs else 'it')}:\n\n{(result.get('text') or '').strip()}")
     return "\n\n".join(parts)
+
+
+# a request that asks for the words themselves besides other work ("transcribe this and summarize it")
+ASKS_THE_WORDS = re.compile(r"\b(transcri\w*|write (it |them )?down|copy (it |them )?out|word for word|"
+                            r"what(?:'s| is) written|(?:read|type) (?:out )?(?:all )?(?:the |its )?(?:text|words))",
+                            re.IGNORECASE)
+
+
+def words_asked_for(request: str, results: Sequence[dict]) -> str:
+    """The words a reading step gave, in full, when the request asks for them and later steps
+    did more with them ("transcribe this and summarize it": the answer is about the summary,
+    and the transcript follows it, as ``verbatim`` gives it when reading was all). The last
+    step's text is left to ``verbatim``; '' when nothing of this applies."""
+    if not ASKS_THE_WORDS.search(request):
+        return ""
+    read = [r for r in results[:-1] if r.get("task") in VERBATIM and r.get("status") == "done"
+            and (r.get("text") or "").strip()]
+    return _as_read(read) if read else ""
 
 
 def unread(results: Sequence[dict]) -> str:
@@ -235,7 +259,8 @@ def direct_answer(controller, request: str, results: Sequence[dict], history: Se
     """The controller's direct answer in pieces; if it says nothing, a summary of the results.
     A text the request asks to see as it is (``verbatim``) is given as it is; when every step
     failed and one was to read the user's file, the answer says so (``unread``), and so it does
-    when a question asked of a file went unanswered (``unanswered``)."""
+    when a question asked of a file went unanswered (``unanswered``). The words a reading step
+    gave follow the answer when the request asked for them too (``words_asked_for``)."""
     text = verbatim(request, results) or unread(results) or unanswered(results)
     if text:
         yield text
@@ -248,3 +273,5 @@ def direct_answer(controller, request: str, results: Sequence[dict], history: Se
             yield piece
     if not produced and results:
         yield direct_answer_fallback(results)
+    if words := words_asked_for(request, results):
+        yield f"\n\n{words}"

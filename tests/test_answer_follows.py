@@ -219,3 +219,23 @@ def test_when_a_question_asked_of_a_photo_failed_the_answer_says_so_and_gives_wh
     relayed = dict(asked, task="document-question-answering", args={"image": "form.png", "text": "<resource>-0"})
     assert "".join(direct_answer(Inventor(), "answer the spoken question from the form", [caption, relayed])) == \
         "No one in the photo is smiling."
+
+
+def test_words_asked_for_follow_the_answer_when_more_was_done_with_them():
+    """"transcribe this and summarize it": the answer is about the summary, and the transcript,
+    which was asked for too, follows it in full; a request that did not ask for the words gets none."""
+    from engine.answer import direct_answer, words_asked_for
+
+    heard = {"id": 0, "task": "automatic-speech-recognition", "model_id": "openai/whisper-tiny.en",
+             "args": {"audio": "memo.wav"}, "status": "done", "text": "The meeting moved to Thursday. Bring the budget."}
+    summary = {"id": 1, "task": "summarization", "model_id": "controller", "args": {"text": "<resource>-0"},
+               "status": "done", "text": "Meeting on Thursday."}
+    answer = "".join(direct_answer(ScriptedController(["The meeting is on Thursday."]),
+                                   "transcribe this and summarize it", [heard, summary]))
+    assert answer == "The meeting is on Thursday.\n\nWhat memo.wav says:\n\nThe meeting moved to Thursday. Bring the budget."
+    assert words_asked_for("summarize this recording", [heard, summary]) == ""
+    page = dict(heard, task="image-to-text", args={"image": "page.png"})
+    assert words_asked_for("what's written on this page? and sum it up", [page, summary]).startswith(
+        "The text I read from page.png:")
+    assert words_asked_for("transcribe this", [heard]) == ""  # reading was all: verbatim answers
+    assert words_asked_for("transcribe it and summarize it", [dict(heard, status="failed"), summary]) == ""
