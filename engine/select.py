@@ -5,8 +5,9 @@ run on this machine (an installed expert whose ``missing()`` is None), ranked by
 downloads; with a ``source`` (``engine.ondemand``: the network allowed, or an
 inference endpoint) also models that are not installed — pullable ones, or ones an
 endpoint runs — and the chosen model's expert comes from the source. One candidate
-needs no LLM call; otherwise the controller picks, constrained by a grammar to the
-candidate ids, and its reason is kept.
+needs no LLM call, and neither does an installed first candidate used ten times as much
+as any other (``_far_ahead``); otherwise the controller picks, constrained by a grammar to
+the candidate ids, and its reason is kept.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
     if len(cards) == 1:
         only = "installed model" if cards[0].get("installed", True) is not False else "candidate"
         chosen, reason = cards[0]["id"], f"the only {only} for {task.task}"
+    elif lead := _far_ahead(cards):
+        chosen, reason = cards[0]["id"], lead
     else:
         chosen, reason = _ask(controller, request, task, cards, cancel)
     if source is not None:
@@ -127,6 +130,23 @@ def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
     else:
         expert = registry.get(chosen)
     return Selection(task.id, chosen, reason, expert, cards, time.perf_counter() - started)
+
+
+FAR_AHEAD = 10  # downloads: how many times the next candidate's the installed first one needs to be taken unasked
+
+
+def _far_ahead(cards: list[dict]) -> str:
+    """Why the first candidate is taken without asking the controller, or '': it is installed
+    and used at least ``FAR_AHEAD`` times as much as any other. A small controller's pick
+    between such candidates is noise: asked "when is the meeting?" of a voice memo, Qwen2.5-Coder-1.5B
+    chose PocketSphinx (no Hub figure) over Whisper (about 100,000), and the transcript was
+    nonsense."""
+    first = cards[0]
+    downloads = [int(c.get("downloads") or 0) for c in cards]
+    if first.get("installed", True) is False or downloads[0] < FAR_AHEAD * max(max(downloads[1:]), 1):
+        return ""
+    return (f"used far more than the other candidates ({downloads[0]:,} downloads against at most "
+            f"{max(downloads[1:]):,}); taken without asking the controller")
 
 
 def _ask(controller, request: str, task: Task, cards: list[dict], cancel=None) -> tuple[str, str]:

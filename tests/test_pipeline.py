@@ -208,3 +208,22 @@ def test_a_later_step_gets_a_classifiers_label_not_its_score():
     assert ranked.passed_on == "tiger cat"
     assert ExpertResult(text="A cat on a mat.").passed_on == "A cat on a mat."
     assert ExpertResult(text="x", data={"labels": []}).passed_on == "x"
+
+
+def test_a_candidate_used_far_more_than_the_others_is_taken_without_asking(settings):
+    """A small controller picked PocketSphinx (no Hub figure) over Whisper (about 100,000
+    downloads) and the transcript was nonsense: an installed first candidate used ten times as
+    much as any other is taken unasked; comparable ones still go to the controller."""
+    class Popular(Echo):
+        model_id = "test/popular"
+        downloads = 100_000
+
+    class Rare(Echo):
+        model_id = "test/rare"
+        downloads = 3
+
+    engine, llm = make_engine(settings, [plan(("translation", {"text": "x"})), "done"], Popular(), Rare())
+    events = drain(engine.run("translate x"))
+    chosen = next(e for e in events if isinstance(e, ev.ModelSelected))
+    assert chosen.model_id == "test/popular" and "without asking" in chosen.reason
+    assert not any(c.get("grammar") and "test/rare" in c["grammar"] for c in llm.calls)
