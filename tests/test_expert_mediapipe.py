@@ -52,6 +52,7 @@ def test_face_detection_boxes_the_astronauts_face(mp_experts, images, ctx):
     result = run(mp_experts, "object-detection", images["astronaut"], ctx)
     faces = result.data["objects"]
     assert len(faces) == 1 and result.text.startswith("1 face (")
+    assert result.text.endswith(" top centre)"), result.text  # where: the astronaut's face is high, in the middle
     x0, y0, x1, y1 = faces[0]["box"]
     assert 150 < x0 < x1 < 300 and 50 < y0 < y1 < 200  # the face, upper middle of the photo
     assert result.files[0].exists()
@@ -103,3 +104,11 @@ def test_half_made_env_is_not_taken_for_ready(tmp_path):
     assert not env.is_ready(folder)
     (folder / env.STAMP).write_text("mediapipe==0.10.21\n")
     assert env.is_ready(folder)
+
+
+def test_a_box_is_placed_in_thirds_of_the_picture():
+    from engine.experts.mediapipe_vision import where
+
+    assert where([200, 90, 250, 170], (512, 512)) == "top centre"
+    assert where([0, 400, 60, 500], (512, 512)) == "bottom left"
+    assert where([220, 220, 290, 290], (512, 512)) == "centre"
