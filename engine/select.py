@@ -132,7 +132,7 @@ def select(task: Task, request: str, registry, catalog, controller, k: int = 5,
     return Selection(task.id, chosen, reason, expert, cards, time.perf_counter() - started)
 
 
-FAR_AHEAD = 10  # downloads: how many times the next candidate's the installed first one needs to be taken unasked
+FAR_AHEAD = 10  # how many times any other candidate's downloads an installed first one needs to be taken unasked
 
 
 def _far_ahead(cards: list[dict]) -> str:
@@ -141,12 +141,11 @@ def _far_ahead(cards: list[dict]) -> str:
     between such candidates is noise: asked "when is the meeting?" of a voice memo, Qwen2.5-Coder-1.5B
     chose PocketSphinx (no Hub figure) over Whisper (about 100,000), and the transcript was
     nonsense."""
-    first = cards[0]
-    downloads = [int(c.get("downloads") or 0) for c in cards]
-    if first.get("installed", True) is False or downloads[0] < FAR_AHEAD * max(max(downloads[1:]), 1):
+    first, *others = [int(c.get("downloads") or 0) for c in cards]
+    if cards[0].get("installed", True) is False or first < FAR_AHEAD * max(max(others), 1):
         return ""
-    return (f"used far more than the other candidates ({downloads[0]:,} downloads against at most "
-            f"{max(downloads[1:]):,}); taken without asking the controller")
+    return (f"used far more than the other candidates ({first:,} downloads against at most "
+            f"{max(others):,}); taken without asking the controller")
 
 
 def _ask(controller, request: str, task: Task, cards: list[dict], cancel=None) -> tuple[str, str]:

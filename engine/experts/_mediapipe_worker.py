@@ -74,7 +74,7 @@ def faces(img: np.ndarray, output: str) -> dict:
         draw.text((x0 + 3, max(0, y0 - 12)), f"face {score:.0%}", fill=(255, 40, 40))
         objects.append({"label": "face", "score": round(score, 4), "box": [x0, y0, x1, y1]})
     picture.save(output)
-    return {"objects": objects, "files": [output]}
+    return {"objects": objects, "size": [w, h], "files": [output]}
 
 
 def people(img: np.ndarray, output: str) -> dict:

@@ -113,8 +113,7 @@ class MediapipeFaces(_MediapipeExpert):
     def run(self, task: str, args: dict[str, Any], ctx: ExpertContext) -> ExpertResult:
         data, files = self.ask(args, ctx)
         found = data["objects"]
-        size = _size_of(args.get("image"))
-        scores = ", ".join(f"{o['score']:.0%}" + (f" {where(o['box'], size)}" if size else "") for o in found)
+        scores = ", ".join(f"{o['score']:.0%} {where(o['box'], data['size'])}" for o in found)
         text = f"{len(found)} face{'s' if len(found) != 1 else ''} ({scores})" if found else "no faces found"
         return ExpertResult(text=text, files=files, data=data)
 
@@ -126,16 +125,6 @@ def where(box, size) -> str:
     col = ("left", "centre", "right")[min(2, int(3 * (x0 + x1) / 2 / max(w, 1)))]
     row = ("top", "middle", "bottom")[min(2, int(3 * (y0 + y1) / 2 / max(h, 1)))]
     return "centre" if (row, col) == ("middle", "centre") else f"{row} {col}"
-
-
-def _size_of(image) -> tuple[int, int] | None:
-    try:
-        from PIL import Image
-
-        with Image.open(image) as img:
-            return img.size
-    except Exception:  # noqa: BLE001 - no size, no position words
-        return None
 
 
 class MediapipePeople(_MediapipeExpert):
