@@ -34,6 +34,7 @@ from .qt_conversations import ConversationList
 from .qt_models import ModelsView
 from .qt_plan import PlanPanel
 from .qt_review import ReviewPanel
+from .qt_planning import PlanningBox
 from .qt_settings import SettingsView
 from .qt_theme import SCALES, THEMES, Appearance
 from .worker import RunWorker
@@ -86,6 +87,9 @@ class MainWindow(QMainWindow):
         self.models = ModelsView(self._browser)
         self.settings_view = SettingsView(self.settings)
         self.settings_view.add_section(self._appearance_box())
+        self.planning_box = PlanningBox(lambda cancel: self.host.ready().calibrate(None, cancel),
+                                        lambda: self.settings.planning_file)
+        self.settings_view.add_section(self.planning_box)
         self.tabs = QTabWidget()
         describe(self.tabs, "Views", "Chat, Models and Settings (Ctrl+1, Ctrl+2, Ctrl+3)")
         self.tabs.addTab(self.split, "Chat")
@@ -324,6 +328,7 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.stop()
             self.worker.wait(30_000)
+        self.planning_box.shutdown()
         self.store.close()
         super().closeEvent(event)
 

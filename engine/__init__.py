@@ -43,6 +43,8 @@ _EXPORTS = {
     "SEARCH_LIMIT": ("engine.views.browse", "SEARCH_LIMIT"),
     "PlanDraft": ("engine.plan.review", "PlanDraft"),
     "ReviewedPlan": ("engine.plan.review", "ReviewedPlan"),
+    "PlanningVerdict": ("engine.plan.calibration", "Verdict"),  # whose plans run, measured (hgpt calibrate)
+    "planning_verdicts": ("engine.plan.calibration", "load_verdicts"),
     "HistoryStore": ("engine.history", "HistoryStore"),
     "welcome": ("engine.views.welcome", "welcome"),
     "overlay_for": ("engine.views.overlay", "overlay_for"),

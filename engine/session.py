@@ -15,7 +15,7 @@ import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -137,11 +137,30 @@ class Engine:
     def planner(self):
         with self._lock:
             if self._planner is None:
+                from .plan.calibration import draft_mode
+                from .plan.options import PlanningOptions
                 from .plan.planner import default_planner
 
-                self._planner = default_planner(self.controller, options=self._planning,
+                options = self._planning or PlanningOptions()
+                mode = draft_mode(self.controller, self.settings.planning_file, options.draft)
+                self._planner = default_planner(self.controller, options=replace(options, draft=mode),
                                                 cache_dir=self.settings.cache_dir)
             return self._planner
+
+    def calibrate(self, checks: str | Path | None = None, cancel: CancelToken | None = None):
+        """Measure whether this controller plans better than the rails, on labelled requests
+        (``engine.plan.calibration``; ``checks`` a file of them, default the shipped set):
+        a stream of ``CaseChecked`` events, then the ``Verdict``, which is kept in the data
+        folder and decides, from the next plan on, whose plan runs."""
+        from .plan.calibration import CHECKS_PATH, Verdict, load_checks, measure, save_verdict
+
+        cases = load_checks(checks or CHECKS_PATH)
+        for event in measure(self.planner, cases, cancel):
+            if isinstance(event, Verdict):
+                save_verdict(self.settings.planning_file, event)
+                with self._lock:
+                    self._drop("planner")
+            yield event
 
     def _embed(self, texts):
         from .embeddings import embed

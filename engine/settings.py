@@ -183,6 +183,12 @@ class Settings:
         return self.home / "settings.json"
 
     @property
+    def planning_file(self) -> Path:
+        """Each controller's measured planning (``engine.plan.calibration``): does the
+        planner prefer its own plans to the rails'?"""
+        return self.home / "planning.json"
+
+    @property
     def cache_dir(self) -> Path:
         """Derived data that can be rebuilt (embeddings of fixed texts, prompt states)."""
         return self.home / "cache"

@@ -1,4 +1,4 @@
-"""Test helpers that ship with the engine: a scripted controller.
+"""Test helpers that ship with the engine: a scripted controller, and one that writes given plans.
 
 ``ScriptedController`` replaces the LLM only in unit tests of the code around it
 (planning repair, selection parsing, scheduling, events). It answers from a queue
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from . import events as ev
-from .controller.base import Controller
+from .controller.base import Controller, FirstChoice
 
 
 class ScriptedController(Controller):
@@ -45,6 +45,25 @@ class ScriptedController(Controller):
             if cancel is not None:
                 cancel.check()
             yield reply[i : i + 8]
+
+
+class PlanWriter(FirstChoice):
+    """The rails as a rule (the first choice at every step) and, for the controller's own
+    plan, the plan the test gives for each request (``plans``: request -> task list; any
+    other request gets an empty plan): a controller that plans better than the rails, or
+    worse, for tests of what the planner does with its plans (``engine.plan.calibration``)."""
+
+    name = "plan-writer"
+
+    def __init__(self, plans: dict[str, list[dict]] | None = None):
+        super().__init__()
+        self.plans = dict(plans or {})
+
+    def complete(self, messages, *, grammar=None, schema=None, max_tokens=512, cancel=None) -> str:
+        import json
+
+        asked = messages[-1]["content"]
+        return json.dumps(next((plan for request, plan in self.plans.items() if request in asked), []))
 
 
 def collect(stream, review: Callable | None = None) -> list[ev.Event]:

@@ -73,13 +73,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from engine.plan.checks import score_plan  # noqa: E402
+from engine.plan.options import DRAFT_MODES  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "requests"
 SAMPLE_IMAGE = ROOT / "samples" / "chelsea.png"
 SPOKEN = "Please tell me what you can see in the picture, and how many there are."
 WRITTEN = ("The council met on Monday and agreed to build a new park by the river. Work starts in spring, "
            "and the mayor, Ana Ruiz, will open it in September.\n")
 PARTS = ("tune", "held-out")
-REFERENCE = re.compile(r"<(?:resource|generated)>-(\d+)", re.IGNORECASE)
 CLIP = 160
 
 
@@ -223,45 +225,6 @@ def materialize(case: dict, folder: Path) -> tuple[list[str], list[dict]]:
             turn["files"] = [make_file(folder / "history", n, m) for n, m in turn["files"].items()]
         history.append(turn)
     return attachments, history
-
-
-# --- scoring a plan -------------------------------------------------------------------
-
-def plan_links(plan: list[dict]) -> set[tuple[str, str]]:
-    """(source type, target type) for each direct dependency: a dep or a <resource>-N argument."""
-    types = {t["id"]: t["task"] for t in plan}
-    links = set()
-    for t in plan:
-        sources = set(t.get("dep") or [])
-        for value in (t.get("args") or {}).values():
-            sources.update(int(n) for n in REFERENCE.findall(str(value)))
-        links.update((types[s], t["task"]) for s in sources if s in types and s != t["id"])
-    return links
-
-
-def score_plan(case: dict, plan: list[dict]) -> dict:
-    planned = {t["task"] for t in plan}
-    links = plan_links(plan)
-    must_missing = [m for m in case.get("must") or [] if not planned & set(m.split("|"))]
-    links_missing = [list(k) for k in case.get("links") or []
-                     if not any((s, t) in links for s in k[0].split("|") for t in k[1].split("|"))]
-    allow = case.get("allow")
-    outside = sorted(planned - set(allow)) if allow is not None else []
-    empty_bad = not plan and not case.get("empty_ok")
-    reasons = ([f"missing {m}" for m in must_missing]
-               + [f"no link {s}->{t}" for s, t in links_missing]
-               + [f"not allowed {t}" for t in outside]
-               + (["empty plan"] if empty_bad else []))
-    return {
-        "passed": not reasons, "reasons": reasons,
-        "must": len(case.get("must") or []), "must_hit": len(case.get("must") or []) - len(must_missing),
-        "links": len(case.get("links") or []), "links_hit": len(case.get("links") or []) - len(links_missing),
-        "direct": is_direct(case), "empty": not plan,
-    }
-
-
-def is_direct(case: dict) -> bool:
-    return not case.get("must") and bool(case.get("empty_ok"))
 
 
 def plan_text(plan: list[dict]) -> str:
@@ -416,8 +379,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--plans-only", action="store_true")
     p.add_argument("--no-controller", action="store_true",
                    help="plans only, by the rails alone (the first choice wherever the controller would be asked)")
-    p.add_argument("--draft", choices=("never", "auto", "always", "only"), default="auto",
-                   help="the controller's own plan: never (rails only), auto (evidence chooses), always, only")
+    p.add_argument("--draft", choices=DRAFT_MODES, default="auto",
+                   help="the controller's own plan: never (rails only), auto (evidence chooses), prefer (the "
+                        "draft when usable), always, only")
     p.add_argument("--answers-only", action="store_true")
     p.add_argument("--json", default="", help="write the per-case results and figures here")
     p.add_argument("--home", default="", help="data folder (default: a fresh temp folder, removed after)")

@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from engine.plan.options import DRAFT_MODES  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "taskbench"
 
 
@@ -61,8 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="retrieve demonstrations from these TaskBench records (e.g. the dev sample) instead "
                         "of hgpt's own bank, as TaskBench's protocol shows in-domain demos; a record being "
                         "scored is never its own demo")
-    p.add_argument("--draft", choices=("never", "auto", "always", "only"), default=None,
-                   help="the controller's own plan: never (rails only), auto (evidence chooses), always, only")
+    p.add_argument("--draft", choices=DRAFT_MODES, default=None,
+                   help="the controller's own plan: never (rails only), auto (evidence chooses), prefer (the "
+                        "draft when usable), always, only")
     p.add_argument("--no-triage", action="store_true", help="plan every request (no direct answers)")
     p.add_argument("--no-relink", action="store_true", help="take the draft's links as written")
     p.add_argument("--no-hint", action="store_true", help="do not name the ranked task types to the draft")

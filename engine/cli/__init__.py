@@ -15,8 +15,8 @@ import sys
 
 from ..errors import HgptError
 
-SUBCOMMANDS = ["engine.cli.ask", "engine.cli.plan", "engine.cli.models", "engine.cli.catalog", "engine.cli.serve",
-               "engine.cli.mcp"]
+SUBCOMMANDS = ["engine.cli.ask", "engine.cli.plan", "engine.cli.calibrate", "engine.cli.models", "engine.cli.catalog",
+               "engine.cli.serve", "engine.cli.mcp"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,6 +34,11 @@ def add_request_arguments(p, json_help: str) -> None:
     p.add_argument("--attach", "-a", action="append", default=[], metavar="FILE",
                    help="an image, audio or text file (repeatable)")
     p.add_argument("--json", action="store_true", help=json_help)
+    add_controller_arguments(p)
+
+
+def add_controller_arguments(p) -> None:
+    """Which controller, and how it runs (``ask``, ``plan`` and ``calibrate``)."""
     p.add_argument("--controller", metavar="NAME|GGUF|URL", help="the controller: a models.lock name "
                    "(hgpt models list), a chat GGUF, or the http:// address of an OpenAI-compatible server "
                    "(default: the best installed one for this computer's memory)")

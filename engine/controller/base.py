@@ -46,6 +46,11 @@ class Controller:
     def __init__(self) -> None:
         self.stats = GenerationStats()
 
+    @property
+    def key(self) -> str:
+        """What tells this controller from another for what is measured of it (its planning)."""
+        return self.name
+
     def load(self) -> None:
         """Load the model now (the window warms up with this); a no-op where nothing loads."""
 

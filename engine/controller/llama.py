@@ -57,6 +57,7 @@ class LlamaController(Controller):
         super().__init__()
         self.path = check_gguf(model_path) if model_path else embedded_gguf()
         self.name = self.path.stem
+        self._key = f"{self.path.name} ({self.path.stat().st_size} bytes)"
         self.options = dict(n_ctx=n_ctx, n_threads=n_threads or None,
                             n_gpu_layers=n_gpu_layers, seed=seed, verbose=False)
         if chat_format:
@@ -68,6 +69,10 @@ class LlamaController(Controller):
         self._llama = None
         self._grammars: dict[str, object] = {}
         self._lock = threading.RLock()
+
+    @property
+    def key(self) -> str:
+        return self._key
 
     @property
     def llama(self):

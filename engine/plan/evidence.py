@@ -12,6 +12,9 @@ sets it chose 5, 2 of them losing a right plan and none winning one. Stricter fo
 draft must keep every task of the rails' plan; it may add only the best task of a clause
 the rails' plan leaves without one) still chose drafts that lost.
 The controller still makes every choice inside the rails' steps and answers directly.
+A controller that has shown on labelled requests that its own plans are right more often
+(``calibration``: a bigger GGUF the user brings) is planned with ``mode="prefer"``: its
+usable draft runs, and the rails' plan only where the draft is not usable.
 
 A draft that is written is judged all the same: it loses if it could not be read, is empty
 although work is asked, is not a valid graph, makes up its text (a text argument whose words
@@ -53,6 +56,8 @@ def choose(plans: dict[str, Plan], ranking, triage, mode: str = "auto",
                or (misfed(drafted, files, task_types) if files and task_types else ""))
     if problem:
         return "rails", f"the draft {problem}"
+    if mode == "prefer":  # this controller's drafts were measured better (``calibration``)
+        return "draft", "the controller's plan: its plans were measured better than the rails'"
     if ranking is None:  # unguided rails: the controller chose every step either way
         return "draft", "no ranking to judge by: the controller's plan"
     trouble = unusable(rails, triage)

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# whose plan runs: the rails' only | the rails' whenever usable (evidence chooses) | the
+# controller's whenever usable (a controller measured to plan better: ``calibration``) |
+# the controller's always | the controller's alone (no rails written)
+DRAFT_MODES = ("never", "auto", "prefer", "always", "only")
+
 
 @dataclass(frozen=True)
 class PlanningOptions:
@@ -22,7 +27,7 @@ class PlanningOptions:
     max_tokens: int = 400  # a whole plan in one call
     step_tokens: int = 120  # one task of a plan written step by step
     triage: bool = True  # answer directly what brings nothing for an expert (else always plan)
-    draft: str = "auto"  # the controller's own plan: never | auto (evidence chooses) | always | only
+    draft: str = "auto"  # the controller's own plan: one of DRAFT_MODES
     relink: bool = True  # pass earlier outputs on where a draft forgot to
     hint: bool = True  # name the top-ranked task types to the drafting controller
     grammar_all: bool = True  # a draft may use every task type (else only those on offer)

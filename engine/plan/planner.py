@@ -17,6 +17,8 @@ Planning has four parts, each its own module:
   won wherever the rails had a usable plan. No switch says which controller is
   "capable": every controller's draft is held to the same rule. Where the rails'
   plan is usable no draft is written (planning then costs no generation at all).
+  A controller measured to plan better than the rails (``calibration``, run by
+  ``hgpt calibrate``) is planned with ``draft="prefer"``: its usable draft runs.
 
 Whatever was written is parsed and repaired (``graph``), and steps it implies are
 added (``implied``: a ControlNet drawing needs its control map first). ``Planner.plan`` returns
@@ -223,7 +225,7 @@ class Planner:
             plan = self._parsed(raw, request, files, "draft", unreadable)
             if options.relink:
                 plan.repairs += draft.relink(plan, self.types_by_name, request_texts(request), files, self.edge_ok)
-            if options.draft == "auto":
+            if options.draft in ("auto", "prefer"):
                 plan = evidence.pruned(plan, plans.get("rails"), ranking, triage)
             plans["draft"] = plan
         return plans, skip
