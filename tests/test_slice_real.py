@@ -98,6 +98,7 @@ def test_plan_command_shows_the_graph_and_why_without_running(tmp_path):
     assert "  [1] text-to-speech: text=<resource>-0  (after 0)" in lines
     assert "  'What animal is in chelsea.png' → image-classification" in lines
     assert any(line.startswith("task types on offer: ") for line in lines)
+    assert "whose plan: the rails' plan is usable: no draft was written" in lines
     assert not (home / "runs").exists() or not any((home / "runs").iterdir())  # nothing was run
     as_json = json.loads(hgpt("plan", SHOWCASE, "--attach", str(ROOT / "samples" / "chelsea.png"), "--json",
                               home=home).stdout)

@@ -71,4 +71,6 @@ def describe(plan, seconds: float, trace) -> list[str]:
         lines.append("demonstrations: " + " | ".join(_clip(d, 50) for d in trace.demos))
     calls = trace.calls
     lines.append(f"controller asked {calls}×" if calls else "written by the rails alone (no controller call)")
+    if trace.why:
+        lines.append(f"whose plan: {trace.why}")
     return lines
