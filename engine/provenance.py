@@ -48,7 +48,7 @@ LIBRARIES = ("torch", "onnxruntime", "transformers", "optimum", "diffusers", "ll
 # The controller's sampling, as engine.controller.llama calls llama.cpp (greedy everywhere;
 # the streamed answer adds a repeat penalty). A controller may declare its own ``sampling``.
 LLAMA_SAMPLING = {"temperature": 0.0, "top_k": 1, "repeat_penalty": {"answer": 1.3, "other": 1.0}}
-CACHE_FORMAT = 2  # bump when what a key covers changes (2: the expert's code)
+CACHE_FORMAT = 3  # bump when what a key covers changes (2: the expert's code; 3: its package's)
 
 _identities: dict[tuple, dict] = {}
 _lock = threading.Lock()
@@ -76,22 +76,38 @@ def library_version(name: str) -> str:
 
 
 def expert_code(expert) -> str:
-    """The sha256 of the source file that defines the expert's class: a result an earlier
-    version of that code shaped ("first (ORDINAL)" where it now says "first (ordinal)") is
-    not served after it changes. hgpt's version where the source is not on disk (a frozen
-    bundle)."""
+    """The sha256 of the code that shapes the expert's results: every source file of the
+    package that defines its class (hgpt's own experts: all of ``engine/experts``, its
+    workers and helpers too), so a result an earlier version of that code shaped ("first
+    (ORDINAL)" where it now says "first (ordinal)") is not served after it changes.
+    hgpt's version where the source is not on disk (a frozen bundle)."""
     module = sys.modules.get(type(expert).__module__)
-    return _source_digest(getattr(module, "__file__", None) or "")
+    path = getattr(module, "__file__", None) or ""
+    if not path.endswith(".py"):
+        return _source_digest("")
+    folder = Path(path).parent
+    if type(expert).__module__.startswith(EXPERTS_PACKAGE + "."):
+        folder = Path(__file__).parent / "experts"
+    return _source_digest(str(folder))
+
+
+EXPERTS_PACKAGE = "engine.experts"
 
 
 @lru_cache(maxsize=None)
-def _source_digest(path: str) -> str:
+def _source_digest(folder: str) -> str:
     from . import __version__
 
+    files = sorted(Path(folder).rglob("*.py")) if folder else []
+    if not files:
+        return __version__
+    digest = hashlib.sha256()
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path.endswith(".py") else __version__
+        for file in files:
+            digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
     except OSError:
         return __version__
+    return digest.hexdigest()
 
 
 def libraries(names=LIBRARIES) -> dict[str, str]:

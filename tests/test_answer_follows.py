@@ -111,11 +111,28 @@ def test_a_cached_result_is_not_served_after_the_expert_s_code_changes(tmp_path,
 
     cache = ResultsCache(tmp_path / "results", 64)
     expert, controller = ControllerText(), ScriptedController([])
-    source = Path(sys.modules[type(expert).__module__].__file__)
-    assert prov.expert_code(expert) == hashlib.sha256(source.read_bytes()).hexdigest()
+    folder = Path(sys.modules[type(expert).__module__].__file__).parent  # engine/experts: workers and helpers too
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*.py")):
+        digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
+    assert prov.expert_code(expert) == digest.hexdigest()
     before = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French")
     monkeypatch.setattr(prov, "expert_code", lambda e: "the code after an upgrade")
     assert cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French") != before
+
+
+def test_a_change_to_a_helper_beside_the_expert_changes_its_code_digest(tmp_path):
+    """A worker or helper module shapes results as much as the expert's own file (the face
+    worker says where each face is): every source file of the package counts."""
+    from engine import provenance as prov
+
+    (tmp_path / "expert.py").write_text("class Faces: ...\n")
+    (tmp_path / "_worker.py").write_text("WHERE = 'thirds'\n")
+    before = prov._source_digest(str(tmp_path))
+    (tmp_path / "_worker.py").write_text("WHERE = 'pixels'\n")
+    prov._source_digest.cache_clear()
+    assert prov._source_digest(str(tmp_path)) != before
+    assert prov._source_digest(str(tmp_path / "nothing here")) == prov._source_digest("")
 
 
 def test_an_expert_gets_the_request_in_its_context(settings):
