@@ -849,6 +849,9 @@ def test_options_the_user_lists_are_a_second_cue_for_choosing_among_them(ranker)
     ("make a cartoon version of this photo", "image-to-image"),
     ("turn my selfie into an oil painting", "image-to-image"),
     ("what does this sign say?", "image-to-text"),
+    ("what does the sign in this photo say?", "image-to-text"),
+    ("is there anything written on it?", "image-to-text"),
+    ("is there any text on it?", "image-to-text"),
     ("and pull out any names", "token-classification"),
     ("please tidy up the audio", "audio-to-audio"),
     ("tell me if the caller sounds happy", "audio-classification"),
@@ -870,6 +873,8 @@ def test_everyday_cue_words(ranker, clause, task):
     ("Draw me a picture of what this recording describes", {"m.wav": "audio"},
      ["automatic-speech-recognition", "text-to-image"]),
     ("Classify the table in this scan", {"scan.png": "image"}, ["tabular-classification"]),
+    # the writing on a thing in a photo is read, not the thing classified
+    ("what does the sign in this photo say?", {"p.jpg": "image"}, ["image-to-text"]),
 ])
 def test_words_that_name_a_task_only_in_other_senses(ranker, request_, files, expected):
     from engine.controller import FirstChoice
