@@ -64,6 +64,15 @@ def test_bad_labelled_requests_say_which_line(tmp_path):
         load_checks(bad)
 
 
+def test_hgpt_calibrate_says_in_one_line_what_is_wrong_with_the_file(hgpt_home, tmp_path, capsys):
+    bad = tmp_path / "mine.jsonl"
+    bad.write_text(json.dumps(PLAIN) + "\n{not json\n")
+    assert main(["calibrate", "--checks", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hgpt: ") and "mine.jsonl, line 2: not JSON" in err and err.count("\n") == 1
+    assert not (hgpt_home / "planning.json").exists()
+
+
 @pytest.mark.parametrize("won, lost, preferred", [
     (MIN_WON, 0, True), (MIN_WON - 1, 0, False), (2 * RATIO, 2, True), (2 * RATIO - 1, 2, False), (0, 0, False)])
 def test_a_controller_is_preferred_only_when_it_won_clearly(won, lost, preferred):

@@ -14,11 +14,11 @@ Planning has four parts, each its own module:
 * **evidence** (``evidence``) — which of the two plans runs: the rails' plan
   whenever it is usable, the draft (judged on this request) only where it is not.
   Measured on read data, Qwen2.5-Coder-1.5B's drafts lost far more often than they
-  won wherever the rails had a usable plan. No switch says which controller is
-  "capable": every controller's draft is held to the same rule. Where the rails'
-  plan is usable no draft is written (planning then costs no generation at all).
-  A controller measured to plan better than the rails (``calibration``, run by
-  ``hgpt calibrate``) is planned with ``draft="prefer"``: its usable draft runs.
+  won wherever the rails had a usable plan. No fixed switch says which controller is
+  "capable": a controller measured to plan better than the rails on labelled requests
+  (``calibration``, run by ``hgpt calibrate``) is planned with ``draft="prefer"`` (its
+  usable draft runs); every other controller's draft is held to the rule above. Where
+  the rails' plan is usable no draft is written (planning then costs no generation at all).
 
 Whatever was written is parsed and repaired (``graph``), and steps it implies are
 added (``implied``: a ControlNet drawing needs its control map first). ``Planner.plan`` returns
