@@ -404,6 +404,8 @@ class PlanPanel(QWidget):
         self.graph = PlanGraph()
         self.details = NodeDetails()
         self.header = QLabel("<b>Plan</b>")
+        self.written = QLabel("", wordWrap=True, visible=False)  # whose plan, when not the rails'
+        describe(self.written, "Who wrote the plan", "shown when the controller wrote the plan itself")
         self.preflight = PreflightBar()
         self.preflight.answered.connect(self.preflight_answer)
         self.graph.node_clicked.connect(self.select)
@@ -422,6 +424,7 @@ class PlanPanel(QWidget):
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.header)
+        box.addWidget(self.written)
         box.addWidget(self.preflight)
         box.addWidget(self.split, 1)
         self.selected: int | None = None
@@ -429,6 +432,10 @@ class PlanPanel(QWidget):
 
     def apply(self, event: ev.Event) -> None:
         changed = self.view.apply(event)
+        if isinstance(event, (ev.RunStarted, ev.PlanReady)):  # the controller's own plan says why it runs
+            drafted = isinstance(event, ev.PlanReady) and event.writer == "draft" and event.why
+            self.written.setText(f"{event.why[:1].upper()}{event.why[1:]}." if drafted else "")
+            self.written.setVisible(bool(drafted))
         if isinstance(event, (ev.RunStarted, ev.PlanReady, ev.PlanReviewed)):
             self.graph.placeholder = ("No tasks needed: hgpt answers directly." if isinstance(event, ev.PlanReady)
                                       else "Planning…")
@@ -477,6 +484,7 @@ class PlanPanel(QWidget):
             if not run.plan:
                 self.graph.placeholder = "No tasks were needed: hgpt answered directly."
         self.header.setText(f"<b>Plan</b> — {run.status}" if run is not None else "<b>Plan</b>")
+        self.written.hide()
         self.selected = None
         self.details.show_node(None)
         self.graph.rerunnable = run is not None and run.status != "running"

@@ -80,6 +80,8 @@ class PlanReady(Event):
     repairs: list[str]
     raw: str
     seconds: float
+    writer: str = ""  # whose plan it is: "rails", "draft" (the controller's own), "triage" (answered directly)
+    why: str = ""  # and why that one runs
 
 
 @dataclass(frozen=True)

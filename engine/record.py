@@ -56,6 +56,7 @@ class RunRecord:
     status: str = "running"  # running | done | failed | cancelled | interrupted
     plan: list[dict] = field(default_factory=list)
     plan_raw: str = ""
+    planned_by: dict = field(default_factory=dict)  # whose plan ran and why (PlanReady.writer, .why)
     repairs: list[str] = field(default_factory=list)
     selections: dict[str, dict] = field(default_factory=dict)
     tasks: dict[str, dict] = field(default_factory=dict)
@@ -77,6 +78,7 @@ class RunRecord:
         """Fold one event into the record."""
         if isinstance(event, ev.PlanReady):
             self.plan, self.repairs, self.plan_raw = event.tasks, event.repairs, event.raw
+            self.planned_by = {"writer": event.writer, "why": event.why} if event.writer else {}
             self.timings["plan"] = event.seconds
         elif isinstance(event, ev.PlanReviewed):
             self.plan = event.tasks

@@ -403,7 +403,7 @@ class Engine:
         run.record.asked = trace.asked
         run.clauses = self._fit_to_experts(plan, trace, run.task_request)
         run.plan = plan
-        yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds)
+        yield ev.PlanReady(run.record.run_id, plan.to_list(), plan.repairs, plan.raw, seconds, trace.chosen, trace.why)
 
     def _review(self, run: "_Run"):
         from .plan.graph import Plan

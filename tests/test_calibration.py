@@ -132,6 +132,13 @@ def test_a_controller_that_plans_better_is_measured_so_and_then_writes_the_plans
     assert engine.planner.options.draft == "prefer"
     plan, _, trace = engine.plan_only("What animal is in pet.jpg?", [str(image(tmp_path, "pet.jpg"))], as_run=False)
     assert [t.task for t in plan.tasks] == ["depth-estimation"] and trace.chosen == "draft"
+    # a run says so: its PlanReady event (and so the CLI, the window and the record) names the writer
+    from engine import events as ev
+
+    ready = next(e for e in engine.run("What animal is in pet.jpg?", [str(image(tmp_path, "pet.jpg"))])
+                 if isinstance(e, ev.PlanReady))
+    assert ready.writer == "draft"
+    assert ready.why == "the controller's plan: its plans were measured better than the rails'"
     assert Engine(settings, controller=PlanWriter({})).planner.options.draft == "prefer"  # kept in the data folder
 
 

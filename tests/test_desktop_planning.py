@@ -67,3 +67,17 @@ def test_the_window_s_settings_hold_the_planning_section(make_window):
     window = make_window()
     assert window.planning_box.parent() is not None
     assert window.planning_box.button.accessibleName() == "Measure planning"
+
+
+def test_the_plan_panel_says_when_the_controller_wrote_the_plan(make_window, qtbot):
+    """A controller that writes every plan itself (here a scripted one, as a server would be)
+    is named in the plan panel's header; the run record keeps whose plan ran and why."""
+    from desktop_support import send, task
+
+    window = make_window([json.dumps([task(0, "translation", {"text": "hola"})]), "HOLA it is."])
+    send(qtbot, window, "translate hola")
+    assert window.plan.written.isVisible()
+    assert window.plan.written.text() == "The controller wrote the plan."
+    record = json.loads((window.settings.runs_dir / window.store.runs(window.conversation_id)[-1].id
+                         / "run.json").read_text())
+    assert record["planned_by"] == {"writer": "draft", "why": "the controller wrote the plan"}

@@ -156,6 +156,8 @@ class TextPrinter:
             self.say(f"  [{t['id']}] {t['task']}: {args}{after}")
         if e.tasks:
             self.say(f"  planned in {e.seconds:.1f} s" + (f"; repaired: {'; '.join(e.repairs)}" if e.repairs else ""))
+        if e.writer == "draft":  # the controller's own plan, not the rails': say why
+            self.say(f"  {e.why}")
 
     def on_PreflightReady(self, e):
         from ..preflight import lines
