@@ -79,8 +79,8 @@ def expert_code(expert) -> str:
     """The sha256 of the code that shapes the expert's results: every source file of the
     package that defines its class (hgpt's own experts: all of ``engine/experts``, its
     workers and helpers too), so a result an earlier version of that code shaped ("first
-    (ORDINAL)" where it now says "first (ordinal)") is not served after it changes.
-    hgpt's version where the source is not on disk (a frozen bundle)."""
+    (ORDINAL)" where it now says "first (ordinal)") is not served after it changes, and
+    hgpt's version (all that tells one frozen bundle's code from another's)."""
     module = sys.modules.get(type(expert).__module__)
     path = getattr(module, "__file__", None) or ""
     if not path.endswith(".py"):
@@ -96,15 +96,14 @@ EXPERTS_PACKAGE = "engine.experts"
 
 @lru_cache(maxsize=None)
 def _source_digest(folder: str) -> str:
+    """hgpt's version and every ``.py`` file under ``folder``, hashed. The version counts too:
+    in a frozen bundle the folder holds only the worker scripts copied beside the code."""
     from . import __version__
 
-    files = sorted(Path(folder).rglob("*.py")) if folder else []
-    if not files:
-        return __version__
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(__version__.encode())
     try:
-        for file in files:
-            digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
+        for file in sorted(Path(folder).rglob("*.py")) if folder else []:
+            digest.update(b"\0" + file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
     except OSError:
         return __version__
     return digest.hexdigest()

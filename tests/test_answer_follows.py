@@ -111,17 +111,19 @@ def test_a_cached_result_is_not_served_after_the_expert_s_code_changes(tmp_path,
 
     cache = ResultsCache(tmp_path / "results", 64)
     expert, controller = ControllerText(), ScriptedController([])
+    from engine import __version__
+
     folder = Path(sys.modules[type(expert).__module__].__file__).parent  # engine/experts: workers and helpers too
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(__version__.encode())
     for file in sorted(folder.rglob("*.py")):
-        digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
+        digest.update(b"\0" + file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
     assert prov.expert_code(expert) == digest.hexdigest()
     before = cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French")
     monkeypatch.setattr(prov, "expert_code", lambda e: "the code after an upgrade")
     assert cache.key("translation", expert, {"text": "Good morning"}, controller, "… into French") != before
 
 
-def test_a_change_to_a_helper_beside_the_expert_changes_its_code_digest(tmp_path):
+def test_a_change_to_a_helper_beside_the_expert_changes_its_code_digest(tmp_path, monkeypatch):
     """A worker or helper module shapes results as much as the expert's own file (the face
     worker says where each face is): every source file of the package counts."""
     from engine import provenance as prov
@@ -133,6 +135,12 @@ def test_a_change_to_a_helper_beside_the_expert_changes_its_code_digest(tmp_path
     prov._source_digest.cache_clear()
     assert prov._source_digest(str(tmp_path)) != before
     assert prov._source_digest(str(tmp_path / "nothing here")) == prov._source_digest("")
+    # a frozen bundle: the version is all that tells one build's code from another's
+    empty, now = prov._source_digest(""), prov._source_digest(str(tmp_path))
+    monkeypatch.setattr("engine.__version__", "9.9.9")
+    prov._source_digest.cache_clear()
+    assert prov._source_digest("") != empty and prov._source_digest(str(tmp_path)) != now
+    prov._source_digest.cache_clear()
 
 
 def test_an_expert_gets_the_request_in_its_context(settings):
