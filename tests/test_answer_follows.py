@@ -68,6 +68,23 @@ def test_a_summary_is_asked_of_the_text_with_the_request_after_it():
     assert framed("Bring the slides.", "Bring the slides.", text_first=True) == "Bring the slides."
 
 
+def test_the_day_and_month_names_are_named_in_the_language_asked_for():
+    """A small controller translated "moved to Thursday" into "mercredi": the translation is asked
+    with the right words named (scripts/bench_calendar_words.py measures what it does)."""
+    from engine.experts.calendar_words import note
+    from engine.experts.controller_text import translation_ask
+
+    assert translation_ask("Hi, the meeting moved to Thursday, May 3. You may bring a friend.",
+                           "transcribe this and translate it to french") == (
+        'The user asked: "transcribe this and translate it to french"\n'
+        'Translate this text accordingly (Thursday is "jeudi", May is "mai" in French):\n\n'
+        "Hi, the meeting moved to Thursday, May 3. You may bring a friend.")
+    assert note("You may bring a friend on Sunday.", "in Spanish please") == 'Sunday is "domingo" in Spanish'
+    assert note("See you on Thursday", "translate this into Korean") == ""  # no names for that language
+    assert note("Good morning", "translate this into German") == ""
+    assert note("Thursday and thursday again", "into Portuguese") == 'Thursday is "quinta-feira" in Portuguese'
+
+
 class Recorder(ScriptedController):
     """Scripted for planning and the answer; the translation expert's call is recorded."""
 

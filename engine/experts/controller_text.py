@@ -37,6 +37,8 @@ class ControllerText(Expert):
             raise RuntimeError("no controller LLM is loaded")
         if task == "question-answering":  # a question and the passage it is answered from
             asked = f"Passage:\n{_one_paragraph(args.get('context', ''))}\n\nQuestion: {str(args['text']).strip()}"
+        elif task == "translation":
+            asked = translation_ask(args["text"], ctx.request)
         else:
             asked = framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK), text_first=task in TEXT_FIRST)
         messages = [{"role": "system", "content": INSTRUCTIONS[task]}, {"role": "user", "content": asked}]
@@ -61,6 +63,15 @@ def framed(text: str, request: str, ask: str = TEXT_ASK, *, text_first: bool = F
     if text_first:
         return f'{ask}\n\n{text}\n\n(What the user asked, for the length and focus only: "{request}")'
     return f'The user asked: "{request}"\n{ask}\n\n{text}'
+
+
+def translation_ask(text: str, request: str) -> str:
+    """The text to translate after the request, with the day and month names it holds named in
+    the language asked for (``calendar_words``): a small model recalls them wrong."""
+    from .calendar_words import note
+
+    words = note(text, request)
+    return framed(text, request, f"{ASK['translation'][:-1]} ({words}):" if words else ASK["translation"])
 
 
 def _one_paragraph(text) -> str:
