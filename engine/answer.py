@@ -96,7 +96,8 @@ def workflow_steps(results: Sequence[dict], controller: str = "") -> list[str]:
             step += "; " + ("; ".join(outcome) or "it finished")
             step += "" if step.endswith((".", "!", "?", "…")) else "."
         else:
-            step += f" — it {r['status'].replace('not run', 'did not run')}: {_short(r.get('error', ''), 200)}."
+            step += f" — it {r['status'].replace('not run', 'did not run')}: {_short(r.get('error', ''), 200)}"
+            step += "" if step.endswith((".", "!", "?", "…")) else "."
         lines.append(step)
     if lines and controller:
         lines.append(f"I planned these steps and wrote this answer with {controller}.")

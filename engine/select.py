@@ -51,7 +51,13 @@ def selection_messages(request: str, task: dict, candidates: Sequence[dict]) -> 
 
 
 def _install_hint(task: str, catalog, installed: bool | None = None) -> str:
-    """How to get a model for ``task`` (``installed=False``: only ones not installed yet)."""
+    """Nothing installed runs ``task``, and how to get a model for it."""
+    return f"no installed model can run {task}.{_where_to_get(task, catalog, installed)}"
+
+
+def _where_to_get(task: str, catalog, installed: bool | None = None) -> str:
+    """How to get a model for ``task`` (``installed=False``: only ones not installed yet), as a
+    sentence after a space."""
     known = catalog.top_k(task, 3, installed=installed) if catalog is not None else []
     names = ", ".join(c["id"] for c in known)
     hint = f" Known models for it: {names}; get one with: hgpt models pull NAME --online." if names else ""
@@ -60,7 +66,7 @@ def _install_hint(task: str, catalog, installed: bool | None = None) -> str:
         hint = f" models.lock pins {', '.join(pinned)} for it; get it with: hgpt models pull {pinned[0]} --online."
     elif not names:
         hint = " No model for it is known here; 'hgpt catalog sync' fetches model cards when online."
-    return f"no installed model can run {task}.{hint}"
+    return hint
 
 
 def _pinned_for(task: str) -> list[str]:
@@ -105,8 +111,8 @@ def no_candidates(task: Task, registry, catalog) -> NoExpertError:
     from .capability import misfit_reason
 
     reasons = "; ".join(filter(None, (misfit_reason(e, task.task) for e in installed)))
-    return NoExpertError(f"no installed model can do this {task.task}: {reasons}. "
-                         + _install_hint(task.task, catalog, installed=False))
+    return NoExpertError(f"no installed model can do this {task.task}: {reasons}."
+                         + _where_to_get(task.task, catalog, installed=False))
 
 
 def select(task: Task, request: str, registry, catalog, controller, k: int = 5,

@@ -53,3 +53,6 @@ def test_the_workflow_names_the_controller_after_the_experts():
     assert lines[0].startswith("1. I ran image-classification with timm/tf_efficientnet_lite0.in1k on chelsea.png")
     assert lines[-1] == "I planned these steps and wrote this answer with qwen2.5-coder-1.5b-instruct-q4_k_m."
     assert workflow_steps([], "qwen") == []  # a direct answer has no workflow to name it in
+    failed = [{"id": 0, "task": "audio-classification", "args": {"audio": "memo.wav"}, "status": "failed",
+               "error": "no installed model can run audio-classification; 'hgpt catalog sync' fetches cards online."}]
+    assert workflow_steps(failed)[0].endswith("fetches cards online.")  # one full stop, not two

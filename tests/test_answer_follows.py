@@ -4,6 +4,8 @@ request names, and a cached result is kept apart per request."""
 
 from __future__ import annotations
 
+import pytest
+
 from engine import events as ev
 from engine.answer import answer_messages, verbatim
 from engine.experts import Expert, ExpertRegistry, ExpertResult
@@ -281,3 +283,14 @@ def test_words_asked_for_follow_the_answer_when_more_was_done_with_them():
         "The text I read from page.png:")
     assert words_asked_for("transcribe this", [heard]) == ""  # reading was all: verbatim answers
     assert words_asked_for("transcribe it and summarize it", [dict(heard, status="failed"), summary]) == ""
+
+
+@pytest.mark.slow
+def test_the_controller_s_sentiment_is_one_word_of_four_with_the_real_model(llm, tmp_path):
+    """The embedded SmolLM2 wrote paragraphs about the text when asked for a label; under the
+    label grammar its text classification is a sentiment word, nothing else."""
+    from engine.experts.controller_text import SENTIMENTS
+
+    ctx = ExpertContext(run_dir=tmp_path, controller=llm, request="is this review positive or negative?")
+    for text in ("The battery died after two days and support never answered.", "Loved it, the staff were kind!"):
+        assert ControllerText().run("text-classification", {"text": text}, ctx).text in SENTIMENTS

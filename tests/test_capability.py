@@ -87,8 +87,9 @@ def test_selection_never_hands_a_request_to_a_misfit_and_says_what_to_get(catalo
 
     catalog, registry = catalog
     task = Task(0, "image-to-text", [-1], {"image": "holiday.png"})
-    with pytest.raises(NoExpertError, match="can only read the printed.*blip-image-captioning-base"):
+    with pytest.raises(NoExpertError, match="can only read the printed.*blip-image-captioning-base") as said:
         select(task, "Describe this photo in one sentence.", registry, catalog, None, embed=embed)
+    assert str(said.value).count("no installed model") == 1  # the fix follows the reason, not a second "no model"
     chosen = select(task, "Copy out the words printed on this poster.", registry, catalog, None, embed=embed)
     assert chosen.model_id == "RapidAI/RapidOCR"
 
@@ -155,3 +156,18 @@ def test_the_plan_preview_is_the_plan_a_run_executes(settings):
     assert trace.held == {0: "Describe this photo in one sentence"}  # the clause that asked
     kept, _, _ = engine.plan_only("Copy out the words printed on this photo.", [str(photo)])
     assert [t.task for t in kept.tasks] == ["image-to-text"] and kept.repairs == []
+
+
+@pytest.mark.parametrize("request_, fits", [
+    ("is this review positive or negative? 'The battery died after two days.'", True),
+    ("what's the sentiment of this review", True),
+    ("how does the customer feel in this message?", True),
+    ("is this email spam?", False),
+    ("which language is this text written in?", False),
+])
+def test_the_controller_sorts_a_text_by_sentiment_only(request_, fits):
+    """The controller stands in for text classification where no classifier is installed, for
+    sentiment alone: its scope says so, and the real MiniLM holds each request against it."""
+    from engine.experts.controller_text import ControllerText
+
+    assert capability.fits(ControllerText(), "text-classification", request_, embed) is fits

@@ -1,6 +1,8 @@
 """Text tasks answered by the controller LLM itself, as HuggingGPT's reference does
 when no better local model is installed: summarization, translation, conversation,
-text generation, text-to-text rewriting, and answering a question from a passage."""
+text generation, text-to-text rewriting, answering a question from a passage, and
+sorting a text by sentiment or as the user asks (a dedicated classifier, when one is
+installed, is chosen first: it has the downloads)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from .base import Expert, ExpertContext, ExpertResult
+from .base import Expert, ExpertContext, ExpertResult, Scope
 
 INSTRUCTIONS = {
     "summarization": "Summarize the following text in one or two sentences.",
@@ -18,6 +20,8 @@ INSTRUCTIONS = {
     "text2text-generation": "Rewrite or answer the following text as it asks. Be brief.",
     "question-answering": "Answer the question from the passage only, in a few words. If the passage does not "
                           "say, reply that it does not say.",
+    "text-classification": "Say whether the sentiment of the text is positive, negative, neutral or mixed. "
+                           "Reply with that one word.",
 }
 
 
@@ -29,6 +33,12 @@ class ControllerText(Expert):
     description = ("The controller LLM itself (the one chosen in Settings), answering text tasks "
                    "when no dedicated model is installed.")
     source = "the controller GGUF"
+    # its text classification is sentiment alone (an installed classifier does the rest)
+    scopes = {"text-classification": Scope("say whether a text is positive, negative, neutral or mixed in sentiment",
+                                           not_for=("sort a text into topics", "tell whether an email is spam",
+                                                    "which language is this text in"),
+                                           also=("is this review positive or negative", "how does this person feel",
+                                                 "what is the mood of this message"))}
     # the prompts are code: a cached result is kept only for the code that wrote it (results_cache.key)
     prompt_digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
@@ -42,10 +52,15 @@ class ControllerText(Expert):
         else:
             asked = framed(args["text"], ctx.request, ASK.get(task, TEXT_ASK), text_first=task in TEXT_FIRST)
         messages = [{"role": "system", "content": INSTRUCTIONS[task]}, {"role": "user", "content": asked}]
-        text = ctx.controller.complete(messages, max_tokens=200).strip()
+        grammar = LABEL_GBNF if task == "text-classification" and getattr(ctx.controller, "accepts_grammar", False) \
+            else None
+        text = ctx.controller.complete(messages, grammar=grammar, max_tokens=200 if grammar is None else 16).strip()
         return ExpertResult(text=text, data={"generated_by": getattr(ctx.controller, "name", "controller")})
 
 
+# the sentiment, one word of four, never a paragraph about the text
+SENTIMENTS = ("positive", "negative", "neutral", "mixed")
+LABEL_GBNF = "root ::= " + " | ".join(f'"{label}"' for label in SENTIMENTS)
 TEXT_ASK = "The text:"  # what follows the request, before the text
 ASK = {"translation": "Translate this text accordingly:", "summarization": "The text to summarize:"}
 # tasks given the text first and the request after it, for length and focus only: with the request
