@@ -404,9 +404,7 @@ class MainWindow(QMainWindow):
 
     def on_finished(self) -> None:
         self.chat.finish()
-        worker, self.worker = self.worker, None
-        if worker is not None:  # its thread quits right after the last signal: let it end before the
-            worker.wait(10_000)  # worker (and the QThread it holds) can be freed
+        self.worker = None  # RunWorker.running keeps it until its thread has ended
         self.review.hide()
         self.chat.composer.set_running(False)
         self.conversations.reload(select=self.conversation_id)

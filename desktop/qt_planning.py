@@ -94,8 +94,6 @@ class PlanningBox(QGroupBox):
         self.progress.setText("Stopped: nothing was kept." if stopped else f"Not measured: {message}")
 
     def _finished(self) -> None:
-        worker, self.worker = self.worker, None
-        if worker is not None:  # its thread quits right after the last signal: let it end before the
-            worker.wait(10_000)  # worker (and the QThread it holds) can be freed
+        self.worker = None  # RunWorker.running keeps it until its thread has ended
         self.button.setText("Measure planning")
         self.refresh()

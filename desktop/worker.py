@@ -24,6 +24,9 @@ class RunWorker(QObject):
     event = Signal(object)
     failed = Signal(str)
     finished = Signal()
+    # the live ones: a worker stays referenced until its thread has ended, so a view may drop it
+    # at ``finished`` (its thread is still quitting then; a QThread freed while it runs ends the process)
+    running: set = set()
 
     def __init__(self, start_run, cancel: CancelToken | None = None):
         """``start_run(cancel)`` returns the engine's event generator."""
@@ -36,8 +39,10 @@ class RunWorker(QObject):
         self.moveToThread(self.thread)
         self.thread.started.connect(self._work)
         self.finished.connect(self.thread.quit)
+        self.thread.finished.connect(lambda: RunWorker.running.discard(self))
 
     def start(self) -> None:
+        RunWorker.running.add(self)
         self.thread.start()
 
     def stop(self) -> None:

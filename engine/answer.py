@@ -94,11 +94,9 @@ def workflow_steps(results: Sequence[dict], controller: str = "") -> list[str]:
             if r.get("files"):
                 outcome.append("it wrote " + ", ".join(r["files"]))
             step += "; " + ("; ".join(outcome) or "it finished")
-            step += "" if step.endswith((".", "!", "?", "…")) else "."
         else:
             step += f" — it {r['status'].replace('not run', 'did not run')}: {_short(r.get('error', ''), 200)}"
-            step += "" if step.endswith((".", "!", "?", "…")) else "."
-        lines.append(step)
+        lines.append(step if step.endswith((".", "!", "?", "…")) else step + ".")
     if lines and controller:
         lines.append(f"I planned these steps and wrote this answer with {controller}.")
     return lines

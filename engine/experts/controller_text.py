@@ -1,8 +1,8 @@
 """Text tasks answered by the controller LLM itself, as HuggingGPT's reference does
 when no better local model is installed: summarization, translation, conversation,
 text generation, text-to-text rewriting, answering a question from a passage, and
-sorting a text by sentiment or as the user asks (a dedicated classifier, when one is
-installed, is chosen first: it has the downloads)."""
+telling a text's sentiment (its scope keeps it to that; an installed classifier, when
+there is one, is chosen first: it has the downloads)."""
 
 from __future__ import annotations
 
