@@ -160,7 +160,7 @@ def verbatim(request: str, results: Sequence[dict]) -> str:
     text, as the step gave it (each one, when every step read a file the same way:
     "transcribe both recordings"). A small controller retelling it gets it wrong (it called a
     page about segmentation "a description of an image processing task"). '' otherwise."""
-    if not results or QUESTION.search(request):
+    if not results or QUESTION.search(request) or _mixed(results):
         return ""
     last = results[-1]
     lead = VERBATIM.get(last.get("task", ""))
@@ -171,6 +171,13 @@ def verbatim(request: str, results: Sequence[dict]) -> str:
     # the same reading of several files ("transcribe both recordings"): each text, under its file's name
     shown = results if all(r.get("task") == last["task"] and r.get("status") == "done" for r in results) else [last]
     return _as_read(shown)
+
+
+def _mixed(results: Sequence[dict]) -> bool:
+    """Did a step other than a reading give text of its own, beside a reading ("describe this
+    photo and read the text on it": a description and a reading)? Then no one text is the answer."""
+    done = [r for r in results if r.get("status") == "done" and (r.get("text") or "").strip()]
+    return any(r.get("task") in VERBATIM for r in done) and any(r.get("task") not in VERBATIM for r in done)
 
 
 def _as_read(results: Sequence[dict]) -> str:
@@ -193,11 +200,12 @@ def words_asked_for(request: str, results: Sequence[dict]) -> str:
     """The words a reading step gave, in full, when the request asks for them and later steps
     did more with them ("transcribe this and summarize it": the answer is about the summary,
     and the transcript follows it, as ``verbatim`` gives it when reading was all). The last
-    step's text is left to ``verbatim``; '' when nothing of this applies."""
+    step's text is left to ``verbatim``, unless other steps gave text beside the readings
+    (``_mixed``); '' when nothing of this applies."""
     if not ASKS_THE_WORDS.search(request):
         return ""
-    read = [r for r in results[:-1] if r.get("task") in VERBATIM and r.get("status") == "done"
-            and (r.get("text") or "").strip()]
+    read = [r for r in (results if _mixed(results) else results[:-1]) if r.get("task") in VERBATIM
+            and r.get("status") == "done" and (r.get("text") or "").strip()]
     return _as_read(read) if read else ""
 
 

@@ -94,15 +94,23 @@ def expert_code(expert) -> str:
 EXPERTS_PACKAGE = "engine.experts"
 
 
+def planner_code() -> str:
+    """The sha256 of the code and data that shape a plan: every source file of the engine and
+    the planner's cue words and demonstrations, and hgpt's version. A measured verdict on a
+    controller's planning (``plan.calibration``) holds only for the planner it was measured with."""
+    return _source_digest(str(Path(__file__).parent), ("*.py", "*.json", "*.jsonl"))
+
+
 @lru_cache(maxsize=None)
-def _source_digest(folder: str) -> str:
-    """hgpt's version and every ``.py`` file under ``folder``, hashed. The version counts too:
-    in a frozen bundle the folder holds only the worker scripts copied beside the code."""
+def _source_digest(folder: str, patterns: tuple[str, ...] = ("*.py",)) -> str:
+    """hgpt's version and every file under ``folder`` matching ``patterns``, hashed. The version
+    counts too: in a frozen bundle the folder holds only the worker scripts copied beside the code."""
     from . import __version__
 
     digest = hashlib.sha256(__version__.encode())
     try:
-        for file in sorted(Path(folder).rglob("*.py")) if folder else []:
+        files = sorted({f for pattern in patterns for f in Path(folder).rglob(pattern)}) if folder else []
+        for file in files:
             digest.update(b"\0" + file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
     except OSError:
         return __version__

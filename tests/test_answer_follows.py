@@ -85,6 +85,9 @@ def test_the_day_and_month_names_are_named_in_the_language_asked_for():
     assert note("See you on Thursday", "translate this into Korean") == ""  # no names for that language
     assert note("Good morning", "translate this into German") == ""
     assert note("Thursday and thursday again", "into Portuguese") == 'Thursday is "quinta-feira" in Portuguese'
+    # the language translated into, not the one the text is in
+    assert note("See you on Monday", "my German friend sent this, translate it into Spanish") == 'Monday is "lunes" in Spanish'
+    assert note("See you on Monday", "translate this French email into Japanese") == ""
 
 
 class Recorder(ScriptedController):
@@ -283,6 +286,20 @@ def test_words_asked_for_follow_the_answer_when_more_was_done_with_them():
         "The text I read from page.png:")
     assert words_asked_for("transcribe this", [heard]) == ""  # reading was all: verbatim answers
     assert words_asked_for("transcribe it and summarize it", [dict(heard, status="failed"), summary]) == ""
+
+
+def test_a_photo_described_and_read_is_answered_with_both():
+    """"describe this photo and read the text on it": the reading was the last step, but it is not
+    the whole answer; the controller words the description, and the reading follows in full."""
+    from engine.answer import direct_answer
+
+    shown = {"id": 0, "task": "image-classification", "model_id": "timm/tf_efficientnet_lite0.in1k", "status": "done",
+             "text": "Egyptian cat (34%)", "files": [], "args": {"image": "cafe.png"}}
+    sign = dict(OCR, id=1, text="CAT CAFE OPEN", args={"image": "cafe.png"})
+    request = "Describe this photo and read the text on it"
+    assert verbatim(request, [shown, sign]) == ""
+    answer = "".join(direct_answer(ScriptedController(["It shows a cat, under a sign."]), request, [shown, sign]))
+    assert answer == "It shows a cat, under a sign.\n\nThe text I read from cafe.png:\n\nCAT CAFE OPEN"
 
 
 @pytest.mark.slow

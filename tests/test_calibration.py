@@ -12,7 +12,7 @@ import pytest
 from engine.cli import main
 from engine.errors import UserInputError
 from engine.plan.calibration import (CHECKS_PATH, MIN_WON, RATIO, Verdict, draft_mode, load_checks,
-                                     load_verdicts, save_verdict)
+                                     load_verdicts, planner_digest, save_verdict)
 from engine.plan.checks import score_plan
 from engine.plan.evidence import choose
 from engine.plan.graph import Plan
@@ -76,7 +76,7 @@ def test_hgpt_calibrate_says_in_one_line_what_is_wrong_with_the_file(hgpt_home, 
 @pytest.mark.parametrize("won, lost, preferred", [
     (MIN_WON, 0, True), (MIN_WON - 1, 0, False), (2 * RATIO, 2, True), (2 * RATIO - 1, 2, False), (0, 0, False)])
 def test_a_controller_is_preferred_only_when_it_won_clearly(won, lost, preferred):
-    verdict = Verdict("m.gguf", 80, 60, 60 + won - lost, won, lost, "abc", "today")
+    verdict = Verdict("m.gguf", 80, 60, 60 + won - lost, won, lost, "abc", "today", planner_digest())
     assert verdict.preferred is preferred
     assert ("its own plans run" in verdict.summary()) is preferred
 
@@ -84,8 +84,8 @@ def test_a_controller_is_preferred_only_when_it_won_clearly(won, lost, preferred
 def test_verdicts_are_kept_per_controller_and_an_unreadable_file_is_none(tmp_path):
     path = tmp_path / "planning.json"
     assert load_verdicts(path) == {}
-    better = Verdict("big.gguf (7 bytes)", 80, 60, 70, 10, 0, "abc", "today")
-    worse = Verdict("small.gguf (3 bytes)", 80, 60, 50, 1, 11, "abc", "today")
+    better = Verdict("big.gguf (7 bytes)", 80, 60, 70, 10, 0, "abc", "today", planner_digest())
+    worse = Verdict("small.gguf (3 bytes)", 80, 60, 50, 1, 11, "abc", "today", planner_digest())
     save_verdict(path, better)
     save_verdict(path, worse)
     assert load_verdicts(path) == {better.controller: better, worse.controller: worse}
@@ -100,6 +100,43 @@ def test_verdicts_are_kept_per_controller_and_an_unreadable_file_is_none(tmp_pat
     assert draft_mode(Named(better.controller), path, default="never") == "never"  # an explicit choice stands
     path.write_text("{half a file")
     assert load_verdicts(path) == {} and draft_mode(Named(better.controller), path) == "auto"
+
+
+def test_a_verdict_holds_only_for_the_planner_it_was_measured_with(tmp_path):
+    """After an upgrade the rails may plan otherwise: a controller that beat the old rails has
+    not shown it beats these, so the rails' plan stands until it is measured again."""
+    from engine import provenance
+
+    path = tmp_path / "planning.json"
+    assert len(planner_digest()) == 12 and provenance.planner_code() == provenance.planner_code()
+    earlier = Verdict("big.gguf (7 bytes)", 80, 60, 70, 10, 0, "abc", "today", "0123456789ab")
+    save_verdict(path, earlier)
+
+    class Named:
+        key = earlier.controller
+
+    assert earlier.preferred and not earlier.current
+    assert draft_mode(Named(), path) == "auto"
+    assert "measured with an earlier version of hgpt's planner" in earlier.summary()
+    # a verdict kept before verdicts named their planner loads, and is not current
+    kept = json.loads(path.read_text())
+    del kept[earlier.controller]["planner"]
+    path.write_text(json.dumps(kept))
+    old = load_verdicts(path)[earlier.controller]
+    assert old.won == 10 and not old.current and draft_mode(Named(), path) == "auto"
+    save_verdict(path, Verdict(earlier.controller, 80, 60, 70, 10, 0, "abc", "now", planner_digest()))
+    assert draft_mode(Named(), path) == "prefer"
+
+
+def test_the_planner_s_code_digest_follows_its_data(tmp_path, monkeypatch):
+    from engine import provenance as prov
+
+    (tmp_path / "cues.json").write_text("{}")
+    before = prov._source_digest(str(tmp_path), ("*.py", "*.json"))
+    (tmp_path / "cues.json").write_text('{"a": 1}')
+    prov._source_digest.cache_clear()
+    assert prov._source_digest(str(tmp_path), ("*.py", "*.json")) != before
+    assert prov._source_digest(str(tmp_path)) == prov._source_digest(str(tmp_path / "no such folder"))  # no .py: version only
 
 
 def test_a_preferred_draft_runs_when_usable_and_the_rails_plan_where_it_is_not():

@@ -167,6 +167,41 @@ def test_what_a_recording_is_about_is_the_gist_of_its_words(ranker):
                                                      ("summarization", {"text": "<resource>-0"})]
 
 
+@pytest.mark.parametrize("request_, clauses", [
+    ("Describe this photo and read the text on it", ["Describe this photo", "read the text on it"]),
+    ("Read the sign in this photo and describe the scene", ["Read the sign in this photo", "describe the scene"]),
+    # no clause asks for a step on its own: the fallback step, and its task again for the reading
+    ("what's in this picture? and is there anything written on it?",
+     ["what's in this picture", "and is there anything written on it"]),
+])
+def test_one_picture_described_and_read_is_two_tasks_each_held_to_its_clause(ranker, request_, clauses):
+    """Image-to-text asked for two purposes (describing, reading) is planned twice on the same
+    picture, so each clause gets an expert that can do what it asks: OCR reads, it does not describe."""
+    from engine.controller import FirstChoice
+
+    plan, _, trace = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"shop.jpg": "image"})
+    assert [(t.task, t.args) for t in plan.tasks] == [("image-to-text", {"image": "shop.jpg"})] * 2
+    assert list(trace.clauses_of(plan, request_).values()) == clauses
+
+
+@pytest.mark.parametrize("request_", ["Describe this photo and tell me what's happening in it",
+                                      "Describe this image, what's going on in it?"])
+def test_a_picture_described_twice_over_is_one_task(ranker, request_):
+    from engine.controller import FirstChoice
+
+    plan, *_ = Planner(FirstChoice(), list(T.values()), RAILS, ranker=ranker).plan(request_, {"shop.jpg": "image"})
+    assert [t.task for t in plan.tasks] == ["image-to-text"]
+
+
+def test_a_plan_keeps_a_task_twice_only_when_asked_for_two_purposes():
+    from engine.plan.graph import parse
+
+    raw = '[{"task": "image-to-text", "id": 0, "args": {"image": "a.png"}}, ' \
+          '{"task": "image-to-text", "id": 1, "args": {"image": "a.png"}}]'
+    assert len(parse(raw, T, {"a.png": "image"}).tasks) == 1
+    assert len(parse(raw, T, {"a.png": "image"}, repeats={"image-to-text"}).tasks) == 2
+
+
 def test_quoted_text_is_masked_for_ranking_but_file_names_are_kept():
     from engine.plan.ranking import masked_quotes
 

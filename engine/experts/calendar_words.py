@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from ..text import LANGUAGE_ASKED
+
 ENGLISH = ("monday tuesday wednesday thursday friday saturday sunday "
            "january february march april may june july august september october november december").split()
 # the same order as ENGLISH: seven days, then twelve months
@@ -37,8 +39,16 @@ MAY_MONTH = re.compile(r"\b(?:in|of|early|late|mid|since|until|by)\s+may\b|\bmay
 
 
 def target_language(request: str) -> str | None:
-    """The first language of ``NAMES`` the request names ("… to French", "in german please")."""
-    found = re.search(r"\b(" + "|".join(NAMES) + r")\b", str(request or ""), re.IGNORECASE)
+    """The language of ``NAMES`` the request asks for ("… to French", "in german please"): the
+    one it asks *into* (``text.LANGUAGE_ASKED``) where it also names the source ("translate this
+    French note into German"), else the first it names; None when the language asked for is
+    another ("into Japanese")."""
+    request = str(request or "")
+    pattern = r"\b(" + "|".join(NAMES) + r")\b"
+    for asked in re.finditer(LANGUAGE_ASKED, request, re.IGNORECASE):
+        found = re.search(pattern, asked.group(0), re.IGNORECASE)
+        return found.group(1).lower() if found else None
+    found = re.search(pattern, request, re.IGNORECASE)
     return found.group(1).lower() if found else None
 
 

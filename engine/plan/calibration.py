@@ -14,7 +14,9 @@ The verdict is kept per controller (``Controller.key``) in the data folder
 the rails' were wrong at least ``MIN_WON`` times and at least ``RATIO`` times as often as
 the reverse; else the rails' plan stands. The engine reads it when it builds the planner
 (``draft_mode``). Measuring is a stream of ``CaseChecked`` events ending in a ``Verdict``;
-the cancel token is checked between requests and inside each controller call.
+the cancel token is checked between requests and inside each controller call. A verdict
+holds for the planner it was measured with (``provenance.planner_code``): after an upgrade
+the rails' plan stands until the controller is measured again.
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ class Verdict:
     lost: int  # wrong where the rails' plan was right
     checks: str  # sha256 of the labelled requests, first 12 digits
     measured: str  # UTC date and time
+    planner: str = ""  # provenance.planner_code() of the hgpt it was measured with, first 12 digits
+
+    @property
+    def current(self) -> bool:
+        """Measured with this hgpt's planner: after an upgrade the rails may plan otherwise."""
+        return self.planner == planner_digest()
 
     @property
     def kind(self) -> str:
@@ -77,13 +85,14 @@ class Verdict:
         return self.won >= MIN_WON and self.won >= RATIO * self.lost
 
     def summary(self) -> str:
-        who = "its own plans run" if self.preferred else "the rails' plan stands"
+        who = ("its own plans run" if self.preferred else "the rails' plan stands") if self.current else (
+            "measured with an earlier version of hgpt's planner, so the rails' plan stands until it is measured again")
         return (f"{self.controller}: of {self.cases} labelled requests its plans were right on "
                 f"{self.preferred_right}, the rails' on {self.rails_right}; right where the rails were wrong "
                 f"{self.won}, wrong where they were right {self.lost}: {who}")
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self), "preferred": self.preferred}
+        return {"kind": self.kind, **asdict(self), "preferred": self.preferred, "current": self.current}
 
 
 def load_checks(path: str | Path = CHECKS_PATH) -> list[dict]:
@@ -136,16 +145,23 @@ def measure(planner, cases: Sequence[Mapping], cancel: CancelToken | None = None
         yield CaseChecked(index, len(cases), str(case.get("id", index)), right_rails, right_preferred,
                           trace.chosen or "rails")
     yield Verdict(controller.key, len(cases), rails_right, preferred_right, won, lost, digest(cases),
-                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), planner_digest())
+
+
+def planner_digest() -> str:
+    from ..provenance import planner_code
+
+    return planner_code()[:12]
 
 
 # -- the verdicts kept in the data folder ------------------------------------------------
 def load_verdicts(path: Path) -> dict[str, Verdict]:
-    """Controller key -> its verdict; an unreadable file is no verdicts (measure again)."""
+    """Controller key -> its verdict; an unreadable file is no verdicts (measure again). A verdict
+    kept before verdicts named their planner names none, so it is not ``current``."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         fields = {f.name for f in dataclasses.fields(Verdict)}
-        return {k: Verdict(**{f: v[f] for f in fields}) for k, v in data.items()}
+        return {k: Verdict(**{f: v[f] for f in fields if f in v}) for k, v in data.items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return {}
 
@@ -160,8 +176,9 @@ def save_verdict(path: Path, verdict: Verdict) -> None:
 
 
 def draft_mode(controller, path: Path, default: str = "auto") -> str:
-    """``"prefer"`` when ``controller`` was measured to plan better than the rails, else ``default``."""
+    """``"prefer"`` when ``controller`` was measured, with this hgpt's planner, to plan better than
+    the rails, else ``default``."""
     if default != "auto":
         return default
     verdict = load_verdicts(path).get(getattr(controller, "key", ""))
-    return "prefer" if verdict is not None and verdict.preferred else default
+    return "prefer" if verdict is not None and verdict.current and verdict.preferred else default

@@ -130,11 +130,14 @@ def repair(
     data,
     task_types: Mapping[str, TaskType] = TASK_TYPES,
     attachments: Mapping[str, str] | None = None,
+    repeats=frozenset(),
 ) -> Plan:
     """Turn any JSON into a valid plan, or raise ``PlanError``.
 
     ``attachments`` maps a file name the user attached to its modality; a task whose
     required input is missing gets the newest matching earlier output or attachment.
+    A task repeating an earlier one (same type, same arguments) is dropped unless its
+    type is in ``repeats``.
     """
     at_hand = None if attachments is None else dict(attachments)  # None: file names go unchecked
     attachments = dict(attachments or {})
@@ -144,13 +147,14 @@ def repair(
         if len(plan.tasks) >= MAX_TASKS:
             plan.repairs.append(f"plan cut to {MAX_TASKS} tasks")
             break
-        task = _repair_item(item, position, plan, old_to_new, task_types, attachments, at_hand)
+        task = _repair_item(item, position, plan, old_to_new, task_types, attachments, at_hand, repeats)
         if task is not None:
             plan.tasks.append(task)
     return plan
 
 
-def _repair_item(item, position, plan, old_to_new, task_types, attachments, at_hand=None) -> Task | None:
+def _repair_item(item, position, plan, old_to_new, task_types, attachments, at_hand=None,
+                 repeats=frozenset()) -> Task | None:
     notes = plan.repairs
     if not isinstance(item, dict):
         notes.append(f"item {position} is not a task object; dropped")
@@ -175,7 +179,7 @@ def _repair_item(item, position, plan, old_to_new, task_types, attachments, at_h
     if any(k not in args for k in ttype.required_args()):
         notes.append(f"task {new_id} ({name}) lacks {', '.join(ttype.required_args())}; dropped")
         return None
-    twin = next((t for t in plan.tasks if t.task == name and t.args == args), None)
+    twin = next((t for t in plan.tasks if t.task == name and t.args == args and name not in repeats), None)
     if twin is not None:  # the same task twice: later references go to the first
         with contextlib.suppress(TypeError, ValueError):
             old_to_new[int(old_id)] = twin.id
@@ -287,13 +291,14 @@ def without(plan: Plan, drop: set[int]) -> Plan | None:
     return Plan(renumber(kept, {t.id: i for i, t in enumerate(kept)}), list(plan.repairs), plan.raw)
 
 
-def parse(raw: str, task_types=TASK_TYPES, attachments=None) -> Plan:
-    """Parse the controller's text into a repaired ``Plan``."""
+def parse(raw: str, task_types=TASK_TYPES, attachments=None, repeats=frozenset()) -> Plan:
+    """Parse the controller's text into a repaired ``Plan``; a task of a type in ``repeats``
+    may appear twice with the same arguments (asked for two purposes)."""
     try:
         data = extract_json(raw)
     except RecursionError:  # json gives up on very deep nesting
         raise PlanError("the controller's plan is nested too deeply to read; ask again") from None
-    plan = repair(data, task_types, attachments)
+    plan = repair(data, task_types, attachments, repeats)
     plan.raw = raw
     return plan
 

@@ -210,7 +210,7 @@ class Planner:
             rails = Rails(controller, self.task_types, request, history, files, must_plan, ranking, offered, messages,
                           options.max_tasks, options.step_tokens, options.guided, options.per_clause,
                           options.free_text, self.edge_ok, attachments=current)
-            plans["rails"] = self._parsed(rails.write(cancel), request, files, "rails", unreadable)
+            plans["rails"] = self._parsed(rails.write(cancel), request, files, "rails", unreadable, rails.repeats)
             trace.steps, trace.calls = rails.steps, trace.calls + rails.calls
         skip = (options.draft == "auto" and "rails" in plans
                 and not evidence.draft_needed(plans["rails"], ranking, triage))
@@ -230,9 +230,9 @@ class Planner:
             plans["draft"] = plan
         return plans, skip
 
-    def _parsed(self, raw: str, request: str, files, name: str, unreadable: dict) -> Plan:
+    def _parsed(self, raw: str, request: str, files, name: str, unreadable: dict, repeats=frozenset()) -> Plan:
         try:
-            plan = parse(raw, self.types_by_name, files)
+            plan = parse(raw, self.types_by_name, files, repeats)
         except HgptError as exc:  # an unreadable plan is no plan; the other writer's may stand
             unreadable[name] = exc
             return Plan(repairs=[str(exc)], raw=raw)

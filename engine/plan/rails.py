@@ -153,6 +153,7 @@ class Rails:
     attachments: Mapping[str, str] = field(default_factory=dict)  # this turn's own files
     steps: list[dict] = field(default_factory=list)  # clause -> task types, for the trace
     calls: int = 0  # steps where a real choice remained
+    repeats: set[str] = field(default_factory=set)  # task types written twice on purpose (``PlanStep.again``)
 
     @property
     def by_name(self) -> dict[str, TaskType]:
@@ -199,6 +200,8 @@ class Rails:
             if task is None:
                 break
             reply += piece
+            if step is not None and step.again:
+                self.repeats.add(task.name)
             earlier.append(task)
         return reply + "]"
 
@@ -213,7 +216,8 @@ class Rails:
 
     def _choices(self, step, earlier, texts, allow_end, used=frozenset()):
         pool = step.candidates if step is not None else self.offered
-        candidates = [t for t in pool if t.name not in {e.name for e in earlier}]
+        again = step is not None and step.again  # asked for another purpose: the same task type once more
+        candidates = [t for t in pool if again or t.name not in {e.name for e in earlier}]
         # a text the clause names that an earlier task already took is that task's input:
         # this step continues from an output instead
         local = named_in(step.clause, texts, self.files) - set(used) if step is not None else None

@@ -225,8 +225,25 @@ def cue_keywords(cues: Mapping[str, dict], task_types: Sequence[TaskType],
     only in a clause whose best keyword-named task does not give text: "summarize this in
     Korean" summarizes (the implied translation follows); "put this in Korean", "into
     German audio" and "read the caption out loud in Spanish" translate."""
-    return [[re.compile(p.replace("{language_asked}", LANGUAGE_ASKED).replace("{languages}", LANGUAGES), re.IGNORECASE)
-             for kind in kinds for p in cues.get(norm_name(t.name), {}).get(kind, [])] for t in task_types]
+    return [[_compiled(p) for kind in kinds for p in _patterns(cues.get(norm_name(t.name), {}), kind)] for t in task_types]
+
+
+def cue_purposes(cues: Mapping[str, dict], task_types: Sequence[TaskType]) -> list[dict[str, list[re.Pattern]]]:
+    """Each task type's purposes, by name, with their keywords: what different people ask of one
+    task type and an expert may serve only one of (image-to-text describes a picture or reads the
+    text in it). A task type's first purpose is what it is asked for when no keyword names one."""
+    return [{name: [_compiled(p) for p in patterns]
+             for name, patterns in cues.get(norm_name(t.name), {}).get("purposes", {}).items()} for t in task_types]
+
+
+def _patterns(cue: Mapping, kind: str) -> list[str]:
+    """A task's cue patterns of one kind; its purposes' keywords are keywords too."""
+    purposes = [p for patterns in cue.get("purposes", {}).values() for p in patterns] if kind == "keywords" else []
+    return [*cue.get(kind, []), *purposes]
+
+
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern.replace("{language_asked}", LANGUAGE_ASKED).replace("{languages}", LANGUAGES), re.IGNORECASE)
 
 
 @dataclass
@@ -236,6 +253,7 @@ class PlanStep:
     clause: str
     candidates: list[TaskType]
     own_input: bool = False  # works on what the user brought, not on the step before ("… and a depth map")
+    again: bool = False  # a task type an earlier step took, asked here for another purpose ("… and read the text on it")
 
 
 @dataclass
@@ -247,6 +265,7 @@ class Ranking:
     scores: np.ndarray  # (clauses, tasks)
     keyword_hits: np.ndarray  # (clauses, tasks) bool
     files: dict[str, str] = field(default_factory=dict)
+    purposes: list[list[str]] = field(default_factory=list)  # (clauses, tasks): the purpose a keyword names, or ""
 
     def task_scores(self) -> np.ndarray:
         return self.scores.max(axis=0)
@@ -279,7 +298,9 @@ class Ranking:
         task (scoring at least ``later``) that makes what the first step takes (``_feeding``);
         a later question under the bar may still ask the photo (``_question_left``). A clause whose best task an earlier clause already took
         asks for its best remaining task instead, if that one scores at least
-        ``second`` and within ``margin`` of the best. Each step offers the clause's top
+        ``second`` and within ``margin`` of the best, unless its own keyword asks that task
+        for another purpose (``_another_purpose``: "… and read the text on it" after "describe
+        this photo"), when it is that task again. Each step offers the clause's top
         ``per_clause`` remaining task types, the chosen one first; a cue word breaks a
         tie for the best (``_tie_to_keyword``).
 
@@ -312,6 +333,9 @@ class Ranking:
                 continue
             if not steps and named_below is not None:
                 steps += self._feeding(c - 1, named_below, self.task_types[order[0]], used)
+            if order[0] in used and self._another_purpose(c, order[0], steps):  # "describe this photo and read
+                steps.append(PlanStep(self.clauses[c], [self.task_types[order[0]]], again=True))  # the text on it"
+                continue
             fresh = [i for i in order if i not in used]
             if order[0] in used and (scores[fresh[0]] < second or scores[order[0]] - scores[fresh[0]] > margin):
                 continue
@@ -337,6 +361,20 @@ class Ranking:
             else:
                 steps.append(step)
         return self._text_for_text_tasks(self._in_asked_order(steps), used, margin)
+
+    def _another_purpose(self, c: int, task: int, steps: list[PlanStep], named_before: bool = True) -> bool:
+        """Does clause ``c``, whose own keyword names task type ``task``, ask it for another purpose
+        than every earlier step that took it ("describe this photo" and "read the text on it": both
+        image-to-text, one described and one read, which may need two different experts)? With
+        ``named_before``, each earlier step's own keyword must have named the task too: a task a
+        clause took by meaning alone has no purpose to tell apart."""
+        if not self.purposes or not self.keyword_hits[c, task]:
+            return False
+        taken = [self.clauses.index(s.clause) for s in steps
+                 if s.candidates[0] is self.task_types[task] and s.clause in self.clauses]
+        if not taken or (named_before and not all(self.keyword_hits[k, task] for k in taken)):
+            return False
+        return self.purposes[c][task] not in {self.purposes[k][task] for k in taken}
 
     def _orders(self, c: int, own_cue: bool) -> bool:
         """Does clause ``c`` plainly order its task: a verb of doing opens it and a cue word of
@@ -448,7 +486,8 @@ class Ranking:
         """The fallback step, and after it a task a cue word of its clause names that turns the
         step's output into a file of another kind ("I'm visually impaired. Could you tell me out
         loud what's in this photo my daughter sent?": the question asked of the photo, then its
-        answer spoken), as ``plan_steps`` chains two tasks one clause names."""
+        answer spoken), as ``plan_steps`` chains two tasks one clause names; and the step's task
+        again where another clause's keyword asks it for another purpose (``_another_purpose``)."""
         step = self.fallback_step(per_clause)
         c, chosen = self.clauses.index(step.clause), step.candidates[0]
         then = [t for i, t in enumerate(self.task_types) if self.keyword_hits[c, i] and t is not chosen
@@ -456,7 +495,14 @@ class Ranking:
         if not then and _reads_a_file(chosen):  # "what's this recording about?": its words, then their gist
             then = [t for i, t in enumerate(self.task_types) if self.keyword_hits[c, i]
                     and set(t.args.values()) == {"text"} and t.output == "text"]
-        return [step, PlanStep(step.clause, then[:1])] if then else [step]
+        steps = [step, PlanStep(step.clause, then[:1])] if then else [step]
+        task = self.task_types.index(chosen)
+        again = next((k for k in range(len(self.clauses)) if k != c and self.scores[k, task] >= LATER_STEP
+                      and self._another_purpose(k, task, steps, named_before=False)), None)
+        if again is None:  # "what's in this picture? and is there anything written on it?": both asked of it
+            return steps
+        more = PlanStep(self.clauses[again], [chosen], again=True)
+        return [more, *steps] if again < c else [*steps, more]
 
     def _asked_of_a_recording(self, best: TaskType) -> PlanStep | None:
         """A question asked of a recording the user brought, when no clause clearly asks for a
@@ -584,6 +630,7 @@ class TaskRanker:
         self.keywords = cue_keywords(cues, self.task_types, ("keywords",))
         self.modifiers = cue_keywords(cues, self.task_types, ("modifiers",))
         self.bare = cue_keywords(cues, self.task_types, ("bare_keywords",))
+        self.purposes = cue_purposes(cues, self.task_types)
         self._gives_text = np.array([t.output == "text" for t in self.task_types])
         self._takes_audio = np.array(["audio" in t.args.values() for t in self.task_types])
         # a task only a cue word asks for (fill-mask needs a blank to fill: "filler words" are not one)
@@ -640,7 +687,15 @@ class TaskRanker:
         scene = np.array([bool(SCENE_RE.match(c)) and (not hits[i].any() or (len(clauses) > 1 and bool(MADE_BY_USER.match(c))))
                           for i, c in enumerate(clauses)])
         scores -= SCENE_PENALTY * scene[:, None]
-        return Ranking(clauses, self.task_types, scores, hits, files)
+        return Ranking(clauses, self.task_types, scores, hits, files, [[self._purpose(c, i) for i in range(len(self.task_types))]
+                                                                       for c in clauses])
+
+    def _purpose(self, clause: str, index: int) -> str:
+        """What ``clause`` asks of task type ``index``: the one purpose a keyword of the clause
+        names, else the task's first purpose ("" for a task without purposes)."""
+        purposes = self.purposes[index]
+        named = [name for name, patterns in purposes.items() if any(p.search(clause) for p in patterns)]
+        return named[0] if len(named) == 1 else next(iter(purposes), "")
 
     def _made_before(self, hits: np.ndarray, supplied: set[str]) -> np.ndarray:
         """(clauses, tasks): the task changes a file of a kind nobody brought, which a task a cue word
