@@ -94,7 +94,6 @@ class ResultsCache:
         if expert.model_id == "controller":  # the controller follows the request's wording too
             what["controller"] = prov.controller_fingerprint(controller)
             what["request"] = request
-            what["prompts"] = getattr(expert, "prompt_digest", "")
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
     def _folder(self, key: str) -> Path:

@@ -6,9 +6,7 @@ there is one, is chosen first: it has the downloads)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-from pathlib import Path
 
 from .base import Expert, ExpertContext, ExpertResult, Scope
 
@@ -39,8 +37,6 @@ class ControllerText(Expert):
                                                     "which language is this text in"),
                                            also=("is this review positive or negative", "how does this person feel",
                                                  "what is the mood of this message"))}
-    # the prompts are code: a cached result is kept only for the code that wrote it (results_cache.key)
-    prompt_digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
     def run(self, task: str, args, ctx: ExpertContext) -> ExpertResult:
         if ctx.controller is None:
