@@ -103,18 +103,32 @@ def planner_code() -> str:
 
 @lru_cache(maxsize=None)
 def _source_digest(folder: str, patterns: tuple[str, ...] = ("*.py",)) -> str:
-    """hgpt's version and every file under ``folder`` matching ``patterns``, hashed. The version
-    counts too: in a frozen bundle the folder holds only the worker scripts copied beside the code."""
-    from . import __version__
-
-    digest = hashlib.sha256(__version__.encode())
+    """This build of hgpt (``build``) and every file under ``folder`` matching ``patterns``,
+    hashed. The build counts too: in a frozen bundle the folder holds only the worker scripts
+    and data files copied beside the compiled code."""
+    digest = hashlib.sha256(build().encode())
     try:
         files = sorted({f for pattern in patterns for f in Path(folder).rglob(pattern)}) if folder else []
         for file in files:
             digest.update(b"\0" + file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
     except OSError:
-        return __version__
+        return build()
     return digest.hexdigest()
+
+
+BUILD_STAMP = Path(__file__).with_name("BUILD")  # written by the bundle's build (installers/bundle.py)
+
+
+def build() -> str:
+    """hgpt's version, and in a bundle its build stamp too: the digest of hgpt's own files the
+    build wrote beside this module. The bundle's compiled code is not there to hash, so two builds
+    of one version are told apart only by it."""
+    from . import __version__
+
+    try:
+        return f"{__version__} {BUILD_STAMP.read_text(encoding='utf-8').strip()}"
+    except OSError:
+        return __version__
 
 
 def libraries(names=LIBRARIES) -> dict[str, str]:

@@ -24,6 +24,7 @@ Nothing here needs PyInstaller; only the standard library.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import metadata
@@ -181,6 +182,25 @@ def data_only_files() -> list[tuple[str, str]]:
             for file in sorted(folder.glob(pattern)):
                 out.append((str(file), str(Path(package) / file.parent.relative_to(folder))))
     return out
+
+
+STAMPED = ("engine", "desktop")  # the packages whose code and data a build's stamp covers
+STAMP_NAME = "BUILD"  # beside engine/provenance.py in the bundle; engine.provenance.build reads it
+
+
+def build_stamp(root: Path = ROOT, out: Path | None = None) -> list[tuple[str, str]]:
+    """``(stamp file, "engine")``: a file holding the sha256 of every file of hgpt's own packages,
+    so a bundle tells its build apart from another of the same version (the results cache and the
+    planning verdicts key by it; the bundle's compiled code is not there to hash at run time)."""
+    digest = hashlib.sha256()
+    for package in STAMPED:
+        for file in sorted((root / package).rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    out = out or root / "build" / "stamp"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / STAMP_NAME).write_text(digest.hexdigest() + "\n", encoding="utf-8")
+    return [(str(out / STAMP_NAME), "engine")]
 
 
 def extra_data(root: Path = ROOT) -> list[tuple[str, str]]:

