@@ -43,6 +43,35 @@ def quoted_passages(text: str) -> list[str]:
     return [q for q in quoted_texts(text) if len(q.split()) >= QUOTED_PASSAGE_WORDS and not q.rstrip().endswith("?")]
 
 
+# small words common in French, Spanish, German, Italian, Portuguese and Dutch text and not English words
+OTHER_LANGUAGE_WORDS = frozenset(
+    # French
+    "le la les est était sont suis sommes êtes je tu nous vous il ils elle elles et une des du au aux avec pour "
+    "pas ce cette qui mais très dans sur sans moi toi lui mon mes ton tes ses notre votre leur ou où bien merci "
+    "bonjour oui en "
+    # Spanish
+    "el los las es y por para una del lo muy pero está estoy son yo nosotros mi su más también gracias hola qué "
+    # German
+    "der das und ist ich nicht ein eine mit zu den dem sehr sind wir auch auf für von bei aber oder wenn danke "
+    "mein dein ja kein "
+    # Italian
+    "di che non sono della questo questa molto ho siamo mio tuo suo grazie ciao anche "
+    # Portuguese
+    "não uma com os é muito eu você isso obrigado estou "
+    # Dutch
+    "het een niet zijn ik wij jij maar ook dank".split())
+ENGLISH_WORDS = frozenset("the and is are was were it you this that of to for with not be have will my your".split())
+
+
+def in_another_language(text: str) -> bool:
+    """Is ``text`` written in a language other than English (French, Spanish, German, Italian,
+    Portuguese or Dutch), by its small words: "Ce restaurant était incroyable, je reviendrai"."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    other = sum(w in OTHER_LANGUAGE_WORDS for w in words)
+    distinct = len(set(words) & OTHER_LANGUAGE_WORDS)
+    return len(words) >= 3 and distinct >= 2 and other > 2 * sum(w in ENGLISH_WORDS for w in words)
+
+
 # a text an earlier step made, named as what a step works from ("then take that description and paint it")
 MADE_TEXT = re.compile(r"\b(?:that|the|this|its|your)\s+(?:new\s+)?(?:description|caption|transcript(?:ion)?|summary|"
                        r"story|poem|translation)\b", re.IGNORECASE)

@@ -211,3 +211,34 @@ def test_a_question_about_what_the_photo_shows_in_particular_asks_the_photo(ques
     expected = ([("visual-question-answering", {"image": "p.jpg", "text": question})] if asked
                 else [("image-classification", {"image": "p.jpg"})])
     assert [(t.task, t.args) for t in plan.tasks] == expected and bool(notes) == asked
+
+
+@pytest.mark.parametrize("text, other", [
+    ("Ce restaurant était incroyable, je reviendrai sûrement!", True),
+    ("La casa es muy bonita y el jardín también", True),
+    ("Das Essen war kalt und der Kellner war sehr unfreundlich", True),
+    ("Il treno per Roma non è in orario", True),
+    ("the meeting moved to Thursday, please bring the slides", False),
+    ("Le Monde is a newspaper and it is a good one", False),  # a French name in an English sentence
+    ("la la la", False),
+])
+def test_a_text_in_another_language_is_told_by_its_small_words(text, other):
+    from engine.text import in_another_language
+
+    assert in_another_language(text) is other
+
+
+def test_a_quoted_text_in_another_language_asked_what_it_means_is_translated_first():
+    from engine.plan.implied import add_meaning
+
+    request = 'what does it mean: "Je suis en retard, commencez sans moi" and is it polite?'
+    plan = Plan.from_list([{"id": 0, "task": "text-classification", "dep": [-1],
+                            "args": {"text": "Je suis en retard, commencez sans moi"}}])
+    assert add_meaning(plan, request, T) == [
+        "the request asks what a text in another language means: translation translates it"]
+    assert [t.task for t in plan.tasks] == ["translation", "text-classification"]
+    assert plan.tasks[0].args == {"text": "Je suis en retard, commencez sans moi"}
+    for request in ('what does "break a leg" mean?',  # English
+                    'is this a nice thing to say: "Je suis en retard, commencez sans moi"'):  # no meaning asked
+        plan = Plan.from_list([])
+        assert add_meaning(plan, request, T) == [] and plan.tasks == []

@@ -1298,6 +1298,29 @@ def test_writing_from_a_file_and_drawings_of_a_photo(ranker, request_, files, ex
 
 
 @pytest.mark.parametrize("request_, files, expected", [
+    # "… and whether …" asks a second question of the same text
+    ("list the people named in reviews.txt and whether each review is positive", {"reviews.txt": "text"},
+     ["token-classification", "text-classification"]),
+    # a recording described by the sound in it is classified, whatever the sound is called
+    ("there's a weird hissing in garage.wav whenever the heater runs, what is that", {"garage.wav": "audio"},
+     ["audio-classification"]),
+    # a file's name between the order and the piece of writing, and more than one word describing it
+    ("make standup.m4a into a short friendly team update message", {"standup.m4a": "audio"},
+     ["automatic-speech-recognition", "text-generation"]),
+    # soft edges are the HED map, not Canny's; a picture generated "from them" is drawn from that map
+    ("get the soft edges of cabin.jpg, then create a dreamy watercolor style landscape from them", {"cabin.jpg": "image"},
+     ["hed-control", "hed-text-to-image"]),
+    ("outline the edges in cabin.jpg", {"cabin.jpg": "image"}, ["canny-control"]),
+    # a quoted text in another language asked what it means is translated; the rest of the ask stays
+    ('what does this mean? "Das Essen war kalt und der Kellner war sehr unfreundlich" also is it a good review or bad?',
+     {}, ["translation", "text-classification"]),
+    ('what does "see you later" mean?', {}, []),  # English: nothing to translate
+])
+def test_second_questions_sounds_pieces_of_writing_soft_edges_and_foreign_words(ranker, request_, files, expected):
+    assert [task for task, _ in rails_plan(ranker, request_, files)] == expected
+
+
+@pytest.mark.parametrize("request_, files, expected", [
     # terse and non-native phrasings
     ("can u make pic of a cat in boots", {}, ["text-to-image"]),
     # a request no clause of which clearly asks for a task still speaks its answer when a cue word says so

@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Iterable, Mapping
 
 from ..tasks import READERS, TaskType, classifier_of, named, norm_name, reader_of
-from ..text import LANGUAGE_ASKED, QUESTION_START, WH_WORDS, is_question, questions
+from ..text import LANGUAGE_ASKED, QUESTION_START, WH_WORDS, in_another_language, is_question, questions, quoted_texts
 from .graph import RESOURCE_RE, Plan, Task, renumber, without
 from .ranking import QUOTED_RE, split_clauses
 
@@ -52,9 +52,10 @@ MAKES_NEW = re.compile(r"\b(make|makes|turn|redesign|generate|create|render|draw
 USERS_DOODLE = re.compile(r"\b(?:this|my|the|our|these)\s+(?:little\s+|quick\s+|rough\s+)?(?:doodles?|scribbles?|sketch(?:es)?)\b|"
                           r"\b(?:i|we) (?:drew|sketched|doodled|scribbled)\b|"
                           r"\b(?:drew|sketched|doodled|scribbled) (?:this|these|that|it)\b", re.IGNORECASE)
-# an order for a new picture ("make a picture of a knight …", "draw me a dragon")
-NEW_PICTURE = re.compile(r"\b(?:make|generate|create|draw|paint|render|design)\s+(?:me\s+)?(?:an?|some|the)\s+(?:new\s+)?"
-                         r"(?:picture|image|drawing|painting|illustration|photo|pic|portrait)s?\b|\bdraw (?:me )?(?:an?|some)\b",
+# an order for a new picture ("make a picture of a knight …", "draw me a dragon", "generate a pencil-sketch
+# style portrait")
+NEW_PICTURE = re.compile(r"\b(?:make|generate|create|draw|paint|render|design)\s+(?:me\s+)?(?:an?|some|the)\s+"
+                         r"(?:[\w-]+\s+){0,3}(?:picture|image|drawing|painting|illustration|photo|pic|portrait)s?\b|\bdraw (?:me )?(?:an?|some)\b",
                          re.IGNORECASE)
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 # what was made, named as what a later step works on ("… then caption the result")
@@ -86,6 +87,26 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
+# a question about what a text in another language says ("what does it mean: '…'", "what's this in English?")
+MEANING = re.compile(r"\bwhat\s+(?:does|do)\s+(?:it|this|that|these|those|(?:this|that|the)\s+\w+)\s+(?:\w+\s+)?mean\b|"
+                     r"\bwhat(?:'s|\s+is)\s+(?:it|this|that)\s+in\s+english\b|\bwhat\s+language\s+is\s+(?:it|this|that)\b|"
+                     r"\bwhat(?:'s|\s+is)\s+(?:it|this|that)\s+saying\b", re.IGNORECASE)
+
+
+def add_meaning(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -> list[str]:
+    """Translate the text the request quotes when it is in another language and the request asks
+    what it means ("what does it mean: 'Ce restaurant était incroyable …' also is it a good review?"),
+    unless the plan translates already. The translation comes first; the rest of the plan stays."""
+    translation = named(task_types.values(), "translation")
+    if translation is None or not MEANING.search(request) or any(norm_name(t.task) == "translation" for t in plan.tasks):
+        return []
+    foreign = next((q for q in quoted_texts(request) if in_another_language(q)), None)
+    if foreign is None:
+        return []
+    _insert(plan, Task(0, translation.name, [-1], {next(iter(translation.args)): foreign}))
+    return [f"the request asks what a text in another language means: {translation.name} translates it"]
+
+
 # a question that asks for the words themselves ("what is she saying?"), not about what they say
 # ("when did the landlord say the rent goes up?")
 WHAT_IS_SAID = (r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|saying|talking about)"
@@ -103,7 +124,10 @@ ABOUT_THE_SOUND = re.compile(r"\b(sound\w*|nois\w*|animals?|birds?|instruments?|
 # a recording described as a sound, not as words someone says ("a bird that sings outside my window")
 SOUND_SOURCE = re.compile(r"\b(?:birds?|animals?|instruments?|music|songs?|sings?|singing|chirp\w*|tweet(?:s|ing)|"
                           r"bark\w*|meow\w*|howl\w*|hoot\w*|croak\w*|roar\w*|purr\w*|growl\w*|squawk\w*|"
-                          r"whistl\w*|nois\w*|hum(?:s|ming)?|buzz\w*|beep\w*|rattl\w*|squeak\w*|click\w*|knock\w*)\b",
+                          r"whistl\w*|nois\w*|hum(?:s|ming)?|buzz\w*|beep\w*|rattl\w*|squeak\w*|click\w*|knock\w*|"
+                          r"screech\w*|scream\w*|shriek\w*|squeal\w*|hiss\w*|thump\w*|bang(?:s|ing)?|crash\w*|"
+                          r"crackl\w*|creak\w*|clank\w*|clang\w*|whin(?:e|es|ing)|wail\w*|caw\w*|quack\w*|"
+                          r"cluck\w*|honk\w*|siren\w*|scratch(?:es|ing)|tap(?:s|ping)|drip(?:s|ping))\b",
                           re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
 WH_START = re.compile(rf"^(?:{WH_WORDS})\b", re.IGNORECASE)
@@ -207,9 +231,10 @@ def _answers_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskTyp
     return answer is not None and answer.task == plan.tasks[1].task
 
 
-# an order to make a file's words into a piece of writing ("turn my voice note into an email")
-INTO_WRITING = re.compile(r"\b(?:turn|make|convert|change|rewrite|put|write)\b[^.?!]{0,60}?\b(?:into|as)\s+(?:an?|some)\s+"
-                          r"(?:[\w-]+\s+)?(?:email|e-mail|letter|message|tweet|post|poem|story|essay|to-?do list|"
+# an order to make a file's words into a piece of writing ("turn my voice note into an email"; a file's
+# name may come between: "turn memo.m4a into a polite follow-up email")
+INTO_WRITING = re.compile(r"\b(?:turn|make|convert|change|rewrite|put|write)\b(?:[^.?!]|\.(?=\w)){0,60}?\b(?:into|as)\s+(?:an?|some)\s+"
+                          r"(?:[\w-]+\s+){0,4}(?:email|e-mail|letter|message|tweet|post|poem|story|essay|to-?do list|"
                           r"checklist|memo|text)s?\b", re.IGNORECASE)
 
 
@@ -470,12 +495,16 @@ def guided_kind(request: str) -> str:
 
 def made_map_kind(plan: Plan, request: str, pictures: Iterable[str]) -> str:
     """The kind of control map the plan already makes of the user's picture, when the request
-    also asks for a new picture ("make a picture of a knight doing the pose I'm doing here"):
-    the new picture is drawn from that map. Else ''."""
-    if not NEW_PICTURE.search(request):
+    also asks for a new picture ("make a picture of a knight doing the pose I'm doing here") or
+    the plan restyles the map itself (a map is not a picture to restyle: "get the soft edges of
+    this, then create a watercolor landscape from them"): the new picture is drawn from that
+    map. Else ''."""
+    makers = [(kind, t) for t in plan.tasks for kind in KEPT_FEATURE
+              if t.task in map_makers(kind) and t.args.get("image") in set(pictures)]
+    restyled = {t.args.get("image") for t in plan.tasks if t.task == "image-to-image"}
+    if not NEW_PICTURE.search(request) and not any(f"<resource>-{t.id}" in restyled for _, t in makers):
         return ""
-    kinds = [kind for t in plan.tasks for kind in KEPT_FEATURE
-             if t.task in map_makers(kind) and t.args.get("image") in set(pictures)]
+    kinds = [kind for kind, _ in makers]
     return kinds[0] if len(set(kinds)) == 1 else ""
 
 

@@ -46,7 +46,7 @@ from .chatlog import asked_before, asked_of_a_quote, clean, last_asked_of_files,
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN, add_comparison, add_control_maps,
-                      add_each_file, add_guided_drawing, add_picture_question, add_question, add_translation,
+                      add_each_file, add_guided_drawing, add_meaning, add_picture_question, add_question, add_translation,
                       add_writing, answering, ask_the_picture, ask_what_it_shows, map_makers, question_args)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
@@ -249,6 +249,7 @@ class Planner:
             plan = ask_the_picture(plan, files, self.types_by_name)
             plan.repairs += ask_what_it_shows(plan, request, files, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
+            plan.repairs += add_meaning(plan, request, self.types_by_name)
         return plan
 
     # -- inputs ---------------------------------------------------------------------

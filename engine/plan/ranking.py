@@ -87,6 +87,10 @@ CLAUSE_RE = re.compile(
     # "… and what are they upset about?", "… and are they happy?": a second question
     r"|\s+and\s+(?=(?:what|who|why|how|where|when|which)\s+(?:is|are|was|were|do|does|did|can|could|should|would|"
     r"will|many|much)\b|(?:is|are|was|were|do|does|did)\s+(?:it|they|he|she|there|these|those|this|that|the|we|you|i)\b)"
+    # "what does it mean: '…' also is it a good review?": a second question
+    r"|\s+also\s+(?=(?:is|are|was|were|do|does|did|can|could|will|would)\s+(?:it|they|he|she|there|this|that|these|those)\b)"
+    # "tell me which companies are mentioned and whether each tweet is positive": a second question
+    r"|\s+and\s+(?=whether\s+(?:it|they|he|she|there|each|every|any|the|this|that|these|those|its|their|my)\b)"
     r"|\s+plus\s+(?=(?:an?|some|the|one|two|three|\d+)\s)"
     r"|,\s+", re.IGNORECASE)
 MADE_THINGS = r"(?:image|picture|photo|pic|drawing|painting|illustration|video|clip|animation|poem|story|song|audio|voiceover|jingle|tune)s?"
