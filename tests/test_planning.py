@@ -1320,6 +1320,17 @@ def test_second_questions_sounds_pieces_of_writing_soft_edges_and_foreign_words(
     assert [task for task, _ in rails_plan(ranker, request_, files)] == expected
 
 
+def test_a_question_in_two_halves_is_asked_whole(ranker):
+    """"when was this letter written and who signed it?": one question sentence, both halves asked
+    of the letter; the first half alone left the signer unasked."""
+    assert rails_plan(ranker, "when was this letter written and who signed it?", {"letter.txt": "text"}) == [
+        ("question-answering", {"text": "when was this letter written and who signed it?", "context": "letter.txt"})]
+    # a question whose halves are two steps keeps each step's own half
+    assert rails_plan(ranker, "how many birds are on this fence? and then draw me a picture of one",
+                      {"fence.jpg": "image"})[0] == (
+        "visual-question-answering", {"image": "fence.jpg", "text": "how many birds are on this fence?"})
+
+
 @pytest.mark.parametrize("request_, files, expected", [
     # terse and non-native phrasings
     ("can u make pic of a cat in boots", {}, ["text-to-image"]),

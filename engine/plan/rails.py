@@ -229,7 +229,7 @@ class Rails:
         if step is not None and len(self.steps) > 1 and ORDER_RE.match(step.clause):  # a request of several
             texts = _own_words_first(texts, step.clause, self.request)  # orders: this step's own, before all
         if step is not None:
-            question = step.clause + "?" if step.clause + "?" in self.request else step.clause
+            question = self._whole_question(step)
             if step.clause in texts and _asks_of_a_file(step):  # the question, not the whole request
                 texts = [question] + [t for t in texts if t != step.clause]
             elif local is not None and _asks_of_a_text(step):  # the question beside the passage
@@ -252,6 +252,16 @@ class Rails:
         return grammar.step_choices(len(earlier), candidates, earlier, files, texts, allow_end=allow_end,
                                     free_text=self.free_text, edge_ok=edge_ok, local=local, spelled=spelled,
                                     quoted=quoted_spans(self.request))
+
+    def _whole_question(self, step: PlanStep) -> str:
+        """The question a step asks: its clause, or the whole question sentence the clause is part
+        of when no other step's clause is in it ("when was this letter written and who signed it?":
+        both halves asked of the letter, not the first alone)."""
+        own = step.clause + "?" if step.clause + "?" in self.request else step.clause
+        others = [s["clause"] for s in self.steps if s["clause"] != step.clause]
+        whole = next((q for q in questions(self.request)
+                      if step.clause in q and q != step.clause and not any(o in q for o in others)), "")
+        return whole or own
 
     def _reader(self, step, earlier, reply, texts, later=()):
         """A step reading a file this turn brought, for a step that works on text alone
