@@ -17,6 +17,23 @@ LANGUAGE_ASKED = (rf"\b(?:in|into|to)\s+(?:(?:brazilian|european|latin american|
                   rf"traditional|canadian|swiss|standard|modern)\s+)?(?:{LANGUAGES})\b"
                   rf"|\b(?:{LANGUAGES})\s+(?:please|pls|plz|version)\b")
 
+# a text the request says is in a language: that is the language it comes in, not the one asked
+# for ("got this in the mail, it's all in french")
+WRITTEN_IN = (rf"\b(?:it'?s|its|it is|they'?re|they are|all|written|(?:the )?(?:text|writing|label|sign|"
+              rf"letter|menu|form|instructions?|words?|page|document|packaging|box)\s+(?:is|are))\s+"
+              rf"(?:all\s+|written\s+|only\s+|entirely\s+)?in\s+({LANGUAGES})\b")
+
+
+def language_asked(request: str) -> str | None:
+    """The language the request asks for ("… into German", "in Spanish please"), lower case; a
+    language it says a text is written in ("it's all in French") is not one asked for."""
+    written = [m.span(1) for m in re.finditer(WRITTEN_IN, request or "", re.IGNORECASE)]
+    for match in re.finditer(LANGUAGE_ASKED, request or "", re.IGNORECASE):
+        name = re.search(LANGUAGES, match.group(0), re.IGNORECASE)
+        if name is not None and not any(a <= match.start() + name.start() < b for a, b in written):
+            return name.group(0).lower()
+    return None
+
 
 # the source a question names before it asks ("according to this lease, am I allowed …?")
 ACCORDING_TO = r"(?:according to (?:this|the|that|my|your|his|her|our|their)(?: \w+){1,2},?\s+)"

@@ -88,6 +88,11 @@ def test_the_day_and_month_names_are_named_in_the_language_asked_for():
     # the language translated into, not the one the text is in
     assert note("See you on Monday", "my German friend sent this, translate it into Spanish") == 'Monday is "lunes" in Spanish'
     assert note("See you on Monday", "translate this French email into Japanese") == ""
+    # a language the text is said to be written in is not the one asked for: with none asked, English
+    assert note("À lundi", "got this note, it's all in french, what does it say?") == ""
+    assert translation_ask("À lundi", "got this note, it's all in french, what does it say?") == (
+        'The user asked: "got this note, it\'s all in french, what does it say?"\n'
+        "Translate this text into English:\n\nÀ lundi")
 
 
 class Recorder(ScriptedController):

@@ -1320,6 +1320,54 @@ def test_second_questions_sounds_pieces_of_writing_soft_edges_and_foreign_words(
     assert [task for task, _ in rails_plan(ranker, request_, files)] == expected
 
 
+@pytest.mark.parametrize("request_, files, expected", [
+    # a recording of a sound asked about with no question word, or sorted by mood, is heard, not read
+    ("our car makes this clicking when it starts, i recorded it. any clue??", {"car.m4a": "audio"},
+     ["audio-classification"]),
+    ("the puppy does this all night, is she lonely or just hungry?", {"night.wav": "audio"}, ["audio-classification"]),
+    # ... and its words too, when the request asks them written down
+    ("is that a cat crying in this? and if anyone speaks write down what they say", {"clip.wav": "audio"},
+     ["automatic-speech-recognition", "audio-classification"]),
+    # a remark about the picture is no scribble to draw from: the question is asked of the picture
+    ("how much sugar goes in this? the writing is so faded", {"card.jpg": "image"},
+     ["document-question-answering"]),
+    # the outlines asked for, and a new picture "with the same layout", draw from the outlines
+    ("trace the outlines of this living room and make a new picture with the same layout in a scandi style",
+     {"room.jpg": "image"}, ["canny-control", "canny-text-to-image"]),
+    ("get the soft outlines of my cat photo then draw a fantasy version of it", {"cat.jpg": "image"},
+     ["hed-control", "hed-text-to-image"]),
+    ("find the straight lines in this bridge photo and generate a futuristic version with the same structure",
+     {"bridge.jpg": "image"}, ["mlsd-control", "mlsd-text-to-image"]),
+    # a numbered list on one line holds the two texts to compare
+    ("do these say the same thing? 1) the shop closes at noon 2) we shut at midday", {}, ["sentence-similarity"]),
+    # a group chat is a text to ask, not a conversation to have
+    ("did anybody in the book club chat say where we meet next week?", {"club_chat.txt": "text"},
+     ["question-answering"]),
+    # a picture whose text is in another language is read, then put in English
+    ("this letter from the bank is all in german, is it bad news?", {"bank.jpg": "image"},
+     ["image-to-text", "translation"]),
+    ("what does the writing on this jar say in english?", {"jar.jpg": "image"}, ["image-to-text", "translation"]),
+])
+def test_sounds_remarks_maps_lists_chats_and_foreign_pictures(ranker, request_, files, expected):
+    assert [task for task, _ in rails_plan(ranker, request_, files)] == expected
+
+
+def test_follow_ups_that_redo_a_drawing_sort_what_was_summed_up_or_write_down_a_recording(ranker):
+    planner = chat_planner(ranker)
+    drawn = [{"role": "user", "content": "draw a red fox sleeping under a pine tree"},
+             {"role": "assistant", "content": "Here is a fox curled up under a pine."}]
+    plan, *_ = planner.plan("nice! can you do the same one but in autumn with falling leaves?", {}, drawn)
+    assert [t.task for t in plan.tasks] == ["text-to-image"]
+    summed = [{"role": "user", "content": "sum up these comments from my course", "files": {"comments.txt": "text"}},
+              {"role": "assistant", "content": "Students liked the pace but wanted more examples."}]
+    plan, *_ = planner.plan("so are they mostly positive or negative?", {}, summed)
+    assert [t.task for t in plan.tasks] == ["text-classification"]
+    cleaned = [{"role": "user", "content": "clean up the hiss in this lecture recording", "files": {"lec.wav": "audio"}},
+               {"role": "assistant", "content": "Done: the hiss is mostly gone."}]
+    plan, *_ = planner.plan("thanks, now write down what he says in it", {}, cleaned)
+    assert [(t.task, t.args) for t in plan.tasks] == [("automatic-speech-recognition", {"audio": "lec.wav"})]
+
+
 def test_a_question_in_two_halves_is_asked_whole(ranker):
     """"when was this letter written and who signed it?": one question sentence, both halves asked
     of the letter; the first half alone left the signer unasked."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..text import LANGUAGE_ASKED
+from ..text import language_asked
 
 ENGLISH = ("monday tuesday wednesday thursday friday saturday sunday "
            "january february march april may june july august september october november december").split()
@@ -39,17 +39,11 @@ MAY_MONTH = re.compile(r"\b(?:in|of|early|late|mid|since|until|by)\s+may\b|\bmay
 
 
 def target_language(request: str) -> str | None:
-    """The language of ``NAMES`` the request asks for ("… to French", "in german please"): the
-    one it asks *into* (``text.LANGUAGE_ASKED``) where it also names the source ("translate this
-    French note into German"), else the first it names; None when the language asked for is
-    another ("into Japanese")."""
-    request = str(request or "")
-    pattern = r"\b(" + "|".join(NAMES) + r")\b"
-    for asked in re.finditer(LANGUAGE_ASKED, request, re.IGNORECASE):
-        found = re.search(pattern, asked.group(0), re.IGNORECASE)
-        return found.group(1).lower() if found else None
-    found = re.search(pattern, request, re.IGNORECASE)
-    return found.group(1).lower() if found else None
+    """The language of ``NAMES`` the request asks for ("… to French", "in german please";
+    ``text.language_asked``), None when it asks for another or none ("it's all in French" names
+    the text's own language)."""
+    asked = language_asked(request)
+    return asked if asked in NAMES else None
 
 
 def note(text: str, request: str) -> str:

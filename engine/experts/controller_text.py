@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from ..text import language_asked
 from .base import Expert, ExpertContext, ExpertResult, Scope
 
 INSTRUCTIONS = {
@@ -59,6 +60,7 @@ SENTIMENTS = ("positive", "negative", "neutral", "mixed")
 LABEL_GBNF = "root ::= " + " | ".join(f'"{label}"' for label in SENTIMENTS)
 TEXT_ASK = "The text:"  # what follows the request, before the text
 ASK = {"translation": "Translate this text accordingly:", "summarization": "The text to summarize:"}
+INTO_ENGLISH = "Translate this text into English:"  # a request that asks for no language ("it's all in French")
 # tasks given the text first and the request after it, for length and focus only: with the request
 # first, "summarize the transcript of this call, in French" was summarized as "The user asked to…"
 TEXT_FIRST = frozenset({"summarization"})
@@ -82,7 +84,8 @@ def translation_ask(text: str, request: str) -> str:
     from .calendar_words import note
 
     words = note(text, request)
-    return framed(text, request, f"{ASK['translation'][:-1]} ({words}):" if words else ASK["translation"])
+    ask = ASK["translation"] if language_asked(request) else INTO_ENGLISH  # none asked for: into English
+    return framed(text, request, f"{ask[:-1]} ({words}):" if words else ask)
 
 
 def _one_paragraph(text) -> str:

@@ -22,8 +22,8 @@ import re
 from pathlib import PurePath
 from typing import Iterable, Mapping
 
-from ..tasks import READERS, TaskType, classifier_of, named, norm_name, reader_of
-from ..text import LANGUAGE_ASKED, QUESTION_START, WH_WORDS, in_another_language, is_question, questions, quoted_texts
+from ..tasks import READERS, TaskType, classifier_of, named, norm_name, reader_of, task_kind
+from ..text import LANGUAGE_ASKED, QUESTION_START, WRITTEN_IN, WH_WORDS, in_another_language, is_question, questions, quoted_texts
 from .graph import RESOURCE_RE, Plan, Task, renumber, without
 from .ranking import QUOTED_RE, split_clauses
 
@@ -36,7 +36,7 @@ KEPT_FEATURE = {
     "normal": r"normal map|surface normals?",
     "seg": r"segmentation|segments|regions",
     "mlsd": r"straight lines|lines|architecture",
-    "hed": r"soft edges|hed|line drawings?|line art",
+    "hed": r"soft (?:edges|outlines?|lines)|hed|line drawings?|line art",
     "depth": r"depth|3d layout|3d structure|perspective|layout|close to the camera|far (?:back|away)|near and far",
     "canny": r"outlines?|edges|contours",
 }
@@ -55,7 +55,7 @@ USERS_DOODLE = re.compile(r"\b(?:this|my|the|our|these)\s+(?:little\s+|quick\s+|
 # an order for a new picture ("make a picture of a knight …", "draw me a dragon", "generate a pencil-sketch
 # style portrait")
 NEW_PICTURE = re.compile(r"\b(?:make|generate|create|draw|paint|render|design)\s+(?:me\s+)?(?:an?|some|the)\s+"
-                         r"(?:[\w-]+\s+){0,3}(?:picture|image|drawing|painting|illustration|photo|pic|portrait)s?\b|\bdraw (?:me )?(?:an?|some)\b",
+                         r"(?:[\w-]+\s+){0,3}(?:picture|image|drawing|painting|illustration|photo|pic|portrait|version)s?\b|\bdraw (?:me )?(?:an?|some)\b",
                          re.IGNORECASE)
 RESTYLES = ("image-to-image", "text-to-image")  # what a writer plans instead of the drawing
 # what was made, named as what a later step works on ("… then caption the result")
@@ -87,6 +87,36 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
 
 
+# a picture whose text the request says is in another language ("got this in the mail, it's all in french")
+WRITTEN_IN_OTHER = re.compile(WRITTEN_IN, re.IGNORECASE)
+ABOUT_THE_PICTURE = ("image-to-text", "visual-question-answering", "document-question-answering", "image-classification",
+                     "translation")
+
+
+def _written_in_another(request: str) -> bool:
+    return any(m.group(1).lower() != "english" for m in WRITTEN_IN_OTHER.finditer(request))
+
+
+def add_foreign_reading(plan: Plan, request: str, files: Mapping[str, str],
+                        task_types: Mapping[str, TaskType]) -> list[str]:
+    """Read the one picture the request brings and translate its text, when the request says that
+    text is in another language and the plan only asks about the picture or translates ("got this
+    in the mail, it's all in french... do i need to pay something??": the letter read, then put in
+    English, for the answer to go by). A plan that does more with it is left as it is."""
+    reader, translation = reader_of(task_types.values(), "image"), named(task_types.values(), "translation")
+    pictures = [name for name, modality in files.items() if modality == "image"]
+    if reader is None or translation is None or len(pictures) != 1 or not _written_in_another(request):
+        return []
+    if any(norm_name(t.task) not in ABOUT_THE_PICTURE for t in plan.tasks):
+        return []
+    if any(t.task == reader.name for t in plan.tasks) and any(norm_name(t.task) == "translation" for t in plan.tasks):
+        return []
+    plan.tasks = [Task(0, reader.name, [-1], {next(iter(reader.args)): pictures[0]}),
+                  Task(1, translation.name, [0], {next(iter(translation.args)): "<resource>-0"})]
+    return [f"the text in {pictures[0]} is in another language: {reader.name} reads it and {translation.name} "
+            "translates it"]
+
+
 # a question about what a text in another language says ("what does it mean: '…'", "what's this in English?")
 MEANING = re.compile(r"\bwhat\s+(?:does|do)\s+(?:it|this|that|these|those|(?:this|that|the)\s+\w+)\s+(?:\w+\s+)?mean\b|"
                      r"\bwhat(?:'s|\s+is)\s+(?:it|this|that)\s+in\s+english\b|\bwhat\s+language\s+is\s+(?:it|this|that)\b|"
@@ -111,7 +141,8 @@ def add_meaning(plan: Plan, request: str, task_types: Mapping[str, TaskType]) ->
 # ("when did the landlord say the rent goes up?")
 WHAT_IS_SAID = (r"^what\b(?:\s+[\w']+){0,3}?\s+(say|says|said|saying|talking about)"
                 r"(?:\s+(?:in|on|during)\s+(?:the|this|that|my|his|her|their|it)\b[^?]*)?\s*[?.!]*\s*$")
-ABOUT_THE_WORDS = re.compile(WHAT_IS_SAID + r"|\b(spoken|speaking|transcri\w*|words?|language|lyrics|"
+ABOUT_THE_WORDS = re.compile(WHAT_IS_SAID + r"|\b(spoken|speaking|write (?:it |them |that |this )?down|"
+                             r"transcri\w*|words?|language|lyrics|"
                              r"(?:sing|sang|sung|rap|rapp)\w*\s+about)\b", re.IGNORECASE)
 ASKS_THE_WORDS = re.compile(WHAT_IS_SAID, re.IGNORECASE)  # "what are they saying?": the transcript itself
 # a question about the sound itself, which audio classification answers ("what is making that noise?")
@@ -127,7 +158,8 @@ SOUND_SOURCE = re.compile(r"\b(?:birds?|animals?|instruments?|music|songs?|sings
                           r"whistl\w*|nois\w*|hum(?:s|ming)?|buzz\w*|beep\w*|rattl\w*|squeak\w*|click\w*|knock\w*|"
                           r"screech\w*|scream\w*|shriek\w*|squeal\w*|hiss\w*|thump\w*|bang(?:s|ing)?|crash\w*|"
                           r"crackl\w*|creak\w*|clank\w*|clang\w*|whin(?:e|es|ing)|wail\w*|caw\w*|quack\w*|"
-                          r"cluck\w*|honk\w*|siren\w*|scratch(?:es|ing)|tap(?:s|ping)|drip(?:s|ping))\b",
+                          r"cluck\w*|honk\w*|siren\w*|scratch(?:es|ing)|tap(?:s|ping)|drip(?:s|ping)|cr(?:y|ies|ying)|"
+                          r"dogs?|pupp(?:y|ies)|cats?|kittens?|parrots?|owls?|frogs?|crickets?|insects?)\b",
                           re.IGNORECASE)
 MAX_QUESTION_TEXT = 300
 WH_START = re.compile(rf"^(?:{WH_WORDS})\b", re.IGNORECASE)
@@ -148,7 +180,8 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
     # "there's a bird that sings outside my window, i recorded it. what is it": a question about a
     # sound the request describes, and no word asks what is said: the sound is classified
     heard = bool(SOUND_SOURCE.search(request)) and not ABOUT_THE_WORDS.search(request)
-    if heard and classifier is not None and _answers_its_transcript(plan, reader, task_types, request):
+    if heard and classifier is not None and (_answers_its_transcript(plan, reader, task_types, request)
+                                             or _sorts_its_transcript(plan, reader, task_types)):
         # "is this a dog barking or a car alarm": not answered from the words the recording holds
         audio = next(iter(plan.tasks[0].args.values()), "")
         plan.tasks = [Task(0, classifier.name, [-1], {next(iter(classifier.args)): audio})]
@@ -165,7 +198,7 @@ def add_question(plan: Plan, request: str, task_types: Mapping[str, TaskType]) -
         asked = [c for c in clauses if not ABOUT_THE_WORDS.search(c) and not ABOUT_THE_SOUND.search(c)]
     only = plan.tasks[0]
     audio = next(iter(only.args.values()), "")
-    if only.task == reader.name and classifier is not None and (asked or clauses) and heard:
+    if only.task == reader.name and classifier is not None and (asked or clauses or "?" in request) and heard:
         plan.tasks = [Task(0, classifier.name, [-1], {next(iter(classifier.args)): audio})]
         return [f"the request asks about a sound, not about words: {classifier.name} classifies the recording"]
     # "is that a child speaking? and what do they say?": the voice classified, and the words read
@@ -221,6 +254,14 @@ def _words_and_sound(plan: Plan, request: str, reader, classifier, task_types: M
                   Task(1, classifier.name, [-1], {next(iter(classifier.args)): audio})]
     return [f"the request asks what is said and about a sound: {reader.name} transcribes the recording "
             f"and {classifier.name} classifies it"]
+
+
+def _sorts_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskType]) -> bool:
+    """Is the plan a recording's transcript sorted by a text classifier, and nothing else ("my dog
+    does this when I leave, is he stressed or bored?": the mood of the words, where the sound's is asked)?"""
+    if reader is None or len(plan.tasks) != 2 or plan.tasks[0].task != reader.name or plan.tasks[1].dep != [0]:
+        return False
+    return task_kind(task_types[plan.tasks[1].task]) == "classification"
 
 
 def _answers_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskType], request: str) -> bool:
@@ -512,15 +553,18 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
                        task_types: Mapping[str, TaskType]) -> list[str]:
     """Make the plan draw from the kept map of a user's picture (see the module); returns notes."""
     pictures = [name for name, modality in files.items() if modality == "image"]
-    kind = guided_kind(request) or made_map_kind(plan, request, pictures)
+    kind = made_map_kind(plan, request, pictures) or guided_kind(request)  # a map the user asked for comes first
     drawing = f"{kind}{DRAWS_FROM_MAP}"
     if not kind or drawing not in task_types or any(t.task.endswith(DRAWS_FROM_MAP) for t in plan.tasks):
         return []
     text = request.strip()
     maps = {f"<resource>-{t.id}" for t in plan.tasks if t.task in map_makers(kind)}
+    made = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
     for task in plan.tasks:  # a restyle of the user's picture (or of its map) is the drawing, misread
         if task.task in RESTYLES and (task.args.get("image") in {*pictures, *maps} or task.task == "text-to-image"):
-            image = task.args.get("image") if task.task == "image-to-image" else (pictures[:1] or [""])[0]
+            # a new picture drawn from words takes the map the plan makes before it, else the picture
+            earlier_map = f"<resource>-{made.id}" if made is not None and made.id < task.id else ""
+            image = task.args.get("image") if task.task == "image-to-image" else (earlier_map or (pictures[:1] or [""])[0])
             if image:
                 fed = set(task.references())
                 old, task.task, task.args = task.task, drawing, {"text": text, "image": image}

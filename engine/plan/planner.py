@@ -39,14 +39,15 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..cancel import CancelToken
 from ..errors import HgptError, MissingDependencyError, ModelFileError
-from ..tasks import CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker, named
+from ..tasks import (CONTROL_KINDS, READERS, TASK_TYPES, TaskType, askers_of, classifier_of, draws, is_map_maker, named,
+                     task_kind)
 from ..text import is_question, questions
 from . import draft, evidence, prompts
 from .chatlog import asked_before, asked_of_a_quote, clean, last_asked_of_files, turn_files
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN, add_comparison, add_control_maps,
-                      add_each_file, add_guided_drawing, add_meaning, add_picture_question, add_question, add_translation,
+                      add_each_file, add_foreign_reading, add_guided_drawing, add_meaning, add_picture_question, add_question, add_translation,
                       add_writing, answering, ask_the_picture, ask_what_it_shows, map_makers, question_args)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
@@ -150,7 +151,7 @@ class Planner:
                                  f"({planned.trace.why})")
             planned.trace.asked = again
             return Planned(planned.plan, time.perf_counter() - started, planned.trace)
-        same = self._asked_of_the_same_file(request, current, history)
+        same = self._asked_of_the_same_file(request, current, history, rank)
         if same is not None:  # "and when does it expire?" after a question about a card
             trace.chosen, trace.why = "rails", "a follow-up question about the file an earlier turn brought"
             trace.candidates["rails"] = same.to_list()
@@ -250,7 +251,18 @@ class Planner:
             plan.repairs += ask_what_it_shows(plan, request, files, self.types_by_name)
             plan.repairs += add_translation(plan, request, self.types_by_name)
             plan.repairs += add_meaning(plan, request, self.types_by_name)
+            plan.repairs += add_foreign_reading(plan, request, files, self.types_by_name)
         return plan
+
+    @staticmethod
+    def _names_other_text_task(rank, answerer: TaskType) -> bool:
+        """Does a cue word of the request name a task on text alone other than ``answerer``?"""
+        ranking = rank() if rank is not None else None
+        if ranking is None:
+            return False
+        named = [i for i in range(len(ranking.task_types)) if ranking.keyword_hits[:, i].any()]
+        return any(set(ranking.task_types[i].args.values()) == {"text"} and ranking.task_types[i] is not answerer
+                   and task_kind(ranking.task_types[i]) != "question-answering" for i in named)
 
     # -- inputs ---------------------------------------------------------------------
     def _asked_again(self, request, current, history, rank) -> str:
@@ -264,7 +276,7 @@ class Planner:
             return ""
         return next((r for r in earlier if _asks_for_work(ranker.rank(r, current))), "")
 
-    def _asked_of_the_same_file(self, request, current, history) -> Plan | None:
+    def _asked_of_the_same_file(self, request, current, history, rank=None) -> Plan | None:
         """The previous turn's question-answering task, asked this turn's question, when this
         turn brings no file, asks a question that points back or goes on from the previous
         one ("and what was the date?"), and the previous turn asked a
@@ -272,7 +284,9 @@ class Planner:
         does it expire?"); when that turn read the file (its words, what a recording says),
         the question is answered from the file's text, read again. A question about a text
         file the previous turn brought is answered from that file, whatever that turn asked
-        ("summarize this lease", then "does it say anything about pets?"). A question about the
+        ("summarize this lease", then "does it say anything about pets?"), unless a word of the
+        question names another task on text ("so are they mostly positive or negative?" sorts
+        the reviews). A question about the
         sound or the speaker's mood of a recording it brought is asked of the recording ("does she
         sound upset?" after its transcript)."""
         if current or not questions(request) or not (POINTS_BACK.search(request) or CONTINUES.match(request)):
@@ -280,7 +294,7 @@ class Planner:
         earlier, files = last_asked_of_files(history)
         passage = next((name for name, modality in files.items() if modality == "text"), None)
         answerer = passage_answerer(self.task_types)
-        if passage is not None and answerer is not None:
+        if passage is not None and answerer is not None and not self._names_other_text_task(rank, answerer):
             question = next(slot for slot in answerer.args if slot != PASSAGE_SLOT)
             return Plan([Task(0, answerer.name, [-1], {question: request.strip(), PASSAGE_SLOT: passage})])
         recordings = [name for name, modality in files.items() if modality == "audio"]

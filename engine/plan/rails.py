@@ -104,9 +104,26 @@ def colon_texts(request: str) -> list[str]:
 
 def listed_lines(request: str) -> list[str]:
     """The lines after a question or a colon that carry a text (three words or more),
-    list marks left out: "do these mean the same?\n1) … \n2) …"."""
-    return [LIST_MARK.sub("", line).strip() for m in LINES_RE.finditer(request)
-            for line in m.group(1).splitlines() if len(line.split()) >= 3]
+    list marks left out: "do these mean the same?\n1) … \n2) …"; or the items of a list
+    numbered on one line ("… the same thing? 1) … 2) …")."""
+    lines = [LIST_MARK.sub("", line).strip() for m in LINES_RE.finditer(request)
+             for line in m.group(1).splitlines() if len(line.split()) >= 3]
+    return lines or inline_items(request)
+
+
+INLINE_MARK = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)]\s+")
+
+
+def inline_items(request: str) -> list[str]:
+    """The items of a list numbered 1, 2 … on one line, each three words or more ("are these
+    saying the same thing? 1) the meeting got pushed 2) we moved the meeting")."""
+    marks = [m for m in INLINE_MARK.finditer(request)]
+    numbered = [m for n, m in enumerate(marks) if m.group(1) == str(n + 1)]
+    if len(numbered) < 2 or len(numbered) != len(marks):
+        return []
+    ends = [m.start() for m in numbered[1:]] + [len(request)]
+    items = [request[m.end():end].strip(" ,;") for m, end in zip(numbered, ends)]
+    return items if all(len(i.split()) >= 3 for i in items) else []
 
 
 def last_answer(history: Sequence[dict]) -> str:

@@ -46,6 +46,12 @@ from ..text import LANGUAGE_ASKED, LANGUAGES, MADE_TEXT, QUOTED_RE, READ_AND_MAD
 from .grammar import passage_answerer
 
 CUES_PATH = Path(__file__).parent / "demos" / "cues.json"
+# an ask to change a picture or a text ("can we try transforming it into a cityscape at sunset")
+CHANGING = re.compile(r"\b(?:transform|turn|convert|change|edit|restyle|modify|alter)\w*", re.IGNORECASE)
+# an ask to make something new ("can you make it?" of a spoken description: the picture is asked for)
+MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b|"
+                    r"\bshow (?:me|us) (?:what|an?|some|\d+|two|three|a few)\b|\b(?:can|could|may) (?:i|we) see (?:an?|some)\b",
+                    re.IGNORECASE)
 FILE_RE = re.compile(r"(?<![\w/.-])([\w\-]+(?:/[\w\-]+)*\.(" + "|".join(s[1:] for s in SUFFIX_MODALITY)
                      + r"))\b", re.IGNORECASE)
 SENTENCE_RE = re.compile(r"(?<=[.?!;])\s+|\n+")
@@ -56,7 +62,7 @@ ACTION_VERBS = (
     "estimate", "segment", "edit", "change", "compare", "check", "find", "give", "provide", "write",
     "analy[sz]e", "determine", "recogni[sz]e", "enhance", "improve", "transform", "apply", "use", "chat",
     "discuss", "evaluate", "measure", "calculate", "assess", "compose", "craft", "draft", "design", "paint",
-    "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen",
+    "speak", "narrate", "caption", "label", "tag", "categori[sz]e", "let", "list", "pull", "count", "sharpen", "trace",
     "brighten", "restore", "fix", "clean", "remove", "add", "rewrite", "reword", "rephrase", "shorten", "upscale",
     "colori[sz]e", "denoise", "box", "circle", "outline", "highlight", "mark", "cut", "crop", "play", "sort", "show",
     "blur", "pixelate", "put", "replace", "swap", "erase")
@@ -473,14 +479,18 @@ class Ranking:
                 scores = named
         brought = set(self.files.values())
         takes = np.array([bool(brought & set(t.args.values())) for t in self.task_types])
-        if brought and takes.any():  # a photo and no clear ask: work on the photo, if that scores as well
-            on_files = np.where(takes[None, :], scores, -np.inf)
-            if on_files.max() >= scores.max() - TIE:
+        if brought and takes.any():  # a photo and no clear ask: work on the photo, if that scores as well,
+            on_files = np.where(takes[None, :], scores, -np.inf)  # or if the best would make something anew
+            top_c, top = np.unravel_index(int(np.argmax(scores)), scores.shape)  # from words no one asked
+            anew = (self.task_types[int(top)].output in MEDIA and set(self.task_types[int(top)].args.values()) == {"text"}
+                    and not self.keyword_hits[int(top_c), int(top)]  # for ("the puppy does this all night": no film)
+                    and not any(MAKING.search(c) for c in self.clauses))
+            if on_files.max() >= scores.max() - TIE or anew:
                 scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
         named = bool(self.keyword_hits[int(c), int(best)])  # a word the user wrote names the task
         heard = (None if named else self._asked_of_a_recording(self.task_types[int(best)])) \
-            or self._asked_of_a_picture(self.task_types[int(best)], self.clauses[int(c)])
+            or self._asked_of_a_picture(self.task_types[int(best)], self.clauses[int(c)], named)
         if heard is not None:
             return heard
         rest = [t for t in self.order() if t is not self.task_types[best]]
@@ -527,18 +537,21 @@ class Ranking:
             return PlanStep(asked, [hearer])  # question ("… a weird rattling noise, is it broken?"): heard
         return None if sound else PlanStep(asked, [reader])
 
-    def _asked_of_a_picture(self, best: TaskType, clause: str) -> PlanStep | None:
+    def _asked_of_a_picture(self, best: TaskType, clause: str, named: bool = False) -> PlanStep | None:
         """A question asked of a picture the user brought, when no clause clearly asks for a task
         and the best one overall does not look at pictures ("what does this error message
         mean?" with a screenshot is not a sentiment to classify) or draws a new one ("does this
         photo look photoshopped?" is not an edit of it, when the question is the clause that
-        drew it): asked of the picture, by the
+        drew it, or no word of the user's names the drawing nor asks to make or change anything:
+        "how much flour goes in this? her handwriting is awful" is no scribble to draw from):
+        asked of the picture, by the
         task that answers questions about one that the clause puts higher (visual or document
         question answering)."""
         asked = self._open_question()
         if asked is None or "image" not in self.files.values():
             return None
-        if "image" in best.args.values() and not (draws(best) and clause == asked):  # a picture made anew
+        unasked = not named and not any(MAKING.search(c) or CHANGING.search(c) for c in self.clauses)
+        if "image" in best.args.values() and not (draws(best) and (clause == asked or unasked)):  # a picture made anew
             return None  # answers no question
         askers = askers_of(self.task_types, "image")
         if not askers:

@@ -36,7 +36,7 @@ from typing import Callable, Mapping, Sequence
 from ..files import FILE_NOUNS
 from ..tasks import MEDIA, PASSAGE_READERS, TaskType, norm_name
 from .rails import colon_texts, listed_lines
-from .ranking import FIRST_STEP, LATER_STEP, QUOTED_RE, cue_keywords, load_cues, split_clauses
+from .ranking import FIRST_STEP, LATER_STEP, MAKING, QUOTED_RE, cue_keywords, load_cues, split_clauses
 
 PICTURES = ("image", "video")
 PASSAGE_WORDS = 40  # a request this long carries its own text to work on
@@ -59,12 +59,12 @@ CHANGE = re.compile(r"^\s*(?:(?:nice|great|cool|perfect|love it|lovely|awesome|w
                     r"(?:(?:now|ok(?:ay)?|and|then|so|pls|please|can you|could you|would you)[,\s]+)*"
                     r"(?:(?:make|turn|change|transform|convert)\s+(?:it|this|that|them|these|those|"
                     r"the (?:" + "|".join(FILE_NOUNS.values()) + r"))|"
-                    r"(?:make|draw|do|create|generate)\s+(?:me\s+)?(?:another|one more|a new|one)(?:\s+one|\s+version)?)\b",
+                    r"(?:make|draw|do|create|generate)\s+(?:me\s+)?(?:another|one more|a new|one)(?:\s+one|\s+version)?|"
+                    r"(?:do|make|draw|create|generate)\s+(?:me\s+)?(?:the\s+)?same\s+(?:one|thing|picture|image|again)\b"
+                    r"[^.?!]{0,10}?\b(?:but|with|in|at|as))\b",
                     re.IGNORECASE)
 HOW_TO = re.compile(r"^\s*(?:how|what(?:'s| is) the best way)\s+(?:do|can|could|should|would|to)\b", re.IGNORECASE)
-MAKING = re.compile(r"\b(?:generate|create|make|draw|paint|render|produce|compose|design|animate)\b|"
-                    r"\bshow (?:me|us) (?:what|an?|some|\d+|two|three|a few)\b|\b(?:can|could|may) (?:i|we) see (?:an?|some)\b", re.IGNORECASE)
-POINTS_BACK = re.compile(r"\b(that|it|this|these|those|them|he|she|him|her|his|the (answer|result|reply|text|summary|transcript|"
+POINTS_BACK = re.compile(r"\b(that|it|this|these|those|they|them|he|she|him|her|his|the (answer|result|reply|text|summary|transcript|"
                          r"translation|caption|description|" + "|".join(FILE_NOUNS.values()) + r")|above|previous|"
                          r"same)\b", re.IGNORECASE)
 
