@@ -275,7 +275,7 @@ class Ranking:
     scores: np.ndarray  # (clauses, tasks)
     keyword_hits: np.ndarray  # (clauses, tasks) bool
     files: dict[str, str] = field(default_factory=dict)
-    purposes: list[list[str]] = field(default_factory=list)  # (clauses, tasks): the purpose a keyword names, or ""
+    purposes: list[list[str]] = field(default_factory=list)  # (clauses, tasks): what it asks of it (``TaskRanker._purpose``)
 
     def task_scores(self) -> np.ndarray:
         return self.scores.max(axis=0)
@@ -479,12 +479,15 @@ class Ranking:
                 scores = named
         brought = set(self.files.values())
         takes = np.array([bool(brought & set(t.args.values())) for t in self.task_types])
-        if brought and takes.any():  # a photo and no clear ask: work on the photo, if that scores as well,
-            on_files = np.where(takes[None, :], scores, -np.inf)  # or if the best would make something anew
-            top_c, top = np.unravel_index(int(np.argmax(scores)), scores.shape)  # from words no one asked
-            anew = (self.task_types[int(top)].output in MEDIA and set(self.task_types[int(top)].args.values()) == {"text"}
-                    and not self.keyword_hits[int(top_c), int(top)]  # for ("the puppy does this all night": no film)
-                    and not any(MAKING.search(c) for c in self.clauses))
+        if brought and takes.any():
+            # a file and no clear ask: work on the file, if that scores as well, or if the best task would
+            # make something anew that no word asks to make ("the puppy does this all night, is she
+            # lonely?" with a recording is not a film to make)
+            on_files = np.where(takes[None, :], scores, -np.inf)
+            top_c, top = np.unravel_index(int(np.argmax(scores)), scores.shape)
+            top_task = self.task_types[int(top)]
+            anew = (top_task.output in MEDIA and set(top_task.args.values()) == {"text"}
+                    and not self.keyword_hits[int(top_c), int(top)] and not any(MAKING.search(c) for c in self.clauses))
             if on_files.max() >= scores.max() - TIE or anew:
                 scores = on_files
         c, best = np.unravel_index(int(np.argmax(scores)), scores.shape)
