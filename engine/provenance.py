@@ -125,10 +125,16 @@ def build() -> str:
     of one version are told apart only by it."""
     from . import __version__
 
+    stamp = build_stamp()
+    return f"{__version__} {stamp}" if stamp else __version__
+
+
+def build_stamp() -> str:
+    """The bundle's build stamp; '' outside a bundle."""
     try:
-        return f"{__version__} {BUILD_STAMP.read_text(encoding='utf-8').strip()}"
+        return BUILD_STAMP.read_text(encoding="utf-8").strip()
     except OSError:
-        return __version__
+        return ""
 
 
 def libraries(names=LIBRARIES) -> dict[str, str]:
@@ -137,10 +143,11 @@ def libraries(names=LIBRARIES) -> dict[str, str]:
 
 
 def environment_provenance() -> dict:
-    """hgpt, Python, the platform and every library's version (once per process)."""
+    """hgpt (and in a bundle its build stamp), Python, the platform and every library's version."""
     from . import __version__
 
-    return {"hgpt": __version__, "python": platform.python_version(),
+    stamp = build_stamp()
+    return {"hgpt": __version__, **({"build": stamp} if stamp else {}), "python": platform.python_version(),
             "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
             "libraries": libraries()}
 

@@ -172,6 +172,7 @@ def test_a_change_to_a_helper_beside_the_expert_changes_its_code_digest(tmp_path
     stamp.write_text("build two\n")
     prov._source_digest.cache_clear()
     assert prov._source_digest("") != first and prov.build() == "9.9.9 build two"
+    assert prov.environment_provenance()["build"] == "build two"  # a run record says which build ran it
     prov._source_digest.cache_clear()
 
 
