@@ -181,4 +181,5 @@ def draft_mode(controller, path: Path, default: str = "auto") -> str:
     if default != "auto":
         return default
     verdict = load_verdicts(path).get(getattr(controller, "key", ""))
-    return "prefer" if verdict is not None and verdict.current and verdict.preferred else default
+    # the planner's digest (the engine's files hashed) only for a verdict that would prefer the controller
+    return "prefer" if verdict is not None and verdict.preferred and verdict.current else default

@@ -23,7 +23,8 @@ from pathlib import PurePath
 from typing import Iterable, Mapping
 
 from ..tasks import READERS, TaskType, classifier_of, named, norm_name, reader_of, task_kind
-from ..text import LANGUAGE_ASKED, QUESTION_START, WRITTEN_IN, WH_WORDS, in_another_language, is_question, questions, quoted_texts
+from ..text import (LANGUAGE_ASKED, QUESTION_START, WH_WORDS, WRITTEN_IN, in_another_language, is_question, questions,
+                    quoted_texts)
 from .graph import RESOURCE_RE, Plan, Task, renumber, without
 from .ranking import QUOTED_RE, split_clauses
 
@@ -73,7 +74,7 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
     translation = named(task_types.values(), "translation")
     if translation is None or not IN_LANGUAGE.search(request):
         return []
-    if any(norm_name(t.task) == "translation" for t in plan.tasks):
+    if _translates(plan):
         return []
     last = next((t for t in reversed(plan.tasks) if task_types[t.task].output == "text"), None)
     if last is None:
@@ -85,6 +86,10 @@ def add_translation(plan: Plan, request: str, task_types: Mapping[str, TaskType]
         task.args = {k: f"<resource>-{at}" if v == made else v for k, v in task.args.items()}
         task.dep = task.references() or [-1]
     return [f"the request asks for a language: {translation.name} translates the output of task {last.id}"]
+
+
+def _translates(plan: Plan) -> bool:
+    return any(norm_name(t.task) == "translation" for t in plan.tasks)
 
 
 # a picture whose text the request says is in another language ("got this in the mail, it's all in french")
@@ -109,7 +114,7 @@ def add_foreign_reading(plan: Plan, request: str, files: Mapping[str, str],
         return []
     if any(norm_name(t.task) not in ABOUT_THE_PICTURE for t in plan.tasks):
         return []
-    if any(t.task == reader.name for t in plan.tasks) and any(norm_name(t.task) == "translation" for t in plan.tasks):
+    if any(t.task == reader.name for t in plan.tasks) and _translates(plan):
         return []
     plan.tasks = [Task(0, reader.name, [-1], {next(iter(reader.args)): pictures[0]}),
                   Task(1, translation.name, [0], {next(iter(translation.args)): "<resource>-0"})]
@@ -128,7 +133,7 @@ def add_meaning(plan: Plan, request: str, task_types: Mapping[str, TaskType]) ->
     what it means ("what does it mean: 'Ce restaurant était incroyable …' also is it a good review?"),
     unless the plan translates already. The translation comes first; the rest of the plan stays."""
     translation = named(task_types.values(), "translation")
-    if translation is None or not MEANING.search(request) or any(norm_name(t.task) == "translation" for t in plan.tasks):
+    if translation is None or not MEANING.search(request) or _translates(plan):
         return []
     foreign = next((q for q in quoted_texts(request) if in_another_language(q)), None)
     if foreign is None:
@@ -256,17 +261,23 @@ def _words_and_sound(plan: Plan, request: str, reader, classifier, task_types: M
             f"and {classifier.name} classifies it"]
 
 
+def _on_its_transcript(plan: Plan, reader) -> Task | None:
+    """The one task after a recording's transcript that takes it, when the plan is those two alone."""
+    if reader is None or len(plan.tasks) != 2 or plan.tasks[0].task != reader.name or plan.tasks[1].dep != [0]:
+        return None
+    return plan.tasks[1]
+
+
 def _sorts_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskType]) -> bool:
     """Is the plan a recording's transcript sorted by a text classifier, and nothing else ("my dog
     does this when I leave, is he stressed or bored?": the mood of the words, where the sound's is asked)?"""
-    if reader is None or len(plan.tasks) != 2 or plan.tasks[0].task != reader.name or plan.tasks[1].dep != [0]:
-        return False
-    return task_kind(task_types[plan.tasks[1].task]) == "classification"
+    then = _on_its_transcript(plan, reader)
+    return then is not None and task_kind(task_types[then.task]) == "classification"
 
 
 def _answers_its_transcript(plan: Plan, reader, task_types: Mapping[str, TaskType], request: str) -> bool:
     """Is the plan a recording's transcript and a question answered from it, and nothing else?"""
-    if reader is None or len(plan.tasks) != 2 or plan.tasks[0].task != reader.name or plan.tasks[1].dep != [0]:
+    if _on_its_transcript(plan, reader) is None:
         return False
     answer = answering(task_types.values(), plan.tasks[0], request.strip())
     return answer is not None and answer.task == plan.tasks[1].task
@@ -559,11 +570,11 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
         return []
     text = request.strip()
     maps = {f"<resource>-{t.id}" for t in plan.tasks if t.task in map_makers(kind)}
-    made = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
+    maker = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
     for task in plan.tasks:  # a restyle of the user's picture (or of its map) is the drawing, misread
         if task.task in RESTYLES and (task.args.get("image") in {*pictures, *maps} or task.task == "text-to-image"):
             # a new picture drawn from words takes the map the plan makes before it, else the picture
-            earlier_map = f"<resource>-{made.id}" if made is not None and made.id < task.id else ""
+            earlier_map = f"<resource>-{maker.id}" if maker is not None and maker.id < task.id else ""
             image = task.args.get("image") if task.task == "image-to-image" else (earlier_map or (pictures[:1] or [""])[0])
             if image:
                 fed = set(task.references())
@@ -581,7 +592,6 @@ def add_guided_drawing(plan: Plan, request: str, files: Mapping[str, str],
                 if kept is not None:
                     plan.tasks = kept.tasks
                 return [f"task {task.id} ({old}) keeps the picture's {kind} map: {drawing}"]
-    maker = next((t for t in plan.tasks if t.task in map_makers(kind) and t.args.get("image") in pictures), None)
     if maker is not None:  # draw from the map the plan makes, right after it
         _insert(plan, Task(maker.id + 1, drawing, [maker.id], {"text": text, "image": f"<resource>-{maker.id}"}))
         if THE_RESULT.search(request):  # "… then caption the result": what comes after looks at the drawing

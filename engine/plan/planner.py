@@ -47,8 +47,9 @@ from .chatlog import asked_before, asked_of_a_quote, clean, last_asked_of_files,
 from .grammar import PASSAGE_SLOT, passage_answerer
 from .graph import Plan, Task, parse, validate
 from .implied import (ABOUT_THE_SOUND, ABOUT_WORDS, DRAWS_FROM_MAP, LOOKS, SEEN, add_comparison, add_control_maps,
-                      add_each_file, add_foreign_reading, add_guided_drawing, add_meaning, add_picture_question, add_question, add_translation,
-                      add_writing, answering, ask_the_picture, ask_what_it_shows, map_makers, question_args)
+                      add_each_file, add_foreign_reading, add_guided_drawing, add_meaning, add_picture_question,
+                      add_question, add_translation, add_writing, answering, ask_the_picture, ask_what_it_shows,
+                      map_makers, question_args)
 from .options import PlanningOptions
 from .rails import Rails, last_answer, request_texts
 from .triage import CHANGES, CONTINUES, MAKING, POINTS_BACK

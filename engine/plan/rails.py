@@ -117,7 +117,7 @@ INLINE_MARK = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)]\s+")
 def inline_items(request: str) -> list[str]:
     """The items of a list numbered 1, 2 … on one line, each three words or more ("are these
     saying the same thing? 1) the meeting got pushed 2) we moved the meeting")."""
-    marks = [m for m in INLINE_MARK.finditer(request)]
+    marks = list(INLINE_MARK.finditer(request))
     numbered = [m for n, m in enumerate(marks) if m.group(1) == str(n + 1)]
     if len(numbered) < 2 or len(numbered) != len(marks):
         return []
